@@ -1,0 +1,26 @@
+"""diffapprox: do the diffusion-approximation claims about Async-MSGD hold?
+
+The public API is this one page; implementation lives in private modules.
+"""
+
+from ._errors import DiffapproxError as DiffapproxError
+from ._laws import CAP_MASS as CAP_MASS
+from ._laws import DATA_LAWS as DATA_LAWS
+from ._laws import DataLaw as DataLaw
+from ._laws import DelayLaw as DelayLaw
+from ._laws import data_law as data_law
+from ._laws import delay_law as delay_law
+from ._laws import trace_delay as trace_delay
+from ._problem import StreamingPCA as StreamingPCA
+from ._results import ClaimResult as ClaimResult
+from ._results import Measurement as Measurement
+from ._results import Verdict as Verdict
+from ._results import combine_verdicts as combine_verdicts
+from ._claims import Cell as Cell
+from ._claims import Claim as Claim
+from ._claims import ClaimOutput as ClaimOutput
+from ._claims import all_claims as all_claims
+from ._claims import get_claim as get_claim
+from ._claims import register as register
+
+__version__ = "0.1.0"

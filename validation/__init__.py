@@ -1,0 +1,15 @@
+"""The claims: one module per claim, each registered by id on import.
+
+To add a claim, write ``validation/<name>.py`` with a :class:`diffapprox.Claim`
+subclass decorated by :func:`diffapprox.register`, and import it below.
+"""
+
+import importlib
+
+# Order here is the order of the reports.
+_MODULES = [
+    # filled in as claims land; a module that is missing is an error, not a silent skip
+]
+
+for _m in _MODULES:
+    importlib.import_module(f"validation.{_m}")
