@@ -1,0 +1,728 @@
+"""Statistics behind every verdict (DESIGN.md §4): confidence intervals, equivalence
+tests, goodness of fit with Holm's correction, and scaling-exponent fits.
+
+Every interval function returns an :class:`Estimate` (value, two-sided CI, level,
+sample size, method).  Verdicts come from two rules, stated here once:
+
+Equivalence (:func:`equivalence`)
+    A tolerance band ``[lo, hi]`` around the prediction is fixed before measuring.
+    PASS when the whole CI lies inside the closed band; FAIL when the CI lies
+    entirely outside it (``ci_hi < lo`` or ``ci_lo > hi``); INCONCLUSIVE otherwise,
+    and also when the estimate or CI is not finite (no usable data).
+
+Goodness of fit (:func:`gof`)
+    KS, Anderson–Darling and Cramér–von Mises against a fully specified continuous
+    CDF; p-values are Holm-adjusted across the sub-tests (and across any further
+    sub-tests the claim passes to :func:`holm`).  FAIL if any adjusted p < alpha;
+    otherwise PASS, unless the sample was too small to see the stated effect
+    ``detect`` (a sup-distance between CDFs), in which case INCONCLUSIVE.
+
+All randomness (bootstrap) comes from an explicit ``seed``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as _st
+
+from ._errors import DiffapproxError, check_int, check_range
+from ._results import Measurement, Verdict
+
+__all__ = [
+    "Estimate",
+    "mean_ci",
+    "proportion_ci",
+    "quantile_ci",
+    "bootstrap_ci",
+    "second_moment_ci",
+    "variance_ci",
+    "path_means_ci",
+    "batch_means_ci",
+    "relative_band",
+    "absolute_band",
+    "equivalence",
+    "measurement",
+    "GofTest",
+    "GofResult",
+    "ks_test",
+    "ad_test",
+    "cvm_test",
+    "ad_pvalue",
+    "holm",
+    "gof",
+    "gof_measurements",
+    "ks_detectable_distance",
+    "SlopeFit",
+    "loglog_slope",
+    "loglog_slope_bootstrap",
+    "PowerLawFit",
+    "power_law_fit",
+]
+
+
+# ---------------------------------------------------------------------------
+# Confidence intervals
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Estimate:
+    """A point estimate with a two-sided confidence interval.
+
+    Attributes
+    ----------
+    estimate : float
+    ci : (float, float)
+        ``(lo, hi)``; NaN when it cannot be formed (e.g. fewer than 2 values).
+    level : float
+        Confidence level, e.g. 0.95.
+    n : int
+        Number of independent units the CI rests on (values, paths, batches).
+    method : str
+        How the CI was formed, shown in reports.
+    """
+
+    estimate: float
+    ci: tuple[float, float]
+    level: float
+    n: int
+    method: str
+
+    @property
+    def half_width(self) -> float:
+        return 0.5 * (self.ci[1] - self.ci[0])
+
+
+def _level(level: float) -> float:
+    return check_range("level", level, 0.0, 1.0, lo_open=True, hi_open=True)
+
+
+def _finite_1d(name: str, x) -> np.ndarray:
+    a = np.asarray(x, dtype=float).ravel()
+    return a[np.isfinite(a)]
+
+
+_NAN2 = (math.nan, math.nan)
+
+
+def mean_ci(x, level: float = 0.95, method: str = "t") -> Estimate:
+    """Mean of independent values with a Student-t (``"t"``) or normal (``"normal"``) CI.
+
+    Non-finite values are dropped (``n`` counts what was used).
+    """
+    level = _level(level)
+    a = _finite_1d("x", x)
+    n = a.size
+    if method not in ("t", "normal"):
+        raise DiffapproxError("method", "'t' or 'normal'", method)
+    if n == 0:
+        return Estimate(estimate=math.nan, ci=_NAN2, level=level, n=0, method=f"mean, {method} CI")
+    m = float(a.mean())
+    if n < 2:
+        return Estimate(estimate=m, ci=_NAN2, level=level, n=n, method=f"mean, {method} CI")
+    se = float(a.std(ddof=1)) / math.sqrt(n)
+    q = _st.t.ppf(0.5 + level / 2, n - 1) if method == "t" else _st.norm.ppf(0.5 + level / 2)
+    return Estimate(estimate=m, ci=(float(m - q * se), float(m + q * se)), level=level, n=n, method=f"mean, {method} CI")
+
+
+def proportion_ci(k: int, n: int, level: float = 0.95) -> Estimate:
+    """Proportion ``k/n`` with the Wilson score interval."""
+    level = _level(level)
+    n = check_int("n", n, 0)
+    k = check_int("k", k, 0, max(n, 0))
+    if n == 0:
+        return Estimate(estimate=math.nan, ci=(0.0, 1.0), level=level, n=0, method="Wilson")
+    z = _st.norm.ppf(0.5 + level / 2)
+    p = k / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return Estimate(estimate=p, ci=(float(max(0.0, centre - half)), float(min(1.0, centre + half))), level=level, n=n,
+                    method="Wilson")
+
+
+def quantile_ci(x, q: float, level: float = 0.95) -> Estimate:
+    """Sample ``q``-quantile with a distribution-free order-statistic CI.
+
+    The CI is ``[x_(l), x_(u)]`` with ``l, u`` the binomial(n, q) quantiles at
+    ``(1-level)/2`` and ``(1+level)/2``; coverage is at least ``level`` up to the
+    discreteness of the binomial.  An end is ``-inf``/``inf`` when ``n`` is too small
+    (the data cannot bound it).
+    """
+    level = _level(level)
+    q = check_range("q", q, 0.0, 1.0, lo_open=True, hi_open=True)
+    a = np.sort(_finite_1d("x", x))
+    n = a.size
+    if n == 0:
+        return Estimate(estimate=math.nan, ci=_NAN2, level=level, n=0, method="order statistics")
+    est = float(np.quantile(a, q))
+    b = _st.binom(n, q)
+    lo_i = int(b.ppf((1 - level) / 2))  # number of values below the lower end, 0-based index
+    hi_i = int(b.ppf((1 + level) / 2))
+    lo = float(a[lo_i - 1]) if lo_i >= 1 else -math.inf
+    hi = float(a[hi_i]) if hi_i < n else math.inf
+    return Estimate(estimate=est, ci=(lo, hi), level=level, n=n, method="order statistics (binomial)")
+
+
+def bootstrap_ci(
+    data,
+    statistic: Callable[[np.ndarray], float] = np.mean,
+    *,
+    level: float = 0.95,
+    n_boot: int = 2000,
+    seed: int,
+) -> Estimate:
+    """Percentile bootstrap CI of ``statistic(data)``, resampling along axis 0.
+
+    Parameters
+    ----------
+    data : array, shape (n, ...)
+        Independent units along axis 0 (e.g. paths).
+    statistic : callable
+        ``array (n, ...) -> float``.
+    seed : int
+        Seed of the resampling stream (results depend on nothing else).
+    """
+    level = _level(level)
+    n_boot = check_int("n_boot", n_boot, 10)
+    a = np.asarray(data, dtype=float)
+    n = a.shape[0] if a.ndim else 0
+    if n < 2:
+        est = float(statistic(a)) if n else math.nan
+        return Estimate(estimate=est, ci=_NAN2, level=level, n=n, method="percentile bootstrap")
+    rng = np.random.default_rng(seed)
+    est = float(statistic(a))
+    idx = rng.integers(0, n, size=(n_boot, n))
+    reps = np.array([statistic(a[i]) for i in idx], dtype=float)
+    reps = reps[np.isfinite(reps)]
+    lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2])
+    return Estimate(estimate=est, ci=(float(lo), float(hi)), level=level, n=n,
+                    method=f"percentile bootstrap ({n_boot} resamples)")
+
+
+def second_moment_ci(x, level: float = 0.95) -> Estimate:
+    """E[X^2] of independent values: mean of ``x**2`` with a t CI (CLT on the squares)."""
+    a = _finite_1d("x", x)
+    e = mean_ci(a * a, level)
+    return Estimate(estimate=e.estimate, ci=e.ci, level=e.level, n=e.n, method="mean of squares, t CI")
+
+
+def variance_ci(x, level: float = 0.95) -> Estimate:
+    """Variance of independent values with an asymptotic (distribution-free) CI.
+
+    ``s^2 +- z * sqrt((m4 - s^4 (n-3)/(n-1)) / n)`` with ``m4`` the fourth central
+    sample moment: the CLT for the sample variance, valid for any law with a finite
+    fourth moment (unlike the chi-square interval, which assumes normality).
+    """
+    level = _level(level)
+    a = _finite_1d("x", x)
+    n = a.size
+    if n < 4:
+        v = float(a.var(ddof=1)) if n >= 2 else math.nan
+        return Estimate(estimate=v, ci=_NAN2, level=level, n=n, method="variance, CLT CI")
+    c = a - a.mean()
+    s2 = float((c * c).sum() / (n - 1))
+    m4 = float((c**4).mean())
+    var_s2 = max(m4 - s2 * s2 * (n - 3) / (n - 1), 0.0) / n
+    z = _st.norm.ppf(0.5 + level / 2)
+    h = float(z * math.sqrt(var_s2))
+    return Estimate(estimate=s2, ci=(s2 - h, s2 + h), level=level, n=n, method="variance, CLT CI")
+
+
+def path_means_ci(values, level: float = 0.95) -> Estimate:
+    """Time average over a window, CI from the spread across independent paths.
+
+    For a stationary window of autocorrelated records (e.g. ``h_i^2 / eta``),
+    average each path over time, then form a t CI from the independent path means.
+    Autocorrelation within a path only changes the variance of each path mean,
+    which the across-path spread measures directly: no correlation time needs to
+    be estimated.  Paths containing a non-finite record are dropped (count them
+    upstream and report them).
+
+    Parameters
+    ----------
+    values : array, shape (paths, times)
+    """
+    a = np.asarray(values, dtype=float)
+    if a.ndim != 2:
+        raise DiffapproxError("values", "an array of shape (paths, times)", f"shape {a.shape}")
+    ok = np.all(np.isfinite(a), axis=1)
+    means = a[ok].mean(axis=1) if a.shape[1] else np.empty(0)
+    e = mean_ci(means, level)
+    return Estimate(estimate=e.estimate, ci=e.ci, level=e.level, n=e.n,
+                    method=f"path means over {a.shape[1]} records, t CI across {e.n} paths")
+
+
+def batch_means_ci(series, n_batches: int = 20, level: float = 0.95) -> Estimate:
+    """Mean of one long stationary series with a batch-means t CI.
+
+    The series is cut into ``n_batches`` contiguous batches (the remainder at the
+    start is dropped); the CI is a t interval on the batch means.  Valid when each
+    batch is much longer than the correlation time.  With several independent
+    paths prefer :func:`path_means_ci`.
+    """
+    n_batches = check_int("n_batches", n_batches, 2)
+    a = np.asarray(series, dtype=float).ravel()
+    m = a.size // n_batches
+    if m == 0:
+        raise DiffapproxError("series", f"at least n_batches={n_batches} values", a.size)
+    b = a[a.size - m * n_batches:].reshape(n_batches, m).mean(axis=1)
+    e = mean_ci(b, level)
+    return Estimate(estimate=e.estimate, ci=e.ci, level=e.level, n=e.n,
+                    method=f"batch means ({n_batches} batches of {m}), t CI")
+
+
+# ---------------------------------------------------------------------------
+# Equivalence verdicts
+# ---------------------------------------------------------------------------
+def relative_band(prediction: float, r: float) -> tuple[float, float]:
+    """``prediction * (1 - r), prediction * (1 + r)`` ordered (works for negative predictions)."""
+    p = float(prediction)
+    r = check_range("r", r, 0.0)
+    a, b = p * (1 - r), p * (1 + r)
+    return (min(a, b), max(a, b))
+
+
+def absolute_band(prediction: float, a: float) -> tuple[float, float]:
+    """``prediction - a, prediction + a``."""
+    a = check_range("a", a, 0.0)
+    return (float(prediction) - a, float(prediction) + a)
+
+
+def equivalence(estimate: float, ci: Sequence[float], band: Sequence[float]) -> Verdict:
+    """Equivalence verdict of a CI against a tolerance band stated before measuring.
+
+    PASS if ``band[0] <= ci[0]`` and ``ci[1] <= band[1]`` (CI inside the closed band);
+    FAIL if ``ci[1] < band[0]`` or ``ci[0] > band[1]`` (CI entirely outside);
+    INCONCLUSIVE otherwise, or when estimate/CI are not finite (an infinite band
+    end is allowed: one-sided bands).
+    """
+    lo, hi = float(band[0]), float(band[1])
+    if not lo <= hi:
+        raise DiffapproxError("band", "lo <= hi", tuple(band))
+    c0, c1 = float(ci[0]), float(ci[1])
+    if not (math.isfinite(float(estimate)) and math.isfinite(c0) and math.isfinite(c1)):
+        return Verdict.INCONCLUSIVE
+    if lo <= c0 and c1 <= hi:
+        return Verdict.PASS
+    if c1 < lo or c0 > hi:
+        return Verdict.FAIL
+    return Verdict.INCONCLUSIVE
+
+
+def measurement(
+    name: str,
+    estimate: float | Estimate,
+    ci: Sequence[float] | None = None,
+    prediction: float | None = None,
+    band: Sequence[float] | None = None,
+    *,
+    note: str = "",
+    level: float | None = None,
+    verdict: Verdict | None = None,
+    informative: bool = True,
+) -> Measurement:
+    """Build a :class:`~diffapprox.Measurement`, judging it by :func:`equivalence`.
+
+    ``estimate`` may be an :class:`Estimate` (then ``ci`` and ``level`` come from it
+    and its method is appended to ``note``).  The verdict is ``verdict`` if given,
+    else ``equivalence(estimate, ci, band)``; without a band and verdict it is
+    INCONCLUSIVE (nothing to judge against).
+    """
+    if isinstance(estimate, Estimate):
+        ci = estimate.ci if ci is None else ci
+        level = estimate.level if level is None else level
+        note = f"{note}; {estimate.method}, n={estimate.n}" if note else f"{estimate.method}, n={estimate.n}"
+        estimate = estimate.estimate
+    ci = _NAN2 if ci is None else (float(ci[0]), float(ci[1]))
+    level = 0.95 if level is None else float(level)
+    if verdict is None:
+        verdict = Verdict.INCONCLUSIVE if band is None else equivalence(estimate, ci, band)
+    return Measurement(
+        name=name,
+        estimate=None if estimate is None else float(estimate),
+        ci=ci,
+        prediction=None if prediction is None else float(prediction),
+        tolerance=None if band is None else (float(band[0]), float(band[1])),
+        verdict=Verdict(verdict),
+        ci_level=level,
+        informative=informative,
+        note=note,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Goodness of fit
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GofTest:
+    """One goodness-of-fit test: statistic, raw p-value and Holm-adjusted p-value."""
+
+    name: str
+    statistic: float
+    pvalue: float
+    pvalue_holm: float = math.nan
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GofResult:
+    """Several GOF tests of one sample against one CDF, with the verdict of :func:`gof`."""
+
+    tests: tuple[GofTest, ...]
+    n: int
+    alpha: float
+    verdict: Verdict
+    note: str
+
+
+def _cdf_values(x, cdf: Callable) -> tuple[np.ndarray, int]:
+    a = np.sort(_finite_1d("x", x))
+    u = np.asarray(cdf(a), dtype=float)
+    return u, a.size
+
+
+def ks_test(x, cdf: Callable) -> GofTest:
+    """Kolmogorov–Smirnov test against a fully specified continuous CDF (scipy, exact p for small n)."""
+    r = _st.kstest(_finite_1d("x", x), cdf)
+    return GofTest(name="KS", statistic=float(r.statistic), pvalue=float(r.pvalue))
+
+
+def cvm_test(x, cdf: Callable) -> GofTest:
+    """Cramér–von Mises test against a fully specified CDF (scipy; Csörgő–Faraway p-value)."""
+    r = _st.cramervonmises(_finite_1d("x", x), cdf)
+    return GofTest(name="CvM", statistic=float(r.statistic), pvalue=float(min(max(r.pvalue, 0.0), 1.0)))
+
+
+def ad_pvalue(a2: float, n: int) -> float:
+    """P(A_n^2 >= a2) for a fully specified continuous CDF.
+
+    Marsaglia & Marsaglia (2004), "Evaluating the Anderson-Darling distribution",
+    J. Stat. Softw. 9(2): the asymptotic ADinf approximation plus their finite-n
+    correction ``errfix``; accurate to about 5 digits for n >= 5.  (scipy's
+    ``anderson`` estimates the parameters, and ``anderson_ksamp`` is k-sample, so
+    neither applies to a known CDF.)
+    """
+    z = float(a2)
+    if not z > 0:
+        return 1.0
+    if z < 2:
+        x = math.exp(-1.2337141 / z) / math.sqrt(z) * (
+            2.00012 + (0.247105 - (0.0649821 - (0.0347962 - (0.011672 - 0.00168691 * z) * z) * z) * z) * z)
+    else:
+        x = math.exp(-math.exp(1.0776 - (2.30695 - (0.43424 - (0.082433 - (0.008056 - 0.0003146 * z) * z) * z)
+                                         * z) * z))
+    c = 0.01265 + 0.1757 / n
+    if x > 0.8:
+        fix = (-130.2137 + (745.2337 - (1705.091 - (1950.646 - (1116.360 - 255.7844 * x) * x) * x) * x) * x) / n
+    elif x < c:
+        t = x / c
+        fix = math.sqrt(t) * (1 - t) * (49 * t - 102) * (0.0037 / n**3 + 0.00078 / n**2 + 0.00006 / n)
+    else:
+        t = (x - c) / (0.8 - c)
+        fix = (-0.00022633 + (6.54034 - (14.6538 - (14.458 - (8.259 - 1.91864 * t) * t) * t) * t) * t) * (
+            0.04213 / n + 0.01365 / n**2)
+    return float(min(max(1.0 - (x + fix), 0.0), 1.0))
+
+
+def ad_test(x, cdf: Callable) -> GofTest:
+    """Anderson–Darling test against a fully specified continuous CDF (p-value: :func:`ad_pvalue`)."""
+    u, n = _cdf_values(x, cdf)
+    if n == 0:
+        return GofTest(name="AD", statistic=math.nan, pvalue=math.nan)
+    eps = np.finfo(float).tiny
+    u = np.clip(u, eps, 1 - 1e-16)
+    i = np.arange(1, n + 1)
+    a2 = float(-n - np.sum((2 * i - 1) * (np.log(u) + np.log1p(-u[::-1]))) / n)
+    return GofTest(name="AD", statistic=a2, pvalue=ad_pvalue(a2, n))
+
+
+def holm(pvalues: Sequence[float]) -> np.ndarray:
+    """Holm (1979) step-down adjusted p-values, in the input order.
+
+    With ``p_(1) <= ... <= p_(m)``: ``adj_(k) = max_{j<=k} min(1, (m - j + 1) p_(j))``.
+    Rejecting where ``adj < alpha`` controls the family-wise error rate at alpha.
+    NaN p-values are treated as 1.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    p = np.where(np.isfinite(p), p, 1.0)
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    adj_sorted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = adj_sorted
+    return out
+
+
+def ks_detectable_distance(n: int, alpha: float = 0.05) -> float:
+    """The smallest sup-distance between CDFs that the KS test at level alpha rejects
+    for sure at sample size ``n`` (the KS critical value, exact distribution)."""
+    n = check_int("n", n, 1)
+    return float(_st.kstwo.ppf(1 - alpha, n))
+
+
+_TESTS = {"ks": ks_test, "ad": ad_test, "cvm": cvm_test}
+
+
+def gof(
+    x,
+    cdf: Callable,
+    *,
+    tests: Sequence[str] = ("ks", "ad", "cvm"),
+    alpha: float = 0.05,
+    detect: float | None = None,
+) -> GofResult:
+    """Goodness of fit of a sample to a predicted continuous CDF, Holm across the tests.
+
+    Verdict rule: FAIL if any Holm-adjusted p-value < ``alpha``.  Otherwise PASS,
+    except INCONCLUSIVE when ``detect`` is given and the sample is too small for the
+    KS test to see a deviation of sup-distance ``detect`` (``ks_detectable_distance(n,
+    alpha) > detect``), or when fewer than 5 finite values are available.  The note
+    states the distance the sample could detect.
+    """
+    alpha = check_range("alpha", alpha, 0.0, 1.0, lo_open=True, hi_open=True)
+    for t in tests:
+        if t not in _TESTS:
+            raise DiffapproxError("tests", f"names among {', '.join(_TESTS)}", t)
+    a = _finite_1d("x", x)
+    n = a.size
+    if n < 5:
+        return GofResult(tests=(), n=n, alpha=alpha, verdict=Verdict.INCONCLUSIVE,
+                         note=f"only {n} finite values: no test")
+    raw = [_TESTS[t](a, cdf) for t in tests]
+    adj = holm([r.pvalue for r in raw])
+    res = tuple(GofTest(name=r.name, statistic=r.statistic, pvalue=r.pvalue, pvalue_holm=float(q))
+                for r, q in zip(raw, adj))
+    dmin = ks_detectable_distance(n, alpha)
+    if np.any(adj < alpha):
+        v = Verdict.FAIL
+    elif detect is not None and dmin > detect:
+        v = Verdict.INCONCLUSIVE
+    else:
+        v = Verdict.PASS
+    note = (f"n={n}, Holm across {len(res)} tests at alpha={alpha:g}; "
+            f"KS detects sup-distance >= {dmin:.3g}" + ("" if detect is None else f" (stated effect {detect:g})"))
+    return GofResult(tests=res, n=n, alpha=alpha, verdict=v, note=note)
+
+
+def gof_measurements(name: str, result: GofResult) -> list[Measurement]:
+    """One :class:`~diffapprox.Measurement` per sub-test, named ``{name}/{test}``.
+
+    ``estimate`` is the Holm-adjusted p-value, ``tolerance`` is ``[alpha, 1]``, and the
+    verdict of each is the overall :func:`gof` verdict (so they combine to it);
+    the raw statistic and p-value are in the note.
+    """
+    out = []
+    if not result.tests:
+        return [measurement(f"{name}/gof", math.nan, None, None, (result.alpha, 1.0),
+                            verdict=result.verdict, note=result.note)]
+    for t in result.tests:
+        out.append(measurement(
+            f"{name}/{t.name}", t.pvalue_holm, None, None, (result.alpha, 1.0), verdict=result.verdict,
+            note=f"{t.name} statistic {t.statistic:.4g}, p={t.pvalue:.3g}, Holm p={t.pvalue_holm:.3g}; {result.note}",
+        ))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Scaling fits
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlopeFit:
+    """``log y = intercept + slope * log x`` with a CI on the slope."""
+
+    slope: float
+    intercept: float
+    ci: tuple[float, float]
+    level: float
+    n: int
+    method: str
+
+    def as_estimate(self) -> Estimate:
+        return Estimate(estimate=self.slope, ci=self.ci, level=self.level, n=self.n, method=self.method)
+
+
+def _ols(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Coefficients, their standard errors, and the residual degrees of freedom."""
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    dof = X.shape[0] - X.shape[1]
+    if dof <= 0:
+        return beta, np.full(X.shape[1], math.nan), dof
+    r = y - X @ beta
+    s2 = float(r @ r) / dof
+    cov = s2 * np.linalg.inv(X.T @ X)
+    return beta, np.sqrt(np.diag(cov)), dof
+
+
+def _loglog_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(x, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    if x.shape != y.shape:
+        raise DiffapproxError("y", f"{x.size} values (one per x)", y.size)
+    if np.any(~(x > 0)) or np.any(~(y > 0)):
+        raise DiffapproxError("x, y", "positive finite values for a log-log fit", "a value <= 0 or NaN")
+    return np.log(x), np.log(y)
+
+
+def loglog_slope(x, y, level: float = 0.95) -> SlopeFit:
+    """OLS slope of ``log y`` on ``log x`` with a Student-t CI (n - 2 degrees of freedom).
+
+    The t CI treats the points' scatter around the line as the noise; use
+    :func:`loglog_slope_bootstrap` when each point is itself an average over paths.
+    """
+    level = _level(level)
+    lx, ly = _loglog_xy(x, y)
+    n = lx.size
+    if n < 2:
+        raise DiffapproxError("x", "at least 2 points", n)
+    beta, se, dof = _ols(np.column_stack([np.ones(n), lx]), ly)
+    if dof > 0:
+        q = _st.t.ppf(0.5 + level / 2, dof)
+        ci = (float(beta[1] - q * se[1]), float(beta[1] + q * se[1]))
+    else:
+        ci = _NAN2
+    return SlopeFit(slope=float(beta[1]), intercept=float(beta[0]), ci=ci, level=level, n=n,
+                    method=f"OLS log-log, t CI ({dof} dof)")
+
+
+def loglog_slope_bootstrap(
+    x,
+    samples: Sequence,
+    statistic: Callable[[np.ndarray], float] = np.mean,
+    *,
+    level: float = 0.95,
+    n_boot: int = 2000,
+    seed: int,
+) -> SlopeFit:
+    """Log-log slope of ``statistic(samples[j])`` against ``x[j]``, bootstrap over paths.
+
+    Parameters
+    ----------
+    x : array, shape (m,)
+    samples : sequence of m arrays, each shape (paths_j, ...)
+        Independent paths at each point (axis 0).  Each bootstrap replicate
+        resamples the paths of every point independently, recomputes the
+        statistic (e.g. a sup-over-time error of the path mean), and refits.
+    statistic : callable
+        ``array (paths, ...) -> float`` (must be positive).
+    seed : int
+
+    Returns
+    -------
+    SlopeFit
+        Slope of the point estimates, percentile-bootstrap CI.
+    """
+    level = _level(level)
+    n_boot = check_int("n_boot", n_boot, 10)
+    if len(samples) != len(np.asarray(x).ravel()):
+        raise DiffapproxError("samples", f"{len(np.asarray(x).ravel())} arrays (one per x)", len(samples))
+    arrs = [np.asarray(s, dtype=float) for s in samples]
+    y = np.array([statistic(a) for a in arrs], dtype=float)
+    lx, ly = _loglog_xy(x, y)
+    X = np.column_stack([np.ones(lx.size), lx])
+    beta, *_ = np.linalg.lstsq(X, ly, rcond=None)
+    rng = np.random.default_rng(seed)
+    slopes = np.empty(n_boot)
+    for b in range(n_boot):
+        yb = np.array([statistic(a[rng.integers(0, a.shape[0], a.shape[0])]) for a in arrs])
+        if np.all(yb > 0):
+            slopes[b] = np.linalg.lstsq(X, np.log(yb), rcond=None)[0][1]
+        else:
+            slopes[b] = math.nan
+    ok = slopes[np.isfinite(slopes)]
+    lo, hi = np.quantile(ok, [(1 - level) / 2, (1 + level) / 2]) if ok.size else _NAN2
+    return SlopeFit(slope=float(beta[1]), intercept=float(beta[0]), ci=(float(lo), float(hi)), level=level,
+                    n=lx.size, method=f"log-log OLS, percentile bootstrap over paths ({ok.size}/{n_boot} resamples)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PowerLawFit:
+    """``tau* = C (1-mu)^p eta^(-q)`` fitted by OLS in logs.
+
+    ``p_ci``/``q_ci`` are bootstrap percentile CIs; ``p_ci_ols``/``q_ci_ols`` t CIs.
+    """
+
+    C: float
+    p: float
+    q: float
+    p_ci: tuple[float, float]
+    q_ci: tuple[float, float]
+    p_ci_ols: tuple[float, float]
+    q_ci_ols: tuple[float, float]
+    level: float
+    n: int
+    method: str
+
+
+def power_law_fit(
+    one_minus_mu,
+    eta,
+    tau,
+    *,
+    replicates: Sequence | None = None,
+    level: float = 0.95,
+    n_boot: int = 2000,
+    seed: int,
+) -> PowerLawFit:
+    """Fit ``log tau = log C + p log(1-mu) - q log eta`` over a grid of points.
+
+    Parameters
+    ----------
+    one_minus_mu, eta, tau : arrays, shape (m,)
+        Grid points and the measured thresholds (positive).
+    replicates : sequence of m arrays, optional
+        Independent replicate measurements of tau at each point.  If given, the
+        bootstrap resamples replicates within each point (tau_j = mean of the
+        resample); otherwise it resamples grid points (pairs bootstrap; resamples
+        that cannot identify both exponents are skipped and counted).
+    seed : int
+    """
+    level = _level(level)
+    n_boot = check_int("n_boot", n_boot, 10)
+    a = np.asarray(one_minus_mu, dtype=float).ravel()
+    e = np.asarray(eta, dtype=float).ravel()
+    t = np.asarray(tau, dtype=float).ravel()
+    if not (a.size == e.size == t.size):
+        raise DiffapproxError("one_minus_mu, eta, tau", "arrays of equal length", (a.size, e.size, t.size))
+    if np.any(~(a > 0)) or np.any(~(e > 0)) or np.any(~(t > 0)):
+        raise DiffapproxError("one_minus_mu, eta, tau", "positive values", "a value <= 0 or NaN")
+    m = a.size
+    X = np.column_stack([np.ones(m), np.log(a), -np.log(e)])
+    if m < 3 or np.linalg.matrix_rank(X) < 3:
+        raise DiffapproxError("grid", "at least 3 points varying both 1-mu and eta", m)
+    beta, se, dof = _ols(X, np.log(t))
+    if dof > 0:
+        qt = _st.t.ppf(0.5 + level / 2, dof)
+        p_ols = (float(beta[1] - qt * se[1]), float(beta[1] + qt * se[1]))
+        q_ols = (float(beta[2] - qt * se[2]), float(beta[2] + qt * se[2]))
+    else:
+        p_ols = q_ols = _NAN2
+    rng = np.random.default_rng(seed)
+    reps = np.full((n_boot, 2), math.nan)
+    if replicates is not None:
+        if len(replicates) != m:
+            raise DiffapproxError("replicates", f"{m} arrays (one per point)", len(replicates))
+        rs = [np.asarray(r, dtype=float).ravel() for r in replicates]
+        for b in range(n_boot):
+            tb = np.array([r[rng.integers(0, r.size, r.size)].mean() for r in rs])
+            if np.all(tb > 0):
+                reps[b] = np.linalg.lstsq(X, np.log(tb), rcond=None)[0][1:]
+        how = "bootstrap over replicates within points"
+    else:
+        ly = np.log(t)
+        for b in range(n_boot):
+            i = rng.integers(0, m, m)
+            if np.linalg.matrix_rank(X[i]) == 3:
+                reps[b] = np.linalg.lstsq(X[i], ly[i], rcond=None)[0][1:]
+        how = "pairs bootstrap over grid points"
+    ok = reps[np.all(np.isfinite(reps), axis=1)]
+    qs = [(1 - level) / 2, (1 + level) / 2]
+    if ok.shape[0]:
+        p_ci = tuple(float(v) for v in np.quantile(ok[:, 0], qs))
+        q_ci = tuple(float(v) for v in np.quantile(ok[:, 1], qs))
+    else:
+        p_ci = q_ci = _NAN2
+    return PowerLawFit(C=float(math.exp(beta[0])), p=float(beta[1]), q=float(beta[2]), p_ci=p_ci, q_ci=q_ci,
+                       p_ci_ols=p_ols, q_ci_ols=q_ols, level=level, n=m,
+                       method=f"OLS in logs; {how} ({ok.shape[0]}/{n_boot} usable resamples)")
