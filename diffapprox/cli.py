@@ -19,6 +19,7 @@ from ._errors import DiffapproxError
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = [
     "simulate",
+    "report",
 ]
 
 

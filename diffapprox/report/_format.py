@@ -1,0 +1,152 @@
+"""Number and label formatting shared by the HTML and PDF reports.
+
+One rule everywhere: ``None`` (undefined, or a non-finite number in ``results.json``)
+reads as an em dash; an estimate and its confidence interval are printed to the
+same decimal place, chosen so the CI half-width shows two significant digits.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from typing import Any
+
+__all__ = [
+    "DASH",
+    "VERDICTS",
+    "VERDICT_COLOURS",
+    "fmt_num",
+    "fmt_estimate",
+    "fmt_ci",
+    "fmt_tolerance",
+    "fmt_seconds",
+    "fmt_value",
+    "verdict_counts",
+    "common_ci_level",
+]
+
+#: What an undefined number reads as.
+DASH = "\u2014"
+
+#: Verdicts in the order the reports count them.
+VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR")
+
+#: (background, text) colours of each verdict, shared by HTML and PDF.
+VERDICT_COLOURS = {
+    "PASS": ("#1a7f37", "#ffffff"),
+    "FAIL": ("#cf222e", "#ffffff"),
+    "INCONCLUSIVE": ("#bf8700", "#ffffff"),
+    "ERROR": ("#6e40c9", "#ffffff"),
+}
+
+#: Significant digits of numbers shown without a CI (predictions, tolerances, parameters).
+SIG_DIGITS = 4
+
+#: Beyond these magnitudes a fixed number of decimals reads badly: use scientific notation.
+_FIXED_RANGE = (1e-4, 1e6)
+
+
+def _is_num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def fmt_num(x: Any, digits: int = SIG_DIGITS) -> str:
+    """Format a number with ``digits`` significant digits; ``None``/non-finite -> em dash."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return DASH
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return str(x)
+    if isinstance(x, int):
+        return str(x) if abs(x) < 10**9 else f"{x:.{digits - 1}e}"
+    if x == 0:
+        return "0"
+    return f"{x:.{digits}g}"
+
+
+def _decimals(ci: Any) -> int | None:
+    """Decimal places that show the CI half-width to two significant digits, or None."""
+    if not ci or len(ci) != 2 or not all(_is_num(v) for v in ci):
+        return None
+    hw = abs(ci[1] - ci[0]) / 2
+    if hw == 0:
+        return None
+    return min(12, max(0, 1 - math.floor(math.log10(hw))))
+
+
+def _fixed_ok(*xs: Any) -> bool:
+    lo, hi = _FIXED_RANGE
+    return all(not _is_num(x) or x == 0 or lo <= abs(x) < hi for x in xs)
+
+
+def fmt_estimate(est: Any, ci: Any = None) -> str:
+    """Format an estimate to the precision its confidence interval supports."""
+    if not _is_num(est):
+        return fmt_num(est)
+    d = _decimals(ci)
+    if d is None or not _fixed_ok(est, *(ci or ())):
+        return fmt_num(est)
+    return f"{est:.{d}f}"
+
+
+def fmt_ci(ci: Any) -> str:
+    """Format a confidence interval ``[lo, hi]`` (em dash when undefined)."""
+    if not ci or len(ci) != 2 or all(v is None for v in ci):
+        return DASH
+    d = _decimals(ci)
+    if d is None or not _fixed_ok(*ci):
+        parts = [fmt_num(v) for v in ci]
+    else:
+        parts = [f"{v:.{d}f}" for v in ci]
+    return f"[{parts[0]}, {parts[1]}]"
+
+
+def fmt_tolerance(tol: Any) -> str:
+    """Format an equivalence band; a missing end makes it one-sided."""
+    if not tol or len(tol) != 2 or all(v is None for v in tol):
+        return DASH
+    lo, hi = tol
+    if lo is None:
+        return f"\u2264 {fmt_num(hi)}"
+    if hi is None:
+        return f"\u2265 {fmt_num(lo)}"
+    return f"[{fmt_num(lo)}, {fmt_num(hi)}]"
+
+
+def fmt_seconds(s: Any) -> str:
+    """Format a duration in seconds as ``0.42 s``, ``12.3 s``, ``4 min 05 s`` or ``2 h 03 min``."""
+    if not _is_num(s):
+        return DASH
+    s = float(s)
+    if s < 10:
+        return f"{s:.2f} s"
+    if s < 60:
+        return f"{s:.1f} s"
+    if s < 3600:
+        m, r = divmod(round(s), 60)
+        return f"{m} min {r:02d} s"
+    h, r = divmod(round(s), 3600)
+    return f"{h} h {r // 60:02d} min"
+
+
+def fmt_value(x: Any) -> str:
+    """Format a parameter value: numbers by :func:`fmt_num`, containers as compact JSON."""
+    if isinstance(x, (dict, list, tuple)):
+        if isinstance(x, (list, tuple)) and all(_is_num(v) or v is None for v in x):
+            return "[" + ", ".join(fmt_num(v) for v in x) + "]"
+        return json.dumps(x, sort_keys=True, default=str)
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    return fmt_num(x)
+
+
+def verdict_counts(items: list[dict]) -> dict[str, int]:
+    """Count verdicts of claims or measurements, every verdict present (zero if absent)."""
+    c = Counter(str(it.get("verdict")) for it in items)
+    return {v: c.get(v, 0) for v in VERDICTS}
+
+
+def common_ci_level(measurements: list[dict]) -> float | None:
+    """The CI level shared by every measurement with a CI, or None when levels differ (or no CI)."""
+    levels = {m.get("ci_level") for m in measurements if m.get("ci")}
+    return levels.pop() if len(levels) == 1 else None

@@ -1,0 +1,108 @@
+"""The HTML report: one self-contained file rendered by a jinja2 template.
+
+Figures are embedded as base64 data URIs (PNG preferred, SVG when no PNG exists;
+an SVG inside ``<img>`` cannot run scripts or fetch anything); CSS is inline;
+there are no scripts, fonts, stylesheets or images fetched from anywhere, so the
+file opens from disk, offline, and can be mailed as it is.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import jinja2
+
+from . import _format as F
+
+#: Claims with more measurements than this get a collapsed ``<details>`` table.
+MANY_MEASUREMENTS = 20
+
+#: Figures larger than this are not embedded (a note says so) to keep the file mailable.
+MAX_FIGURE_BYTES = 20 * 2**20
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        num=F.fmt_num,
+        estimate=F.fmt_estimate,
+        ci=F.fmt_ci,
+        tolerance=F.fmt_tolerance,
+        seconds=F.fmt_seconds,
+        value=F.fmt_value,
+    )
+    env.globals.update(common_ci_level=F.common_ci_level)
+    env.globals.update(VERDICTS=F.VERDICTS, COLOURS=F.VERDICT_COLOURS, DASH=F.DASH)
+    return env
+
+
+def figure_groups(paths: list[str]) -> list[tuple[str, dict[str, str]]]:
+    """Group figure paths by stem: ``[(stem_path, {"png": path, "svg": path}), ...]`` in first-seen order."""
+    groups: dict[str, dict[str, str]] = {}
+    for p in paths:
+        stem, dot, ext = p.rpartition(".")
+        key = stem if dot else p
+        groups.setdefault(key, {})[ext.lower() if dot else ""] = p
+    return list(groups.items())
+
+
+def _embed(out_dir: Path, stem: str, files: dict[str, str]) -> dict:
+    """One figure as ``{"name", "path", "src" or None, "problem"}``."""
+    for ext, mime in (("png", "image/png"), ("svg", "image/svg+xml")):
+        rel = files.get(ext)
+        if rel is None:
+            continue
+        path = out_dir / rel
+        try:
+            size = path.stat().st_size
+            if size > MAX_FIGURE_BYTES:
+                return dict(name=Path(stem).name, path=rel, src=None, problem=f"not embedded: {size / 2**20:.1f} MiB")
+            data = path.read_bytes()
+        except OSError:
+            return dict(name=Path(stem).name, path=rel, src=None, problem="file missing")
+        if ext == "png" and not data.startswith(_PNG_MAGIC):
+            return dict(name=Path(stem).name, path=rel, src=None, problem="not a PNG file")
+        if ext == "svg" and b"<svg" not in data[:4096]:
+            return dict(name=Path(stem).name, path=rel, src=None, problem="not an SVG file")
+        uri = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+        return dict(name=Path(stem).name, path=rel, src=uri, problem=None)
+    return dict(name=Path(stem).name, path=", ".join(files.values()), src=None, problem="no PNG or SVG version")
+
+
+def _claim_view(claim: dict, out_dir: Path) -> dict:
+    ms = claim["measurements"]
+    return dict(
+        claim,
+        anchor="claim-" + "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in claim["id"]),
+        counts=F.verdict_counts(ms),
+        n_measurements=len(ms),
+        collapse=len(ms) > MANY_MEASUREMENTS,
+        not_passing=[m for m in ms if m["verdict"] != "PASS"],
+        embedded=[_embed(out_dir, stem, files) for stem, files in figure_groups(claim["figures"])],
+    )
+
+
+def render_html(results: dict, out_dir: Path) -> str:
+    """Render validated ``results`` (see :func:`diffapprox.report.load_results`) to an HTML string."""
+    from .. import __version__
+
+    claims = [_claim_view(c, out_dir) for c in results["claims"]]
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        results=results,
+        claims=claims,
+        counts=F.verdict_counts(results["claims"]),
+        version=__version__,
+        many=MANY_MEASUREMENTS,
+    )

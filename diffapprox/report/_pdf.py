@@ -1,0 +1,323 @@
+"""The PDF report (reportlab platypus): same content as the HTML report.
+
+Page 1 holds the summary table; each claim starts on a new page (statement,
+parameters, measurements, PNG figures, findings, inconsistencies, error); the
+reproducibility block closes the document. Text is real text (DejaVu Sans,
+embedded as a subset, shipped with matplotlib), so it is searchable and paper
+symbols (mu, eta, tau in Greek, <=, em dash) render. The document is built with
+``invariant=1``: fixed creation date and document id, so the same results give
+byte-identical PDFs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from . import _format as F
+from ._html import MANY_MEASUREMENTS, figure_groups
+
+_FONT = "DiffapproxSans"
+_FONT_BOLD = "DiffapproxSans-Bold"
+_FONT_MONO = "DiffapproxMono"
+
+#: Widest and tallest a figure may be drawn (points).
+_FIG_MAX_H = 340
+
+
+def _register_fonts() -> None:
+    import matplotlib
+    from reportlab.lib.fonts import addMapping
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if _FONT in pdfmetrics.getRegisteredFontNames():
+        return
+    ttf = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    pdfmetrics.registerFont(TTFont(_FONT, str(ttf / "DejaVuSans.ttf")))
+    pdfmetrics.registerFont(TTFont(_FONT_BOLD, str(ttf / "DejaVuSans-Bold.ttf")))
+    pdfmetrics.registerFont(TTFont(_FONT_MONO, str(ttf / "DejaVuSansMono.ttf")))
+    addMapping(_FONT, 0, 0, _FONT)
+    addMapping(_FONT, 1, 0, _FONT_BOLD)
+    addMapping(_FONT, 0, 1, _FONT)
+    addMapping(_FONT, 1, 1, _FONT_BOLD)
+
+
+def _styles():
+    from reportlab.lib import colors
+    from reportlab.lib.styles import ParagraphStyle
+
+    base = ParagraphStyle("body", fontName=_FONT, fontSize=9.5, leading=12.5, spaceAfter=4)
+    return dict(
+        body=base,
+        title=ParagraphStyle("title", base, fontName=_FONT_BOLD, fontSize=18, leading=22, spaceAfter=4),
+        sub=ParagraphStyle("sub", base, textColor=colors.HexColor("#59636e")),
+        h1=ParagraphStyle("ClaimHeading", base, fontName=_FONT_BOLD, fontSize=15, leading=19, spaceAfter=4),
+        h2=ParagraphStyle("h2", base, fontName=_FONT_BOLD, fontSize=11.5, leading=14, spaceBefore=8, spaceAfter=4),
+        cell=ParagraphStyle("cell", base, fontSize=8, leading=10, spaceAfter=0),
+        cellr=ParagraphStyle("cellr", base, fontSize=8, leading=10, spaceAfter=0, alignment=2),
+        mono=ParagraphStyle("mono", base, fontName=_FONT_MONO, fontSize=7.5, leading=9.5, spaceAfter=0),
+        note=ParagraphStyle("note", base, fontSize=7, leading=8.5, spaceAfter=0, textColor=colors.HexColor("#59636e")),
+        small=ParagraphStyle("small", base, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#59636e")),
+        verdict=ParagraphStyle("verdict", base, fontName=_FONT_BOLD, fontSize=7.5, leading=9.5, spaceAfter=0,
+                               alignment=1, textColor=colors.white),
+        pre=ParagraphStyle("pre", base, fontName=_FONT_MONO, fontSize=7.5, leading=9.5,
+                           backColor=colors.HexColor("#f6f8fa"), borderPadding=4, spaceBefore=4, spaceAfter=8),
+        bullet=ParagraphStyle("bullet", base, leftIndent=12, bulletIndent=2),
+    )
+
+
+def _p(text, style):
+    from reportlab.platypus import Paragraph
+
+    return Paragraph(escape(str(text)), style)
+
+
+def _table(rows, widths, *, header=True, verdict_cells=(), zebra=False, long=False):
+    from reportlab.lib import colors
+    from reportlab.platypus import LongTable, Table, TableStyle
+
+    cls = LongTable if long else Table
+    t = cls(rows, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
+    cmds = [
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.4, colors.HexColor("#d1d9e0")),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+        ("TOPPADDING", (0, 0), (-1, -1), 2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+    ]
+    if header:
+        cmds.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef1f4")))
+    for (col, row, verdict) in verdict_cells:
+        cmds.append(("BACKGROUND", (col, row), (col, row), colors.HexColor(F.VERDICT_COLOURS[verdict][0])))
+        cmds.append(("VALIGN", (col, row), (col, row), "MIDDLE"))
+    t.setStyle(TableStyle(cmds))
+    return t
+
+
+def _verdict_cell(v, st):
+    return _p(v, st["verdict"])
+
+
+def _kv_rows(d: dict, st, prefix="") -> list:
+    rows = []
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            rows += _kv_rows(v, st, f"{prefix}{k}.")
+        else:
+            rows.append([_p(f"{prefix}{k}", st["cell"]), _p(v if isinstance(v, str) else F.fmt_value(v), st["mono"])])
+    return rows
+
+
+def _measurement_table(ms, st, width):
+    level = F.common_ci_level(ms)
+    ci_head = "CI" if level is None else f"{100 * level:g}% CI"
+    head = ["measurement", "estimate", ci_head, "prediction", "tolerance", "verdict"]
+    rows = [[_p(h, st["cell"] if i == 0 else st["cellr"]) for i, h in enumerate(head[:-1])] + [_p(head[-1], st["cell"])]]
+    cells = []
+    for r, m in enumerate(ms, start=1):
+        name = escape(m["name"])
+        if not m["informative"]:
+            name += ' <font color="#59636e">(context only)</font>'
+        from reportlab.platypus import Paragraph
+
+        first = [Paragraph(name, st["mono"])]
+        if m["note"]:
+            first.append(_p(m["note"], st["note"]))
+        ci = F.fmt_ci(m["ci"])
+        if m["ci"] and level is None:
+            ci += f" ({100 * m['ci_level']:g}%)"
+        rows.append([
+            first,
+            _p(F.fmt_estimate(m["estimate"], m["ci"]), st["cellr"]),
+            _p(ci, st["cellr"]),
+            _p(F.fmt_num(m["prediction"]), st["cellr"]),
+            _p(F.fmt_tolerance(m["tolerance"]), st["cellr"]),
+            _verdict_cell(m["verdict"], st),
+        ])
+        cells.append((5, r, m["verdict"]))
+    w = [0.32, 0.11, 0.18, 0.11, 0.14, 0.14]
+    return _table(rows, [width * f for f in w], verdict_cells=cells, long=len(ms) > MANY_MEASUREMENTS)
+
+
+def _figure(path: Path, width: float, st):
+    from reportlab.lib.utils import ImageReader
+    from reportlab.platypus import Image
+
+    try:
+        data = path.read_bytes()
+        iw, ih = ImageReader(io.BytesIO(data)).getSize()
+    except Exception as exc:  # unreadable image: say so in the document, do not fail the report
+        return _p(f"Figure {path.name}: cannot be read ({type(exc).__name__}).", st["small"])
+    scale = min(width / iw, _FIG_MAX_H / ih, 1.0 if iw > width / 2 else width / 2 / iw)
+    return Image(io.BytesIO(data), width=iw * scale, height=ih * scale, hAlign="LEFT")
+
+
+def _claim_story(c: dict, out_dir: Path, st, width):
+    from reportlab.platypus import KeepTogether, PageBreak, Paragraph, Spacer
+
+    story = [PageBreak()]
+    bg = F.VERDICT_COLOURS[c["verdict"]][0]
+    story.append(Paragraph(
+        f'{escape(c["id"])} &#160; <font color="{bg}">{c["verdict"]}</font>', st["h1"]))
+    story.append(_p(f'{c["paper_ref"]} · ran {F.fmt_seconds(c["elapsed_s"])}', st["sub"]))
+    story.append(_p(c["statement"], st["body"]))
+    if c["error"]:
+        story.append(_p("Error", st["h2"]))
+        story.append(Paragraph(escape(c["error"]).replace("\n", "<br/>"), st["pre"]))
+    story.append(_p("Parameters", st["h2"]))
+    if c["parameters"]:
+        story.append(_table(_kv_rows(c["parameters"], st), [width * 0.3, width * 0.7], header=False))
+    else:
+        story.append(_p(F.DASH, st["body"]))
+    counts = F.verdict_counts(c["measurements"])
+    summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+    story.append(_p(f"Measurements ({len(c['measurements'])}{': ' + summary if summary else ''})", st["h2"]))
+    if c["measurements"]:
+        story.append(_measurement_table(c["measurements"], st, width))
+        story.append(Spacer(1, 4))
+    else:
+        story.append(_p("No measurements.", st["body"]))
+    if c["combination_rule"]:
+        story.append(_p(f"Verdict rule: {c['combination_rule']}", st["small"]))
+    groups = figure_groups(c["figures"])
+    if groups:
+        story.append(_p("Figures", st["h2"]))
+        for stem, files in groups:
+            rel = files.get("png")
+            if rel is None:
+                story.append(_p(f"Figure {stem}: no PNG version (see the HTML report).", st["small"]))
+                continue
+            path = out_dir / rel
+            if not path.is_file():
+                story.append(_p(f"Figure {rel}: file missing.", st["small"]))
+                continue
+            story.append(KeepTogether([_figure(path, width, st), _p(rel, st["small"]), Spacer(1, 6)]))
+    for key, title in (("findings", "Findings"), ("inconsistencies", "Inconsistencies with the paper")):
+        if c[key]:
+            story.append(_p(title, st["h2"]))
+            story += [Paragraph(escape(s), st["bullet"], bulletText="•") for s in c[key]]
+    return story
+
+
+def _summary_story(results: dict, st, width):
+    from reportlab.platypus import Paragraph, Spacer
+
+    claims = results["claims"]
+    n = len(claims)
+    story = [
+        _p("diffapprox validation report", st["title"]),
+        _p(
+            f"Async-MSGD diffusion-approximation claims · profile {results['profile'] or F.DASH} · "
+            f"seed {F.DASH if results['seed'] is None else results['seed']} · {n} claim{'' if n == 1 else 's'} · "
+            f"run time {F.fmt_seconds(results['elapsed_s'])}",
+            st["sub"],
+        ),
+        _p("Summary", st["h2"]),
+    ]
+    counts = F.verdict_counts(claims)
+    story.append(Paragraph(" &#160; ".join(
+        f'<font color="{F.VERDICT_COLOURS[v][0]}"><b>{counts[v]} {v}</b></font>' for v in F.VERDICTS), st["body"]))
+    rows = [[_p(h, st["cell"] if i < 3 else st["cellr"]) for i, h in enumerate(
+        ["claim", "paper reference", "verdict", "measurements", "time"])]]
+    cells = []
+    for r, c in enumerate(claims, start=1):
+        mc = F.verdict_counts(c["measurements"])
+        detail = ", ".join(f"{k} {v}" for v, k in mc.items() if k)
+        rows.append([
+            _p(c["id"], st["mono"]),
+            _p(c["paper_ref"], st["cell"]),
+            _verdict_cell(c["verdict"], st),
+            _p(f"{len(c['measurements'])}" + (f" ({detail})" if detail else ""), st["cellr"]),
+            _p(F.fmt_seconds(c["elapsed_s"]), st["cellr"]),
+        ])
+        cells.append((2, r, c["verdict"]))
+    if not claims:
+        rows.append([_p("No claims in this run.", st["cell"]), "", "", "", ""])
+    story.append(_table(rows, [width * f for f in (0.3, 0.25, 0.15, 0.18, 0.12)], verdict_cells=cells, long=True))
+    story.append(Spacer(1, 6))
+    story.append(_p(
+        "A measurement PASSes when its whole confidence interval lies inside the tolerance band stated before "
+        "measuring, FAILs when the interval lies entirely outside, and is INCONCLUSIVE otherwise; ERROR means "
+        "the run broke. Each claim states how its measurements combine.", st["small"]))
+    return story
+
+
+def _repro_story(results: dict, st, width):
+    from reportlab.platypus import PageBreak
+
+    rows = [
+        [_p("command", st["cell"]), _p(results["command"] or F.DASH, st["mono"])],
+        [_p("profile", st["cell"]), _p(results["profile"] or F.DASH, st["mono"])],
+        [_p("seed", st["cell"]), _p(F.DASH if results["seed"] is None else results["seed"], st["mono"])],
+        [_p("schema", st["cell"]), _p(results["schema"], st["mono"])],
+        [_p("total run time", st["cell"]), _p(F.fmt_seconds(results["elapsed_s"]), st["mono"])],
+    ]
+    rows += [[_p(f"run time {c['id']}", st["cell"]), _p(F.fmt_seconds(c["elapsed_s"]), st["mono"])]
+             for c in results["claims"]]
+    story = [PageBreak(), _p("Reproducibility", st["h1"]),
+             _table(rows, [width * 0.3, width * 0.7], header=False, long=True),
+             _p("Environment", st["h2"])]
+    env = results["environment"]
+    story.append(_table(_kv_rows(env, st), [width * 0.3, width * 0.7], header=False, long=True) if env
+                 else _p(F.DASH, st["body"]))
+    story.append(_p("Rendered by diffapprox from results.json alone; `diffapprox report DIR` rebuilds this file.",
+                    st["small"]))
+    return story
+
+
+def render_pdf(results: dict, out_dir: Path) -> bytes:
+    """Render validated ``results`` to PDF bytes (deterministic: ``invariant=1``)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.platypus import SimpleDocTemplate
+
+    from .. import __version__
+
+    _register_fonts()
+    st = _styles()
+
+    class _Doc(SimpleDocTemplate):
+        def afterFlowable(self, flowable):  # outline entry (PDF bookmark) per claim section
+            if getattr(flowable, "style", None) is not None and flowable.style.name == "ClaimHeading":
+                text = flowable.getPlainText()
+                key = f"sec{self.seq.nextf('heading')}"
+                self.canv.bookmarkPage(key)
+                self.canv.addOutlineEntry(text, key, level=0)
+
+    def footer(canvas, doc):
+        canvas.saveState()
+        canvas.setFont(_FONT, 7.5)
+        canvas.setFillColorRGB(0.35, 0.39, 0.43)
+        canvas.drawString(doc.leftMargin, 10 * mm, f"diffapprox validation report · profile {results['profile'] or F.DASH}"
+                          f" · seed {F.DASH if results['seed'] is None else results['seed']}")
+        canvas.drawRightString(doc.pagesize[0] - doc.rightMargin, 10 * mm, f"page {doc.page}")
+        canvas.restoreState()
+
+    buf = io.BytesIO()
+    ids = [c["id"] for c in results["claims"]]
+    doc = _Doc(
+        buf,
+        pagesize=A4,
+        leftMargin=16 * mm,
+        rightMargin=16 * mm,
+        topMargin=16 * mm,
+        bottomMargin=18 * mm,
+        title=f"diffapprox validation report (profile {results['profile']}, seed {results['seed']})",
+        author=f"diffapprox {__version__}",
+        subject="Async-MSGD diffusion-approximation claims: " + ", ".join(ids),
+        creator=f"diffapprox {__version__}",
+        keywords=json.dumps(ids),
+        invariant=1,
+        lang="en",
+    )
+    width = doc.width
+    story = _summary_story(results, st, width)
+    for c in results["claims"]:
+        story += _claim_story(c, out_dir, st, width)
+    story += _repro_story(results, st, width)
+    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    return buf.getvalue()
