@@ -24,3 +24,20 @@ from ._claims import get_claim as get_claim
 from ._claims import register as register
 
 __version__ = "0.1.0"
+
+# limits and theory (issue 3)
+from ._theory import Constants as Constants
+from ._theory import T1 as T1
+from ._theory import T2 as T2
+from ._theory import T3 as T3
+from ._theory import N1 as N1
+from ._theory import N2 as N2
+from ._theory import N3 as N3
+from ._theory import N3_hat as N3_hat
+from ._theory import N3_tilde as N3_tilde
+from ._theory import lemma31_norm_bound as lemma31_norm_bound
+from ._theory import lemma31_step_bound as lemma31_step_bound
+from ._theory import tau_threshold_ode as tau_threshold_ode
+from ._theory import tau_threshold_sde as tau_threshold_sde
+from ._theory import why_undefined as why_undefined
+from . import limits as limits
