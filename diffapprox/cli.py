@@ -20,6 +20,7 @@ from ._errors import DiffapproxError
 COMMANDS = [
     "simulate",
     "report",
+    "validate",
 ]
 
 
