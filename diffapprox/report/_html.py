@@ -70,6 +70,8 @@ def _embed(out_dir: Path, stem: str, files: dict[str, str]) -> dict:
                 return dict(name=Path(stem).name, path=rel, src=None, problem=f"not embedded: {size / 2**20:.1f} MiB")
             data = path.read_bytes()
         except OSError:
+            if ext == "png" and "svg" in files:
+                continue  # the SVG version may still be there
             return dict(name=Path(stem).name, path=rel, src=None, problem="file missing")
         if ext == "png" and not data.startswith(_PNG_MAGIC):
             return dict(name=Path(stem).name, path=rel, src=None, problem="not a PNG file")

@@ -161,8 +161,9 @@ def _claim_story(c: dict, out_dir: Path, st, width):
 
     story = [PageBreak()]
     bg = F.VERDICT_COLOURS[c["verdict"]][0]
-    story.append(Paragraph(
-        f'{escape(c["id"])} &#160; <font color="{bg}">{c["verdict"]}</font>', st["h1"]))
+    heading = Paragraph(f'{escape(c["id"])} &#160; <font color="{bg}">{c["verdict"]}</font>', st["h1"])
+    heading.outline_title = f'{c["id"]} \u2014 {c["verdict"]}'
+    story.append(heading)
     story.append(_p(f'{c["paper_ref"]} · ran {F.fmt_seconds(c["elapsed_s"])}', st["sub"]))
     story.append(_p(c["statement"], st["body"]))
     if c["error"]:
@@ -283,7 +284,7 @@ def render_pdf(results: dict, out_dir: Path) -> bytes:
     class _Doc(SimpleDocTemplate):
         def afterFlowable(self, flowable):  # outline entry (PDF bookmark) per claim section
             if getattr(flowable, "style", None) is not None and flowable.style.name == "ClaimHeading":
-                text = flowable.getPlainText()
+                text = getattr(flowable, "outline_title", None) or flowable.getPlainText()
                 key = f"sec{self.seq.nextf('heading')}"
                 self.canv.bookmarkPage(key)
                 self.canv.addOutlineEntry(text, key, level=0)
