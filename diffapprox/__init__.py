@@ -13,6 +13,8 @@ from ._laws import delay_law as delay_law
 from ._laws import trace_delay as trace_delay
 from ._problem import StreamingPCA as StreamingPCA
 from ._results import ClaimResult as ClaimResult
+from ._simulate import Trajectory as Trajectory
+from ._simulate import simulate as simulate
 from ._results import Measurement as Measurement
 from ._results import Verdict as Verdict
 from ._results import combine_verdicts as combine_verdicts

@@ -1,0 +1,416 @@
+"""Real asynchrony: Async-MSGD (eq. 2.1) on a parameter server with Dask workers (issue 7).
+
+The paper *models* asynchrony by a delay tau_k.  Here the delay is *produced*: a parameter
+server holds ``h_k``, ``h_{k-1}`` (the momentum buffer) and a version counter ``k``; M workers,
+each a chain of Dask tasks running concurrently on the cluster, repeatedly
+
+1. read ``(h, version)`` from the server (the task's arguments),
+2. spend a random compute time (exponential, mean ``compute_mean_s``; worker 0 may be
+   ``slow_factor`` times slower) and draw fresh data ``Y`` from the problem's law,
+3. return the stochastic gradient at the stale read ``w = h_{version}``::
+
+       g = s Y - s^2 w,   s = Y . w        (the Hebbian term of eq. 2.1, projected)
+
+The server (the client-side loop below, fed by ``distributed.as_completed``) applies each
+gradient the moment it arrives,
+
+    h_{k+1} = h_k + mu (h_k - h_{k-1}) + eta g,
+
+records the staleness ``tau_k = k - version_read`` and at once hands that worker a new read.
+Nothing is scheduled by us: which gradient arrives next is decided by compute times, Dask's
+dispatch latency and the operating system -- which is the point.
+
+Runs are not reproducible (the delays are); the recorded ``trace`` makes the rest so:
+``simulate(..., delay=trace_delay(run.trace))`` replays the same staleness in the simulator.
+Data and compute-time draws are seeded per (seed, worker, task number), so only the
+interleaving is left to chance.
+"""
+
+from __future__ import annotations
+
+import atexit
+import math
+import multiprocessing
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._errors import DiffapproxError, check_int, check_range
+from ._problem import StreamingPCA
+
+__all__ = ["LiveRun", "live", "worker_gradient", "staleness_pmf", "live_cluster"]
+
+#: Largest number of concurrent workers ``live`` accepts (each needs a Dask thread slot).
+MAX_WORKERS = 64
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiveRun:
+    """One live parameter-server run.
+
+    Attributes
+    ----------
+    mu, eta : float
+        Momentum and step size of eq. (2.1).
+    workers : int
+        M, the number of concurrent workers.
+    steps : int
+        K, server updates applied (fewer if the run diverged).
+    compute_mean_s : float
+        Mean compute time of a normal worker, seconds.
+    slow_factor : float
+        Worker 0's mean compute time is ``slow_factor * compute_mean_s``.
+    seed : int
+    times : ndarray of int, shape (n_rec,)
+        Update indices k of the records: 0, R, 2R, ..., K.
+    error : ndarray, shape (n_rec,)
+        ``1 - h_1^2 / ||h||^2`` at the records (eigenbasis; NaN after divergence).
+    norm2 : ndarray, shape (n_rec,)
+        ``||h||^2`` at the records.
+    trace : ndarray of int64, shape (steps,)
+        Measured staleness ``tau_k = k - version read`` of update k.
+    writer : ndarray of int64, shape (steps,)
+        Which worker's gradient update k applied.
+    wall_s : ndarray, shape (steps,)
+        Seconds since the first read when update k was applied.
+    elapsed_s : float
+        Wall time of the run (excluding cluster start-up).
+    diverged : bool
+        ``||h||^2`` exceeded ``bound``; the run stopped there.
+    cluster : str
+        How the workers ran (``processes``/``threads``/``external``) and the slots.
+    """
+
+    mu: float
+    eta: float
+    workers: int
+    steps: int
+    compute_mean_s: float
+    slow_factor: float
+    seed: int
+    record_every: int
+    times: np.ndarray = field(repr=False)
+    error: np.ndarray = field(repr=False)
+    norm2: np.ndarray = field(repr=False)
+    trace: np.ndarray = field(repr=False)
+    writer: np.ndarray = field(repr=False)
+    wall_s: np.ndarray = field(repr=False)
+    elapsed_s: float
+    diverged: bool
+    cluster: str = ""
+
+    @property
+    def updates_per_s(self) -> float:
+        return self.trace.size / self.elapsed_s if self.elapsed_s > 0 else math.nan
+
+    @property
+    def rates(self) -> np.ndarray:
+        """Relative compute rates (1 / mean time) of the workers, shape (M,)."""
+        r = np.ones(self.workers)
+        r[0] = 1.0 / self.slow_factor
+        return r
+
+    def delay_spec(self) -> str:
+        """The ``workers:M`` delay law this run's compute-time model predicts (no overhead)."""
+        if self.slow_factor == 1.0 or self.workers == 1:
+            return f"workers:{self.workers}"
+        return f"workers:{self.workers}@" + ",".join(f"{r:g}" for r in self.rates)
+
+    def summary(self) -> dict:
+        """JSON-ready summary: parameters, throughput, staleness moments, final error."""
+        tr = self.trace
+        return {
+            "mu": self.mu, "eta": self.eta, "workers": self.workers, "steps": int(tr.size),
+            "compute_mean_s": self.compute_mean_s, "slow_factor": self.slow_factor, "seed": self.seed,
+            "cluster": self.cluster, "elapsed_s": self.elapsed_s, "updates_per_s": self.updates_per_s,
+            "diverged": self.diverged, "predicted_delay_law": self.delay_spec(),
+            "staleness": {
+                "mean": float(tr.mean()) if tr.size else math.nan,
+                "std": float(tr.std()) if tr.size else math.nan,
+                "max": int(tr.max()) if tr.size else 0,
+                "pmf": np.bincount(tr).tolist() if tr.size else [],
+            },
+            "final_error": float(self.error[-1]),
+            "final_norm2": float(self.norm2[-1]),
+        }
+
+    def to_dict(self) -> dict:
+        """Everything, arrays included (what a claim cell stores)."""
+        d = self.summary()
+        d.update(times=self.times, error=self.error, norm2=self.norm2, trace=self.trace,
+                 writer=self.writer, wall_s=self.wall_s, record_every=self.record_every)
+        return d
+
+
+# ----------------------------------------------------------------------------- worker side
+def worker_gradient(h: np.ndarray, version: int, worker: int, task: int, seed: int,
+                    lam: np.ndarray, data: str, batch: int, mean_s: float) -> tuple:
+    """One worker task: sleep a random compute time, then the stochastic gradient at ``h``.
+
+    Parameters
+    ----------
+    h : ndarray, shape (d,)
+        The (possibly stale) iterate read from the server, eigenbasis.
+    version, worker, task : int
+        Server version of ``h``; worker id; this worker's task number.
+    seed : int
+        Run seed; the task's stream is ``default_rng([seed, worker, task])``.
+    lam : ndarray, shape (d,)
+        Eigenvalues; ``data`` names the law of Y (see :mod:`diffapprox._laws`).
+    batch : int
+        Minibatch size B (outer products averaged).
+    mean_s : float
+        Mean of the exponential compute time, seconds.
+
+    Returns
+    -------
+    (g, version, worker, task) : (ndarray (d,), int, int, int)
+        ``g = mean_b (s_b Y_b - s_b^2 h)``, ``s_b = Y_b . h`` (eq. 2.1 with w = h).
+    """
+    from ._laws import data_law
+
+    rng = np.random.default_rng([int(seed), int(worker), int(task)])
+    pause = rng.exponential(mean_s) if mean_s > 0 else 0.0
+    y = data_law(data).sample(lam, batch, rng)
+    if pause > 0:
+        time.sleep(pause)
+    s = y @ h
+    g = (s[:, None] * y).mean(axis=0) - np.mean(s * s) * h
+    return g, version, worker, task
+
+
+# ----------------------------------------------------------------------------- clusters
+_CLUSTERS: dict[tuple, tuple] = {}
+_CLUSTER_LOCK = threading.Lock()
+#: Live runs measure timing: one at a time per process, whatever executor called them.
+_RUN_LOCK = threading.Lock()
+
+
+def _close_clusters() -> None:
+    for client, cluster in list(_CLUSTERS.values()):
+        try:
+            client.close()
+            cluster.close()
+        except Exception:  # pragma: no cover - best effort at exit
+            pass
+    _CLUSTERS.clear()
+
+
+atexit.register(_close_clusters)
+
+
+def live_cluster(slots: int):
+    """A cached local Dask client with at least ``slots`` concurrent task slots.
+
+    Two worker processes with ``ceil(slots / 2)`` threads each on 127.0.0.1 (dashboard
+    off); inside a daemonic process (e.g. a Dask worker running a claim cell), where
+    child processes are not allowed, one process of threads.  Cached per process and
+    closed at exit.
+
+    Returns
+    -------
+    (client, description)
+    """
+    from ._dask import require_distributed
+
+    distributed = require_distributed()
+    slots = check_int("workers", slots, 1, MAX_WORKERS)
+    processes = not multiprocessing.current_process().daemon
+    n_proc = min(2, slots) if processes else 1
+    threads = math.ceil(slots / n_proc)
+    key = (processes, n_proc, threads)
+    with _CLUSTER_LOCK:
+        if key not in _CLUSTERS:
+            cluster = distributed.LocalCluster(
+                n_workers=n_proc, threads_per_worker=threads, processes=processes,
+                host="127.0.0.1", dashboard_address=None, silence_logs=50,
+            )
+            client = distributed.Client(cluster, set_as_default=False)
+            _CLUSTERS[key] = (client, cluster)
+        client, _ = _CLUSTERS[key]
+    desc = f"LocalCluster {'processes' if processes else 'threads'} {n_proc}x{threads}"
+    return client, desc
+
+
+def staleness_pmf(workers: int, rates=None, kmax: int | None = None) -> np.ndarray:
+    """Stationary pmf of the ``workers:M`` law: ``P(tau = j) = sum_m w_m^2 (1 - w_m)^j``.
+
+    ``w_m = r_m / sum(r)`` is the chance worker m writes a given update (exponential
+    compute times); given the writer is m, its staleness is the number of other
+    updates since its last write, geometric with parameter ``w_m``.  Equal rates give
+    a geometric law with mean M - 1.  Returned for j = 0..kmax (default: mass beyond
+    < 1e-12), shape (kmax + 1,).
+    """
+    m = check_int("workers", workers, 1)
+    r = np.ones(m) if rates is None else np.asarray(rates, dtype=float)
+    w = r / r.sum()
+    if m == 1:
+        return np.array([1.0])
+    if kmax is None:
+        kmax = int(math.ceil(math.log(1e-12) / math.log(1.0 - w.min())))
+    j = np.arange(kmax + 1)
+    return (w[:, None] ** 2 * (1.0 - w[:, None]) ** j[None, :]).sum(axis=0)
+
+
+# ----------------------------------------------------------------------------- the server
+def _start_vector(start, d: int) -> np.ndarray:
+    if isinstance(start, str):
+        t = start.strip().lower()
+        if t.startswith("e") and t[1:].isdigit() and 1 <= int(t[1:]) <= d:
+            h = np.zeros(d)
+            h[int(t[1:]) - 1] = 1.0
+            return h
+        raise DiffapproxError("start", f"e1..e{d} or a vector of length {d}", start)
+    h = np.asarray(start, dtype=float)
+    if h.shape != (d,) or not np.all(np.isfinite(h)) or not np.any(h):
+        raise DiffapproxError("start", f"a finite non-zero vector of length {d}", start)
+    return h
+
+
+def live(
+    problem: StreamingPCA,
+    *,
+    mu: float,
+    eta: float,
+    workers: int,
+    steps: int,
+    compute_mean_s: float = 0.005,
+    slow_factor: float = 1.0,
+    batch: int = 1,
+    record_every: int = 10,
+    start="e2",
+    seed: int = 0,
+    bound: float = 1e6,
+    client=None,
+    timeout: float = 60.0,
+) -> LiveRun:
+    """Run Async-MSGD (eq. 2.1) on a live parameter server with ``workers`` Dask workers.
+
+    Parameters
+    ----------
+    problem : StreamingPCA
+        Spectrum and data law (simulated in the eigenbasis).
+    mu : float in [0, 1)
+    eta : float > 0
+    workers : int
+        M concurrent workers (1..64).
+    steps : int
+        K server updates.
+    compute_mean_s : float
+        Mean exponential compute time of a worker task, seconds (0: no pause).
+    slow_factor : float >= 1
+        Worker 0's compute times are this many times longer.
+    batch : int
+        Minibatch size per gradient.
+    record_every : int
+        Record the error every R updates (R must divide K).
+    start : "e1".."ed" or vector
+        h_0 (history h_{-i} = h_0); the paper starts at the saddle e2.
+    seed : int
+        Seeds data and compute-time draws (not the interleaving).
+    bound : float
+        Stop, flagged diverged, when ``||h||^2 > bound``.
+    client : distributed.Client, optional
+        Run on this cluster (it needs ``workers`` free task slots); default: a cached
+        local cluster (:func:`live_cluster`).
+    timeout : float
+        Slack, seconds, added to the run's deadline (10x its expected compute time).
+
+    Returns
+    -------
+    LiveRun
+    """
+    if not isinstance(problem, StreamingPCA):
+        raise DiffapproxError("problem", "a StreamingPCA", type(problem).__name__)
+    mu = check_range("mu", mu, 0.0, 1.0, hi_open=True)
+    eta = check_range("eta", eta, 0.0, lo_open=True)
+    m = check_int("workers", workers, 1, MAX_WORKERS)
+    k_steps = check_int("steps", steps, 1)
+    mean_s = check_range("compute_mean", compute_mean_s, 0.0, 60.0)
+    slow = check_range("slow_worker", slow_factor, 1.0)
+    batch = check_int("batch", batch, 1)
+    rec = check_int("record_every", record_every, 1)
+    if k_steps % rec:
+        raise DiffapproxError("record_every", f"a divisor of steps={k_steps}", rec)
+    seed = check_int("seed", seed, 0)
+    bound = check_range("bound", bound, 0.0, lo_open=True)
+    h0 = _start_vector(start, problem.d)
+
+    from distributed import as_completed
+
+    if client is None:
+        client, desc = live_cluster(m)
+    else:
+        desc = f"external {client.scheduler.address}"
+    lam = np.asarray(problem.eigenvalues, dtype=float)
+    data = problem.law.name
+    means = np.full(m, mean_s)
+    means[0] *= slow
+
+    n_rec = k_steps // rec + 1
+    times = np.arange(n_rec, dtype=np.int64) * rec
+    err = np.full(n_rec, np.nan)
+    nrm = np.full(n_rec, np.nan)
+    trace = np.zeros(k_steps, dtype=np.int64)
+    writer = np.zeros(k_steps, dtype=np.int64)
+    wall = np.zeros(k_steps)
+
+    def record(i: int, h: np.ndarray) -> None:
+        n2 = float(h @ h)
+        nrm[i] = n2
+        err[i] = 1.0 - h[0] * h[0] / n2
+
+    with _RUN_LOCK:
+        h_prev = h0.copy()
+        h = h0.copy()
+        record(0, h)
+        k = 0
+        diverged = False
+        tasks = np.zeros(m, dtype=np.int64)
+
+        def submit(w: int):
+            fut = client.submit(worker_gradient, h, k, w, int(tasks[w]), seed, lam, data, batch,
+                                float(means[w]), pure=False)
+            tasks[w] += 1
+            return fut
+
+        t0 = time.perf_counter()
+        first = [submit(w) for w in range(m)]
+        futs = {f.key: f for f in first}
+        # A total deadline: generous (10x the compute time the run needs, plus `timeout`).
+        budget = timeout + 10.0 * k_steps * float(means.mean()) / m
+        ac = as_completed(first, loop=client.loop, timeout=budget)
+        try:
+            for fut in ac:
+                g, v_read, w, _ = fut.result()
+                futs.pop(fut.key, None)
+                now = time.perf_counter()
+                trace[k] = k - v_read
+                writer[k] = w
+                wall[k] = now - t0
+                # eq. (2.1): heavy ball on the server, gradient at the worker's stale read.
+                h, h_prev = h + mu * (h - h_prev) + eta * g, h
+                k += 1
+                n2 = float(h @ h)
+                if not (n2 <= bound):  # also catches NaN
+                    diverged = True
+                    break
+                if k % rec == 0:
+                    record(k // rec, h)
+                if k >= k_steps:
+                    break
+                nf = submit(w)
+                futs[nf.key] = nf
+                ac.add(nf)
+        finally:
+            left = list(futs.values())
+            if left:
+                client.cancel(left)
+        elapsed = time.perf_counter() - t0
+    if diverged:
+        trace, writer, wall = trace[:k], writer[:k], wall[:k]
+    return LiveRun(mu=mu, eta=eta, workers=m, steps=k, compute_mean_s=mean_s, slow_factor=slow,
+                   seed=seed, record_every=rec, times=times, error=err, norm2=nrm, trace=trace,
+                   writer=writer, wall_s=wall, elapsed_s=elapsed, diverged=diverged, cluster=desc)
