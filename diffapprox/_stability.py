@@ -309,3 +309,76 @@ def design_delay(law: str | int | DelayLaw, quantile: float = 0.9) -> int:
     while tail(c) > 1.0 - quantile:
         c += 1
     return c
+
+
+# ----------------------------------------------------------------------------- momentum advisor
+
+
+def advise(problem: StreamingPCA, *, eta: float, workers: int, gamma: float = 0.0,
+           delay: str | int | DelayLaw | None = None, quantile: float = 0.9) -> dict:
+    """Largest momentum for ``workers`` asynchronous workers, by stability and by the paper.
+
+    The delay is ``tau = workers - 1`` (each of M workers computes on an iterate that is
+    about M-1 updates old) unless ``delay`` gives a law, in which case
+    :func:`design_delay` (maximum, or the ``quantile`` of an unbounded law) is used.
+
+    (a) *Linear stability* (exact, beyond the paper): the largest mu in [0, 1) with every
+        mode of (S.1) stable at delay tau (:func:`max_stable_momentum`).
+    (b) *The paper's thresholds*, solved for mu with constants 1:
+        SDE regime (Thm 3.5, Remark 3.11) ``tau <= (1-mu)^2/((lambda1 + C_d) eta^(1/2-gamma))``
+        <=> ``mu <= 1 - sqrt(tau (lambda1 + C_d) eta^(1/2-gamma))``;
+        ODE regime (Thm 3.3) ``tau <= (1-mu)^2/(lambda1 eta^(1-gamma))``
+        <=> ``mu <= 1 - sqrt(tau lambda1 eta^(1-gamma))``.
+        ``gamma = 0`` (default) is the supremum over the paper's ranges (0, 1/2] and (0, 1]
+        for eta < 1, i.e. the most permissive reading.  ``None`` when no mu in [0, 1)
+        satisfies the condition (or C_d is infinite, for the SDE one).
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``tau``, ``delay_rule``, ``stability`` {``mu_max``, ``interval``, ``binding_gain``,
+        ``formula``}, ``paper`` {``sde``, ``ode``: {``mu_max``, ``formula``}}, ``max_stable_delay_at_mu``.
+    """
+    from ._theory import Constants
+
+    eta = check_range("eta", eta, 0.0, lo_open=True)
+    workers = check_int("workers", workers, 1)
+    gamma = check_range("gamma", gamma, 0.0, 0.5)
+    if delay is None:
+        tau, rule = workers - 1, f"tau = workers - 1 = {workers - 1} (constant)"
+    else:
+        law = delay_law(delay)
+        tau = design_delay(law, quantile)
+        rule = (f"tau = {tau}: " + ("the value of the constant law" if law.kind == "const" else
+                                     "the maximum of the bounded law" if law.max is not None else
+                                     f"the {quantile:g}-quantile of the stationary staleness") + f" ({law.spec})")
+    c = Constants.of(problem)
+    stab = max_stable_momentum(problem, eta=eta, tau=tau)
+
+    def solve(k: float) -> float | None:
+        if not math.isfinite(k):
+            return None
+        m = 1.0 - math.sqrt(tau * k)
+        return m if m >= 0.0 else None
+
+    sde = solve((c.lambda1 + c.C_d) * eta ** (0.5 - gamma))
+    ode = solve(c.lambda1 * eta ** (1.0 - gamma))
+    out = {
+        "tau": tau,
+        "delay_rule": rule,
+        "eta": eta,
+        "gamma": gamma,
+        "stability": {
+            "mu_max": stab["mu_max"],
+            "interval": stab["interval"],
+            "binding_gain": stab["a"],
+            "formula": ("largest mu with 2 eta lambda1 < a_c(mu, tau), a_c the exact stability boundary of "
+                        "x_{k+1} = (1+mu) x_k - mu x_{k-1} - a x_{k-tau} (radial mode binds)"),
+        },
+        "paper": {
+            "sde": {"mu_max": sde, "formula": "mu <= 1 - sqrt(tau (lambda1 + C_d) eta^(1/2-gamma))  (Thm 3.5, Remark 3.11)",
+                    "note": None if math.isfinite(c.C_d) else "C_d infinite (unbounded data): no delay is covered"},
+            "ode": {"mu_max": ode, "formula": "mu <= 1 - sqrt(tau lambda1 eta^(1-gamma))  (Thm 3.3)"},
+        },
+    }
+    return out
