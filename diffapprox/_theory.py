@@ -334,3 +334,84 @@ def why_undefined(name: str, problem, **kw) -> str | None:
         if (1 - d2) / d2 <= 0:  # pragma: no cover - delta < 1 is validated
             return "log argument <= 0"
     return None
+
+
+# ----------------------------------------------------------------------------- everything for one problem
+
+#: Schema tag of :func:`theory_summary` / ``diffapprox theory``.
+THEORY_SCHEMA = "diffapprox.theory/1"
+
+
+def theory_summary(problem: StreamingPCA, *, mu: float, eta: float, delta: float, nu: float, epsilon: float,
+                   gamma: float, h0=None, times=(0.0,), tau: int = 0) -> dict:
+    """Every prediction of the paper (and the exact stability boundary) for one problem.
+
+    Returns the JSON-ready dict printed by ``diffapprox theory`` (keys documented in
+    issue 3): ``schema``, ``eigenvalues``, ``alpha``, ``phi``, ``C_d`` (None when unbounded),
+    ``stationary_variance`` (None at index 0), ``T1``/``T3`` (``main``/``appendix``), ``T2``,
+    ``N1``, ``N2``, ``N3``, ``tau_threshold`` {``ode``, ``sde``}, ``max_stable_delay``
+    {``overall``, ``per_mode``, ...}, ``ode`` {``times``, ``h``}; plus ``N3_hat``, ``N3_tilde``
+    (with ``eta0 = eta/(1-mu)``, Prop. 3.6's ``eta = (1-mu) eta0``), ``lemma_3_1`` (at delay
+    ``tau``), ``parameters`` and ``notes`` (why each null formula is undefined).
+    NaN becomes None.
+    """
+    from ._results import jsonable
+    from ._stability import max_stable_delay
+    from .limits.ode import ode_closed_form
+    from .limits.sde import stationary_variance
+
+    if not isinstance(problem, StreamingPCA):
+        raise DiffapproxError("problem", "a StreamingPCA", type(problem).__name__)
+    mu, eta, delta, nu, epsilon = _mu(mu), _pos("eta", eta), _unit("delta", delta), _unit("nu", nu), _pos("epsilon", epsilon)
+    gamma = check_range("gamma", gamma, 0.0, 1.0, lo_open=True)
+    tau = check_int("tau", tau, 0)
+    h0 = np.ones(problem.d) if h0 is None else h0
+    notes: dict[str, str] = {}
+
+    def val(name: str, fn, key: str | None = None, **kw):
+        label = name if key is None else f"{name}.{key}"
+        try:
+            x = fn(problem, **kw)
+        except DiffapproxError as exc:
+            if exc.param != "gamma":
+                raise
+            notes[label] = f"not defined for gamma={gamma:g}: {exc}"
+            return math.nan
+        if not math.isfinite(x):
+            why = why_undefined(name, problem, **kw)
+            notes[label] = why or "not finite"
+        return x
+
+    common = dict(mu=mu, eta=eta, delta=delta)
+    eta0 = eta / (1.0 - mu)
+    out = {
+        "schema": THEORY_SCHEMA,
+        "parameters": {"data": problem.data, "mu": mu, "eta": eta, "delta": delta, "nu": nu, "epsilon": epsilon,
+                       "gamma": gamma, "tau": tau, "eta0": eta0,
+                       "conventions": "every asymp/lesssim constant is 1; indices in per_mode are the paper's "
+                                      "(1-based); N3_hat/N3_tilde use eta0 = eta/(1-mu)"},
+        "eigenvalues": problem.eigenvalues.tolist(),
+        "alpha": problem.alpha.tolist(),
+        "phi": problem.phi,
+        "C_d": problem.C_d,
+        "stationary_variance": stationary_variance(problem, mu).tolist(),
+        "T1": {v: val("T1", T1, v, nu=nu, version=v, **common) for v in VERSIONS},
+        "T2": val("T2", T2, mu=mu, delta=delta),
+        "T3": {v: val("T3", T3, v, epsilon=epsilon, version=v, **common) for v in VERSIONS},
+        "N1": val("N1", N1, nu=nu, epsilon=epsilon, gamma=gamma, **common),
+        "N2": val("N2", N2, mu=mu, delta=delta, epsilon=epsilon, gamma=gamma),
+        "N3": val("N3", N3, epsilon=epsilon, gamma=gamma, **common),
+        "N3_hat": val("N3_hat", N3_hat, eta0=eta0, delta=delta, epsilon=epsilon, gamma=gamma),
+        "N3_tilde": val("N3_tilde", N3_tilde, eta0=eta0, delta=delta, epsilon=epsilon),
+        "tau_threshold": {
+            "ode": val("tau_threshold_ode", tau_threshold_ode, "ode", mu=mu, eta=eta, gamma=gamma),
+            "sde": val("tau_threshold_sde", tau_threshold_sde, "sde", mu=mu, eta=eta, gamma=gamma),
+        },
+        "lemma_3_1": {"tau_max": tau, "norm_sq_bound": lemma31_norm_bound(mu=mu, eta=eta, tau_max=tau),
+                      "step_bound": lemma31_step_bound(problem, mu=mu, eta=eta)},
+        "max_stable_delay": max_stable_delay(problem, mu=mu, eta=eta).as_dict(),
+    }
+    t = np.atleast_1d(np.asarray(times, dtype=float))
+    out["ode"] = {"times": t.tolist(), "h": ode_closed_form(problem, h0, mu, t).tolist()}
+    out["notes"] = notes
+    return jsonable(out)

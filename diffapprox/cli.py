@@ -21,6 +21,7 @@ COMMANDS = [
     "simulate",
     "report",
     "validate",
+    "theory",
 ]
 
 
