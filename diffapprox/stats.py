@@ -22,6 +22,7 @@ All randomness (bootstrap) comes from an explicit ``seed``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -458,7 +459,11 @@ def holm(pvalues: Sequence[float]) -> np.ndarray:
 def ks_detectable_distance(n: int, alpha: float = 0.05) -> float:
     """The smallest sup-distance between CDFs that the KS test at level alpha rejects
     for sure at sample size ``n`` (the KS critical value, exact distribution)."""
-    n = check_int("n", n, 1)
+    return _ks_crit(check_int("n", n, 1), float(alpha))
+
+
+@functools.lru_cache(maxsize=256)
+def _ks_crit(n: int, alpha: float) -> float:
     return float(_st.kstwo.ppf(1 - alpha, n))
 
 
