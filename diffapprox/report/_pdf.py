@@ -55,7 +55,8 @@ def _styles():
         title=ParagraphStyle("title", base, fontName=_FONT_BOLD, fontSize=18, leading=22, spaceAfter=4),
         sub=ParagraphStyle("sub", base, textColor=colors.HexColor("#59636e")),
         h1=ParagraphStyle("ClaimHeading", base, fontName=_FONT_BOLD, fontSize=15, leading=19, spaceAfter=4),
-        h2=ParagraphStyle("h2", base, fontName=_FONT_BOLD, fontSize=11.5, leading=14, spaceBefore=8, spaceAfter=4),
+        h2=ParagraphStyle("h2", base, fontName=_FONT_BOLD, fontSize=11.5, leading=14, spaceBefore=8, spaceAfter=4,
+                          keepWithNext=1),
         cell=ParagraphStyle("cell", base, fontSize=8, leading=10, spaceAfter=0),
         cellr=ParagraphStyle("cellr", base, fontSize=8, leading=10, spaceAfter=0, alignment=2),
         mono=ParagraphStyle("mono", base, fontName=_FONT_MONO, fontSize=7.5, leading=9.5, spaceAfter=0),
@@ -112,35 +113,49 @@ def _kv_rows(d: dict, st, prefix="") -> list:
     return rows
 
 
+def _short(text: str, style, width: float):
+    """A plain string when it fits on one line (fast to lay out), else a wrapping Paragraph."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    if stringWidth(text, style.fontName, style.fontSize) <= width - 7:
+        return text
+    return _p(text, style)
+
+
 def _measurement_table(ms, st, width):
+    from reportlab.lib import colors
+    from reportlab.platypus import Paragraph
+
     level = F.common_ci_level(ms)
     ci_head = "CI" if level is None else f"{100 * level:g}% CI"
-    head = ["measurement", "estimate", ci_head, "prediction", "tolerance", "verdict"]
-    rows = [[_p(h, st["cell"] if i == 0 else st["cellr"]) for i, h in enumerate(head[:-1])] + [_p(head[-1], st["cell"])]]
+    w = [width * f for f in (0.32, 0.11, 0.18, 0.11, 0.14, 0.14)]
+    rows = [["measurement", "estimate", ci_head, "prediction", "tolerance", "verdict"]]
     cells = []
     for r, m in enumerate(ms, start=1):
         name = escape(m["name"])
         if not m["informative"]:
             name += ' <font color="#59636e">(context only)</font>'
-        from reportlab.platypus import Paragraph
-
         first = [Paragraph(name, st["mono"])]
         if m["note"]:
             first.append(_p(m["note"], st["note"]))
         ci = F.fmt_ci(m["ci"])
         if m["ci"] and level is None:
             ci += f" ({100 * m['ci_level']:g}%)"
-        rows.append([
-            first,
-            _p(F.fmt_estimate(m["estimate"], m["ci"]), st["cellr"]),
-            _p(ci, st["cellr"]),
-            _p(F.fmt_num(m["prediction"]), st["cellr"]),
-            _p(F.fmt_tolerance(m["tolerance"]), st["cellr"]),
-            _verdict_cell(m["verdict"], st),
-        ])
+        texts = [F.fmt_estimate(m["estimate"], m["ci"]), ci, F.fmt_num(m["prediction"]),
+                 F.fmt_tolerance(m["tolerance"])]
+        rows.append([first] + [_short(t, st["cellr"], w[i + 1]) for i, t in enumerate(texts)]
+                    + [_short(m["verdict"], st["verdict"], w[5])])
         cells.append((5, r, m["verdict"]))
-    w = [0.32, 0.11, 0.18, 0.11, 0.14, 0.14]
-    return _table(rows, [width * f for f in w], verdict_cells=cells, long=len(ms) > MANY_MEASUREMENTS)
+    t = _table(rows, w, verdict_cells=cells, long=len(ms) > MANY_MEASUREMENTS)
+    # plain-string cells: same look as the paragraph styles
+    t.setStyle([
+        ("FONT", (0, 0), (-1, -1), _FONT, 8, 10),
+        ("ALIGN", (1, 0), (4, -1), "RIGHT"),
+        ("FONT", (5, 1), (5, -1), _FONT_BOLD, 7.5, 9.5),
+        ("TEXTCOLOR", (5, 1), (5, -1), colors.white),
+        ("ALIGN", (5, 1), (5, -1), "CENTER"),
+    ])
+    return t
 
 
 def _figure(path: Path, width: float, st):
@@ -186,17 +201,18 @@ def _claim_story(c: dict, out_dir: Path, st, width):
         story.append(_p(f"Verdict rule: {c['combination_rule']}", st["small"]))
     groups = figure_groups(c["figures"])
     if groups:
-        story.append(_p("Figures", st["h2"]))
+        # the heading travels with the first figure (platypus keepWithNext cannot see into KeepTogether)
+        pending = [_p("Figures", st["h2"])]
         for stem, files in groups:
             rel = files.get("png")
             if rel is None:
-                story.append(_p(f"Figure {stem}: no PNG version (see the HTML report).", st["small"]))
-                continue
-            path = out_dir / rel
-            if not path.is_file():
-                story.append(_p(f"Figure {rel}: file missing.", st["small"]))
-                continue
-            story.append(KeepTogether([_figure(path, width, st), _p(rel, st["small"]), Spacer(1, 6)]))
+                block = [_p(f"Figure {stem}: no PNG version (see the HTML report).", st["small"])]
+            elif not (out_dir / rel).is_file():
+                block = [_p(f"Figure {rel}: file missing.", st["small"])]
+            else:
+                block = [_figure(out_dir / rel, width, st), _p(rel, st["small"]), Spacer(1, 6)]
+            story.append(KeepTogether(pending + block))
+            pending = []
     for key, title in (("findings", "Findings"), ("inconsistencies", "Inconsistencies with the paper")):
         if c[key]:
             story.append(_p(title, st["h2"]))
@@ -238,7 +254,7 @@ def _summary_story(results: dict, st, width):
         cells.append((2, r, c["verdict"]))
     if not claims:
         rows.append([_p("No claims in this run.", st["cell"]), "", "", "", ""])
-    story.append(_table(rows, [width * f for f in (0.3, 0.25, 0.15, 0.18, 0.12)], verdict_cells=cells, long=True))
+    story.append(_table(rows, [width * f for f in (0.3, 0.22, 0.15, 0.21, 0.12)], verdict_cells=cells, long=True))
     story.append(Spacer(1, 6))
     story.append(_p(
         "A measurement PASSes when its whole confidence interval lies inside the tolerance band stated before "
