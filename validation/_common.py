@@ -1,0 +1,111 @@
+"""Shared pieces of the weak-convergence claims (issue 4): reference problem, delays, names, figures.
+
+The reference problem is the paper's Section 5.1 experiment: d = 4,
+``Sigma = diag(4, 3, 2, 1)`` (so ``lambda_1 - lambda_2 = 1``), time in the
+paper's units ``t = k eta``.  Two data laws are used: ``gaussian`` (unbounded:
+Assumption 2 fails, ``C_d`` infinite) and ``cube`` (``Y_j = sqrt(3 lambda_j) U_j``,
+bounded, ``C_d = sqrt(3 * 10)``), the bounded law of the SDE-threshold delays.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from diffapprox import StreamingPCA
+from diffapprox._theory import tau_threshold_ode, tau_threshold_sde
+
+__all__ = [
+    "SPECTRUM", "SPECTRUM_SOURCE", "BOUNDED_LAW", "LAWS", "problem", "num", "tag",
+    "tau_sde_inside", "tau_ode_at", "save_figure", "seed_of", "finite_count_note",
+]
+
+#: Paper Section 5.1: "d = 4 and the covariance matrix Sigma = diag{4, 3, 2, 1}".
+SPECTRUM = (4.0, 3.0, 2.0, 1.0)
+SPECTRUM_SOURCE = "paper Section 5.1: d = 4, Sigma = diag(4, 3, 2, 1)"
+#: The bounded data law (Assumption 2 holds); its C_d sets the SDE-threshold delays.
+BOUNDED_LAW = "cube"
+LAWS = ("gaussian", BOUNDED_LAW)
+
+
+@lru_cache(maxsize=None)
+def problem(law: str = "gaussian") -> StreamingPCA:
+    """The Section 5.1 reference problem with data law ``law``."""
+    return StreamingPCA(spectrum=SPECTRUM, data=law)
+
+
+def num(x: float) -> str:
+    """A number as it appears in measurement names: ``0.5``, ``0``, ``0.00025``."""
+    x = float(x)
+    if x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    return f"{x:.6g}"
+
+
+def tag(**kw) -> str:
+    """``key=value`` pieces joined by ``/`` in the given order (measurement-name suffixes)."""
+    return "/".join(f"{k}={v if isinstance(v, str) else num(v)}" for k, v in kw.items())
+
+
+def tau_sde_inside(mu: float, eta: float) -> int:
+    """Largest integer delay inside the SDE threshold of Lemma 3.4 / Thm 3.5 / Thm 3.9.
+
+    ``floor((1-mu)^2 / ((lambda_1 + C_d) eta^(1/2-gamma)))`` at ``gamma -> 0`` (the
+    supremum over the paper's range (0, 1/2]; constant of ``asymp`` taken as 1) with
+    the bounded law's ``C_d`` (for Gaussian data the paper's threshold is 0, C_d = inf).
+    """
+    t = tau_threshold_sde(problem(BOUNDED_LAW), mu=mu, eta=eta, gamma=0.0)
+    return int(math.floor(t))
+
+
+def tau_ode_at(mu: float, eta: float, gamma: float) -> int:
+    """``floor((1-mu)^2/(lambda_1 eta^(1-gamma)))``: Theorem 3.3's delay, constant 1."""
+    return int(math.floor(tau_threshold_ode(problem("gaussian"), mu=mu, eta=eta, gamma=gamma)))
+
+
+def seed_of(cell_seed: int, salt: int = 0) -> int:
+    """A 63-bit simulation / bootstrap seed from a cell seed (and a salt)."""
+    return int((int(cell_seed) + 0x9E3779B97F4A7C15 * (salt + 1)) % (2**63))
+
+
+def finite_count_note(n_finite: int, n_total: int) -> str:
+    """``"n finite of N paths (k diverged)"``."""
+    return f"{n_finite} finite of {n_total} paths ({n_total - n_finite} diverged)"
+
+
+def save_figure(fig, figdir: Path, stem: str) -> list[str]:
+    """Write ``fig`` as ``stem.png`` and ``stem.svg`` into ``figdir``; return both paths."""
+    import matplotlib.pyplot as plt
+
+    figdir = Path(figdir)
+    figdir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for ext in ("png", "svg"):
+        p = figdir / f"{stem}.{ext}"
+        fig.savefig(p, dpi=110 if ext == "png" else None, bbox_inches="tight")
+        out.append(str(p))
+    plt.close(fig)
+    return out
+
+
+def new_figure(ncols: int = 1, nrows: int = 1, size=(5.0, 3.6)):
+    """A matplotlib figure on the Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False)
+    return fig, axes
+
+
+def bootstrap_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """Multinomial resampling weights, shape (n_boot, n), each row summing to 1.
+
+    ``W @ X`` gives the bootstrap means of the rows of ``X`` (paths) in one product.
+    """
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float) / n
