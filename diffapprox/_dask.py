@@ -103,14 +103,11 @@ class DaskExecutor:
 
                 n_workers = max(1, min(4, os.cpu_count() or 1))
             n_workers = check_int("workers", n_workers, 1)
+            from ._live import local_cluster_kwargs
+
+            # Loopback only, no dashboard, logs at CRITICAL: a killed worker is expected, not news.
             self._cluster = distributed.LocalCluster(
-                n_workers=n_workers,
-                threads_per_worker=threads_per_worker,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                scheduler_port=0,
-                silence_logs=50,  # CRITICAL only: a killed worker is expected, not news
+                **local_cluster_kwargs(n_workers, threads_per_worker, processes=True)
             )
             self.client = distributed.Client(self._cluster, timeout=timeout, set_as_default=False)
             self.address = self._cluster.scheduler_address
@@ -150,12 +147,15 @@ class DaskExecutor:
 
     def close(self) -> None:
         """Close the client and, when this executor started it, the local cluster."""
-        try:
-            self.client.close()
-        finally:
-            if self._cluster is not None:
-                self._cluster.close()
-                self._cluster = None
+        from ._live import _quiet_logs
+
+        with _quiet_logs():
+            try:
+                self.client.close()
+            finally:
+                if self._cluster is not None:
+                    self._cluster.close()
+                    self._cluster = None
 
     # ------------------------------------------------------------------ conveniences
     @property

@@ -182,32 +182,64 @@ def worker_gradient(h: np.ndarray, version: int, worker: int, task: int, seed: i
 
 
 # ----------------------------------------------------------------------------- clusters
-_CLUSTERS: dict[tuple, tuple] = {}
+_CLUSTER: dict[str, object] = {}
 _CLUSTER_LOCK = threading.Lock()
 #: Live runs measure timing: one at a time per process, whatever executor called them.
 _RUN_LOCK = threading.Lock()
+#: Task slots of the cached local cluster (enough for M in {1, 2, 4, 8}).
+DEFAULT_SLOTS = 8
 
 
-def _close_clusters() -> None:
-    for client, cluster in list(_CLUSTERS.values()):
-        try:
+def _close_cluster() -> None:
+    client, cluster = _CLUSTER.pop("client", None), _CLUSTER.pop("cluster", None)
+    _CLUSTER.clear()
+    if client is not None:
+        with _quiet_logs():
             client.close()
             cluster.close()
-        except Exception:  # pragma: no cover - best effort at exit
-            pass
-    _CLUSTERS.clear()
 
 
-atexit.register(_close_clusters)
+atexit.register(_close_cluster)
 
 
-def live_cluster(slots: int):
+class _quiet_logs:
+    """Silence ``distributed``'s INFO chatter while a cluster shuts down (it is expected)."""
+
+    def __enter__(self):
+        import logging
+
+        self._lg = logging.getLogger("distributed")
+        self._lvl = self._lg.level
+        self._lg.setLevel(logging.CRITICAL)
+
+    def __exit__(self, *exc):
+        self._lg.setLevel(self._lvl)
+
+
+def local_cluster_kwargs(n_workers: int, threads: int, processes: bool = True) -> dict:
+    """Keyword arguments of a loopback-only ``LocalCluster`` with no dashboard.
+
+    The scheduler always serves a small HTTP app (health, metrics); without an
+    explicit address it tries port 8787 and warns when that is taken, so it gets a
+    free loopback port instead.
+    """
+    import logging
+
+    kw = dict(n_workers=n_workers, threads_per_worker=threads, processes=processes,
+              dashboard_address=None, silence_logs=logging.CRITICAL,
+              scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
+    if processes:  # TCP on loopback; without processes Dask talks in-process (no network at all)
+        kw["host"] = "127.0.0.1"
+    return kw
+
+
+def live_cluster(slots: int = DEFAULT_SLOTS):
     """A cached local Dask client with at least ``slots`` concurrent task slots.
 
     Two worker processes with ``ceil(slots / 2)`` threads each on 127.0.0.1 (dashboard
     off); inside a daemonic process (e.g. a Dask worker running a claim cell), where
-    child processes are not allowed, one process of threads.  Cached per process and
-    closed at exit.
+    child processes are not allowed, one process of threads.  Cached per process
+    (re-created larger when more slots are asked for) and closed at exit.
 
     Returns
     -------
@@ -216,22 +248,18 @@ def live_cluster(slots: int):
     from ._dask import require_distributed
 
     distributed = require_distributed()
-    slots = check_int("workers", slots, 1, MAX_WORKERS)
-    processes = not multiprocessing.current_process().daemon
-    n_proc = min(2, slots) if processes else 1
-    threads = math.ceil(slots / n_proc)
-    key = (processes, n_proc, threads)
+    slots = max(DEFAULT_SLOTS, check_int("workers", slots, 1, MAX_WORKERS))
     with _CLUSTER_LOCK:
-        if key not in _CLUSTERS:
-            cluster = distributed.LocalCluster(
-                n_workers=n_proc, threads_per_worker=threads, processes=processes,
-                host="127.0.0.1", dashboard_address=None, silence_logs=50,
-            )
+        if _CLUSTER.get("slots", 0) < slots:
+            _close_cluster()
+            processes = not multiprocessing.current_process().daemon
+            n_proc = 2 if processes else 1
+            threads = math.ceil(slots / n_proc)
+            cluster = distributed.LocalCluster(**local_cluster_kwargs(n_proc, threads, processes))
             client = distributed.Client(cluster, set_as_default=False)
-            _CLUSTERS[key] = (client, cluster)
-        client, _ = _CLUSTERS[key]
-    desc = f"LocalCluster {'processes' if processes else 'threads'} {n_proc}x{threads}"
-    return client, desc
+            desc = f"LocalCluster {'processes' if processes else 'threads'} {n_proc}x{threads}"
+            _CLUSTER.update(client=client, cluster=cluster, slots=n_proc * threads, desc=desc)
+        return _CLUSTER["client"], _CLUSTER["desc"]
 
 
 def staleness_pmf(workers: int, rates=None, kmax: int | None = None) -> np.ndarray:
