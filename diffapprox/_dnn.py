@@ -207,7 +207,8 @@ class _TorchSettings:
         return False
 
 
-def train_async_msgd(config: TrainConfig, seed: int, *, threads: int = 1, record_every_epoch: bool = True) -> dict:
+def train_async_msgd(config: TrainConfig, seed: int, *, threads: int = 1, record_every_epoch: bool = True,
+                     return_parameters: bool = False) -> dict:
     """Train the MLP on digits by Async-MSGD with simulated staleness; return a summary.
 
     Parameters
@@ -221,6 +222,10 @@ def train_async_msgd(config: TrainConfig, seed: int, *, threads: int = 1, record
         and with the same delay law also the delays.
     threads : int
         ``torch.set_num_threads`` for the run (restored afterwards).
+    record_every_epoch : bool
+        Evaluate the validation accuracy after every epoch (``val_acc_epochs``).
+    return_parameters : bool
+        Add ``parameters``, the final flat parameter vector (ndarray, float32), for tests.
 
     Returns
     -------
@@ -309,7 +314,8 @@ def train_async_msgd(config: TrainConfig, seed: int, *, threads: int = 1, record
         else:
             val_acc, val_loss = evaluate(x)
     applied = taus[: k + 1]
-    return {
+    extra = {"parameters": x.detach().numpy().copy()} if return_parameters else {}
+    return extra | {
         "val_acc": val_acc,
         "val_loss": val_loss,
         "train_loss": last_epoch_loss,

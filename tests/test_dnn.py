@@ -1,0 +1,256 @@
+"""Tests of the neural-network claim ``dnn-tradeoff`` (paper Section 5.2) and its training loop.
+
+The first part needs neither torch nor scikit-learn (CI installs ``.[dev]`` only): the
+claim's grid and cells, its statistics and verdict rule on synthetic accuracies, the
+figure, and the message a user without the ``dnn`` extra gets.  The second part trains
+for one epoch and is skipped when torch is missing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import validation.dnn_tradeoff as dt
+from diffapprox import DiffapproxError, Verdict, get_claim
+from diffapprox import _dnn
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = 20240607  # master seed of the synthetic-accuracy tests
+NOISE_SD = 0.01  # seed-to-seed spread of the synthetic accuracies
+
+
+def _synthetic_results(optimum_of_m, n_seeds: int, seed: int = SEED, noise: float = NOISE_SD) -> dict:
+    """Cell results whose mean accuracy peaks at ``optimum_of_m(M)`` (a concave bump in mu)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for kind in dt.KINDS:
+        for m in dt.WORKERS:
+            for mu in dt.MOMENTA:
+                for r in range(n_seeds):
+                    acc = 0.95 - 0.5 * (mu - optimum_of_m(m)) ** 2 + noise * rng.standard_normal()
+                    out[f"delay={kind}/M={m}/mu={mu}/rep={r}"] = {"val_acc": acc, "diverged": False}
+    return out
+
+
+# ----------------------------------------------------------------------------- without torch
+
+
+def test_core_and_claim_import_without_torch():
+    code = ("import sys, diffapprox, validation; from diffapprox import _dnn; "
+            "c = diffapprox.get_claim('dnn-tradeoff'); c.cells('standard', 0); c.parameters('paper'); "
+            "assert 'torch' not in sys.modules and 'sklearn' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_claim_declares_its_extra():
+    c = get_claim("dnn-tradeoff")
+    assert c.requires == ("torch", "sklearn") and c.extra == "dnn"
+    assert "[dnn]" in _dnn.DNN_EXTRA_HINT
+
+
+def test_missing_torch_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
+    with pytest.raises(ImportError, match=r"pip install 'diffapprox\[dnn\]'"):
+        _dnn._import_torch()
+
+
+def test_parameters_name_the_network_and_its_size():
+    p = get_claim("dnn-tradeoff").parameters("standard")
+    assert p["network"].startswith("MLP 64-64-64-10")
+    assert p["network_parameters"] == (64 * 64 + 64) * 2 + 64 * 10 + 10 == 8970
+    assert p["momenta"] == [0.1, 0.3, 0.5, 0.7, 0.9] and p["workers"] == [1, 2, 4, 8]
+    assert p["seeds"] >= 5 and p["batch_size"] == 32 and p["lr"] == 0.2
+    assert p["delay_laws"] == {"const": ["const:0", "const:1", "const:3", "const:7"],
+                               "workers": ["workers:1", "workers:2", "workers:4", "workers:8"]}
+    with pytest.raises(DiffapproxError, match="profile"):
+        get_claim("dnn-tradeoff").parameters("huge")
+
+
+@pytest.mark.parametrize("profile", ["quick", "standard", "paper"])
+def test_cells_cover_the_grid_with_common_random_numbers(profile):
+    c = get_claim("dnn-tradeoff")
+    cells = c.cells(profile, seed=7)
+    n_seeds = c.parameters(profile)["seeds"]
+    assert len(cells) == len({x.key for x in cells}) == 2 * 4 * 5 * n_seeds
+    by_rep = {}
+    for x in cells:
+        by_rep.setdefault(x.params["rep"], set()).add(x.seed)
+        assert x.params["delay"] == dt.delay_spec(x.params["kind"], x.params["M"])
+    # one stream per repetition, shared by every (kind, M, mu); different across repetitions
+    assert all(len(s) == 1 for s in by_rep.values())
+    assert len({next(iter(s)) for s in by_rep.values()}) == n_seeds
+    assert [x.seed for x in c.cells(profile, seed=7)] == [x.seed for x in cells]
+    assert cells[0].seed != c.cells(profile, seed=8)[0].seed
+
+
+def test_quick_profile_is_small():
+    c = get_claim("dnn-tradeoff")
+    quick, std = c.parameters("quick"), c.parameters("standard")
+    assert quick["seeds"] * quick["epochs"] * 4 <= std["seeds"] * std["epochs"]
+
+
+def test_lr_schedule_follows_the_paper():
+    eta = _dnn.lr_schedule(0.2, 200)  # 200 "epochs": decays after 60, 120, 160 as in Section 5.2
+    assert eta[59] == pytest.approx(0.2) and eta[60] == pytest.approx(0.04)
+    assert eta[119] == pytest.approx(0.04) and eta[120] == pytest.approx(0.008)
+    assert eta[159] == pytest.approx(0.008) and eta[160] == pytest.approx(0.0016) and eta[-1] == eta[160]
+
+
+def test_train_config_validates_at_the_boundary():
+    assert _dnn.TrainConfig(momentum=0.5, delay="workers:4", epochs=1).delay == "workers:4"
+    with pytest.raises(DiffapproxError, match="momentum"):
+        _dnn.TrainConfig(momentum=1.0, delay="const:0", epochs=1)
+    with pytest.raises(DiffapproxError, match="delay"):
+        _dnn.TrainConfig(momentum=0.5, delay="sometimes", epochs=1)
+    with pytest.raises(DiffapproxError, match="epochs"):
+        _dnn.TrainConfig(momentum=0.5, delay="const:0", epochs=0)
+    with pytest.raises(DiffapproxError, match="hidden"):
+        _dnn.TrainConfig(momentum=0.5, delay="const:0", epochs=1, hidden=())
+
+
+def test_argmax_ties_and_spearman_edge_cases():
+    acc = np.array([[0.1, 0.9, 0.9, 0.2, 0.0], [0.0, 0.0, 0.0, 0.0, 1.0]])
+    assert dt.argmax_momentum(acc).tolist() == pytest.approx([0.4, 0.9])  # tie 0.3/0.5 -> 0.4
+    rho = dt.spearman_rows([1, 2, 4, 8], np.array([[0.9, 0.7, 0.5, 0.3], [0.5, 0.5, 0.5, 0.5],
+                                                   [0.1, 0.3, 0.3, 0.9]]))
+    assert rho[0] == pytest.approx(-1.0) and rho[1] == 0.0 and rho[2] > 0.9
+
+
+PAPER_TREND = {1: 0.9, 2: 0.7, 4: 0.5, 8: 0.3}.get
+N_BOOT = 400  # bootstrap replicates in the fast verdict tests
+
+
+def _acc(optimum_of_m, n_seeds=10, noise=NOISE_SD):
+    """Synthetic accuracies, shape (n_M, n_mu, n_seeds), as :func:`dt.trend_analysis` takes them."""
+    res = _synthetic_results(optimum_of_m, n_seeds, noise=noise)
+    return np.array([[[res[f"delay=const/M={m}/mu={mu}/rep={r}"]["val_acc"] for r in range(n_seeds)]
+                      for mu in dt.MOMENTA] for m in dt.WORKERS])
+
+
+@pytest.mark.parametrize(
+    ("optimum", "expected"),
+    [
+        (PAPER_TREND, Verdict.PASS),  # the paper's trend
+        ({1: 0.1, 2: 0.3, 4: 0.5, 8: 0.7}.get, Verdict.FAIL),  # the opposite trend
+        ({1: 0.9, 2: 0.5, 4: 0.7, 8: 0.3}.get, Verdict.INCONCLUSIVE),  # falls, but not monotonically
+        (lambda m: 0.5, Verdict.INCONCLUSIVE),  # no trend
+    ],
+)
+def test_verdict_rule_on_synthetic_accuracies(optimum, expected):
+    a = dt.trend_analysis(_acc(optimum), n_boot=N_BOOT, rng=np.random.default_rng(SEED))
+    assert a["mu_star"].tolist() == [optimum(m) for m in dt.WORKERS]
+    assert a["verdict"] is expected
+
+
+def test_noise_alone_is_not_a_trend():
+    # Flat mean accuracy in mu plus large seed noise: the argmax wanders, the rho CI must cover 0.
+    flat = _acc(lambda m: 0.5, noise=0.05)
+    flat += 0.5 * (np.asarray(dt.MOMENTA)[None, :, None] - 0.5) ** 2
+    a = dt.trend_analysis(flat, n_boot=N_BOOT, rng=np.random.default_rng(SEED))
+    assert a["rho_ci"][0] <= 0.0 <= a["rho_ci"][1] and a["verdict"] is Verdict.INCONCLUSIVE
+
+
+def test_finish_reports_measurements_and_figure(tmp_path):
+    c = get_claim("dnn-tradeoff")
+    n = c.parameters("quick")["seeds"]
+    out = c.finish("quick", SEED, _synthetic_results(PAPER_TREND, n, noise=0.002), tmp_path)
+    trend = [m for m in out.measurements if m.informative]
+    assert [m.name for m in trend] == ["momentum_trend_spearman/delay=const",
+                                       "momentum_trend_spearman/delay=workers"]
+    assert all(m.verdict is Verdict.PASS and m.tolerance == (-1.0, 0.0) for m in trend)
+    stars = {m.name: m.estimate for m in out.measurements if m.name.startswith("optimal_momentum/delay=const")}
+    assert stars == {f"optimal_momentum/delay=const/M={m}": PAPER_TREND(m) for m in dt.WORKERS}
+    accs = [m for m in out.measurements if m.name.startswith("val_accuracy/")]
+    assert len(accs) == 2 * 4 * 5 and all(m.ci[0] < m.estimate < m.ci[1] for m in accs)
+    assert sorted(Path(f).name for f in out.figures) == ["accuracy_vs_momentum.png", "accuracy_vs_momentum.svg"]
+    assert all(Path(f).parent == tmp_path and Path(f).stat().st_size > 1000 for f in out.figures)
+    assert out.parameters["network_parameters"] == 8970
+
+
+def test_finish_refuses_missing_cells(tmp_path):
+    c = get_claim("dnn-tradeoff")
+    res = _synthetic_results(lambda m: 0.5, c.parameters("quick")["seeds"])
+    res.pop(next(iter(res)))
+    with pytest.raises(DiffapproxError, match="1 missing"):
+        c.finish("quick", SEED, res, tmp_path)
+
+
+# ----------------------------------------------------------------------------- with torch
+
+
+def _naive_async_msgd(cfg, seed):
+    """Obvious twin of :func:`_dnn.train_async_msgd`: the whole history in a list, no ring buffer."""
+    torch = pytest.importorskip("torch")
+    Xtr, ytr, _, _ = _dnn.digits_split()
+    spe = Xtr.shape[0] // cfg.batch_size
+    n = spe * cfg.epochs
+    taus = _dnn.delay_law(cfg.delay).sample(n, np.random.default_rng(np.random.SeedSequence([seed, 2])))
+    brng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    order = np.concatenate([brng.permutation(Xtr.shape[0])[: spe * cfg.batch_size] for _ in range(cfg.epochs)])
+    eta = _dnn.lr_schedule(cfg.lr, n, cfg.decay_at, cfg.decay_factor)
+    torch.manual_seed(seed)
+    model = _dnn._build_mlp(torch, cfg.hidden, 64, 10)
+    hist = [torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()]
+    X, y = torch.from_numpy(np.array(Xtr)), torch.from_numpy(np.array(ytr))
+    for k in range(n):
+        torch.nn.utils.vector_to_parameters(hist[max(k - int(taus[k]), 0)], model.parameters())
+        model.zero_grad(set_to_none=True)
+        b = torch.from_numpy(order[k * cfg.batch_size:(k + 1) * cfg.batch_size])
+        torch.nn.functional.cross_entropy(model(X[b]), y[b]).backward()
+        g = torch.nn.utils.parameters_to_vector([p.grad for p in model.parameters()])
+        prev = hist[k - 1] if k > 0 else hist[0]
+        with torch.no_grad():
+            hist.append(hist[k] + cfg.momentum * (hist[k] - prev) - float(eta[k]) * g)
+    return hist[-1].numpy()
+
+
+@pytest.mark.parametrize("delay", ["const:0", "const:3", "workers:4"])
+def test_ring_buffer_matches_the_naive_twin(delay):
+    pytest.importorskip("torch", reason="the dnn extra (torch) is not installed")
+    pytest.importorskip("sklearn", reason="the dnn extra (scikit-learn) is not installed")
+    cfg = _dnn.TrainConfig(momentum=0.7, delay=delay, epochs=1)
+    r = _dnn.train_async_msgd(cfg, seed=3, return_parameters=True)
+    np.testing.assert_allclose(r["parameters"], _naive_async_msgd(cfg, 3), rtol=0, atol=1e-6)
+    assert r["steps"] == 1347 // 32 and r["n_parameters"] == 8970 and not r["diverged"]
+
+
+def test_training_is_deterministic_and_restores_torch_settings():
+    torch = pytest.importorskip("torch", reason="the dnn extra (torch) is not installed")
+    pytest.importorskip("sklearn", reason="the dnn extra (scikit-learn) is not installed")
+    before = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
+    cfg = _dnn.TrainConfig(momentum=0.5, delay="workers:8", epochs=2)
+    a = _dnn.train_async_msgd(cfg, seed=11, return_parameters=True)
+    b = _dnn.train_async_msgd(cfg, seed=11, return_parameters=True)
+    c = _dnn.train_async_msgd(cfg, seed=12, return_parameters=True)
+    assert (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()) == before
+    np.testing.assert_array_equal(a["parameters"], b["parameters"])
+    assert a["val_acc"] == b["val_acc"] and a["val_acc_epochs"].tolist() == b["val_acc_epochs"].tolist()
+    assert not np.array_equal(a["parameters"], c["parameters"])
+    assert 0.5 < a["val_acc"] <= 1.0 and len(a["val_acc_epochs"]) == 2
+
+
+def test_staleness_changes_the_run_and_is_applied():
+    pytest.importorskip("torch", reason="the dnn extra (torch) is not installed")
+    pytest.importorskip("sklearn", reason="the dnn extra (scikit-learn) is not installed")
+    fresh = _dnn.train_async_msgd(_dnn.TrainConfig(momentum=0.9, delay="const:0", epochs=1), 5,
+                                  return_parameters=True)
+    stale = _dnn.train_async_msgd(_dnn.TrainConfig(momentum=0.9, delay="const:7", epochs=1), 5,
+                                  return_parameters=True)
+    assert fresh["mean_delay"] == 0 and stale["mean_delay"] == 7 and stale["max_delay"] == 7
+    assert not np.allclose(fresh["parameters"], stale["parameters"])
+
+
+def test_run_cell_through_the_claim():
+    pytest.importorskip("torch", reason="the dnn extra (torch) is not installed")
+    pytest.importorskip("sklearn", reason="the dnn extra (scikit-learn) is not installed")
+    c = get_claim("dnn-tradeoff")
+    cell = next(x for x in c.cells("quick", 0) if x.params["M"] == 4 and x.params["kind"] == "workers")
+    cell = type(cell)(claim=cell.claim, key=cell.key, params=cell.params | {"epochs": 1}, seed=cell.seed)
+    r1, r2 = c.run_cell(cell), c.run_cell(cell)
+    assert r1["val_acc"] == r2["val_acc"] and 0.0 <= r1["val_acc"] <= 1.0
+    assert {"val_acc", "diverged", "mean_delay", "elapsed_s"} <= set(r1)
