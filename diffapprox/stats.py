@@ -679,8 +679,10 @@ def power_law_fit(
     replicates : sequence of m arrays, optional
         Independent replicate measurements of tau at each point.  If given, the
         bootstrap resamples replicates within each point (tau_j = mean of the
-        resample); otherwise it resamples grid points (pairs bootstrap; resamples
-        that cannot identify both exponents are skipped and counted).
+        resample); otherwise it resamples the fit's residuals on the fixed grid
+        (residual bootstrap; a percentile CI from it slightly undercovers with few
+        points, about 0.93 for 16 points at level 0.95: ``p_ci_ols``/``q_ci_ols``, exact
+        for Gaussian log-noise, are reported beside it).
     seed : int
     """
     level = _level(level)
@@ -715,12 +717,14 @@ def power_law_fit(
                 reps[b] = np.linalg.lstsq(X, np.log(tb), rcond=None)[0][1:]
         how = "bootstrap over replicates within points"
     else:
+        # Fixed-design residual bootstrap: the grid is chosen, not sampled, so resample the
+        # residuals (inflated by sqrt(m / dof) for the fitted degrees of freedom) around the fit.
         ly = np.log(t)
+        fit = X @ beta
+        res = (ly - fit) * math.sqrt(m / dof) if dof > 0 else np.zeros(m)
         for b in range(n_boot):
-            i = rng.integers(0, m, m)
-            if np.linalg.matrix_rank(X[i]) == 3:
-                reps[b] = np.linalg.lstsq(X[i], ly[i], rcond=None)[0][1:]
-        how = "pairs bootstrap over grid points"
+            reps[b] = np.linalg.lstsq(X, fit + res[rng.integers(0, m, m)], rcond=None)[0][1:]
+        how = "residual bootstrap (fixed grid)"
     ok = reps[np.all(np.isfinite(reps), axis=1)]
     qs = [(1 - level) / 2, (1 + level) / 2]
     if ok.shape[0]:
