@@ -11,6 +11,7 @@ _MODULES = [
     # filled in as claims land; a module that is missing is an error, not a silent skip
     "verdict_calibration",  # DESIGN.md §4: the verdict machinery tested on itself
     "figure1",  # Section 5.1 / Figure 1 (issue 5)
+    "delay_threshold",  # Remark 3.11, Thms 3.3/3.5 (issue 5)
     "ode_limit",  # Theorem 3.3: ODE (3.2) limit, order in eta
     "dnn_tradeoff",  # Section 5.2 / Figure 2 (needs the dnn extra to run, not to import)
 ]
