@@ -63,6 +63,7 @@ def test_number_formatting():
     assert fmt_ci([0.1200, 0.1269]) == "[0.1200, 0.1269]"
     assert fmt_estimate(41.0, [30.0, 55.0]) == "41"
     assert fmt_estimate(1.234e-9, [1e-9, 1.5e-9]) == "1.234e-09"
+    assert fmt_ci([1.735e-18, 0.01885]) == "[0.0000, 0.0188]"  # below the CI's precision reads as zero
     assert fmt_ci(None) == DASH and fmt_ci([None, None]) == DASH
     assert fmt_tolerance([None, 0.05]) == "\u2264 0.05"
     assert fmt_tolerance([0.01, None]) == "\u2265 0.01"
@@ -140,7 +141,8 @@ def test_html_content(rendered):
     assert "ModuleNotFoundError: No module named &#39;torch&#39;" in html
     assert "missing.png</code>: file missing" in html
     # reproducibility block
-    for s in ("diffapprox validate --profile quick --seed 20240601", "20240601",
+    for s in ("diffapprox validate --profile=quick --seed=20240601 &#39;--out=reports/my sample&#39;",
+              "2024-06-01T09:30:00Z", "LocalExecutor(threads=2)",
               "a4b5cb4d0c0ffee0000000000000000000000000", "Linux-6.1-x86_64", "numba", "1 h 05 min"):
         assert s in html
     # autoescape: markup in a statement is text, not markup
@@ -190,6 +192,7 @@ def test_pdf_text_pages_metadata(rendered):
     for cid, page in zip(IDS, starts):
         assert f"{cid}   " in reader.pages[page].extract_text()
     meta = reader.metadata
+    assert meta["/CreationDate"] == "D:20240601093000+00'00'"  # started_utc, not the render time
     assert meta.title == "diffapprox validation report (profile quick, seed 20240601)"
     assert all(cid in meta.subject for cid in IDS)
 
@@ -269,3 +272,13 @@ def test_cli_report_help(capsys):
         main(["report", "--help"])
     assert exc.value.code == 0
     assert "results.json" in capsys.readouterr().out
+
+
+def test_pdf_without_start_time_uses_invariant_date(out_dir, tmp_path):
+    pypdf = pytest.importorskip("pypdf")
+    res = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+    del res["started_utc"]
+    (out_dir / "results.json").write_text(json.dumps(res), encoding="utf-8")
+    first = render_report(out_dir, formats=("pdf",))["pdf"].read_bytes()
+    assert render_report(out_dir, formats=("pdf",))["pdf"].read_bytes() == first
+    assert pypdf.PdfReader(str(out_dir / "report.pdf")).metadata["/CreationDate"].startswith("D:20000101")

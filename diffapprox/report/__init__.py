@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shlex
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -24,6 +25,9 @@ __all__ = ["SCHEMA", "load_results", "validate_results", "render_report", "rende
 
 #: The ``schema`` value this renderer reads.
 SCHEMA = "diffapprox.results/1"
+
+#: Top-level keys rendered in their own place; any other key is listed as it is.
+_KNOWN_KEYS = frozenset({"schema", "profile", "seed", "command", "environment", "elapsed_s", "claims", "extra"})
 
 #: File names written next to ``results.json``.
 HTML_NAME = "report.html"
@@ -167,7 +171,11 @@ def validate_results(results: Any) -> dict:
     for key in ("profile", "seed", "command", "elapsed_s"):
         out.setdefault(key, None)
     if isinstance(out["command"], list):
-        out["command"] = " ".join(str(a) for a in out["command"])
+        out["command"] = shlex.join(str(a) for a in out["command"])
+    elif out["command"] is not None and not isinstance(out["command"], str):
+        raise DiffapproxError("results.json: command", "a string or a list of strings", out["command"])
+    # other top-level facts (start time, executor, ...) are shown as they are in the reproducibility block
+    out["extra"] = {k: v for k, v in results.items() if k not in _KNOWN_KEYS}
     return out
 
 

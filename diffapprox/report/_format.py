@@ -43,8 +43,9 @@ VERDICT_COLOURS = {
 #: Significant digits of numbers shown without a CI (predictions, tolerances, parameters).
 SIG_DIGITS = 4
 
-#: Beyond these magnitudes a fixed number of decimals reads badly: use scientific notation.
-_FIXED_RANGE = (1e-4, 1e6)
+#: Fixed-point output only up to this many decimals and below this magnitude; else scientific.
+MAX_FIXED_DECIMALS = 6
+MAX_FIXED_MAGNITUDE = 1e6
 
 
 def _is_num(x: Any) -> bool:
@@ -74,9 +75,13 @@ def _decimals(ci: Any) -> int | None:
     return min(12, max(0, 1 - math.floor(math.log10(hw))))
 
 
-def _fixed_ok(*xs: Any) -> bool:
-    lo, hi = _FIXED_RANGE
-    return all(not _is_num(x) or x == 0 or lo <= abs(x) < hi for x in xs)
+def _fixed_ok(d: int, *xs: Any) -> bool:
+    """Fixed point with ``d`` decimals reads well: few decimals, no huge magnitudes.
+
+    Values far below the CI's precision (e.g. 1.7e-18 next to a half-width of 0.01)
+    print as ``0.000``, which is what they are at that precision.
+    """
+    return d <= MAX_FIXED_DECIMALS and all(not _is_num(x) or abs(x) < MAX_FIXED_MAGNITUDE for x in xs)
 
 
 def fmt_estimate(est: Any, ci: Any = None) -> str:
@@ -84,7 +89,7 @@ def fmt_estimate(est: Any, ci: Any = None) -> str:
     if not _is_num(est):
         return fmt_num(est)
     d = _decimals(ci)
-    if d is None or not _fixed_ok(est, *(ci or ())):
+    if d is None or not _fixed_ok(d, est, *ci):
         return fmt_num(est)
     return f"{est:.{d}f}"
 
@@ -94,7 +99,7 @@ def fmt_ci(ci: Any) -> str:
     if not ci or len(ci) != 2 or all(v is None for v in ci):
         return DASH
     d = _decimals(ci)
-    if d is None or not _fixed_ok(*ci):
+    if d is None or not _fixed_ok(d, *ci):
         parts = [fmt_num(v) for v in ci]
     else:
         parts = [f"{v:.{d}f}" for v in ci]

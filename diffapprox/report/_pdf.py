@@ -273,6 +273,8 @@ def _repro_story(results: dict, st, width):
         [_p("schema", st["cell"]), _p(results["schema"], st["mono"])],
         [_p("total run time", st["cell"]), _p(F.fmt_seconds(results["elapsed_s"]), st["mono"])],
     ]
+    for k, v in results["extra"].items():
+        rows.append([_p(k.replace("_", " "), st["cell"]), _p(v if isinstance(v, str) else F.fmt_value(v), st["mono"])])
     rows += [[_p(f"run time {c['id']}", st["cell"]), _p(F.fmt_seconds(c["elapsed_s"]), st["mono"])]
              for c in results["claims"]]
     story = [PageBreak(), _p("Reproducibility", st["h1"]),
@@ -286,6 +288,22 @@ def _repro_story(results: dict, st, width):
     return story
 
 
+def _run_timestamp(results: dict) -> tuple[int, ...] | None:
+    """``(Y, M, D, h, m, s)`` UTC of ``started_utc`` in results.json, or None (then 2000-01-01, invariant)."""
+    import datetime as dt
+
+    v = results.get("extra", {}).get("started_utc")
+    if not isinstance(v, str):
+        return None
+    try:
+        t = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if t.tzinfo is not None:
+        t = t.astimezone(dt.timezone.utc)
+    return (t.year, t.month, t.day, t.hour, t.minute, t.second)
+
+
 def render_pdf(results: dict, out_dir: Path) -> bytes:
     """Render validated ``results`` to PDF bytes (deterministic: ``invariant=1``)."""
     from reportlab.lib.pagesizes import A4
@@ -297,7 +315,16 @@ def render_pdf(results: dict, out_dir: Path) -> bytes:
     _register_fonts()
     st = _styles()
 
+    stamp = _run_timestamp(results)
+
     class _Doc(SimpleDocTemplate):
+        def _makeCanvas(self, *args, **kwargs):  # creation date = the run's start, not the render time
+            canv = super()._makeCanvas(*args, **kwargs)
+            doc = getattr(canv, "_doc", None)
+            if stamp is not None and hasattr(getattr(doc, "_timeStamp", None), "YMDhms"):
+                doc._timeStamp.YMDhms = stamp
+            return canv
+
         def afterFlowable(self, flowable):  # outline entry (PDF bookmark) per claim section
             if getattr(flowable, "style", None) is not None and flowable.style.name == "ClaimHeading":
                 text = getattr(flowable, "outline_title", None) or flowable.getPlainText()
