@@ -14,6 +14,7 @@ _MODULES = [
     "delay_threshold",  # Remark 3.11, Thms 3.3/3.5 (issue 5)
     "ode_limit",  # Theorem 3.3: ODE (3.2) limit, order in eta
     "dnn_tradeoff",  # Section 5.2 / Figure 2 (needs the dnn extra to run, not to import)
+    "live_staleness",  # issue 7: live parameter server on Dask, measured staleness (needs the distributed extra)
 ]
 
 for _m in _MODULES:
