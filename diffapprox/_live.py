@@ -78,7 +78,7 @@ class LiveRun:
     elapsed_s : float
         Wall time of the run (excluding cluster start-up).
     diverged : bool
-        ``||h||^2`` exceeded ``bound``; the run stopped there.
+        ``||h||`` exceeded ``bound`` (or turned non-finite); the run stopped there.
     cluster : str
         How the workers ran (``processes``/``threads``/``external``) and the slots.
     """
@@ -339,7 +339,7 @@ def live(
     seed : int
         Seeds data and compute-time draws (not the interleaving).
     bound : float
-        Stop, flagged diverged, when ``||h||^2 > bound``.
+        Stop, flagged diverged, when ``||h|| > bound`` (as :func:`~diffapprox.simulate`).
     client : distributed.Client, optional
         Run on this cluster (it needs ``workers`` free task slots); default: a cached
         local cluster (:func:`live_cluster`).
@@ -422,7 +422,7 @@ def live(
                 h, h_prev = h + mu * (h - h_prev) + eta * g, h
                 k += 1
                 n2 = float(h @ h)
-                if not (n2 <= bound):  # also catches NaN
+                if not (math.sqrt(n2) <= bound):  # also catches NaN; same rule as simulate()
                     diverged = True
                     break
                 if k % rec == 0:

@@ -22,6 +22,7 @@ COMMANDS = [
     "report",
     "validate",
     "theory",
+    "live",
 ]
 
 

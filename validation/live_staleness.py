@@ -127,7 +127,7 @@ class LiveStaleness(Claim):
             "tradeoff_test": (f"D = [E(mu={MU_HI:g},M=8) - E(mu={MU_HI:g},M=1)] - [E(mu={MU_LO:g},M=8) - "
                               f"E(mu={MU_LO:g},M=1)], E the live mean error over the last third (diverged = 1); "
                               "batch-means CI (10 batches); the tradeoff appears if the CI is > 0"),
-            "error": "1 - h_1^2/||h||^2; a diverged run (||h||^2 > 1e6) counts as error 1 from then on",
+            "error": "1 - h_1^2/||h||^2; a diverged run (||h|| > 1e6) counts as error 1 from then on",
             "reproducibility": "live runs are not reproducible; each cell stores its trace, writer ids and "
                                "wall-clock arrival times",
         }
