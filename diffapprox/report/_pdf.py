@@ -23,6 +23,9 @@ _FONT = "DiffapproxSans"
 _FONT_BOLD = "DiffapproxSans-Bold"
 _FONT_MONO = "DiffapproxMono"
 
+#: Space (points) a section heading needs below it, else it starts the next page.
+_HEADING_ROOM = 72
+
 #: Widest and tallest a figure may be drawn (points).
 _FIG_MAX_H = 340
 
@@ -55,8 +58,7 @@ def _styles():
         title=ParagraphStyle("title", base, fontName=_FONT_BOLD, fontSize=18, leading=22, spaceAfter=4),
         sub=ParagraphStyle("sub", base, textColor=colors.HexColor("#59636e")),
         h1=ParagraphStyle("ClaimHeading", base, fontName=_FONT_BOLD, fontSize=15, leading=19, spaceAfter=4),
-        h2=ParagraphStyle("h2", base, fontName=_FONT_BOLD, fontSize=11.5, leading=14, spaceBefore=8, spaceAfter=4,
-                          keepWithNext=1),
+        h2=ParagraphStyle("h2", base, fontName=_FONT_BOLD, fontSize=11.5, leading=14, spaceBefore=8, spaceAfter=4),
         cell=ParagraphStyle("cell", base, fontSize=8, leading=10, spaceAfter=0),
         cellr=ParagraphStyle("cellr", base, fontSize=8, leading=10, spaceAfter=0, alignment=2),
         mono=ParagraphStyle("mono", base, fontName=_FONT_MONO, fontSize=7.5, leading=9.5, spaceAfter=0),
@@ -97,6 +99,13 @@ def _table(rows, widths, *, header=True, verdict_cells=(), zebra=False, long=Fal
         cmds.append(("VALIGN", (col, row), (col, row), "MIDDLE"))
     t.setStyle(TableStyle(cmds))
     return t
+
+
+def _h2(text, st):
+    """A section heading that never ends a page (needs room for itself and a few lines)."""
+    from reportlab.platypus import CondPageBreak
+
+    return [CondPageBreak(_HEADING_ROOM), _p(text, st["h2"])]
 
 
 def _verdict_cell(v, st):
@@ -182,16 +191,16 @@ def _claim_story(c: dict, out_dir: Path, st, width):
     story.append(_p(f'{c["paper_ref"]} · ran {F.fmt_seconds(c["elapsed_s"])}', st["sub"]))
     story.append(_p(c["statement"], st["body"]))
     if c["error"]:
-        story.append(_p("Error", st["h2"]))
+        story += _h2("Error", st)
         story.append(Paragraph(escape(c["error"]).replace("\n", "<br/>"), st["pre"]))
-    story.append(_p("Parameters", st["h2"]))
+    story += _h2("Parameters", st)
     if c["parameters"]:
         story.append(_table(_kv_rows(c["parameters"], st), [width * 0.3, width * 0.7], header=False))
     else:
         story.append(_p(F.DASH, st["body"]))
     counts = F.verdict_counts(c["measurements"])
     summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-    story.append(_p(f"Measurements ({len(c['measurements'])}{': ' + summary if summary else ''})", st["h2"]))
+    story += _h2(f"Measurements ({len(c['measurements'])}{': ' + summary if summary else ''})", st)
     if c["measurements"]:
         story.append(_measurement_table(c["measurements"], st, width))
         story.append(Spacer(1, 4))
@@ -215,7 +224,7 @@ def _claim_story(c: dict, out_dir: Path, st, width):
             pending = []
     for key, title in (("findings", "Findings"), ("inconsistencies", "Inconsistencies with the paper")):
         if c[key]:
-            story.append(_p(title, st["h2"]))
+            story += _h2(title, st)
             story += [Paragraph(escape(s), st["bullet"], bulletText="•") for s in c[key]]
     return story
 
@@ -279,7 +288,7 @@ def _repro_story(results: dict, st, width):
              for c in results["claims"]]
     story = [PageBreak(), _p("Reproducibility", st["h1"]),
              _table(rows, [width * 0.3, width * 0.7], header=False, long=True),
-             _p("Environment", st["h2"])]
+             *_h2("Environment", st)]
     env = results["environment"]
     story.append(_table(_kv_rows(env, st), [width * 0.3, width * 0.7], header=False, long=True) if env
                  else _p(F.DASH, st["body"]))
