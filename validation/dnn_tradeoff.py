@@ -24,7 +24,6 @@ round-robin and ``workers:M``) by the usual rule.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -66,19 +65,18 @@ def delay_spec(kind: str, m: int) -> str:
 # ----------------------------------------------------------------------------- statistics
 
 
-def t_interval(x: np.ndarray, level: float = CI_LEVEL, axis: int = -1):
-    """Mean and Student-t interval along ``axis`` (NaN interval with fewer than 2 values)."""
-    from scipy import stats
+def t_interval(x: np.ndarray, level: float = CI_LEVEL):
+    """Mean and Student-t interval over the last axis (:func:`diffapprox.stats.mean_ci`, elementwise)."""
+    from diffapprox.stats import mean_ci
 
     x = np.asarray(x, dtype=float)
-    n = x.shape[axis]
-    m = x.mean(axis=axis)
-    if n < 2:
-        nan = np.full_like(m, np.nan)
-        return m, nan, nan
-    se = x.std(axis=axis, ddof=1) / math.sqrt(n)
-    h = stats.t.ppf(0.5 + level / 2.0, n - 1) * se
-    return m, m - h, m + h
+    flat = x.reshape(-1, x.shape[-1])
+    est = [mean_ci(row, level=level) for row in flat]
+    shape = x.shape[:-1]
+    m = np.array([e.estimate for e in est]).reshape(shape)
+    lo = np.array([e.ci[0] for e in est]).reshape(shape)
+    hi = np.array([e.ci[1] for e in est]).reshape(shape)
+    return m, lo, hi
 
 
 def argmax_momentum(mean_acc: np.ndarray, momenta=MOMENTA) -> np.ndarray:
