@@ -58,3 +58,6 @@ from ._stability import max_stable_delay as max_stable_delay
 from ._stability import max_stable_momentum as max_stable_momentum
 from ._stability import design_delay as design_delay
 from ._stability import advise as advise
+from .report import load_results as load_results
+from .report import render_report as render_report
+from ._regression import compare_to_baseline as compare_to_baseline
