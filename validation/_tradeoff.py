@@ -242,3 +242,18 @@ def _call_library(fn, mu, eta, lambda1):
         return fn(mu=mu, a=2.0 * eta * lambda1)
     except TypeError:
         return _local_max_stable_delay(float(mu), 2.0 * float(eta) * float(lambda1))
+
+
+def ratio_ci(num, den, *, n_boot: int, seed: int, level: float = 0.95) -> tuple[float, tuple[float, float]]:
+    """mean(num)/mean(den) of two independent samples, percentile bootstrap CI (each resampled)."""
+    a = np.asarray(num, float)
+    b = np.asarray(den, float)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if a.size < 2 or b.size < 2 or b.mean() == 0:
+        return math.nan, (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    ra = a[rng.integers(0, a.size, (n_boot, a.size))].mean(axis=1)
+    rb = b[rng.integers(0, b.size, (n_boot, b.size))].mean(axis=1)
+    r = ra / rb
+    lo, hi = np.quantile(r, [(1 - level) / 2, (1 + level) / 2])
+    return float(a.mean() / b.mean()), (float(lo), float(hi))
