@@ -140,8 +140,9 @@ def proportion_ci(k: int, n: int, level: float = 0.95) -> Estimate:
     den = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / den
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return Estimate(estimate=p, ci=(float(max(0.0, centre - half)), float(min(1.0, centre + half))), level=level, n=n,
-                    method="Wilson")
+    lo = 0.0 if k == 0 else float(max(0.0, centre - half))  # exact ends: no rounding residue
+    hi = 1.0 if k == n else float(min(1.0, centre + half))
+    return Estimate(estimate=p, ci=(lo, hi), level=level, n=n, method="Wilson")
 
 
 def quantile_ci(x, q: float, level: float = 0.95) -> Estimate:
