@@ -13,6 +13,7 @@ _MODULES = [
     "figure1",  # Section 5.1 / Figure 1 (issue 5)
     "delay_threshold",  # Remark 3.11, Thms 3.3/3.5 (issue 5)
     "random_delay",  # Section 4 (issue 5)
+    "async_speedup",  # Prop 3.6, Remarks 3.7, 3.11 (issue 5)
     "ode_limit",  # Theorem 3.3: ODE (3.2) limit, order in eta
     "ou_optimum",  # Theorem 3.5, Prop 3.6: OU (3.3) near the optimum
     "dnn_tradeoff",  # Section 5.2 / Figure 2 (needs the dnn extra to run, not to import)
