@@ -23,8 +23,11 @@ from typing import ClassVar
 
 import numpy as np
 
+from numba import njit
+
 from .._errors import DiffapproxError, check_int, check_range
 from .._problem import StreamingPCA
+from .._rng import N_STREAMS, STREAM_DATA, fill_normals, seed_streams
 
 __all__ = ["OULimit", "ou_optimum", "ou_saddle", "stationary_variance", "EscapeTime", "escape_time"]
 
@@ -35,6 +38,28 @@ def _expm1_over(r: np.ndarray, t: np.ndarray) -> np.ndarray:
     t = np.asarray(t, dtype=float)
     safe = np.where(r == 0.0, 1.0, r)
     return np.where(r == 0.0, t, np.expm1(2.0 * safe * t) / (2.0 * safe))
+
+
+@njit(cache=True)
+def _ou_paths(key, decay, sd, u0, out):
+    """Exact OU chain ``u_k = decay[k] u_{k-1} + sd[k] z_k`` for every path (no checks).
+
+    ``out`` (P, n, m) is written in place; path p's normals come from the per-path stream
+    keyed ``(key, p)`` of :mod:`diffapprox._rng` (xoshiro256+ / ziggurat).
+    """
+    n_paths, n, m = out.shape
+    st = np.empty((N_STREAMS, 4), dtype=np.uint64)
+    z = np.empty(n * m)
+    u = np.empty(m)
+    for p in range(n_paths):
+        seed_streams(key, np.uint64(p), st)
+        fill_normals(st, STREAM_DATA, z, 0, n * m)
+        for i in range(m):
+            u[i] = u0[i]
+        for k in range(n):
+            for i in range(m):
+                u[i] = decay[k, i] * u[i] + sd[k, i] * z[k * m + i]
+                out[p, k, i] = u[i]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,6 +185,12 @@ class OULimit:
         -------
         ndarray, shape (n_paths, n, m)
             ``U`` at each time; exact in law (no discretisation error).
+
+        Notes
+        -----
+        A numba kernel runs the exact chain ``U(t_k) = e^{r dt_k} U(t_{k-1}) + sd(dt_k) Z_k``;
+        one 63-bit key is drawn from ``rng`` and path p uses the per-path stream
+        ``(key, p)`` of :mod:`diffapprox._rng`.
         """
         if not isinstance(rng, np.random.Generator):
             raise DiffapproxError("rng", "a numpy.random.Generator", type(rng).__name__)
@@ -167,15 +198,13 @@ class OULimit:
         t = np.atleast_1d(np.asarray(times, dtype=float))
         if t.ndim != 1 or not np.all(np.isfinite(t)) or t[0] < 0 or np.any(np.diff(t) < 0):
             raise DiffapproxError("times", "non-decreasing finite times >= 0", times)
-        u = np.broadcast_to(self._u0(u0), (n_paths, self.dim)).copy()
+        u0 = self._u0(u0)
         dt = np.diff(np.concatenate([[0.0], t]))
         decay = np.exp(np.multiply.outer(dt, self.rate))  # (n, m)
         sd = np.sqrt(self.sigma**2 * _expm1_over(self.rate, dt[:, None]))  # (n, m)
-        z = rng.standard_normal((t.size, n_paths, self.dim))
         out = np.empty((n_paths, t.size, self.dim))
-        for k in range(t.size):
-            u = decay[k] * u + sd[k] * z[k]
-            out[:, k] = u
+        # one key from the caller's Generator; path p then draws from the stream keyed (key, p)
+        _ou_paths(np.uint64(rng.integers(0, 2**63)), decay, sd, u0, out)
         return out
 
     def sample_sdeint(self, times, n_paths: int, rng: np.random.Generator, u0=None,
