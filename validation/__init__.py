@@ -14,9 +14,11 @@ _MODULES = [
     "delay_threshold",  # Remark 3.11, Thms 3.3/3.5 (issue 5)
     "random_delay",  # Section 4 (issue 5)
     "async_speedup",  # Prop 3.6, Remarks 3.7, 3.11 (issue 5)
+    "norm_bound",  # Lemma 3.1 (issue 5)
     "ode_limit",  # Theorem 3.3: ODE (3.2) limit, order in eta
     "ou_optimum",  # Theorem 3.5, Prop 3.6: OU (3.3) near the optimum
     "saddle_escape",  # Theorem 3.9, Prop 3.10: escape from e2, T1 main vs appendix
+    "traverse_time",  # Prop 3.8: Phase II time vs T2
     "dnn_tradeoff",  # Section 5.2 / Figure 2 (needs the dnn extra to run, not to import)
     "live_staleness",  # issue 7: live parameter server on Dask, measured staleness (needs the distributed extra)
 ]
