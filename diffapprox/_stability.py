@@ -331,7 +331,8 @@ def advise(problem: StreamingPCA, *, eta: float, workers: int, gamma: float = 0.
         <=> ``mu <= 1 - sqrt(tau lambda1 eta^(1-gamma))``.
         ``gamma = 0`` (default) is the supremum over the paper's ranges (0, 1/2] and (0, 1]
         for eta < 1, i.e. the most permissive reading.  ``None`` when no mu in [0, 1)
-        satisfies the condition (or C_d is infinite, for the SDE one).
+        satisfies the condition (or C_d is infinite, for the SDE one); 1.0 (tau = 0) means
+        every mu in [0, 1).
 
     Returns
     -------

@@ -413,5 +413,10 @@ def theory_summary(problem: StreamingPCA, *, mu: float, eta: float, delta: float
     }
     t = np.atleast_1d(np.asarray(times, dtype=float))
     out["ode"] = {"times": t.tolist(), "h": ode_closed_form(problem, h0, mu, t).tolist()}
+    if not math.isfinite(out["lemma_3_1"]["step_bound"]):
+        notes["lemma_3_1.step_bound"] = "C_d is infinite (unbounded data: Assumption 2 fails)"
+    for name, v in out["max_stable_delay"]["per_mode"].items():
+        if v is None:
+            notes[f"max_stable_delay.{name}"] = "unstable even without delay (gain >= 2(1+mu))"
     out["notes"] = notes
     return jsonable(out)
