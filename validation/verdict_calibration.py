@@ -191,6 +191,12 @@ class VerdictCalibration(Claim):
             f"With {GOF_N_SMALL} draws the GOF tests detect a +{EFFECT:.0%} variance error only "
             f"{small.estimate:.0%} of the time: distributional PASS verdicts at claim-sized samples say little "
             f"about the scale; the variance equivalence test is the sharper check.")
+        holm_size = next(m for m in ms if m.name == f"gof/size/holm/n={GOF_N}")
+        big = next(m for m in ms if m.name == f"gof/power/variance+{EFFECT:.0%}/n={GOF_N}")
+        findings.append(
+            f"Holm across KS, AD and CvM (strongly correlated tests) is conservative: FAIL rate under the null "
+            f"{holm_size.estimate:.3f} against nominal {ALPHA}; at n={GOF_N} its power against variance "
+            f"+{EFFECT:.0%} is {big.estimate:.3f} [{big.ci[0]:.3f}, {big.ci[1]:.3f}] (target {POWER_TARGET}).")
         figures = _figure(ms, figdir)
         return ClaimOutput(measurements=ms, figures=figures, findings=findings,
                            parameters={"replications_run": n})
