@@ -257,3 +257,27 @@ def ratio_ci(num, den, *, n_boot: int, seed: int, level: float = 0.95) -> tuple[
     r = ra / rb
     lo, hi = np.quantile(r, [(1 - level) / 2, (1 + level) / 2])
     return float(a.mean() / b.mean()), (float(lo), float(hi))
+
+
+def boot_slope(x, samples, stat, *, n_boot: int, seed: int, level: float = 0.95) -> tuple[float, tuple]:
+    """Log-log OLS slope of ``stat(samples)`` (a vector, one value per x) on x, bootstrap over paths.
+
+    ``samples`` is a list of arrays (paths,); ``stat`` maps the list to a vector of
+    positive values (so it may combine samples, e.g. differences of means).
+    Resamples with a non-positive value are skipped.
+    """
+    lx = np.log(np.asarray(x, float))
+    X = np.column_stack([np.ones(lx.size), lx])
+    y = np.asarray(stat(samples), float)
+    est = float(np.linalg.lstsq(X, np.log(y), rcond=None)[0][1]) if np.all(y > 0) else math.nan
+    rng = np.random.default_rng(seed)
+    out = []
+    arrs = [np.asarray(s, float) for s in samples]
+    for _ in range(n_boot):
+        yb = np.asarray(stat([a[rng.integers(0, a.size, a.size)] for a in arrs]), float)
+        if np.all(yb > 0):
+            out.append(np.linalg.lstsq(X, np.log(yb), rcond=None)[0][1])
+    if len(out) < 10:
+        return est, (math.nan, math.nan)
+    lo, hi = np.quantile(out, [(1 - level) / 2, (1 + level) / 2])
+    return est, (float(lo), float(hi))
