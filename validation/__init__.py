@@ -20,6 +20,7 @@ _MODULES = [
     "ou_optimum",  # Theorem 3.5, Prop 3.6: OU (3.3) near the optimum
     "saddle_escape",  # Theorem 3.9, Prop 3.10: escape from e2, T1 main vs appendix
     "traverse_time",  # Prop 3.8: Phase II time vs T2
+    "phase3_time",  # Prop 3.6: Phase III time vs T3 (main / appendix)
     "dnn_tradeoff",  # Section 5.2 / Figure 2 (needs the dnn extra to run, not to import)
     "live_staleness",  # issue 7: live parameter server on Dask, measured staleness (needs the distributed extra)
 ]
