@@ -16,6 +16,7 @@ _MODULES = [
     "async_speedup",  # Prop 3.6, Remarks 3.7, 3.11 (issue 5)
     "norm_bound",  # Lemma 3.1 (issue 5)
     "momentum_bias",  # Lemma 3.2 (issue 5)
+    "async_error",  # Lemma 3.4 (issue 5)
     "ode_limit",  # Theorem 3.3: ODE (3.2) limit, order in eta
     "ou_optimum",  # Theorem 3.5, Prop 3.6: OU (3.3) near the optimum
     "saddle_escape",  # Theorem 3.9, Prop 3.10: escape from e2, T1 main vs appendix
