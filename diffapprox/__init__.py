@@ -61,3 +61,6 @@ from ._stability import advise as advise
 from .report import load_results as load_results
 from .report import render_report as render_report
 from ._regression import compare_to_baseline as compare_to_baseline
+from ._live import live as live
+from ._live import LiveRun as LiveRun
+from ._dask import DaskExecutor as DaskExecutor
