@@ -96,3 +96,8 @@ def test_band_verdict():
     assert tr.band_verdict((4.0, math.inf), (0.5, 3.0)) == "FAIL"
     assert tr.band_verdict((2.0, math.inf), (0.5, 3.0)) == "INCONCLUSIVE"
     assert tr.band_verdict((0.1, 0.2), (0.0, math.inf)) == "PASS"
+
+
+@pytest.mark.parametrize("mu,eta", [(0.5, 2.5e-4), (0.7, 5e-4), (0.95, 2e-3)])
+def test_library_stability_agrees_with_local(mu, eta):
+    assert tr.stable_delay(mu, eta, 4.0) == tr._local_max_stable_delay(mu, 8.0 * eta)

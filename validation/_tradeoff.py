@@ -7,7 +7,8 @@
   replicate of a grid of thresholds (percentile CIs for p and q).
 * :func:`save_figure`: PNG + SVG with matplotlib's Agg backend.
 * :func:`stable_delay`: exact linear-stability limit of the delayed heavy-ball
-  recursion (the library's ``max_stable_delay`` when present, else a local one).
+  recursion (the library's ``max_stable_delay``; a local boundary-crossing version
+  cross-checks it in the tests).
 
 Criteria for tau* (fixed before any run; "largest" is the paper's own wording:
 "the largest delay at which Async-MSGD still reaches an error similar to tau = 0"):
@@ -228,20 +229,19 @@ def _local_max_stable_delay(mu: float, a: float, confirm: bool = False) -> int:
     return t
 
 
-def stable_delay(mu: float, eta: float, lambda1: float) -> int:
-    """Largest constant delay with a linearly stable radial mode (a = 2 eta lambda1)."""
-    try:  # the limits issue's implementation, when it has landed
-        from diffapprox._stability import max_stable_delay  # type: ignore[import-not-found]
-    except ImportError:
-        return _local_max_stable_delay(float(mu), 2.0 * float(eta) * float(lambda1))
-    return int(_call_library(max_stable_delay, mu, eta, lambda1))
+def stable_delay(mu: float, eta: float, lambda1: float, spectrum=(4.0, 3.0, 2.0, 1.0)) -> int:
+    """Largest constant delay keeping every mode linearly stable (library ``max_stable_delay``).
 
+    For these problems the binding mode is the radial one (a = 2 eta lambda1);
+    :func:`_local_max_stable_delay` is an independent cross-check used by the tests.
+    """
+    from diffapprox import StreamingPCA
+    from diffapprox._stability import max_stable_delay
 
-def _call_library(fn, mu, eta, lambda1):
-    try:
-        return fn(mu=mu, a=2.0 * eta * lambda1)
-    except TypeError:
-        return _local_max_stable_delay(float(mu), 2.0 * float(eta) * float(lambda1))
+    if float(spectrum[0]) != float(lambda1):
+        raise ValueError("lambda1 must be the spectrum's largest eigenvalue")
+    r = max_stable_delay(StreamingPCA(spectrum=tuple(spectrum)), mu=float(mu), eta=float(eta))
+    return -1 if r.overall is None else int(r.overall)
 
 
 def ratio_ci(num, den, *, n_boot: int, seed: int, level: float = 0.95) -> tuple[float, tuple[float, float]]:
