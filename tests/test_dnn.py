@@ -76,7 +76,9 @@ def test_cells_cover_the_grid_with_common_random_numbers(profile):
     c = get_claim("dnn-tradeoff")
     cells = c.cells(profile, seed=7)
     n_seeds = c.parameters(profile)["seeds"]
-    assert len(cells) == len({x.key for x in cells}) == 2 * 4 * 5 * n_seeds
+    # workers:1 == const:0, so its runs are those of const/M=1: 7 (kind, M) pairs, not 8
+    assert len(cells) == len({x.key for x in cells}) == 7 * 5 * n_seeds
+    assert not any(x.params["kind"] == "workers" and x.params["M"] == 1 for x in cells)
     by_rep = {}
     for x in cells:
         by_rep.setdefault(x.params["rep"], set()).add(x.seed)
@@ -243,6 +245,10 @@ def test_staleness_changes_the_run_and_is_applied():
                                   return_parameters=True)
     assert fresh["mean_delay"] == 0 and stale["mean_delay"] == 7 and stale["max_delay"] == 7
     assert not np.allclose(fresh["parameters"], stale["parameters"])
+    # one worker: the workers law has no delay either, so the claim reuses const:0's runs for it
+    one = _dnn.train_async_msgd(_dnn.TrainConfig(momentum=0.9, delay="workers:1", epochs=1), 5,
+                                return_parameters=True)
+    np.testing.assert_array_equal(one["parameters"], fresh["parameters"])
 
 
 def test_run_cell_through_the_claim():
