@@ -324,34 +324,45 @@ class DnnTradeoff(Claim):
 
 
 def _figure(acc: dict, analyses: dict, figdir: Path, par: dict) -> list[str]:
-    """Figure 2 analogue: validation accuracy vs momentum, one curve per M, 95% t bands; PNG and SVG."""
+    """Figure 2 analogue: validation accuracy vs momentum, one curve per M, 95% t bands; PNG and SVG.
+
+    Top row: the full range (runs that collapse at large momentum and delay).  Bottom row:
+    zoomed on the best accuracies, where the argmax is decided (the paper's Figure 2 is zoomed too).
+    """
     from matplotlib.figure import Figure
 
     figdir = Path(figdir)
     figdir.mkdir(parents=True, exist_ok=True)
-    fig = Figure(figsize=(9.0, 3.8), layout="constrained")
-    axes = fig.subplots(1, len(KINDS), sharey=True)
+    fig = Figure(figsize=(9.0, 6.6), layout="constrained")
+    axes = fig.subplots(2, len(KINDS), sharey="row", squeeze=False)
     mom = np.asarray(MOMENTA)
-    for ax, kind in zip(np.atleast_1d(axes), KINDS):
-        mean, lo, hi = t_interval(acc[kind])
-        for i, m in enumerate(WORKERS):
-            line, = ax.plot(mom, mean[i], marker="o", label=f"M={m}")
-            if np.all(np.isfinite(lo[i])):  # accuracies live in [0, 1]: clip the bands there
-                ax.fill_between(mom, np.clip(lo[i], 0, 1), np.clip(hi[i], 0, 1), color=line.get_color(),
-                                alpha=0.18, linewidth=0)
-            ax.plot([analyses[kind]["mu_star"][i]], [mean[i].max()], marker="*", markersize=12,
-                    color=line.get_color(), linestyle="none")
+    stats = {kind: t_interval(acc[kind]) for kind in KINDS}
+    low = min(float(np.nanmin(st[0])) for st in stats.values())
+    top = max(float(np.nanmax(st[0])) for st in stats.values())
+    for col, kind in enumerate(KINDS):
+        mean, lo, hi = stats[kind]
+        for row in (0, 1):
+            ax = axes[row, col]
+            for i, m in enumerate(WORKERS):
+                line, = ax.plot(mom, mean[i], marker="o", label=f"M={m}")
+                if np.all(np.isfinite(lo[i])):  # accuracies live in [0, 1]: clip the bands there
+                    ax.fill_between(mom, np.clip(lo[i], 0, 1), np.clip(hi[i], 0, 1), color=line.get_color(),
+                                    alpha=0.18, linewidth=0)
+                ax.plot([analyses[kind]["mu_star"][i]], [mean[i].max()], marker="*", markersize=12,
+                        color=line.get_color(), linestyle="none")
+            ax.set_xticks(mom)
+            ax.grid(alpha=0.3)
         law = "const:M-1 (round-robin)" if kind == "const" else "workers:M (exponential times)"
-        ax.set_title(f"delay {law}", fontsize=10)
-        ax.set_xlabel("momentum mu")
-        ax.set_xticks(mom)
-        ax.grid(alpha=0.3)
-    np.atleast_1d(axes)[0].set_ylabel("validation accuracy")
-    low = min(float(np.nanmin(np.mean(a, axis=-1))) for a in acc.values())
-    np.atleast_1d(axes)[0].set_ylim(max(0.0, low - 0.05), 1.005)
-    np.atleast_1d(axes)[0].legend(title="workers", fontsize=8)
-    fig.suptitle(f"{par['network']} on digits, Async-MSGD, {par['epochs']} epochs, {par['seeds']} seeds "
-                 f"(bands: {int(CI_LEVEL * 100)}% t-intervals; stars: argmax)", fontsize=9)
+        axes[0, col].set_title(f"delay {law}", fontsize=10)
+        axes[1, col].set_xlabel("momentum mu")
+    axes[0, 0].set_ylabel("validation accuracy")
+    axes[1, 0].set_ylabel("validation accuracy (zoom)")
+    axes[0, 0].set_ylim(max(0.0, low - 0.05), 1.005)
+    axes[1, 0].set_ylim(top - 0.03, min(1.0, top + 0.01))
+    axes[0, 0].legend(title="workers", fontsize=8)
+    fig.suptitle(f"{par['network']} on digits, Async-MSGD, {par['epochs']} epochs, {par['seeds']} seeds\n"
+                 f"bands: {int(CI_LEVEL * 100)}% t-intervals over seeds; stars: argmax (ties at their mean)",
+                 fontsize=9)
     out = []
     for ext in ("png", "svg"):
         p = figdir / f"accuracy_vs_momentum.{ext}"
