@@ -6,7 +6,8 @@ E <= C B with B = tau eta/(1-mu)^2 + eta/(1-mu)^3 holds uniformly as B -> 0 only
 falls at least as fast as B.  Judged (bands stated before measuring, one-sided, 0.2
 allowance for pre-asymptotic curvature):
 
-* ``slope/bound`` (informative, see its note): log-log slope of E on B over all cells, >= 0.8;
+* ``slope/bound``: log-log slope of E on B over all cells, >= 0.8 (the bound's *form*: E
+  proportional to B across the whole grid, including the 1-mu direction);
 * ``slope/eta/tau=0/mu=0.7``: slope of E on eta (tau = 0), >= 0.8 (prediction 1);
 * ``slope/one_minus_mu/tau=0/eta=0.0005``: slope of E on 1-mu (tau = 0), >= -3.2 (prediction -3).
 
@@ -59,10 +60,11 @@ class NormBound(Claim):
         est, ci = tr.boot_slope(B, S, mean, n_boot=nb, seed=seed + 1)
         inf = math.inf
         meas.append(measurement("slope/bound", est, ci, prediction=1.0, band=(0.8, inf),
-                                verdict=tr.band_verdict(ci, (0.8, inf)), informative=False,
-                                note=("all grid cells; demoted to informative after the first run: the pooled "
-                                      "slope mixes the 1-mu direction, along which B cannot go to 0, so it does "
-                                      "not test a bound that is asymptotic in eta")))
+                                verdict=tr.band_verdict(ci, (0.8, inf)),
+                                note=("all grid cells; judged as stated before the first run. A low slope means "
+                                      "the form tau eta/(1-mu)^2 + eta/(1-mu)^3 is loose along 1-mu (where B "
+                                      "cannot go to 0), not that the eta-asymptotic bound is violated: compare "
+                                      "slope/eta and ratio_max")))
         sel = [i for i, c in enumerate(g) if c[0] == 0.7 and c[2] == 0]
         est, ci = tr.boot_slope([g[i][1] for i in sel], [S[i] for i in sel], mean, n_boot=nb, seed=seed + 2)
         meas.append(measurement("slope/eta/tau=0/mu=0.7", est, ci, prediction=1.0, band=(0.8, inf),
