@@ -285,8 +285,8 @@ def train_async_msgd(config: TrainConfig, seed: int, *, threads: int = 1, record
         val_acc_epochs = []
         last_epoch_loss = float("nan")
         for k in range(n_steps):
-            tau = int(taus[k])
-            stale = ring[(k - tau) % L]  # tau <= cap < L, so a negative index still holds x_0
+            # x_{k-tau} with x_{-i} = x_0; k - tau >= k - (L - 1) stays within the ring's last L iterates
+            stale = ring[(k - min(int(taus[k]), k)) % L]
             vec_to(stale, params)
             for p in params:
                 p.grad = None

@@ -211,7 +211,7 @@ def _naive_async_msgd(cfg, seed):
     return hist[-1].numpy()
 
 
-@pytest.mark.parametrize("delay", ["const:0", "const:3", "workers:4"])
+@pytest.mark.parametrize("delay", ["const:0", "const:3", "workers:4", "const:100"])  # 100 > the 42 steps
 def test_ring_buffer_matches_the_naive_twin(delay):
     pytest.importorskip("torch", reason="the dnn extra (torch) is not installed")
     pytest.importorskip("sklearn", reason="the dnn extra (scikit-learn) is not installed")
