@@ -12,13 +12,15 @@ eigenbasis (DESIGN.md §3)::
 
 ``w . (Y s) = s (w . Y) = s^2`` exactly, for any ``w``, so one dot product per
 sample suffices (the yardstick's trick).  Iterates live in a ring buffer of
-``L = max(cap + 1, 2)`` slots: ``h_j`` is in slot ``j mod L``; the new iterate
-overwrites the slot of ``h_{k+1-L}``, which is read (as ``w`` or ``h_{k-1}``) in
-the same element-wise pass before it is written, so ``h_k`` always survives a
-step: that is the state a diverged path is frozen at.
+``L = max(cap + 2, 3)`` rows: ``h_j`` is in row ``j mod L``, so the row written
+by a step is never one it reads (``h_k``, ``h_{k-1}``, ``h_{k-tau}``, tau <= cap):
+the long-vector loops vectorise, and ``h_k`` survives a step, which is the state
+a diverged path is frozen at.
 
-Floating point: no fast-math; every sum has a fixed order (8 accumulators for
-long vectors), so results are bit-identical for any thread count and chunking.
+Floating point: d < 16 runs plain IEEE loops in a fixed order; d >= 16 lets LLVM
+reassociate and fuse the sums (vectorised).  Either way the order is fixed by the
+compiled code, so results are bit-identical for any thread count and chunking on a
+given machine (not necessarily across CPUs with different vector widths).
 """
 
 from __future__ import annotations
@@ -45,86 +47,10 @@ def block_length(d: int, batch: int) -> int:
     return unit * max(1, BLOCK // unit)
 
 
-@njit(cache=True, inline="always")
-def _dot3(a, b, ob, c, oc, d):
-    """sum_j a[j] b[ob+j] c[oc+j], in a fixed order (8 accumulators when d >= 16)."""
-    if d < 16:
-        s = 0.0
-        for j in range(d):
-            s += a[j] * b[ob + j] * c[oc + j]
-        return s
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-    j = 0
-    while j + 8 <= d:
-        s0 += a[j] * b[ob + j] * c[oc + j]
-        s1 += a[j + 1] * b[ob + j + 1] * c[oc + j + 1]
-        s2 += a[j + 2] * b[ob + j + 2] * c[oc + j + 2]
-        s3 += a[j + 3] * b[ob + j + 3] * c[oc + j + 3]
-        s4 += a[j + 4] * b[ob + j + 4] * c[oc + j + 4]
-        s5 += a[j + 5] * b[ob + j + 5] * c[oc + j + 5]
-        s6 += a[j + 6] * b[ob + j + 6] * c[oc + j + 6]
-        s7 += a[j + 7] * b[ob + j + 7] * c[oc + j + 7]
-        j += 8
-    t = 0.0
-    while j < d:
-        t += a[j] * b[ob + j] * c[oc + j]
-        j += 1
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) + t
-
-
-@njit(cache=True, inline="always")
-def _update(ring, oc, op, ow, on, sl, zb, oz, es, ec, mu, d):
-    """ring[on+j] = h_k + mu (h_k - h_{k-1}) + (es sl_j z_j - ec w_j); returns ||h_{k+1}||^2.
-
-    ``zb[oz:]`` holds standardised draws (``sl = sqrt(lambda)``) or, with B > 1,
-    the accumulated ``sum_b s_b Y_b`` (``sl`` = ones).
-    """
-    if d < 16:
-        n2 = 0.0
-        for j in range(d):
-            v = ring[oc + j]
-            nv = v + mu * (v - ring[op + j]) + (es * (sl[j] * zb[oz + j]) - ec * ring[ow + j])
-            ring[on + j] = nv
-            n2 += nv * nv
-        return n2
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
-    j = 0
-    while j + 8 <= d:
-        for u in range(8):
-            jj = j + u
-            v = ring[oc + jj]
-            nv = v + mu * (v - ring[op + jj]) + (es * (sl[jj] * zb[oz + jj]) - ec * ring[ow + jj])
-            ring[on + jj] = nv
-            if u == 0:
-                a0 += nv * nv
-            elif u == 1:
-                a1 += nv * nv
-            elif u == 2:
-                a2 += nv * nv
-            elif u == 3:
-                a3 += nv * nv
-            elif u == 4:
-                a4 += nv * nv
-            elif u == 5:
-                a5 += nv * nv
-            elif u == 6:
-                a6 += nv * nv
-            else:
-                a7 += nv * nv
-        j += 8
-    t = 0.0
-    while j < d:
-        v = ring[oc + j]
-        nv = v + mu * (v - ring[op + j]) + (es * (sl[j] * zb[oz + j]) - ec * ring[ow + j])
-        ring[on + j] = nv
-        t += nv * nv
-        j += 1
-    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) + t
-
-
-@njit(cache=True, inline="always")
-def _refill(law, st, buf, n, d):
-    """Fill ``buf[:n]`` with standardised draws Z (E Z_j^2 = 1) of the data law."""
+@njit(cache=True)
+def _refill(law, st, buf, d):
+    """Fill ``buf`` with standardised draws Z (E Z_j^2 = 1) of the data law, d at a time."""
+    n = buf.shape[0]
     if law == 0:  # gaussian
         _rng.fill_normals(st, STREAM_DATA, buf, 0, n)
     elif law == 1:  # rademacher
@@ -143,22 +69,22 @@ def _refill(law, st, buf, n, d):
         _rng.fill_uniform_pm1(st, STREAM_DATA, buf, 0, n, math.sqrt(3.0))
 
 
-@njit(cache=True, inline="always")
-def _record(ring, oc, n2, d, ri, rec_err, rec_n2, rec_h, p, keep_h):
-    rec_err[p, ri] = 1.0 - ring[oc] * ring[oc] / n2
+@njit(cache=True)
+def _record(ring, slot, n2, ri, rec_err, rec_n2, rec_h, p, keep_h):
+    rec_err[p, ri] = 1.0 - ring[slot, 0] * ring[slot, 0] / n2
     rec_n2[p, ri] = n2
     if keep_h:
-        for j in range(d):
-            rec_h[p, ri, j] = ring[oc + j]
+        for j in range(ring.shape[1]):
+            rec_h[p, ri, j] = ring[slot, j]
 
 
-@njit(cache=True, inline="always")
-def _passages(ring, oc, n2, k, pc, pl, ps, pout, p):
+@njit(cache=True)
+def _passages(ring, slot, n2, k, pc, pl, ps, pout, p):
     """Mark the passages first reached at step k; returns how many are still open."""
     left = 0
     for i in range(pc.shape[0]):
         if pout[p, i] < 0:
-            x = ring[oc + pc[i]]
+            x = ring[slot, pc[i]]
             r = x * x / n2
             if (ps[i] > 0 and r >= pl[i]) or (ps[i] < 0 and r <= pl[i]):
                 pout[p, i] = k
@@ -168,83 +94,30 @@ def _passages(ring, oc, n2, k, pc, pl, ps, pout, p):
 
 
 @njit(cache=True)
-def _run_path(p, gp, sl, law, mu, eta, steps, batch, rec_every, h0, random_start, seed,
-              dcode, dpar, dtrace, cap, bound2, pc, pl, ps, rec_err, rec_n2, rec_h, keep_h,
-              pout, ygiven, tgiven):
-    """Simulate path ``p`` (global index ``gp``); returns the divergence step or -1."""
-    d = sl.shape[0]
-    L = max(cap + 1, 2)
-    st = np.empty((N_STREAMS, 4), dtype=np.uint64)
-    _rng.seed_streams(seed, np.uint64(gp), st)
+def _steps(d, p, steps, batch, rec_every, mu, eta, sl, ring, st, buf, z, row, law, dcode, dT, dA, dW,
+           ginv, cumw, last, dtrace, tgiven, cap, bound2, pc, pl, ps, pout, rec_err, rec_n2, rec_h,
+           keep_h, gy):
+    """The step loop of one path (eq. 2.1); returns the divergence step or -1.
 
-    # ---- start: h_{-i} = h_0 in every slot
-    ring = np.empty(L * d)
-    if random_start:
-        _rng.fill_normals(st, STREAM_START, ring, 0, d)
-        q = 0.0
-        for j in range(d):
-            q += ring[j] * ring[j]
-        f = 1.0 / math.sqrt(q)
-        for j in range(d):
-            ring[j] *= f
-    else:
-        for j in range(d):
-            ring[j] = h0[p, j]
-    for t in range(1, L):
-        for j in range(d):
-            ring[t * d + j] = ring[j]
-
-    # ---- sample source: a refilled block, or the path's pre-drawn samples
-    unit = d * batch
-    if dcode == DELAY_GIVEN:
-        buf = ygiven[p]
-        nbuf = buf.shape[0]
-        pos = 0
-    else:
-        nbuf = unit * max(1, BLOCK // unit)
-        buf = np.empty(nbuf)
-        pos = nbuf
-    ones = np.ones(d)
-    gy = np.zeros(d if batch > 1 else 0)
-
-    # ---- delay law constants
-    dT = 0
-    dA = 0
-    dW = 1.0
-    ginv = 0.0
-    nw = dpar.shape[0] if dcode == 3 else 1
-    cumw = np.zeros(nw)
-    last = np.full(nw, -1, dtype=np.int64)
-    if dcode == 0:
-        dT = min(np.int64(dpar[0]), cap)
-    elif dcode == 1:
-        dA = np.int64(dpar[0])
-        dW = dpar[1] - dpar[0] + 1.0
-    elif dcode == 2:
-        ginv = 1.0 / math.log1p(-dpar[0])
-    elif dcode == 3:
-        tot = 0.0
-        for m in range(nw):
-            tot += dpar[m]
-        acc = 0.0
-        for m in range(nw):
-            acc += dpar[m]
-            cumw[m] = acc / tot
-        cumw[nw - 1] = 1.0
+    ``ring`` (L, d): iterates, h_j in row j mod L, all rows h_0 at entry.
+    ``z`` (rows, B, d): standardised draws, a view of ``buf`` (refilled when ``row`` reaches
+    ``rows``) or the path's pre-drawn samples.  Loops index 2-d/3-d arrays with a range
+    variable last, so no negative-index fix-up is done per element.
+    """
+    L = ring.shape[0]
+    nrows = z.shape[0]
+    nw = cumw.shape[0]
     ntr = dtrace.shape[0]
-
-    # ---- step 0: record, passages
     cur = 0
     prv = L - 1
     n2c = 0.0
     for j in range(d):
-        n2c += ring[j] * ring[j]
-    if d >= 16:
-        n2c = _dot3(ones, ring, 0, ring, 0, d)
-    _record(ring, 0, n2c, d, 0, rec_err, rec_n2, rec_h, p, keep_h)
+        n2c += ring[0, j] * ring[0, j]
+    _record(ring, 0, n2c, 0, rec_err, rec_n2, rec_h, p, keep_h)
     npass = pc.shape[0]
     if npass > 0:
         npass = _passages(ring, 0, n2c, 0, pc, pl, ps, pout, p)
+    es_b = eta / batch
     inv_b = 1.0 / batch
     rc = 0
     ri = 0
@@ -278,29 +151,43 @@ def _run_path(p, gp, sl, law, mu, eta, steps, batch, rec_every, h0, random_start
         nxt = cur + 1
         if nxt == L:
             nxt = 0
-        # ---- samples
-        if pos == nbuf:
-            _refill(law, st, buf, nbuf, d)
-            pos = 0
-        oz = pos
-        pos += unit
-        # ---- the step (2.1)
+        if row == nrows:
+            _refill(law, st, buf, d)
+            row = 0
+        # ---- the step (2.1): s = Y.w, g = s Y - s^2 w (w.(sY) = s^2 exactly)
         if batch == 1:
-            s = _dot3(sl, buf, oz, ring, sw * d, d)
-            es = eta * s
-            n2 = _update(ring, cur * d, prv * d, sw * d, nxt * d, sl, buf, oz, es, es * s, mu, d)
+            if d < 16:
+                s = 0.0
+                for j in range(d):
+                    s += sl[j] * z[row, 0, j] * ring[sw, j]
+                es = eta * s
+                ec = es * s
+                n2 = 0.0
+                for j in range(d):
+                    v = ring[cur, j]
+                    nv = v + mu * (v - ring[prv, j]) + (es * (sl[j] * z[row, 0, j]) - ec * ring[sw, j])
+                    ring[nxt, j] = nv
+                    n2 += nv * nv
+            else:
+                s = _dot_long(sl, z, row, 0, ring, sw, d)
+                es = eta * s
+                n2 = _update_long(ring, cur, prv, sw, nxt, sl, z, row, es, es * s, mu, d)
         else:
             c = 0.0
             for j in range(d):
-                gy[j] = 0.0
+                gy[0, 0, j] = 0.0
             for b in range(batch):
-                ob = oz + b * d
-                s = _dot3(sl, buf, ob, ring, sw * d, d)
+                if d < 16:
+                    s = 0.0
+                    for j in range(d):
+                        s += sl[j] * z[row, b, j] * ring[sw, j]
+                else:
+                    s = _dot_long(sl, z, row, b, ring, sw, d)
                 c += s * s
                 for j in range(d):
-                    gy[j] += s * (sl[j] * buf[ob + j])
-            n2 = _update(ring, cur * d, prv * d, sw * d, nxt * d, ones, gy, 0, eta * inv_b,
-                         eta * (c * inv_b), mu, d)
+                    gy[0, 0, j] += s * (sl[j] * z[row, b, j])
+            n2 = _update_long(ring, cur, prv, sw, nxt, gy[0, 1], gy, 0, es_b, eta * (c * inv_b), mu, d)
+        row += 1
         if not n2 <= bound2:  # also catches NaN and inf
             div_step = k + 1
             break
@@ -308,16 +195,113 @@ def _run_path(p, gp, sl, law, mu, eta, steps, batch, rec_every, h0, random_start
         cur = nxt
         n2c = n2
         if npass > 0:
-            npass = _passages(ring, cur * d, n2c, k + 1, pc, pl, ps, pout, p)
+            npass = _passages(ring, cur, n2c, k + 1, pc, pl, ps, pout, p)
         rc += 1
         if rc == rec_every:
             rc = 0
             ri += 1
-            _record(ring, cur * d, n2c, d, ri, rec_err, rec_n2, rec_h, p, keep_h)
+            _record(ring, cur, n2c, ri, rec_err, rec_n2, rec_h, p, keep_h)
     # ---- a diverged path stays frozen at its last state within the bound
     for r in range(ri + 1, rec_err.shape[1]):
-        _record(ring, cur * d, n2c, d, r, rec_err, rec_n2, rec_h, p, keep_h)
+        _record(ring, cur, n2c, r, rec_err, rec_n2, rec_h, p, keep_h)
     return div_step
+
+
+#: Fast-math flags of the long-vector loops: reassociation lets LLVM vectorise the sums
+#: (a fixed order for a given CPU, so still bit-identical across threads and chunkings).
+_FM = {"reassoc", "contract"}
+
+
+@njit(cache=True, fastmath=_FM)
+def _dot_long(sl, z, row, b, ring, sw, d):
+    """sum_j sl[j] z[row, b, j] ring[sw, j] (vectorised)."""
+    s = 0.0
+    for j in range(d):
+        s += sl[j] * z[row, b, j] * ring[sw, j]
+    return s
+
+
+@njit(cache=True, fastmath=_FM)
+def _update_long(ring, cur, prv, sw, nxt, a, z, row, es, ec, mu, d):
+    """ring[nxt] = h_k + mu (h_k - h_{k-1}) + (es a_j z[row, 0, j] - ec w_j); returns ||h_{k+1}||^2.
+
+    Row ``nxt`` never coincides with ``cur``, ``prv`` or ``sw`` (the ring has cap + 2 rows),
+    so LLVM's run-time alias check passes and the vector loop runs.
+    """
+    n2 = 0.0
+    for j in range(d):
+        v = ring[cur, j]
+        nv = v + mu * (v - ring[prv, j]) + (es * (a[j] * z[row, 0, j]) - ec * ring[sw, j])
+        ring[nxt, j] = nv
+        n2 += nv * nv
+    return n2
+
+
+@njit(cache=True)
+def _run_path(p, gp, sl, law, mu, eta, steps, batch, rec_every, h0, random_start, seed, dcode, dpar,
+              dtrace, cap, bound2, pc, pl, ps, rec_err, rec_n2, rec_h, keep_h, pout, ygiven, tgiven):
+    """Set up path ``p`` (global index ``gp``: streams, ring, buffers) and run its steps."""
+    d = sl.shape[0]
+    L = max(cap + 2, 3)
+    st = np.empty((N_STREAMS, 4), dtype=np.uint64)
+    _rng.seed_streams(seed, np.uint64(gp), st)
+
+    # ---- start: h_{-i} = h_0 in every row of the ring
+    ring = np.empty((L, d))
+    if random_start:
+        _rng.fill_normals(st, STREAM_START, ring[0], 0, d)
+        q = 0.0
+        for j in range(d):
+            q += ring[0, j] * ring[0, j]
+        f = 1.0 / math.sqrt(q)
+        for j in range(d):
+            ring[0, j] *= f
+    else:
+        for j in range(d):
+            ring[0, j] = h0[p, j]
+    for t in range(1, L):
+        for j in range(d):
+            ring[t, j] = ring[0, j]
+
+    # ---- delay law constants
+    dT = 0
+    dA = 0
+    dW = 1.0
+    ginv = 0.0
+    nw = dpar.shape[0] if dcode == 3 else 1
+    cumw = np.zeros(nw)
+    last = np.full(nw, -1, dtype=np.int64)
+    if dcode == 0:
+        dT = min(np.int64(dpar[0]), cap)
+    elif dcode == 1:
+        dA = np.int64(dpar[0])
+        dW = dpar[1] - dpar[0] + 1.0
+    elif dcode == 2:
+        ginv = 1.0 / math.log1p(-dpar[0])
+    elif dcode == 3:
+        tot = 0.0
+        for m in range(nw):
+            tot += dpar[m]
+        acc = 0.0
+        for m in range(nw):
+            acc += dpar[m]
+            cumw[m] = acc / tot
+        cumw[nw - 1] = 1.0
+
+    # B > 1: gy[0, 0] accumulates sum_b s_b Y_b, gy[0, 1] is ones
+    gy = np.ones((1, 2, d if batch > 1 else 0))
+    if dcode == DELAY_GIVEN:
+        z = ygiven[p]
+        buf = np.empty(0)
+        row = 0
+    else:
+        rows = max(1, BLOCK // (d * batch))
+        buf = np.empty(rows * batch * d)
+        z = buf.reshape((rows, batch, d))
+        row = rows
+    return _steps(d, p, steps, batch, rec_every, mu, eta, sl, ring, st, buf, z, row, law, dcode, dT, dA,
+                  dW, ginv, cumw, last, dtrace, tgiven, cap, bound2, pc, pl, ps, pout, rec_err, rec_n2,
+                  rec_h, keep_h, gy)
 
 
 @njit(cache=True, parallel=True)
@@ -345,7 +329,7 @@ def simulate_paths(sl, law, mu, eta, steps, batch, rec_every, h0, random_start, 
         Passages: coordinate, level, direction.
     rec_err, rec_n2 : (P, n_rec) float64;  rec_h : (P, n_rec, d) or (P, n_rec, 0)
     div_step : (P,) int64;  pout : (P, n_pass) int64, preset to -1
-    ygiven : (P, steps*batch*d) float64 or (0, 0);  tgiven : (P, steps) int64 or (0, 0)
+    ygiven : (P, steps, batch, d) float64 or (0, 0, 0, 0);  tgiven : (P, steps) int64 or (0, 0)
         Pre-drawn samples Y (not standardised) and delays, used when ``dcode == DELAY_GIVEN``.
     """
     P = h0.shape[0]
@@ -388,5 +372,5 @@ def simulate_given(Y: np.ndarray, taus: np.ndarray, h0: np.ndarray, *, mu: float
                    np.ascontiguousarray(h0, dtype=np.float64), False, np.uint64(0), 0, DELAY_GIVEN,
                    np.zeros(1), np.zeros(1, dtype=np.int64), cap, float(bound) ** 2, pc, pl, ps,
                    out["error"], out["norm2"], out["h"], True, out["diverged_step"], out["passage"],
-                   Y.reshape(P, steps * B * d), taus)
+                   Y, taus)
     return out

@@ -287,7 +287,7 @@ def simulate(problem: StreamingPCA, *, mu: float, eta: float, steps: int, paths:
     rec_h = np.empty((paths, n_rec, d if record_h else 0))
     div_step = np.full(paths, -1, dtype=np.int64)
     pout = np.full((paths, pc.size), -1, dtype=np.int64)
-    noy = np.zeros((0, 0))
+    noy = np.zeros((0, 0, 0, 0))
     not_ = np.zeros((0, 0), dtype=np.int64)
 
     def call(P, K, h0_, e, n2, hh, ds, po):
