@@ -82,6 +82,9 @@ class Claim:
     #: Optional import names the claim needs (e.g. ``("torch",)``) and the extra that installs them.
     requires: ClassVar[tuple[str, ...]] = ()
     extra: ClassVar[str | None] = None
+    #: False for claims whose numbers depend on real scheduling (e.g. a live parameter server):
+    #: a ``--baseline`` regression compares only their presence, never their verdicts or numbers.
+    reproducible: ClassVar[bool] = True
 
     def parameters(self, profile: str) -> dict:
         """The fixed parameters of ``profile`` (grids, paths, steps, tolerances)."""

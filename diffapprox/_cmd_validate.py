@@ -108,12 +108,7 @@ def _load_baseline(path: str):
         raise DiffapproxError("--baseline", "a results.json (valid JSON)", path) from None
     if not isinstance(base, dict) or not isinstance(base.get("claims"), list):
         raise DiffapproxError("--baseline", "a results.json with a 'claims' list", path)
-    try:
-        from ._regression import compare_to_baseline
-    except ImportError:
-        raise DiffapproxError("--baseline", "the regression module (diffapprox._regression)",
-                              "not available in this installation") from None
-    return base, compare_to_baseline
+    return base
 
 
 def _make_executor(args):
@@ -215,25 +210,23 @@ def run_validate(args) -> int:
     finally:
         executor.close()
 
-    # --- report (optional until the report module lands) -------------------
+    # --- report ---------------------------------------------------------------
+    from .report import render_report
+
     try:
-        from .report import render_report
-    except ImportError:
-        render_report = None
-    if render_report is None:
-        sys.stderr.write("diffapprox validate: report module not available; wrote results.json only\n")
-    else:
-        try:
-            render_report(out)
-        except Exception as exc:  # noqa: BLE001 - results.json is safe; say why the report is missing
-            sys.stderr.write(f"diffapprox validate: report not rendered: {type(exc).__name__}: {exc}\n")
+        render_report(out)
+    except Exception as exc:  # noqa: BLE001 - results.json is safe; say why the report is missing
+        sys.stderr.write(f"diffapprox validate: report not rendered: {type(exc).__name__}: {exc}\n")
 
     print(summary_table(doc))
     print(f"\nresults: {out / 'results.json'}  ({doc['elapsed_s']:.1f}s)")
 
     if baseline is not None:
-        base, compare = baseline
-        moved = compare(doc, base)
+        from ._regression import compare_to_baseline, not_compared
+
+        for line in not_compared(doc, baseline):
+            print(f"  {line}")
+        moved = compare_to_baseline(doc, baseline)
         if moved:
             print(f"\nregression against {args.baseline}:")
             for line in moved:

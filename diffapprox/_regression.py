@@ -85,6 +85,36 @@ def _g(x: Any) -> str:
     return "null" if x is None else f"{x:.6g}" if isinstance(x, float) else str(x)
 
 
+def _why_not_compared(run_claim: dict, base_claim: dict) -> str | None:
+    """Why a claim present on both sides is not compared (None when it is).
+
+    A claim that is not bit-reproducible (``reproducible: false``, e.g. a live
+    parameter server whose delays come from real scheduling) or that could not run on
+    one side for want of an optional extra (``missing_extra``) has nothing comparable:
+    only its presence is checked.
+    """
+    for side, c in (("this run", run_claim), ("the baseline", base_claim)):
+        if c.get("reproducible") is False:
+            return f"not bit-reproducible (reproducible=false in {side})"
+        if c.get("missing_extra"):
+            return f"did not run in {side}: needs the `{c['missing_extra']}` extra"
+    return None
+
+
+def not_compared(results: dict, baseline: dict) -> list[str]:
+    """One line per claim present on both sides whose verdict and numbers were not compared, and why."""
+    run = _claims_by_id(results, "results")
+    base = _claims_by_id(baseline, "baseline")
+    out = []
+    for cid, b in base.items():
+        r = run.get(cid)
+        if r is not None:
+            why = _why_not_compared(r, b)
+            if why is not None:
+                out.append(f"claim {cid}: not compared: {why}")
+    return out
+
+
 def compare_to_baseline(results: dict, baseline: dict) -> list[str]:
     """Everything that moved between a run and its baseline, one line per change.
 
@@ -119,6 +149,8 @@ def compare_to_baseline(results: dict, baseline: dict) -> list[str]:
         r = run.get(cid)
         if r is None:
             msgs.append(f"claim {cid}: missing from this run (present in the baseline, verdict {b.get('verdict')})")
+            continue
+        if _why_not_compared(r, b) is not None:
             continue
         if r.get("verdict") != b.get("verdict"):
             msgs.append(f"claim {cid}: verdict {b.get('verdict')} -> {r.get('verdict')}")

@@ -145,6 +145,8 @@ class ClaimResult:
     findings: list[str] = field(default_factory=list)
     inconsistencies: list[str] = field(default_factory=list)
     error: str | None = None
+    reproducible: bool = True
+    missing_extra: str | None = None
 
     def to_json(self) -> dict:
         return {
@@ -160,4 +162,6 @@ class ClaimResult:
             "findings": list(self.findings),
             "inconsistencies": list(self.inconsistencies),
             "error": self.error,
+            "reproducible": bool(self.reproducible),
+            "missing_extra": self.missing_extra,
         }

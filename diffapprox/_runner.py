@@ -114,10 +114,11 @@ def write_json_atomic(path: Path, obj) -> None:
 
 
 def _error_result(claim: Claim, profile: str, seed: int, msg: str, elapsed: float = 0.0,
-                  params: dict | None = None) -> ClaimResult:
+                  params: dict | None = None, missing_extra: str | None = None) -> ClaimResult:
     return ClaimResult(id=claim.id, paper_ref=claim.paper_ref, statement=claim.statement, verdict=Verdict.ERROR,
                        parameters={**(params or {}), "profile": profile, "seed": seed}, measurements=[],
-                       elapsed_s=elapsed, error=msg)
+                       elapsed_s=elapsed, error=msg, reproducible=claim.reproducible,
+                       missing_extra=missing_extra)
 
 
 def _rel_figures(figs: list, out: Path) -> list[str]:
@@ -180,7 +181,7 @@ def run_claims(
     for c in claims:
         msg = missing_requirements(c)
         if msg is not None:
-            results[c.id] = _error_result(c, profile, seed, msg)
+            results[c.id] = _error_result(c, profile, seed, msg, missing_extra=c.extra or "all")
             continue
         try:
             plan[c.id] = c.cells(profile, seed)
@@ -229,6 +230,7 @@ def run_claims(
             parameters={**params, **fo.parameters, "profile": profile, "seed": seed, "cells": len(cells)},
             measurements=list(fo.measurements), figures=_rel_figures(fo.figures, out), elapsed_s=elapsed,
             findings=list(fo.findings), inconsistencies=list(fo.inconsistencies),
+            reproducible=c.reproducible,
         )
 
     doc = {

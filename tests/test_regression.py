@@ -92,3 +92,22 @@ def test_estimate_becoming_undefined_and_profile_change(results):
 def test_bad_input_is_refused(results):
     with pytest.raises(DiffapproxError, match="baseline: expected a results object"):
         compare_to_baseline(results, {"claims": "nope"})
+
+
+def test_unreproducible_or_unrunnable_claims_are_not_compared(results):
+    from diffapprox._regression import not_compared
+
+    run = copy.deepcopy(results)
+    first = run["claims"][0]
+    cid = first["id"]
+    first["verdict"] = "FAIL" if first["verdict"] != "FAIL" else "PASS"
+    assert compare_to_baseline(run, results)  # a flipped verdict is a regression ...
+    first["reproducible"] = False  # ... unless the claim is not bit-reproducible
+    assert compare_to_baseline(run, results) == []
+    assert not_compared(run, results) == [f"claim {cid}: not compared: not bit-reproducible (reproducible=false in this run)"]
+    first["reproducible"] = True
+    first["missing_extra"] = "dnn"  # ... or could not run for want of an extra
+    assert compare_to_baseline(run, results) == []
+    assert "needs the `dnn` extra" in not_compared(run, results)[0]
+    del run["claims"][0]  # a claim that vanished is still reported
+    assert any("missing from this run" in m for m in compare_to_baseline(run, results))
