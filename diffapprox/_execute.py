@@ -176,11 +176,16 @@ class Progress:
     def __init__(self, cells: list[Cell], *, stream=None, enabled: bool = True, plain: bool | None = None):
         self.stream = sys.stderr if stream is None else stream
         self.enabled = enabled
-        self.total = max(sum(c.cost for c in cells), 1e-300)
         self.n = len(cells)
         self.k = 0
-        self.done_cost = 0.0
-        self.run_cost = 0.0
+        # Costs are comparable only within a claim (each claim picks its own unit), so the ETA
+        # keeps, per claim, the cost left and the seconds per unit of cost measured so far.
+        self.left: dict[str, list[float]] = {}  # claim -> [cost left, cells left]
+        for c in cells:
+            acc = self.left.setdefault(c.claim, [0.0, 0])
+            acc[0] += c.cost
+            acc[1] += 1
+        self.spent: dict[str, list[float]] = {}  # claim -> [cost run, cells run, seconds]
         self.t0 = time.perf_counter()
         self.plain = (not _interactive(self.stream)) if plain is None else plain
         self._bar = None
@@ -192,23 +197,46 @@ class Progress:
     def loaded(self, cell: Cell) -> None:
         """A cell restored from its checkpoint (counts as done, not toward the rate)."""
         self.k += 1
-        self.done_cost += cell.cost
+        self._consume(cell)
         if self._bar is not None:
             self._bar.update(1)
 
+    def _consume(self, cell: Cell) -> None:
+        acc = self.left[cell.claim]
+        acc[0] -= cell.cost
+        acc[1] -= 1
+
+    def eta_s(self) -> float:
+        """Seconds left: per claim, cost left x its measured seconds per cost; claims not yet
+        started use the mean seconds per cell over everything run so far (nan before any)."""
+        cells = sum(v[1] for v in self.spent.values())
+        secs = sum(v[2] for v in self.spent.values())
+        if cells == 0:
+            return float("nan")
+        per_cell = secs / cells
+        total = 0.0
+        for claim, (cost_left, cells_left) in self.left.items():
+            done = self.spent.get(claim)
+            if done is not None and done[0] > 0:
+                total += max(cost_left, 0.0) * done[2] / done[0]
+            else:
+                total += max(cells_left, 0) * per_cell
+        return total
+
     def finished(self, cell: Cell, elapsed_s: float, error: str | None) -> None:
         self.k += 1
-        self.done_cost += cell.cost
-        self.run_cost += cell.cost
+        self._consume(cell)
+        acc = self.spent.setdefault(cell.claim, [0.0, 0, 0.0])  # cost run, cells run, seconds
+        acc[0] += cell.cost
+        acc[1] += 1
+        acc[2] += float(elapsed_s)
         if not self.enabled:
             return
         if self._bar is not None:
             self._bar.set_postfix_str(f"{cell.claim} {cell.key}"[:40], refresh=False)
             self._bar.update(1)
             return
-        wall = time.perf_counter() - self.t0
-        left = self.total - self.done_cost
-        eta = wall * left / self.run_cost if self.run_cost > 0 else float("nan")
+        eta = self.eta_s()
         tail = f"  ERROR {error}" if error else ""
         self.stream.write(f"[{self.k}/{self.n}] {cell.claim} {cell.key}  {_fmt_s(elapsed_s)}"
                           f"  ETA {_fmt_s(eta) if eta == eta else '?'}{tail}\n")
