@@ -94,6 +94,59 @@ def _passages(ring, slot, n2, k, pc, pl, ps, pout, p):
 
 
 @njit(cache=True)
+def _draw_tau(k, dcode, dA, dW, ginv, cumw, last, dtrace, st):
+    """tau_k of the random delay laws (uniform 1, geometric 2, workers 3, trace 4), unclipped.
+
+    uniform: A + floor(U (B - A + 1));  geometric: floor(log(1 - U) / log(1 - p)), so
+    P(tau >= m) = (1 - p)^m;  workers: the writer m has probability r_m / sum(r) (``cumw``
+    cumulative) and tau_k = k - (last write of m + 1);  trace: cycled.
+    """
+    if dcode == 1:
+        return dA + np.int64(_rng.next_uniform(st, STREAM_DELAY) * dW)
+    if dcode == 2:
+        return np.int64(math.log1p(-_rng.next_uniform(st, STREAM_DELAY)) * ginv)
+    if dcode == 3:
+        u = _rng.next_uniform(st, STREAM_DELAY)
+        nw = cumw.shape[0]
+        m = 0
+        while m < nw - 1 and u >= cumw[m]:
+            m += 1
+        tau = k - (last[m] + 1)
+        last[m] = k
+        return tau
+    return dtrace[k % dtrace.shape[0]]
+
+
+@njit(cache=True)
+def _delay_constants(dcode, dpar, cap):
+    """(dT, dA, dW, ginv, cumw, last) of a delay law (see :func:`_draw_tau`)."""
+    dT = 0
+    dA = 0
+    dW = 1.0
+    ginv = 0.0
+    nw = dpar.shape[0] if dcode == 3 else 1
+    cumw = np.zeros(nw)
+    last = np.full(nw, -1, dtype=np.int64)
+    if dcode == 0:
+        dT = min(np.int64(dpar[0]), cap)
+    elif dcode == 1:
+        dA = np.int64(dpar[0])
+        dW = dpar[1] - dpar[0] + 1.0
+    elif dcode == 2:
+        ginv = 1.0 / math.log1p(-dpar[0])
+    elif dcode == 3:
+        tot = 0.0
+        for m in range(nw):
+            tot += dpar[m]
+        acc = 0.0
+        for m in range(nw):
+            acc += dpar[m]
+            cumw[m] = acc / tot
+        cumw[nw - 1] = 1.0
+    return dT, dA, dW, ginv, cumw, last
+
+
+@njit(cache=True)
 def _steps(d, p, steps, batch, rec_every, mu, eta, sl, ring, st, buf, z, row, law, dcode, dT, dA, dW,
            ginv, cumw, last, dtrace, tgiven, cap, bound2, pc, pl, ps, pout, rec_err, rec_n2, rec_h,
            keep_h, gy):
@@ -106,8 +159,6 @@ def _steps(d, p, steps, batch, rec_every, mu, eta, sl, ring, st, buf, z, row, la
     """
     L = ring.shape[0]
     nrows = z.shape[0]
-    nw = cumw.shape[0]
-    ntr = dtrace.shape[0]
     cur = 0
     prv = L - 1
     n2c = 0.0
@@ -126,21 +177,10 @@ def _steps(d, p, steps, batch, rec_every, mu, eta, sl, ring, st, buf, z, row, la
         # ---- delay tau_k, clipped at the cap and at k (h_{-i} = h_0)
         if dcode == 0:
             tau = dT
-        elif dcode == 1:
-            tau = dA + np.int64(_rng.next_uniform(st, STREAM_DELAY) * dW)
-        elif dcode == 2:
-            tau = np.int64(math.log1p(-_rng.next_uniform(st, STREAM_DELAY)) * ginv)
-        elif dcode == 3:
-            u = _rng.next_uniform(st, STREAM_DELAY)
-            m = 0
-            while m < nw - 1 and u >= cumw[m]:
-                m += 1
-            tau = k - (last[m] + 1)
-            last[m] = k
-        elif dcode == 4:
-            tau = dtrace[k % ntr]
-        else:
+        elif dcode == DELAY_GIVEN:
             tau = tgiven[p, k]
+        else:
+            tau = _draw_tau(k, dcode, dA, dW, ginv, cumw, last, dtrace, st)
         if tau > cap:
             tau = cap
         if tau > k:
@@ -263,30 +303,7 @@ def _run_path(p, gp, sl, law, mu, eta, steps, batch, rec_every, h0, random_start
         for j in range(d):
             ring[t, j] = ring[0, j]
 
-    # ---- delay law constants
-    dT = 0
-    dA = 0
-    dW = 1.0
-    ginv = 0.0
-    nw = dpar.shape[0] if dcode == 3 else 1
-    cumw = np.zeros(nw)
-    last = np.full(nw, -1, dtype=np.int64)
-    if dcode == 0:
-        dT = min(np.int64(dpar[0]), cap)
-    elif dcode == 1:
-        dA = np.int64(dpar[0])
-        dW = dpar[1] - dpar[0] + 1.0
-    elif dcode == 2:
-        ginv = 1.0 / math.log1p(-dpar[0])
-    elif dcode == 3:
-        tot = 0.0
-        for m in range(nw):
-            tot += dpar[m]
-        acc = 0.0
-        for m in range(nw):
-            acc += dpar[m]
-            cumw[m] = acc / tot
-        cumw[nw - 1] = 1.0
+    dT, dA, dW, ginv, cumw, last = _delay_constants(dcode, dpar, cap)
 
     # B > 1: gy[0, 0] accumulates sum_b s_b Y_b, gy[0, 1] is ones
     gy = np.ones((1, 2, d if batch > 1 else 0))
@@ -337,6 +354,42 @@ def simulate_paths(sl, law, mu, eta, steps, batch, rec_every, h0, random_start, 
         div_step[p] = _run_path(p, path_offset + p, sl, law, mu, eta, steps, batch, rec_every, h0,
                                 random_start, seed, dcode, dpar, dtrace, cap, bound2, pc, pl, ps,
                                 rec_err, rec_n2, rec_h, keep_h, pout, ygiven, tgiven)
+
+
+@njit(cache=True)
+def sample_data(law, sl, seed, path, n):
+    """The first ``n`` samples Y (n, d) that path ``path`` of the kernel draws (for tests)."""
+    d = sl.shape[0]
+    st = np.empty((N_STREAMS, 4), dtype=np.uint64)
+    _rng.seed_streams(seed, np.uint64(path), st)
+    rows = max(1, BLOCK // d)
+    buf = np.empty(rows * d)
+    out = np.empty((n, d))
+    r = rows
+    for i in range(n):
+        if r == rows:
+            _refill(law, st, buf, d)
+            r = 0
+        for j in range(d):
+            out[i, j] = sl[j] * buf[r * d + j]
+        r += 1
+    return out
+
+
+@njit(cache=True)
+def sample_delays(dcode, dpar, dtrace, cap, seed, path, n):
+    """The first ``n`` delays tau_k (clipped at ``cap``, not at k) of path ``path`` (for tests)."""
+    st = np.empty((N_STREAMS, 4), dtype=np.uint64)
+    _rng.seed_streams(seed, np.uint64(path), st)
+    dT, dA, dW, ginv, cumw, last = _delay_constants(dcode, dpar, cap)
+    out = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        if dcode == 0:
+            tau = dT
+        else:
+            tau = _draw_tau(k, dcode, dA, dW, ginv, cumw, last, dtrace, st)
+        out[k] = min(tau, cap)
+    return out
 
 
 def simulate_given(Y: np.ndarray, taus: np.ndarray, h0: np.ndarray, *, mu: float, eta: float,

@@ -51,3 +51,27 @@ def async_msgd(Y, taus, h0, mu, eta, rec_every=1, bound=1e6, passages=()):
     norm2 = np.sum(h**2, axis=1)
     return dict(error=1.0 - h[:, 0] ** 2 / norm2, norm2=norm2, h=h, diverged_step=div,
                 passage=np.array(passage, dtype=np.int64))
+
+
+def msgd(Y, h0, mu, eta):
+    """Synchronous momentum SGD (tau = 0) on one path, B = 1: returns all iterates (steps+1, d)."""
+    h_prev = np.array(h0, dtype=float)
+    h = h_prev.copy()
+    out = [h.copy()]
+    for k in range(Y.shape[0]):
+        y = Y[k, 0]
+        g = (y @ h) * y - (h @ y) ** 2 * h
+        h, h_prev = h + mu * (h - h_prev) + eta * g, h
+        out.append(h.copy())
+    return np.array(out)
+
+
+def async_sgd(Y, taus, h0, eta):
+    """Asynchronous plain SGD (mu = 0) on one path, B = 1: returns all iterates (steps+1, d)."""
+    hist = [np.array(h0, dtype=float)]
+    for k in range(Y.shape[0]):
+        w = hist[max(k - int(taus[k]), 0)]
+        y = Y[k, 0]
+        g = (y @ w) * y - (w @ y) ** 2 * w
+        hist.append(hist[k] + eta * g)
+    return np.array(hist)
