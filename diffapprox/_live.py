@@ -1,24 +1,31 @@
 """Real asynchrony: Async-MSGD (eq. 2.1) on a parameter server with Dask workers (issue 7).
 
 The paper *models* asynchrony by a delay tau_k.  Here the delay is *produced*: a parameter
-server holds ``h_k``, ``h_{k-1}`` (the momentum buffer) and a version counter ``k``; M workers,
-each a chain of Dask tasks running concurrently on the cluster, repeatedly
+server -- a Dask actor -- holds ``h_k``, ``h_{k-1}`` (the momentum buffer) and a version
+counter ``k``; M workers, each a long-running Dask task on the cluster, repeatedly
 
-1. read ``(h, version)`` from the server (the task's arguments),
+1. read ``(h, version)`` from the server (the answer to their previous push),
 2. spend a random compute time (exponential, mean ``compute_mean_s``; worker 0 may be
    ``slow_factor`` times slower) and draw fresh data ``Y`` from the problem's law,
-3. return the stochastic gradient at the stale read ``w = h_{version}``::
+3. push the stochastic gradient at the stale read ``w = h_{version}``::
 
        g = s Y - s^2 w,   s = Y . w        (the Hebbian term of eq. 2.1, projected)
 
-The server (the client-side loop below, fed by ``distributed.as_completed``) applies each
-gradient the moment it arrives,
+The server (an ``async`` actor method, so pushes are applied one at a time on the actor's
+event loop) applies each gradient the moment it arrives,
 
     h_{k+1} = h_k + mu (h_k - h_{k-1}) + eta g,
 
-records the staleness ``tau_k = k - version_read`` and at once hands that worker a new read.
-Nothing is scheduled by us: which gradient arrives next is decided by compute times, Dask's
-dispatch latency and the operating system -- which is the point.
+records the staleness ``tau_k = k - version_read`` and returns the new ``(h, k)`` to that
+worker as its next read.  Nothing is scheduled by us: which gradient arrives next is decided
+by compute times, the push round trip and the operating system -- which is the point.
+
+Why an actor and not one task per gradient: a task round trip (client -> scheduler -> worker
+-> scheduler -> client) goes through Dask's batched streams (10 ms client, 5 ms scheduler
+send intervals) and cost ~20 ms, so every run was latency-dominated; a push to the actor is a
+direct worker-to-worker call (~0.3 ms in-process).  Each worker measures its own latency
+(time per task outside the compute pause, :attr:`LiveRun.overhead_s`), so a run says which
+regime it was in: the ``workers:M`` law assumes compute time >> latency.
 
 Runs are not reproducible (the delays are); the recorded ``trace`` makes the rest so:
 ``simulate(..., delay=trace_delay(run.trace))`` replays the same staleness in the simulator.
@@ -80,7 +87,11 @@ class LiveRun:
     diverged : bool
         ``||h||`` exceeded ``bound`` (or turned non-finite); the run stopped there.
     cluster : str
-        How the workers ran (``processes``/``threads``/``external``) and the slots.
+        How the workers ran (``threads``/``external``) and the slots.
+    overhead_s : float
+        Measured latency: mean time per worker task *not* spent in the compute pause
+        (push round trip to the server, gradient arithmetic, sleep overshoot, thread
+        scheduling).  The ``workers:M`` law assumes it is negligible against the compute time.
     """
 
     mu: float
@@ -100,6 +111,7 @@ class LiveRun:
     elapsed_s: float
     diverged: bool
     cluster: str = ""
+    overhead_s: float = math.nan
 
     @property
     def updates_per_s(self) -> float:
@@ -111,6 +123,11 @@ class LiveRun:
         r = np.ones(self.workers)
         r[0] = 1.0 / self.slow_factor
         return r
+
+    @property
+    def compute_ratio(self) -> float:
+        """Mean compute time over measured latency per task (>> 1: compute-dominated)."""
+        return self.compute_mean_s / self.overhead_s if self.overhead_s > 0 else math.nan
 
     def delay_spec(self) -> str:
         """The ``workers:M`` delay law this run's compute-time model predicts (no overhead)."""
@@ -126,6 +143,7 @@ class LiveRun:
             "compute_mean_s": self.compute_mean_s, "slow_factor": self.slow_factor, "seed": self.seed,
             "cluster": self.cluster, "elapsed_s": self.elapsed_s, "updates_per_s": self.updates_per_s,
             "diverged": self.diverged, "predicted_delay_law": self.delay_spec(),
+            "overhead_s": self.overhead_s, "compute_ratio": self.compute_ratio,
             "staleness": {
                 "mean": float(tr.mean()) if tr.size else math.nan,
                 "std": float(tr.std()) if tr.size else math.nan,
@@ -145,6 +163,21 @@ class LiveRun:
 
 
 # ----------------------------------------------------------------------------- worker side
+def _draw(seed: int, worker: int, task: int, lam: np.ndarray, data: str, batch: int,
+          mean_s: float) -> tuple[float, np.ndarray]:
+    """The task's compute time and data: ``default_rng([seed, worker, task])``, pause first."""
+    from ._laws import data_law
+
+    rng = np.random.default_rng([int(seed), int(worker), int(task)])
+    pause = float(rng.exponential(mean_s)) if mean_s > 0 else 0.0
+    return pause, data_law(data).sample(lam, batch, rng)
+
+
+def _gradient(h: np.ndarray, y: np.ndarray) -> np.ndarray:
+    s = y @ h
+    return (s[:, None] * y).mean(axis=0) - np.mean(s * s) * h
+
+
 def worker_gradient(h: np.ndarray, version: int, worker: int, task: int, seed: int,
                     lam: np.ndarray, data: str, batch: int, mean_s: float) -> tuple:
     """One worker task: sleep a random compute time, then the stochastic gradient at ``h``.
@@ -169,16 +202,111 @@ def worker_gradient(h: np.ndarray, version: int, worker: int, task: int, seed: i
     (g, version, worker, task) : (ndarray (d,), int, int, int)
         ``g = mean_b (s_b Y_b - s_b^2 h)``, ``s_b = Y_b . h`` (eq. 2.1 with w = h).
     """
-    from ._laws import data_law
-
-    rng = np.random.default_rng([int(seed), int(worker), int(task)])
-    pause = rng.exponential(mean_s) if mean_s > 0 else 0.0
-    y = data_law(data).sample(lam, batch, rng)
+    pause, y = _draw(seed, worker, task, lam, data, batch, mean_s)
     if pause > 0:
         time.sleep(pause)
-    s = y @ h
-    g = (s[:, None] * y).mean(axis=0) - np.mean(s * s) * h
-    return g, version, worker, task
+    return _gradient(h, y), version, worker, task
+
+
+class _Server:
+    """The parameter server, a Dask actor: h_k, h_{k-1}, the version k, and the records.
+
+    ``push`` is a coroutine, so it runs on the actor's worker event loop, one call at a
+    time and without a thread hop: each push applies eq. (2.1) atomically and hands the
+    pushing worker its next read.  ``join`` is a barrier: the clock and the version
+    counter start when all M workers hold their first read (h_0, version 0).
+    """
+
+    def __init__(self, h0, mu, eta, workers, steps, record_every, bound):
+        self.h = np.array(h0, dtype=float)
+        self.h_prev = self.h.copy()
+        self.mu, self.eta, self.m, self.steps, self.rec, self.bound = mu, eta, workers, steps, record_every, bound
+        n_rec = steps // record_every + 1
+        self.err = np.full(n_rec, np.nan)
+        self.nrm = np.full(n_rec, np.nan)
+        self.trace = np.zeros(steps, dtype=np.int64)
+        self.writer = np.zeros(steps, dtype=np.int64)
+        self.wall = np.zeros(steps)
+        self.k = 0
+        self.joined = 0
+        self.diverged = False
+        self.halted = False
+        self.t0 = math.nan
+        self._go = None
+        self._record(0)
+
+    def _record(self, i: int) -> None:
+        n2 = float(self.h @ self.h)
+        self.nrm[i] = n2
+        self.err[i] = 1.0 - self.h[0] * self.h[0] / n2
+
+    async def join(self):
+        import asyncio
+
+        if self._go is None:
+            self._go = asyncio.Event()
+        self.joined += 1
+        if self.joined == self.m:
+            self.t0 = time.perf_counter()
+            self._go.set()
+        await self._go.wait()
+        return self.h, 0
+
+    async def push(self, g, version: int, worker: int):
+        """Apply worker ``worker``'s gradient computed at version ``version``; its next read, or None."""
+        if self.halted or self.diverged or self.k >= self.steps:
+            return None
+        k = self.k
+        self.trace[k] = k - version
+        self.writer[k] = worker
+        self.wall[k] = time.perf_counter() - self.t0
+        # eq. (2.1): heavy ball on the server, gradient at the worker's stale read.
+        self.h, self.h_prev = self.h + self.mu * (self.h - self.h_prev) + self.eta * g, self.h
+        self.k = k = k + 1
+        n2 = float(self.h @ self.h)
+        if not (math.sqrt(n2) <= self.bound):  # also catches NaN; same rule as simulate()
+            self.diverged = True
+            return None
+        if k % self.rec == 0:
+            self._record(k // self.rec)
+        if k >= self.steps:
+            return None
+        return self.h, k
+
+    async def halt(self) -> None:
+        self.halted = True
+
+    async def state(self) -> dict:
+        k = self.k
+        return {"k": k, "diverged": self.diverged, "err": self.err, "nrm": self.nrm,
+                "trace": self.trace[:k].copy(), "writer": self.writer[:k].copy(), "wall": self.wall[:k].copy(),
+                "elapsed": float(self.wall[k - 1]) if k else 0.0}
+
+
+def _worker_loop(server, worker: int, seed: int, lam: np.ndarray, data: str, batch: int,
+                 mean_s: float) -> tuple[int, float]:
+    """One worker, a long-running Dask task: read, compute, push, ... until the server says stop.
+
+    Returns (tasks, overhead_s): the number of gradients pushed and the summed per-task time
+    *not* spent in the compute pause (the push round trip, the gradient arithmetic, sleep
+    overshoot and thread scheduling): the measured latency of this worker's cycle.
+    """
+    h, version = server.join().result()
+    task, overhead = 0, 0.0
+    t_read = time.perf_counter()
+    while True:
+        pause, y = _draw(seed, worker, task, lam, data, batch, mean_s)
+        if pause > 0:
+            time.sleep(pause)
+        g = _gradient(h, y)
+        task += 1
+        nxt = server.push(g, version, worker).result()
+        now = time.perf_counter()
+        overhead += (now - t_read) - pause
+        t_read = now
+        if nxt is None:
+            return task, overhead
+        h, version = nxt
 
 
 # ----------------------------------------------------------------------------- clusters
@@ -236,10 +364,12 @@ def local_cluster_kwargs(n_workers: int, threads: int, processes: bool = True) -
 def live_cluster(slots: int = DEFAULT_SLOTS):
     """A cached local Dask client with at least ``slots`` concurrent task slots.
 
-    Two worker processes with ``ceil(slots / 2)`` threads each on 127.0.0.1 (dashboard
-    off); inside a daemonic process (e.g. a Dask worker running a claim cell), where
-    child processes are not allowed, one process of threads.  Cached per process
-    (re-created larger when more slots are asked for) and closed at exit.
+    One in-process worker with ``slots`` threads (``LocalCluster(processes=False)``, no
+    network, dashboard off).  The live workers only sleep and do O(d) arithmetic, so
+    threads cost nothing in parallelism; in exchange the cluster starts in ~0.1 s and a
+    push round trip costs well under a millisecond (worker processes on loopback TCP:
+    ~2 s to start, ~2 ms a round trip).  Cached per process (re-created larger when more
+    slots are asked for) and closed at exit.
 
     Returns
     -------
@@ -252,13 +382,10 @@ def live_cluster(slots: int = DEFAULT_SLOTS):
     with _CLUSTER_LOCK:
         if _CLUSTER.get("slots", 0) < slots:
             _close_cluster()
-            processes = not multiprocessing.current_process().daemon
-            n_proc = 2 if processes else 1
-            threads = math.ceil(slots / n_proc)
-            cluster = distributed.LocalCluster(**local_cluster_kwargs(n_proc, threads, processes))
+            cluster = distributed.LocalCluster(**local_cluster_kwargs(1, slots, processes=False))
             client = distributed.Client(cluster, set_as_default=False)
-            desc = f"LocalCluster {'processes' if processes else 'threads'} {n_proc}x{threads}"
-            _CLUSTER.update(client=client, cluster=cluster, slots=n_proc * threads, desc=desc)
+            desc = f"LocalCluster threads 1x{slots}"
+            _CLUSTER.update(client=client, cluster=cluster, slots=slots, desc=desc)
         return _CLUSTER["client"], _CLUSTER["desc"]
 
 
@@ -366,79 +493,50 @@ def live(
     bound = check_range("bound", bound, 0.0, lo_open=True)
     h0 = _start_vector(start, problem.d)
 
-    from distributed import as_completed
-
     if client is None:
         client, desc = live_cluster(m)
     else:
         desc = f"external {client.scheduler.address}"
+        slots = sum(client.nthreads().values())
+        if slots < m:
+            raise DiffapproxError("workers", f"at most the cluster's {slots} task slots", m)
     lam = np.asarray(problem.eigenvalues, dtype=float)
     data = problem.law.name
     means = np.full(m, mean_s)
     means[0] *= slow
 
-    n_rec = k_steps // rec + 1
-    times = np.arange(n_rec, dtype=np.int64) * rec
-    err = np.full(n_rec, np.nan)
-    nrm = np.full(n_rec, np.nan)
-    trace = np.zeros(k_steps, dtype=np.int64)
-    writer = np.zeros(k_steps, dtype=np.int64)
-    wall = np.zeros(k_steps)
-
-    def record(i: int, h: np.ndarray) -> None:
-        n2 = float(h @ h)
-        nrm[i] = n2
-        err[i] = 1.0 - h[0] * h[0] / n2
-
-    with _RUN_LOCK:
-        h_prev = h0.copy()
-        h = h0.copy()
-        record(0, h)
-        k = 0
-        diverged = False
-        tasks = np.zeros(m, dtype=np.int64)
-
-        def submit(w: int):
-            fut = client.submit(worker_gradient, h, k, w, int(tasks[w]), seed, lam, data, batch,
-                                float(means[w]), pure=False)
-            tasks[w] += 1
-            return fut
-
+    with _RUN_LOCK, client.as_current():
         t0 = time.perf_counter()
-        first = [submit(w) for w in range(m)]
-        futs = {f.key: f for f in first}
+        server_fut = client.submit(_Server, h0, mu, eta, m, k_steps, rec, bound, actor=True)
+        server = server_fut.result(timeout=timeout)
+        loops = [client.submit(_worker_loop, server, w, seed, lam, data, batch, float(means[w]), pure=False)
+                 for w in range(m)]
         # A total deadline: generous (10x the compute time the run needs, plus `timeout`).
         budget = timeout + 10.0 * k_steps * float(means.mean()) / m
-        ac = as_completed(first, loop=client.loop, timeout=budget)
         try:
-            for fut in ac:
-                g, v_read, w, _ = fut.result()
-                futs.pop(fut.key, None)
-                now = time.perf_counter()
-                trace[k] = k - v_read
-                writer[k] = w
-                wall[k] = now - t0
-                # eq. (2.1): heavy ball on the server, gradient at the worker's stale read.
-                h, h_prev = h + mu * (h - h_prev) + eta * g, h
-                k += 1
-                n2 = float(h @ h)
-                if not (math.sqrt(n2) <= bound):  # also catches NaN; same rule as simulate()
-                    diverged = True
-                    break
-                if k % rec == 0:
-                    record(k // rec, h)
-                if k >= k_steps:
-                    break
-                nf = submit(w)
-                futs[nf.key] = nf
-                ac.add(nf)
-        finally:
-            left = list(futs.values())
-            if left:
-                client.cancel(left)
-        elapsed = time.perf_counter() - t0
-    if diverged:
-        trace, writer, wall = trace[:k], writer[:k], wall[:k]
+            done = _gather(client, loops, budget)
+        except TimeoutError:
+            server.halt().result()
+            client.cancel(loops)
+            raise DiffapproxError("timeout", f"a live run finished within {budget:.3g} s "
+                                  f"(needs {m} free task slots)", f"{time.perf_counter() - t0:.3g} s") from None
+        st = server.state().result()
+        del server
+        server_fut.release()
+    k = int(st["k"])
+    tasks = sum(t for t, _ in done)
+    overhead = sum(o for _, o in done) / tasks if tasks else math.nan
     return LiveRun(mu=mu, eta=eta, workers=m, steps=k, compute_mean_s=mean_s, slow_factor=slow,
-                   seed=seed, record_every=rec, times=times, error=err, norm2=nrm, trace=trace,
-                   writer=writer, wall_s=wall, elapsed_s=elapsed, diverged=diverged, cluster=desc)
+                   seed=seed, record_every=rec, times=np.arange(k_steps // rec + 1, dtype=np.int64) * rec,
+                   error=st["err"], norm2=st["nrm"], trace=st["trace"], writer=st["writer"],
+                   wall_s=st["wall"], elapsed_s=st["elapsed"], diverged=bool(st["diverged"]), cluster=desc,
+                   overhead_s=overhead)
+
+
+def _gather(client, futures, timeout: float) -> list:
+    from distributed import wait
+
+    res = wait(futures, timeout=timeout)
+    if res.not_done:
+        raise TimeoutError
+    return client.gather(futures)
