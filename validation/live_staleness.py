@@ -161,7 +161,6 @@ class LiveStaleness(Claim):
     # Delays come from real scheduling: a rerun gives other numbers, so a --baseline regression
     # checks only that the claim is present (the trace in each cell makes the replay reproducible).
     reproducible = False
-    extra = "distributed"
 
     def parameters(self, profile: str) -> dict:
         p = _PROFILES[profile]
