@@ -146,7 +146,7 @@ def _delay_constants(dcode, dpar, cap):
     return dT, dA, dW, ginv, cumw, last
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"contract"})
 def _steps(d, p, steps, batch, rec_every, mu, eta, sl, ring, st, buf, z, row, law, dcode, dT, dA, dW,
            ginv, cumw, last, dtrace, tgiven, cap, bound2, pc, pl, ps, pout, rec_err, rec_n2, rec_h,
            keep_h, gy):
@@ -170,6 +170,22 @@ def _steps(d, p, steps, batch, rec_every, mu, eta, sl, ring, st, buf, z, row, la
         npass = _passages(ring, 0, n2c, 0, pc, pl, ps, pout, p)
     es_b = eta / batch
     inv_b = 1.0 / batch
+    opm = 1.0 + mu
+    sl0 = sl1 = sl2 = sl3 = 0.0
+    c0 = c1 = c2 = c3 = 0.0
+    if d == 4:
+        sl0 = sl[0]
+        sl1 = sl[1]
+        sl2 = sl[2]
+        sl3 = sl[3]
+        c0 = ring[0, 0]
+        c1 = ring[0, 1]
+        c2 = ring[0, 2]
+        c3 = ring[0, 3]
+    p0 = c0
+    p1 = c1
+    p2 = c2
+    p3 = c3
     rc = 0
     ri = 0
     div_step = -1
@@ -196,7 +212,38 @@ def _steps(d, p, steps, batch, rec_every, mu, eta, sl, ring, st, buf, z, row, la
             row = 0
         # ---- the step (2.1): s = Y.w, g = s Y - s^2 w (w.(sY) = s^2 exactly)
         if batch == 1:
-            if d < 16:
+            if d == 4:
+                # d = 4 (the paper's case): h_k, h_{k-1} carried in scalars, written to the ring
+                # only for later delayed reads (the yardstick's register trick)
+                y0 = sl0 * z[row, 0, 0]
+                y1 = sl1 * z[row, 0, 1]
+                y2 = sl2 * z[row, 0, 2]
+                y3 = sl3 * z[row, 0, 3]
+                w0 = ring[sw, 0]
+                w1 = ring[sw, 1]
+                w2 = ring[sw, 2]
+                w3 = ring[sw, 3]
+                s = ((y0 * w0 + y1 * w1) + y2 * w2) + y3 * w3
+                es = eta * s
+                ec = es * s
+                n0 = opm * c0 + ((es * y0 - ec * w0) - mu * p0)
+                n1 = opm * c1 + ((es * y1 - ec * w1) - mu * p1)
+                n2_ = opm * c2 + ((es * y2 - ec * w2) - mu * p2)
+                n3 = opm * c3 + ((es * y3 - ec * w3) - mu * p3)
+                ring[nxt, 0] = n0
+                ring[nxt, 1] = n1
+                ring[nxt, 2] = n2_
+                ring[nxt, 3] = n3
+                n2 = ((n0 * n0 + n1 * n1) + n2_ * n2_) + n3 * n3
+                p0 = c0
+                p1 = c1
+                p2 = c2
+                p3 = c3
+                c0 = n0
+                c1 = n1
+                c2 = n2_
+                c3 = n3
+            elif d < 16:
                 s = 0.0
                 for j in range(d):
                     s += sl[j] * z[row, 0, j] * ring[sw, j]
@@ -204,8 +251,10 @@ def _steps(d, p, steps, batch, rec_every, mu, eta, sl, ring, st, buf, z, row, la
                 ec = es * s
                 n2 = 0.0
                 for j in range(d):
-                    v = ring[cur, j]
-                    nv = v + mu * (v - ring[prv, j]) + (es * (sl[j] * z[row, 0, j]) - ec * ring[sw, j])
+                    # h_k enters last, through one fused multiply-add: the step-to-step
+                    # dependency is short (the yardstick's register trick)
+                    a = (es * (sl[j] * z[row, 0, j]) - ec * ring[sw, j]) - mu * ring[prv, j]
+                    nv = opm * ring[cur, j] + a
                     ring[nxt, j] = nv
                     n2 += nv * nv
             else:
