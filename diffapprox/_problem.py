@@ -78,11 +78,11 @@ class StreamingPCA:
             except (TypeError, ValueError):
                 raise DiffapproxError("spectrum", "a list of numbers", self.spectrum) from None
             if lam.size < 2:
-                raise DiffapproxError("spectrum", "at least 2 eigenvalues", list(lam))
+                raise DiffapproxError("spectrum", "at least 2 eigenvalues", lam.tolist())
             if not np.all(np.isfinite(lam)):
-                raise DiffapproxError("spectrum", "finite eigenvalues", list(lam))
+                raise DiffapproxError("spectrum", "finite eigenvalues", lam.tolist())
             if np.any(lam <= 0):
-                raise DiffapproxError("spectrum", "positive eigenvalues (Sigma positive definite)", list(lam))
+                raise DiffapproxError("spectrum", "positive eigenvalues (Sigma positive definite)", lam.tolist())
             order = np.argsort(lam, kind="stable")[::-1]
             lam = lam[order]
             q = np.eye(lam.size)[:, order] if np.any(order != np.arange(lam.size)) else np.eye(lam.size)

@@ -345,6 +345,8 @@ def advise(problem: StreamingPCA, *, eta: float, workers: int, gamma: float = 0.
     eta = check_range("eta", eta, 0.0, lo_open=True)
     workers = check_int("workers", workers, 1)
     gamma = check_range("gamma", gamma, 0.0, 0.5)
+    # checked even when unused (no --delay, or a bounded law): a bad value is a user error either way
+    quantile = check_range("quantile", quantile, 0.0, 1.0, lo_open=True, hi_open=True)
     if delay is None:
         tau, rule = workers - 1, f"tau = workers - 1 = {workers - 1} (constant)"
     else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ._errors import DiffapproxError
@@ -50,10 +51,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Options naming a file a subcommand writes (``-`` = stdout); checked before any work.
+_OUTPUT_FILES = ("json", "npz")
+
+
+def _check_output_files(args: argparse.Namespace) -> None:
+    """Refuse an output file that cannot be written, before any simulation runs.
+
+    Subcommands write their JSON (and ``--npz``) only at the end; a bad path found
+    then would cost the whole run and end in a traceback.  Existing files are not
+    touched here (nothing is opened for writing).
+    """
+    for name in _OUTPUT_FILES:
+        path = getattr(args, name, None)
+        if not isinstance(path, str) or path == "-":
+            continue
+        parent = os.path.dirname(os.path.abspath(path))
+        if os.path.isdir(path):
+            raise DiffapproxError(f"--{name}", "a file path, not a directory", path)
+        if not os.path.isdir(parent):
+            raise DiffapproxError(f"--{name}", "a file in an existing directory", path)
+        if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+            raise DiffapproxError(f"--{name}", "a writable file", path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _check_output_files(args)
         code = args.func(args)
     except DiffapproxError as exc:
         sys.stderr.write(f"diffapprox {args.command}: error: {exc}\n")
