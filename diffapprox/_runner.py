@@ -132,6 +132,24 @@ def _rel_figures(figs: list, out: Path) -> list[str]:
     return res
 
 
+def _with_run_size(params: dict, cells: list) -> dict:
+    """Add ``steps`` / ``paths`` from the cells when the claim's parameters do not state them.
+
+    DESIGN.md §4: every result states the paths, steps and seed it used.  A claim whose
+    ``parameters`` give no key mentioning steps (or paths) gets them here, read from the cells
+    it ran: one number when every cell used the same, else a mapping cell key -> number.
+    """
+    for name in ("steps", "paths"):
+        if any(name in k for k in params):
+            continue
+        vals = {cell.key: cell.params[name] for cell in cells if name in cell.params}
+        if not vals:
+            continue
+        distinct = set(vals.values())
+        params[name] = next(iter(distinct)) if len(distinct) == 1 and len(vals) == len(cells) else vals
+    return params
+
+
 def run_claims(
     claims: list[Claim],
     *,
@@ -204,7 +222,7 @@ def run_claims(
         oc = [outcomes[(c.id, cell.key)] for cell in cells]
         cell_time = sum(float(o.get("elapsed_s", 0.0)) for o in oc)
         try:
-            params = dict(c.parameters(profile))
+            params = _with_run_size(dict(c.parameters(profile)), cells)
         except Exception as exc:  # noqa: BLE001
             results[c.id] = _error_result(c, profile, seed, f"parameters: {type(exc).__name__}: {exc}", cell_time)
             continue

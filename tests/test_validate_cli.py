@@ -144,3 +144,33 @@ def test_interrupt_then_resume_equals_uninterrupted(tmp_path, capsys):
         return [{k: v for k, v in c.items() if k != "elapsed_s"} for c in doc["claims"]]
 
     assert claims("cut") == claims("full")
+
+
+def test_results_state_steps_and_paths_from_cells():
+    """DESIGN.md §4: a result states its paths and steps; the runner reads them from the cells when the
+    claim's parameters do not (one number when uniform, else per cell key), and never overrides a claim."""
+    from diffapprox._claims import Cell
+    from diffapprox._runner import _with_run_size
+
+    def cell(key, **p):
+        return Cell(claim="x", key=key, params=p, seed=0)
+
+    same = [cell("a", steps=10, paths=4), cell("b", steps=10, paths=4)]
+    assert _with_run_size({}, same) == {"steps": 10, "paths": 4}
+    mixed = [cell("a", steps=10, paths=4), cell("b", steps=20, paths=4)]
+    assert _with_run_size({}, mixed) == {"steps": {"a": 10, "b": 20}, "paths": 4}
+    assert _with_run_size({"steps": "T/eta", "paths_per_cell": 8}, mixed) == {"steps": "T/eta", "paths_per_cell": 8}
+    assert _with_run_size({}, [cell("a")]) == {}
+
+
+def test_every_registered_claim_states_paths_and_steps():
+    from diffapprox._claims import all_claims
+    from diffapprox._runner import _with_run_size
+
+    not_iterations = {"verdict-calibration": "records", "dnn-tradeoff": "epochs", "live-staleness": "steps"}
+    for cid, c in all_claims().items():
+        if cid.startswith("test-"):
+            continue
+        p = _with_run_size(dict(c.parameters("quick")), c.cells("quick", 0))
+        assert any("paths" in k or k in ("seeds", "runs") for k in p), (cid, sorted(p))
+        assert any("steps" in k or k in ("budgets_K", not_iterations.get(cid)) for k in p), (cid, sorted(p))

@@ -51,6 +51,7 @@ class AsyncError(Claim):
 
     def parameters(self, profile):
         return {"mu": MU, "etas": list(ETAS), "gammas": list(GAMMAS), "t_end": T_END, "start": "e1",
+                "steps": {f"eta={e:g}": int(round(T_END / e)) for e in ETAS},
                 "data": "gaussian", "taus": {f"gamma={g:g}": [_tau(e, g) for e in ETAS] for g in GAMMAS},
                 "delay_rule": "tau = round(S(mu, eta_max)/4 (eta/eta_max)^-(1/2-gamma))",
                 "band": "rate > 0", **_PROFILES[profile]}
