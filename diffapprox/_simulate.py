@@ -317,7 +317,8 @@ def simulate(problem: StreamingPCA, *, mu: float, eta: float, steps: int, paths:
 
     steps_at = np.arange(n_rec, dtype=np.int64) * record_every
     parameters = {
-        "problem": problem.describe(),
+        # alpha (d x d) is left out: it follows from the eigenvalues and the data law
+        "problem": {k: v for k, v in problem.describe().items() if k != "alpha"},
         "mu": mu,
         "eta": eta,
         "steps": steps,
