@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 
 from ._errors import DiffapproxError
@@ -27,8 +28,18 @@ COMMANDS = [
 ]
 
 
+#: What argparse should read as a negative number, not an option: it only knows -1 and -.5,
+#: so ``--eta -1e-3`` or ``--mu -inf`` failed with "expected one argument" instead of reaching
+#: the boundary check that names the rule.
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$", re.IGNORECASE)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors and exit code 2."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_NUMBER  # argparse's (private) hook for this
 
     def error(self, message: str):  # noqa: D401 - argparse API
         sys.stderr.write(f"{self.prog}: error: {message}\n")

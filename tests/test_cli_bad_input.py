@@ -58,6 +58,7 @@ CASES = [
     ("theory-eta-0", THEORY + ["--eta", "0"], "eta"),
     ("theory-eta-nan", THEORY + ["--eta", "nan"], "eta"),
     ("theory-eta-inf", THEORY + ["--eta", "inf"], "eta"),
+    ("theory-eta-minus-inf", THEORY + ["--eta", "-inf"], "eta"),  # read as a value, not an option
     ("theory-no-eigengap", THEORY + ["--spectrum", "2,2,1"], "spectrum"),
     ("theory-spectrum-nan", THEORY + ["--spectrum", "4,nan,1"], "spectrum"),
     ("theory-tau-negative", THEORY + ["--tau", "-1"], "tau"),
@@ -155,6 +156,7 @@ def test_bad_input_is_one_line_exit_2_and_touches_nothing(workdir, capsys, argv,
     assert code == 2, (code, err)
     assert len(lines) == 1, err
     assert "Traceback" not in err and "error" in lines[0]
+    assert "expected one argument" not in lines[0]  # a negative number must reach the boundary check
     # the parameter is named as a word, bare or as its --option (not merely inside another word)
     assert re.search(rf"(?<![\w-])(?:--)?{re.escape(param)}(?![\w-])", lines[0]), lines[0]
     assert _tree(workdir) == before
