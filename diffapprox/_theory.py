@@ -368,8 +368,9 @@ def theory_summary(problem: StreamingPCA, *, mu: float, eta: float, delta: float
     h0 = np.ones(problem.d) if h0 is None else h0
     notes: dict[str, str] = {}
 
-    def val(name: str, fn, key: str | None = None, **kw):
-        label = name if key is None else f"{name}.{key}"
+    def val(name: str, fn, key: str | None = None, *, at: str | None = None, **kw):
+        # notes are keyed by the JSON path of the value (``at`` when it differs from the formula's name)
+        label = (at or name) if key is None else f"{at or name}.{key}"
         try:
             x = fn(problem, **kw)
         except DiffapproxError as exc:
@@ -404,8 +405,10 @@ def theory_summary(problem: StreamingPCA, *, mu: float, eta: float, delta: float
         "N3_hat": val("N3_hat", N3_hat, eta0=eta0, delta=delta, epsilon=epsilon, gamma=gamma),
         "N3_tilde": val("N3_tilde", N3_tilde, eta0=eta0, delta=delta, epsilon=epsilon),
         "tau_threshold": {
-            "ode": val("tau_threshold_ode", tau_threshold_ode, "ode", mu=mu, eta=eta, gamma=gamma),
-            "sde": val("tau_threshold_sde", tau_threshold_sde, "sde", mu=mu, eta=eta, gamma=gamma),
+            "ode": val("tau_threshold_ode", tau_threshold_ode, "ode", at="tau_threshold", mu=mu, eta=eta,
+                       gamma=gamma),
+            "sde": val("tau_threshold_sde", tau_threshold_sde, "sde", at="tau_threshold", mu=mu, eta=eta,
+                       gamma=gamma),
         },
         "lemma_3_1": {"tau_max": tau, "norm_sq_bound": lemma31_norm_bound(mu=mu, eta=eta, tau_max=tau),
                       "step_bound": lemma31_step_bound(problem, mu=mu, eta=eta)},

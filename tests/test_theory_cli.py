@@ -33,9 +33,12 @@ def test_theory_json_contract(capsys):
     assert set(doc["max_stable_delay"]["per_mode"]) == {"radial", "transverse_2", "transverse_3", "transverse_4"}
     assert doc["max_stable_delay"]["overall"] == min(doc["max_stable_delay"]["per_mode"].values())
     assert doc["ode"]["times"] == [0, 0.5, 1, 2] and len(doc["ode"]["h"]) == 4 and len(doc["ode"]["h"][0]) == 4
-    # every null formula says why
-    for key in ("T3.main", "T3.appendix", "N1", "N3", "tau_threshold_sde.sde"):
+    # every null formula says why, under its JSON path
+    for key in ("T3.main", "T3.appendix", "N1", "N3", "tau_threshold.sde"):
         assert key in doc["notes"]
+    nulls = {f"{k}.{kk}" for k, v in doc.items() if isinstance(v, dict) and k not in ("notes", "parameters")
+             for kk, vv in v.items() if vv is None} | {k for k, v in doc.items() if v is None and k != "C_d"}
+    assert nulls <= set(doc["notes"]), nulls - set(doc["notes"])
 
 
 def test_theory_bounded_data_has_sde_threshold(capsys, tmp_path):
