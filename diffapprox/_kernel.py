@@ -15,10 +15,12 @@ sample suffices (the yardstick's trick).  Iterates live in a ring buffer of
 ``L = max(cap + 2, 3)`` rows: ``h_j`` is in row ``j mod L``, so the row written
 by a step is never one it reads (``h_k``, ``h_{k-1}``, ``h_{k-tau}``, tau <= cap):
 the long-vector loops vectorise, and ``h_k`` survives a step, which is the state
-a diverged path is frozen at.
+a diverged path is frozen at.  For d = 4 (the paper's case) ``h_k`` and ``h_{k-1}``
+are also carried in scalars, so the step-to-step dependency is one fused multiply-add
+(the yardstick's register trick); the ring serves the delayed reads.
 
-Floating point: d < 16 runs plain IEEE loops in a fixed order; d >= 16 lets LLVM
-reassociate and fuse the sums (vectorised).  Either way the order is fixed by the
+Floating point: d < 16 runs loops in a fixed order (with fused multiply-adds);
+d >= 16 lets LLVM reassociate and fuse the sums (vectorised).  Either way the order is fixed by the
 compiled code, so results are bit-identical for any thread count and chunking on a
 given machine (not necessarily across CPUs with different vector widths).
 """
@@ -155,7 +157,9 @@ def _steps(d, p, steps, batch, rec_every, mu, eta, sl, ring, st, buf, z, row, la
     ``ring`` (L, d): iterates, h_j in row j mod L, all rows h_0 at entry.
     ``z`` (rows, B, d): standardised draws, a view of ``buf`` (refilled when ``row`` reaches
     ``rows``) or the path's pre-drawn samples.  Loops index 2-d/3-d arrays with a range
-    variable last, so no negative-index fix-up is done per element.
+    variable last, so no negative-index fix-up is done per element.  Nothing in the loop
+    creates or rebinds an array (that would cost atomic reference counting per step).
+    Fast-math here is ``contract`` only (fused multiply-adds, a fixed order).
     """
     L = ring.shape[0]
     nrows = z.shape[0]
