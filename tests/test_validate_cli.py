@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import sys
 import json
 
 import numpy as np
@@ -119,8 +119,10 @@ def test_bad_baseline_exit_2(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("dask") is not None, reason="dask is installed")
-def test_scheduler_without_dask_names_the_extra(tmp_path, capsys):
+def test_scheduler_without_dask_names_the_extra(tmp_path, capsys, monkeypatch):
+    # Hide dask.distributed (installed or not): a None entry in sys.modules makes its import fail.
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    monkeypatch.setitem(sys.modules, "distributed", None)
     code, _, err = run(["validate", "--claims", "test-cli-toy", "--scheduler", "tcp://127.0.0.1:1",
                         "--out", str(tmp_path / "o")], capsys)
     _one_line_error(code, err, "distributed")
