@@ -130,21 +130,13 @@ def _make_executor(args):
 
 
 def _key_number(claim: dict) -> str:
-    ms = [m for m in claim.get("measurements", []) if m.get("informative", True)]
-    if not ms:
-        return (claim.get("error") or "")[:60]
-    pick = next((m for m in ms if m["verdict"] == claim["verdict"]), ms[0])
+    """The measurement that decided the verdict (the worst one sharing it), as one line."""
+    from .report._format import fmt_key_number, key_measurement
 
-    def g(x):
-        return "nan" if x is None else f"{x:.3g}"
-
-    s = f"{pick['name']}: {g(pick['estimate'])}"
-    ci = pick.get("ci") or [None, None]
-    if ci[0] is not None and ci[1] is not None:
-        s += f" [{g(ci[0])}, {g(ci[1])}]"
-    if pick.get("prediction") is not None:
-        s += f" vs {g(pick['prediction'])}"
-    return s
+    if claim.get("error"):
+        return claim["error"].splitlines()[0][:60] if claim["error"].strip() else "error"
+    m = key_measurement(claim)
+    return "" if m is None else fmt_key_number(m)
 
 
 def summary_table(doc: dict) -> str:

@@ -24,6 +24,8 @@ __all__ = [
     "fmt_value",
     "verdict_counts",
     "common_ci_level",
+    "key_measurement",
+    "fmt_key_number",
 ]
 
 #: What an undefined number reads as.
@@ -155,3 +157,96 @@ def common_ci_level(measurements: list[dict]) -> float | None:
     """The CI level shared by every measurement with a CI, or None when levels differ (or no CI)."""
     levels = {m.get("ci_level") for m in measurements if m.get("ci")}
     return levels.pop() if len(levels) == 1 else None
+
+
+def _interval(m: dict) -> tuple[Any, Any]:
+    """The measurement's CI, or the point estimate at a missing end (p-values, statistics)."""
+    est = m.get("estimate")
+    ci = m.get("ci") or (None, None)
+    lo = ci[0] if _is_num(ci[0]) else est
+    hi = ci[1] if _is_num(ci[1]) else est
+    return (lo if _is_num(lo) else None), (hi if _is_num(hi) else None)
+
+
+def _band_scale(m: dict) -> float:
+    """The unit in which distances to the band are compared across measurements."""
+    tol = m.get("tolerance") or (None, None)
+    if _is_num(tol[0]) and _is_num(tol[1]) and tol[1] > tol[0]:
+        return float(tol[1] - tol[0])
+    pred = m.get("prediction")
+    if _is_num(pred) and pred != 0:
+        return abs(float(pred))
+    lo, hi = _interval(m)
+    if lo is not None and hi is not None and hi > lo:
+        return float(hi - lo)
+    return 1.0
+
+
+def _margin(m: dict) -> float | None:
+    """Signed distance of the whole CI inside the band (negative: some of it is outside), in band units."""
+    tol = list(m.get("tolerance") or (None, None))
+    lo, hi = _interval(m)
+    est, pred = m.get("estimate"), m.get("prediction")
+    if _is_num(tol[0]) and _is_num(tol[1]) and _is_num(est) and _is_num(pred) and tol[0] <= pred <= tol[1]:
+        # the edge on the side the estimate moved to from the prediction (a band [0, e] around a
+        # prediction 0 of a non-negative error is one-sided in effect)
+        tol[0 if est >= pred else 1] = None
+    parts = []
+    if _is_num(tol[0]) and lo is not None:
+        parts.append(lo - tol[0])
+    if _is_num(tol[1]) and hi is not None:
+        parts.append(tol[1] - hi)
+    return min(parts) / _band_scale(m) if parts else None
+
+
+def _gap(m: dict) -> float | None:
+    """Distance of the nearest CI end outside the band (positive: the whole CI is outside), in band units."""
+    tol = m.get("tolerance") or (None, None)
+    lo, hi = _interval(m)
+    parts = []
+    if _is_num(tol[0]) and hi is not None:
+        parts.append(tol[0] - hi)
+    if _is_num(tol[1]) and lo is not None:
+        parts.append(lo - tol[1])
+    return max(parts) / _band_scale(m) if parts else None
+
+
+def key_measurement(claim: dict) -> dict | None:
+    """The measurement that decided the claim's verdict: the worst of those that share it.
+
+    Among the informative measurements with the claim's verdict: for FAIL the one
+    whose CI lies farthest outside its tolerance band, for PASS the one closest to
+    its band's edge, for INCONCLUSIVE the one reaching farthest out of its band
+    (distances in units of the band width, else of the prediction, else of the CI).
+    Ties keep the first in the claim's order. ``None`` when there are no measurements.
+    """
+    ms = claim.get("measurements") or []
+    informative = [m for m in ms if m.get("informative", True)]
+    pool = [m for m in informative if m.get("verdict") == claim.get("verdict")] or informative or list(ms)
+    if not pool:
+        return None
+    if claim.get("verdict") == "FAIL":
+        scored = [(g, -i) for i, m in enumerate(pool) if (g := _gap(m)) is not None]
+        if scored:
+            return pool[-max(scored)[1]]
+        return pool[0]
+    if claim.get("verdict") in ("PASS", "INCONCLUSIVE"):
+        scored = [(s, i) for i, m in enumerate(pool) if (s := _margin(m)) is not None]
+        if scored:
+            return pool[min(scored)[1]]
+    return pool[0]
+
+
+def fmt_key_number(m: dict | None, *, with_name: bool = True) -> str:
+    """``name: estimate [CI] vs prediction, band [lo, hi]`` of a key measurement (em dash when None)."""
+    if m is None:
+        return DASH
+    s = f"{m['name']}: " if with_name else ""
+    s += fmt_estimate(m.get("estimate"), m.get("ci"))
+    if m.get("ci") and not all(v is None for v in m["ci"]):
+        s += f" {fmt_ci(m['ci'])}"
+    if m.get("prediction") is not None:
+        s += f" vs {fmt_num(m['prediction'])}"
+    if m.get("tolerance") and not all(v is None for v in m["tolerance"]):
+        s += f", band {fmt_tolerance(m['tolerance'])}"
+    return s

@@ -41,6 +41,7 @@ def _environment() -> jinja2.Environment:
         tolerance=F.fmt_tolerance,
         seconds=F.fmt_seconds,
         value=F.fmt_value,
+        keynum=lambda m: F.fmt_key_number(m, with_name=False),
     )
     env.globals.update(common_ci_level=F.common_ci_level)
     env.globals.update(VERDICTS=F.VERDICTS, COLOURS=F.VERDICT_COLOURS, DASH=F.DASH)
@@ -88,6 +89,7 @@ def _claim_view(claim: dict, out_dir: Path) -> dict:
         claim,
         anchor="claim-" + "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in claim["id"]),
         counts=F.verdict_counts(ms),
+        key=F.key_measurement(claim),
         n_measurements=len(ms),
         collapse=len(ms) > MANY_MEASUREMENTS,
         not_passing=[m for m in ms if m["verdict"] != "PASS"],

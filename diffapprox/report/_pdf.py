@@ -63,6 +63,8 @@ def _styles():
         cellr=ParagraphStyle("cellr", base, fontSize=8, leading=10, spaceAfter=0, alignment=2),
         mono=ParagraphStyle("mono", base, fontName=_FONT_MONO, fontSize=7.5, leading=9.5, spaceAfter=0),
         note=ParagraphStyle("note", base, fontSize=7, leading=8.5, spaceAfter=0, textColor=colors.HexColor("#59636e")),
+        noter=ParagraphStyle("noter", base, fontSize=7, leading=8.5, spaceAfter=0, alignment=2,
+                             textColor=colors.HexColor("#59636e")),
         small=ParagraphStyle("small", base, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#59636e")),
         verdict=ParagraphStyle("verdict", base, fontName=_FONT_BOLD, fontSize=7.5, leading=9.5, spaceAfter=0,
                                alignment=1, textColor=colors.white),
@@ -190,6 +192,13 @@ def _claim_story(c: dict, out_dir: Path, st, width):
     story.append(heading)
     story.append(_p(f'{c["paper_ref"]} · ran {F.fmt_seconds(c["elapsed_s"])}', st["sub"]))
     story.append(_p(c["statement"], st["body"]))
+    key = F.key_measurement(c)
+    if key is not None:
+        story.append(Paragraph(
+            f'Verdict decided by <font name="{_FONT_MONO}">{escape(key["name"])}</font>: '
+            f'{escape(F.fmt_key_number(key, with_name=False))} ({key["verdict"]})', st["body"]))
+    if c["combination_rule"]:
+        story.append(_p(f"Combination rule: {c['combination_rule']}", st["small"]))
     if c["error"]:
         story += _h2("Error", st)
         story.append(Paragraph(escape(c["error"]).replace("\n", "<br/>"), st["pre"]))
@@ -206,8 +215,6 @@ def _claim_story(c: dict, out_dir: Path, st, width):
         story.append(Spacer(1, 4))
     else:
         story.append(_p("No measurements.", st["body"]))
-    if c["combination_rule"]:
-        story.append(_p(f"Verdict rule: {c['combination_rule']}", st["small"]))
     groups = figure_groups(c["figures"])
     if groups:
         # the heading travels with the first figure (platypus keepWithNext cannot see into KeepTogether)
@@ -229,6 +236,13 @@ def _claim_story(c: dict, out_dir: Path, st, width):
     return story
 
 
+def _key_cell(c: dict, st):
+    m = F.key_measurement(c)
+    if m is None:
+        return _p("error" if c["error"] else F.DASH, st["note"])
+    return [_p(m["name"], st["mono"]), _p(F.fmt_key_number(m, with_name=False), st["note"])]
+
+
 def _summary_story(results: dict, st, width):
     from reportlab.platypus import Paragraph, Spacer
 
@@ -247,8 +261,8 @@ def _summary_story(results: dict, st, width):
     counts = F.verdict_counts(claims)
     story.append(Paragraph(" &#160; ".join(
         f'<font color="{F.VERDICT_COLOURS[v][0]}"><b>{counts[v]} {v}</b></font>' for v in F.VERDICTS), st["body"]))
-    rows = [[_p(h, st["cell"] if i < 3 else st["cellr"]) for i, h in enumerate(
-        ["claim", "paper reference", "verdict", "measurements", "time"])]]
+    rows = [[_p(h, st["cell"] if i < 4 else st["cellr"]) for i, h in enumerate(
+        ["claim", "paper reference", "verdict", "key number (decided the verdict)", "measurements", "time"])]]
     cells = []
     for r, c in enumerate(claims, start=1):
         mc = F.verdict_counts(c["measurements"])
@@ -257,13 +271,14 @@ def _summary_story(results: dict, st, width):
             _p(c["id"], st["mono"]),
             _p(c["paper_ref"], st["cell"]),
             _verdict_cell(c["verdict"], st),
-            _p(f"{len(c['measurements'])}" + (f" ({detail})" if detail else ""), st["cellr"]),
+            _key_cell(c, st),
+            [_p(f"{len(c['measurements'])}", st["cellr"])] + ([_p(detail, st["noter"])] if detail else []),
             _p(F.fmt_seconds(c["elapsed_s"]), st["cellr"]),
         ])
         cells.append((2, r, c["verdict"]))
     if not claims:
-        rows.append([_p("No claims in this run.", st["cell"]), "", "", "", ""])
-    story.append(_table(rows, [width * f for f in (0.3, 0.22, 0.15, 0.21, 0.12)], verdict_cells=cells, long=True))
+        rows.append([_p("No claims in this run.", st["cell"]), "", "", "", "", ""])
+    story.append(_table(rows, [width * f for f in (0.18, 0.14, 0.14, 0.30, 0.15, 0.09)], verdict_cells=cells, long=True))
     story.append(Spacer(1, 6))
     story.append(_p(
         "A measurement PASSes when its whole confidence interval lies inside the tolerance band stated before "
