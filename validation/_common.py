@@ -109,3 +109,38 @@ def bootstrap_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
     """
     rng = np.random.default_rng(seed)
     return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float) / n
+
+
+def log_ticks(ax, which: str = "both") -> None:
+    """Readable ticks on log axes: majors at 1, 2, 5 x 10^k printed as plain numbers, no minor labels.
+
+    Matplotlib labels minor ticks (``3x10^-4 4x10^-4``) when an axis spans less than a
+    decade, and those labels overlap; this keeps one short label per major tick.
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    def fmt(v, _pos):
+        return f"{v:g}"
+
+    for name in ("x", "y") if which == "both" else (which,):
+        axis = ax.xaxis if name == "x" else ax.yaxis
+        if axis.get_scale() != "log":
+            continue
+        lo, hi = sorted(ax.get_xlim() if name == "x" else ax.get_ylim())
+        decades = math.log10(hi / lo) if lo > 0 and hi > 0 else 99
+        subs = (1.0, 2.0, 5.0) if decades < 2.5 else (1.0,)
+        axis.set_major_locator(LogLocator(base=10, subs=subs))
+        axis.set_major_formatter(FuncFormatter(fmt))
+        axis.set_minor_formatter(NullFormatter())
+
+
+def claim_title(fig, claim, subtitle: str | None = None, *, fontsize: float = 10.0) -> None:
+    """Title the figure with the claim id and paper reference (and a one-line explanation); lay it out.
+
+    Call last, instead of ``fig.tight_layout()``: it reserves room for the title lines.
+    """
+    text = f"{claim.id} \u2014 {claim.paper_ref}"
+    if subtitle:
+        text += "\n" + subtitle
+    fig.suptitle(text, fontsize=fontsize, y=0.995, va="top")
+    fig.tight_layout()  # makes room for the suptitle (matplotlib >= 3.3)

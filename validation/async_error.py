@@ -27,6 +27,7 @@ from diffapprox._diagnostics import path_diagnostics
 from diffapprox.stats import measurement
 
 from . import _tradeoff as tr
+from ._common import claim_title, log_ticks
 
 SPECTRUM = (4.0, 3.0, 2.0, 1.0)
 MU = 0.5
@@ -71,7 +72,7 @@ class AsyncError(Claim):
     def finish(self, profile, seed, results, figdir: Path) -> ClaimOutput:
         nb = _PROFILES[profile]["n_boot"]
         meas, findings = [], []
-        fig, axes = tr.new_figure(ncols=1, width=5.0, height=4.0)
+        fig, axes = tr.new_figure(ncols=1, width=6.0, height=4.6)
         ax = axes[0]
         for j, g in enumerate(GAMMAS):
             ss = [results[f"gamma={g:g}/eta={e:g}"]["D_sup"] for e in ETAS]
@@ -83,15 +84,20 @@ class AsyncError(Claim):
             meas.append(measurement(f"rate_vs_proof/gamma={g:g}", est - g, (ci[0] - g, ci[1] - g), prediction=0.0,
                                     informative=False, note="measured rate minus gamma"))
             m = [x.mean() for x in ss]
-            ax.plot(ETAS, m, "o-", color=f"C{j}", label=f"gamma={g:g} (slope {est:.2f})")
+            ax.plot(ETAS, m, "o-", color=f"C{j}", label=f"gamma={g:g}: measured, slope {est:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]")
+            e_ = np.asarray(ETAS)
+            ax.plot(e_, m[0] * (e_ / e_[0]) ** g, "--", color=f"C{j}", lw=1,
+                    label=f"gamma={g:g}: proof's rate, slope {g:g}")
             findings.append(f"gamma={g:g}: mean sup||D|| = " + ", ".join(f"{v:.3g}" for v in m)
                             + f" at eta = {', '.join(f'{e:g}' for e in ETAS)}; taus {[_tau(e, g) for e in ETAS]}")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("eta")
-        ax.set_ylabel(f"mean sup_(t<={T_END:g}) ||D(t)||")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
+        ax.set_xlabel("step size eta (log)")
+        ax.set_ylabel(f"mean over paths of sup_(t<={T_END:g}) ||D(t)||  (log)")
+        log_ticks(ax)
+        ax.legend(fontsize=7, loc="lower right")
+        claim_title(fig, self, f"accumulated async error D(t), mu={MU:g}, tau ~ eta^-(1/2-gamma); "
+                    "PASS: slope > 0 (D -> 0)", fontsize=9)
         figs = tr.save_figure(fig, figdir, "async_error")
         params = self.parameters(profile)
         params["diverged_paths"] = {k: v["diverged"] for k, v in results.items()}

@@ -30,6 +30,7 @@ from diffapprox._simulate import simulate
 from diffapprox.stats import measurement
 
 from . import _tradeoff as tr
+from ._common import claim_title, log_ticks
 
 SPECTRUM = (4.0, 3.0, 2.0, 1.0)
 ETA0 = 1e-3
@@ -107,18 +108,49 @@ class AsyncSpeedup(Claim):
             f"M={m}: {np.nanmean(results[f'workers={m}']['N']):.0f}" for m in WORKERS[1:]))
         findings.append("momentum, eta=(1-mu) eta0: " + ", ".join(
             f"mu={m:g}: {np.nanmean(results[f'mu={m:g}']['N']):.0f}" for m in MUS_B))
-        fig, axes = tr.new_figure(ncols=1, width=5.0, height=4.0)
-        ax = axes[0]
+        fig, axes = tr.new_figure(ncols=3, width=4.2, height=3.9)
+
+        def _panel(ax, prefix, key, band, judged):
+            pts = [(float(m.name.split("=")[-1]), m) for m in meas if m.name.startswith(prefix)]
+            x = np.array([p[0] for p in pts])
+            est = np.array([p[1].estimate for p in pts])
+            lo = np.array([p[1].ci[0] for p in pts])
+            hi = np.array([p[1].ci[1] for p in pts])
+            ax.axhspan(band[0], min(band[1], 10.0), color="0.85", zorder=0, label="tolerance band")
+            ax.axhline(1.0, color="k", ls="--", lw=1, label="prediction 1")
+            ok = np.array([judged(v) for v in x])
+            ax.errorbar(x[ok], est[ok], yerr=[est[ok] - lo[ok], hi[ok] - est[ok]], fmt="o", color="C0",
+                        capsize=3, label="measured, 95% CI (judged)")
+            if (~ok).any():
+                ax.errorbar(x[~ok], est[~ok], yerr=[est[~ok] - lo[~ok], hi[~ok] - est[~ok]], fmt="o", mfc="none",
+                            color="C0", capsize=3, label="measured (context only)")
+            ax.set_ylim(min(0.6, lo.min() * 0.95), max(1.4, hi.max() * 1.05))
+            ax.set_ylabel(key)
+            ax.legend(fontsize=7, loc="upper left")
+
+        _panel(axes[0], "iteration_ratio/", "N(M)/N(1): phase-III iterations, M workers vs 1", BAND,
+               lambda m: m <= JUDGED_W)
+        axes[0].set_xscale("log")
+        axes[0].set_xlabel(f"workers M (staleness mean M-1; log), mu={MU_A:g}")
+        axes[0].set_title("iterations (Prop. 3.6 / Remark 3.7)", fontsize=9)
+        log_ticks(axes[0], "x")
+        _panel(axes[1], "momentum_ratio/", "N(mu)/N(0) with eta = (1-mu) eta0", BAND_MOM, lambda m: True)
+        axes[1].set_xlabel("momentum mu")
+        axes[1].set_title("momentum at matched effective step", fontsize=9)
+        ax = axes[2]
         lo = [s - c[0] for s, c in zip(sp, spc)]
         hi = [c[1] - s for s, c in zip(sp, spc)]
-        ax.errorbar(ws, sp, yerr=[lo, hi], fmt="o-", label="measured M N(1)/N(M)")
-        ax.plot(ws, ws, "k--", lw=1, label="linear")
+        ax.errorbar(ws, sp, yerr=[lo, hi], fmt="o-", capsize=3, label="measured M N(1)/N(M), 95% CI")
+        ax.plot(ws, ws, "k--", lw=1, label="linear speed-up M")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("workers M")
-        ax.set_ylabel("speed-up in phase III")
-        ax.legend(fontsize=8)
-        fig.tight_layout()
+        ax.set_xlabel("workers M (log)")
+        ax.set_ylabel("wall-clock speed-up in phase III (log)")
+        ax.set_title("implied speed-up (context)", fontsize=9)
+        log_ticks(ax)
+        ax.legend(fontsize=7)
+        claim_title(fig, self, f"phase III (error <= eps={EPS:.3g}), eta0={ETA0:g}; PASS: every judged CI inside "
+                    "the grey band", fontsize=9)
         figs = tr.save_figure(fig, figdir, "async_speedup")
         return ClaimOutput(measurements=meas, figures=figs, findings=findings, parameters=self.parameters(profile),
                            inconsistencies=[

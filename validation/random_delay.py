@@ -29,6 +29,7 @@ from diffapprox._simulate import simulate
 from diffapprox.stats import measurement
 
 from . import _tradeoff as tr
+from ._common import claim_title, log_ticks
 
 MU, ETA, K, REC = 0.7, 5e-4, 20000, 500
 SPECTRUM = (4.0, 3.0, 2.0, 1.0)
@@ -103,17 +104,47 @@ class RandomDelay(Claim):
             if not mm.informative or mm.verdict.value != "PASS":
                 findings.append(f"{mm.name}: {mm.estimate:.3g} [{mm.ci[0]:.3g}, {mm.ci[1]:.3g}] {mm.verdict.value}"
                                 + ("" if mm.informative else " (not judged)"))
-        fig, axes = tr.new_figure(ncols=len(MEANS), width=3.6, height=3.4)
-        for ax, m in zip(axes, MEANS):
+        fig, _ = tr.new_figure(ncols=1, width=14.4, height=7.6)
+        fig.clear()
+        gs = fig.add_gridspec(2, 12)
+        top = [fig.add_subplot(gs[0, 3 * k:3 * k + 3]) for k in range(len(MEANS))]
+        for ax, m in zip(top, MEANS):
             for law, st in zip(LAWS, ("-", "--", ":")):
                 r = results[f"law={law}/mean={m}"]
                 ax.plot(np.asarray(r["times"]), np.asarray(r["mean_curve"]), st, label=law)
             ax.set_yscale("log")
-            ax.set_title(f"mean delay {m}" + (" (inside 4.1)" if m <= M_OK else " (outside 4.1)"), fontsize=9)
-            ax.set_xlabel("t = k eta")
-        axes[0].set_ylabel("mean error")
-        axes[0].legend(fontsize=8)
-        fig.tight_layout()
+            ax.set_title(f"mean delay {m}" + (" (inside (4.1): judged)" if m <= M_OK else " (outside (4.1))"),
+                         fontsize=9)
+            ax.set_xlabel("time t = k eta")
+        top[0].set_ylabel("mean error 1 - h1^2/||h||^2  (log)")
+        top[0].legend(fontsize=8, title="delay law", title_fontsize=8)
+        bottom = [fig.add_subplot(gs[1, 4 * k:4 * k + 4]) for k in range(3)]
+        what = (("stationary_error_ratio", "stationary error, random / const"),
+                ("escape_ratio", "escape step, random / const"),
+                ("traverse_ode_ratio", "traverse steps / ODE (3.2) value"))
+        marks = {"const": "s", "uniform": "o", "geometric": "^"}
+        for ax, (key, lab) in zip(bottom, what):
+            ax.axhspan(*BAND, color="0.88", zorder=0, label=f"tolerance band [{BAND[0]:g}, {BAND[1]:g}]")
+            ax.axhline(1.0, color="k", ls="--", lw=1)
+            for k, law in enumerate(LAWS):
+                pts = [mm for mm in meas if mm.name.startswith(f"{key}/law={law}/")]
+                if not pts:
+                    continue
+                xm = np.array([float(mm.name.split("=")[-1]) for mm in pts]) * (1 + 0.04 * (k - 1))
+                e = np.array([mm.estimate for mm in pts])
+                lo = np.array([mm.ci[0] for mm in pts])
+                hi = np.array([mm.ci[1] for mm in pts])
+                ax.errorbar(xm, e, yerr=[e - lo, hi - e], fmt=marks.get(law, "o"), color=f"C{k}", capsize=2,
+                            label=law)
+            ax.axvline(M_OK, color="0.4", ls=":", lw=1, label=f"(4.1) limit, mean {M_OK:.0f}")
+            ax.set_xscale("log")
+            ax.set_xlabel("mean delay E tau (log)")
+            ax.set_ylabel(lab, fontsize=9)
+            log_ticks(ax, "x")
+            ax.legend(fontsize=7, loc="best")
+        bottom[0].set_title("ratios with 95% bootstrap CI (judged left of the dotted line)", fontsize=9, loc="left")
+        claim_title(fig, self, "Figure-1 problem (Gaussian, eta=5e-4, mu=0.7): error curves by delay law "
+                    "with equal mean (top) and the judged ratios (bottom)", fontsize=10)
         figs = tr.save_figure(fig, figdir, "random_delay")
         params = self.parameters(profile)
         params["diverged_paths"] = {k: int(v["diverged"]) for k, v in results.items()}
