@@ -35,6 +35,7 @@ from diffapprox._simulate import simulate
 from diffapprox.stats import measurement
 
 from . import _tradeoff as tr
+from ._common import claim_title, log_ticks
 
 MUS = (0.5, 0.7, 0.8, 0.9)
 ETAS = (2.5e-4, 5e-4, 1e-3, 2e-3)
@@ -197,7 +198,9 @@ class DelayThreshold(Claim):
             parameters=params)
 
     def _figure(self, pts, star, stab, fit, figdir) -> list[str]:
-        fig, axes = tr.new_figure(ncols=2, width=5.4, height=4.3)
+        from matplotlib.lines import Line2D
+
+        fig, axes = tr.new_figure(ncols=2, width=6.0, height=4.8)
         ax = axes[0]
         xs = np.linspace(0.08, 0.55, 50)
         for j, eta in enumerate(ETAS):
@@ -212,25 +215,37 @@ class DelayThreshold(Claim):
             ax.plot(xs, xs**2 / (SPECTRUM[0] * eta), "--", color=c, lw=0.8)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("1 - mu")
-        ax.set_ylabel("tau*  (ratio-1.5)")
-        ax.set_title("points: measured; solid: stability limit;\ndashed: (1-mu)^2/(lambda1 eta) (Thm 3.3, gamma->0)",
-                     fontsize=8)
-        ax.legend(fontsize=7)
+        ax.set_xlabel("1 - mu  (log)")
+        ax.set_ylabel("tolerable delay tau*  (log)")
+        ax.set_title(f"tau* against 1 - mu; paper: slope p = 2, fit p = {fit['p']:.2f}", fontsize=9)
+        h, lab = ax.get_legend_handles_labels()
+        h += [Line2D([], [], color="0.3", lw=1), Line2D([], [], color="0.3", ls="--", lw=0.8)]
+        lab += ["linear-stability limit S", "Thm 3.3: (1-mu)^2/(lambda1 eta)"]
+        ax.legend(h, lab, fontsize=7, loc="upper left")
+        log_ticks(ax)
         ax = axes[1]
         es = np.array(ETAS)
         for i, mu in enumerate(MUS):
             c = f"C{i + 4}"
             y = np.array([star[(mu, e)]["estimate"] for e in ETAS])
-            ax.plot(es, y, "o", color=c, ms=4, label=f"mu={mu:g}")
+            lo = np.array([max(star[(mu, e)]["ci"][0], 0.5) for e in ETAS])
+            hi = np.array([min(star[(mu, e)]["ci"][1], 1e4) for e in ETAS])
+            ax.errorbar(es, y, yerr=[np.maximum(y - lo, 0), np.maximum(hi - y, 0)], fmt="o", color=c, ms=4,
+                        capsize=2, label=f"mu={mu:g}")
             ax.plot(es, [stab[(mu, e)] for e in ETAS], "-", color=c, lw=1)
             ref = star[(mu, ETAS[0])]["estimate"]
             if ref > 0:
                 ax.plot(es, ref * (es / es[0]) ** -0.5, ":", color=c, lw=0.8)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("eta")
-        ax.set_title(f"fit: p={fit['p']:.2f}, q={fit['q']:.2f}; dotted: eta^-1/2 (paper, SDE)", fontsize=8)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
+        ax.set_xlabel("step size eta  (log)")
+        ax.set_ylabel("tolerable delay tau*  (log)")
+        ax.set_title(f"tau* against eta; paper (SDE): slope -q, q <= 1/2; fit q = {fit['q']:.2f}", fontsize=9)
+        h, lab = ax.get_legend_handles_labels()
+        h += [Line2D([], [], color="0.3", lw=1), Line2D([], [], color="0.3", ls=":", lw=0.8)]
+        lab += ["linear-stability limit S", "eta^-1/2 (Remark 3.11, SDE)"]
+        ax.legend(h, lab, fontsize=7, loc="lower left")
+        log_ticks(ax)
+        claim_title(fig, self, "tau* = largest delay whose mean stationary error is within 1.5x of tau = 0 "
+                    "(95% bootstrap CI); fit tau* = C (1-mu)^p eta^-q", fontsize=9)
         return tr.save_figure(fig, figdir, "delay_threshold")
