@@ -111,13 +111,14 @@ def bootstrap_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
     return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float) / n
 
 
-def log_ticks(ax, which: str = "both") -> None:
+def log_ticks(ax, which: str = "both", *, at=None) -> None:
     """Readable ticks on log axes: majors at 1, 2, 5 x 10^k printed as plain numbers, no minor labels.
 
     Matplotlib labels minor ticks (``3x10^-4 4x10^-4``) when an axis spans less than a
     decade, and those labels overlap; this keeps one short label per major tick.
+    ``at``: put the x ticks exactly at these values (a short grid such as the etas).
     """
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
     def fmt(v, _pos):
         return f"{v:g}"
@@ -132,6 +133,8 @@ def log_ticks(ax, which: str = "both") -> None:
         axis.set_major_locator(LogLocator(base=10, subs=subs))
         axis.set_major_formatter(FuncFormatter(fmt))
         axis.set_minor_formatter(NullFormatter())
+        if at is not None and name == "x":
+            axis.set_major_locator(FixedLocator(sorted(float(v) for v in at)))
 
 
 def claim_title(fig, claim, subtitle: str | None = None, *, fontsize: float = 10.0) -> None:

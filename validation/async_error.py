@@ -94,7 +94,7 @@ class AsyncError(Claim):
         ax.set_yscale("log")
         ax.set_xlabel("step size eta (log)")
         ax.set_ylabel(f"mean over paths of sup_(t<={T_END:g}) ||D(t)||  (log)")
-        log_ticks(ax)
+        log_ticks(ax, at=ETAS)
         ax.legend(fontsize=7, loc="lower right")
         claim_title(fig, self, f"accumulated async error D(t), mu={MU:g}, tau ~ eta^-(1/2-gamma); "
                     "PASS: slope > 0 (D -> 0)", fontsize=9)

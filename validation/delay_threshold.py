@@ -245,7 +245,7 @@ class DelayThreshold(Claim):
         h += [Line2D([], [], color="0.3", lw=1), Line2D([], [], color="0.3", ls=":", lw=0.8)]
         lab += ["linear-stability limit S", "eta^-1/2 (Remark 3.11, SDE)"]
         ax.legend(h, lab, fontsize=7, loc="lower left")
-        log_ticks(ax)
+        log_ticks(ax, at=ETAS)
         claim_title(fig, self, "tau* = largest delay whose mean stationary error is within 1.5x of tau = 0 "
                     "(95% bootstrap CI); fit tau* = C (1-mu)^p eta^-q", fontsize=9)
         return tr.save_figure(fig, figdir, "delay_threshold")

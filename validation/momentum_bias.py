@@ -109,10 +109,10 @@ class MomentumBias(Claim):
                           fontsize=8)
         axes[1].set_xlabel("x = tau lambda1 eta/(1-mu)^2  (log)")
         axes[1].set_ylabel("sup(tau) - sup(tau=0), same (mu, eta)  (log)", fontsize=9)
-        for ax in axes:
+        for k, ax in enumerate(axes):
             ax.set_xscale("log")
             ax.set_yscale("log")
-            log_ticks(ax)
+            log_ticks(ax, at=_E if k == 0 else None)
             ax.legend(fontsize=7, loc="upper left")
         claim_title(fig, self, "momentum m_(k+1) vs its limit M~(h_k) = (Sigma h - h'Sigma h h)/(1-mu); "
                     "PASS: both slopes above their bands", fontsize=9)
