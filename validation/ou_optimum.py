@@ -37,7 +37,7 @@ from diffapprox import Claim, ClaimOutput, register, stats
 from diffapprox._simulate import simulate
 from diffapprox.limits import ou_optimum
 
-from ._common import (LAWS, SPECTRUM_SOURCE, finite_count_note, new_figure, num, problem, save_figure,
+from ._common import (claim_title, log_ticks, LAWS, SPECTRUM_SOURCE, finite_count_note, new_figure, num, problem, save_figure,
                       seed_of, tag, tau_ode_at, tau_sde_inside)
 
 MUS = (0.0, 0.5, 0.9)
@@ -247,18 +247,37 @@ class OuOptimum(Claim):
 
     def _figures(self, ratios, results, eta, figdir):
         figs = []
-        fig, axes = new_figure(size=(9.0, 3.8))
-        ax = axes[0, 0]
-        for x, row in enumerate(ratios):
-            law, mu, tau, lab, i, r, lo, hi = row
-            col = {"zero": "C0", "inside": "C2", "far": "C3"}[lab]
-            ax.errorbar([x], [r], yerr=[[r - lo], [hi - r]], fmt="o" if law == "gaussian" else "s", color=col, ms=3)
-        ax.axhspan(1 - BAND, 1 + BAND, color="grey", alpha=0.2)
-        ax.set_xticks(range(len(ratios)))
-        ax.set_xticklabels([f"{r[0][:1]} mu={num(r[1])} tau={r[2]} i={r[4] + 1}" for r in ratios], rotation=90,
-                           fontsize=5)
-        ax.set_ylabel("stationary variance / formula")
-        ax.set_title("OU (3.3) stationary variance (blue tau=0, green inside, red far beyond); band +-10%")
+        from matplotlib.lines import Line2D
+
+        laws = list(dict.fromkeys(r[0] for r in ratios))
+        fig, axes = new_figure(ncols=len(laws), size=(6.4, 4.4))
+        colours = {"zero": "C0", "inside": "C2", "far": "C3"}
+        markers = ("o", "s", "^", "D")
+        for ax, law in zip(axes[0], laws):
+            rows = [r for r in ratios if r[0] == law]
+            groups = list(dict.fromkeys((r[1], r[2], r[3]) for r in rows))
+            n_i = max(r[4] for r in rows) + 1
+            for row in rows:
+                _, mu, tau, lab, ii, r, lo, hi = row
+                x = groups.index((mu, tau, lab)) + 0.22 * (ii - (n_i - 1) / 2)
+                ax.errorbar([x], [r], yerr=[[r - lo], [hi - r]], fmt=markers[ii % len(markers)], color=colours[lab],
+                            ms=4, capsize=2)
+            ax.axhspan(1 - BAND, 1 + BAND, color="grey", alpha=0.2, zorder=0)
+            ax.axhline(1.0, color="k", lw=0.8, ls="--", zorder=0)
+            ax.set_xticks(range(len(groups)))
+            ax.set_xticklabels([f"mu={num(g[0])}\ntau={g[1]}" for g in groups], fontsize=7)
+            ax.set_xlim(-0.6, len(groups) - 0.4)
+            ax.set_title(f"{law} data", fontsize=10)
+        axes[0, 0].set_ylabel("measured / predicted stationary variance of U_i")
+        h = [Line2D([], [], color=colours[k], marker="o", ls="none") for k in ("zero", "inside", "far")]
+        lab = ["tau = 0", "tau inside the SDE threshold", "tau far beyond it (context)"]
+        h += [Line2D([], [], color="0.3", marker=markers[k], ls="none") for k in range(1, n_i)]
+        lab += [f"i = {k + 1}" for k in range(1, n_i)]
+        h.append(Line2D([], [], color="grey", alpha=0.4, lw=6))
+        lab.append(f"tolerance band 1 +- {BAND:g}")
+        axes[0, -1].legend(h, lab, fontsize=7, loc="upper right")
+        claim_title(fig, self, "OU limit (3.3): stationary variance alpha_i1^2/(2(1-mu)(lambda1-lambda_i)) "
+                    "against simulation, 95% CI", fontsize=9)
         figs += save_figure(fig, figdir, "ou_optimum_stationary_variance")
         fig, axes = new_figure(ncols=len(MUS))
         for c, mu in enumerate(MUS):
@@ -270,10 +289,16 @@ class OuOptimum(Claim):
             pred = lim.second_moment(t, u0)
             m2 = np.asarray(r["m2"])
             for k in range(m2.shape[1]):
-                ax.semilogy(t, m2[:, k], lw=1.5, label=f"i={k + 2} sim")
-                ax.semilogy(t, pred[:, k], "k--", lw=0.8)
-            ax.set_xlabel("t")
-            ax.set_title(f"E U_i(t)^2, {LAWS[0]}, mu={num(mu)}, tau=0 (dashed: Prop 3.6)", fontsize=8)
-            ax.legend(fontsize=7)
+                ax.semilogy(t, m2[:, k], lw=1.5, label=f"i={k + 2}, simulated")
+                ax.semilogy(t, pred[:, k], "k--", lw=0.8, label="Prop. 3.6 prediction" if k == 0 else None)
+            ax.set_xlabel("time t = k eta")
+            if c == 0:
+                ax.set_ylabel("E U_i(t)^2  (log)")
+            ax.set_title(f"{LAWS[0]} data, mu={num(mu)}, tau=0", fontsize=9)
+            log_ticks(ax, "y")
+            if c == 0:
+                ax.legend(fontsize=7, loc="upper right")
+        claim_title(fig, self, "second moments of the rescaled coordinates U_i = h_i / sqrt(eta) from the "
+                    "start u0, against the OU law", fontsize=9)
         figs += save_figure(fig, figdir, "ou_optimum_second_moment")
         return figs
