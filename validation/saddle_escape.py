@@ -38,7 +38,7 @@ from diffapprox import Claim, ClaimOutput, register, stats
 from diffapprox._simulate import simulate
 from diffapprox.limits import escape_time
 
-from ._common import (BOUNDED_LAW, SPECTRUM_SOURCE, finite_count_note, new_figure, num, problem, save_figure,
+from ._common import (claim_title, BOUNDED_LAW, SPECTRUM_SOURCE, finite_count_note, new_figure, num, problem, save_figure,
                       seed_of, tag, tau_sde_inside)
 
 ETA = 5e-4
@@ -206,18 +206,31 @@ class SaddleEscape(Claim):
                            parameters=self.parameters(profile))
 
     def _figure(self, fig_data, figdir):
-        fig, axes = new_figure(ncols=len(fig_data))
+        from matplotlib.lines import Line2D
+
+        fig, axes = new_figure(ncols=len(fig_data), size=(5.0, 3.9))
         for c, (cfg, T, et, horizon) in enumerate(fig_data):
             ax = axes[0, c]
             ts = np.sort(T)
-            ax.step(ts, np.arange(1, ts.size + 1) / ts.size, where="post", label="empirical")
+            ax.step(ts, np.arange(1, ts.size + 1) / ts.size, where="post", label="simulated (empirical CDF)")
             grid = np.linspace(0, horizon, 300)
-            ax.plot(grid, et.cdf(grid), "k--", label="A.9 law")
+            ax.plot(grid, et.cdf(grid), "k--", label="predicted law (A.9)")
             for nu in NUS:
-                ax.axvline(et.T1(nu, "appendix"), color="C2", lw=0.7)
-                ax.axvline(et.T1(nu, "main"), color="C3", lw=0.7, ls=":")
+                ax.axvline(et.T1(nu, "appendix"), color="C2", lw=0.8)
+                ax.axvline(et.T1(nu, "main"), color="C3", lw=0.8, ls=":")
+                ax.axhline(1 - nu, color="0.6", lw=0.6, ls="-.")
             ax.set_xlim(0, horizon)
-            ax.set_xlabel("escape time t")
-            ax.set_title(f"{cfg[0]}, mu={num(cfg[1])}, tau={cfg[2]} (green T1 A.9, red T1 main)", fontsize=8)
-            ax.legend(fontsize=7)
+            ax.set_xlabel("escape time t = k eta")
+            if c == 0:
+                ax.set_ylabel("P(escaped by time t)")
+            ax.set_title(f"{cfg[0]} data, mu={num(cfg[1])}, tau={cfg[2]}", fontsize=9)
+            if c == 0:
+                h, lab = ax.get_legend_handles_labels()
+                h += [Line2D([], [], color="C2", lw=0.8), Line2D([], [], color="C3", lw=0.8, ls=":"),
+                      Line2D([], [], color="0.6", lw=0.6, ls="-.")]
+                lab += ["T1(nu), appendix A.9", "T1(nu), main text (Thm 3.9)",
+                        "1 - nu, nu in " + ", ".join(f"{v:g}" for v in NUS)]
+                ax.legend(h, lab, fontsize=7, loc="lower right")
+        claim_title(fig, self, "phase I escape from the saddle: escape by T1(nu) with probability >= 1 - nu; "
+                    "distribution against the A.9 law (KS)", fontsize=9)
         return save_figure(fig, figdir, "saddle_escape_cdf")
