@@ -29,7 +29,7 @@ from diffapprox._simulate import simulate
 from diffapprox._theory import T2
 from diffapprox.limits import ode_closed_form
 
-from ._common import (LAWS, SPECTRUM_SOURCE, finite_count_note, new_figure, num, problem, save_figure, seed_of,
+from ._common import (claim_title, LAWS, SPECTRUM_SOURCE, finite_count_note, new_figure, num, problem, save_figure, seed_of,
                       tag, tau_ode_at)
 
 ETA = 5e-4
@@ -129,23 +129,41 @@ class TraverseTime(Claim):
                       f"median / T2 = {med.estimate / t2:.3f}; not the paper's statement; {note}")))
             findings.append(f"{suf}: P(arrived by T2={t2:.3g}) = {pe.estimate:.3f}; median time {med.estimate:.4g} "
                             f"= {med.estimate / t2:.3f} T2 = {med.estimate / t_ode:.3f} x ODE time")
-            curves.append((suf, np.asarray(r["times"]), np.asarray(r["mean_err"]), t2, t_ode))
+            curves.append((suf, np.asarray(r["times"]), np.asarray(r["mean_err"]), t2, t_ode, T, (law, mu, tau)))
         incons.append("A.7 solves H_1(T2)^2 >= 1-delta^2 from H(0) = (delta, sqrt(1-delta^2), 0, ...) but the ODE (3.2) "
                       "closed form gives exp(2(lambda1-lambda2) t/(1-mu)) = ((1-delta^2)/delta^2)^2, i.e. "
                       "t = (1-mu)/(lambda1-lambda2) log((1-delta^2)/delta^2) = 2 T2: the printed T2 is half the "
                       "deterministic traverse time (A.7's intermediate inequality compares with eta^-1 (1-delta^2), "
                       "a scaling slip).")
-        fig, axes = new_figure()
+        fig, axes = new_figure(ncols=2, size=(5.4, 4.2))
+        combos = list(dict.fromkeys((c[6][1], c[6][2]) for c in curves))
+        styles = {LAWS[0]: "-", LAWS[1]: "--"} if len(LAWS) > 1 else {LAWS[0]: "-"}
         ax = axes[0, 0]
-        for suf, t, e, t2, t_ode in curves:
-            ax.semilogy(t, np.maximum(1 - e, 1e-6), lw=1, label=suf)
-        ax.set_xlabel("t")
-        ax.set_ylabel("mean h_1^2/||h||^2")
-        ax.set_title("Phase II traverse (vertical lines: T2 and ODE time per mu)", fontsize=8)
+        for suf, t, e, t2, t_ode, T, (law, mu, tau) in curves:
+            ts = np.sort(T) / t2
+            col = f"C{combos.index((mu, tau))}"
+            ax.step(ts, np.arange(1, ts.size + 1) / ts.size, where="post", color=col, ls=styles.get(law, "-"),
+                    lw=1.2, label=f"{law}, mu={num(mu)}, tau={tau}")
+        ax.axhspan(PROB, 1.0, color="0.9", zorder=0, label=f"Prop. 3.8: >= {PROB:g} by T2")
+        ax.axvline(1.0, color="k", lw=0.8, label="T2 (Prop. 3.8)")
+        ax.axvline(curves[0][4] / curves[0][3], color="k", lw=0.8, ls=":", label="ODE (3.2) traverse time")
+        ax.set_xlim(0, 3)
+        ax.set_xlabel("time / T2")
+        ax.set_ylabel("fraction of paths with h_1^2/||h||^2 >= 1 - delta^2")
+        ax.set_title("judged: fraction arrived at time T2 (x = 1)", fontsize=9)
+        ax.legend(fontsize=6.5, loc="upper left")
+        ax = axes[0, 1]
+        for suf, t, e, t2, t_ode, T, (law, mu, tau) in curves:
+            ax.semilogy(t, np.maximum(1 - e, 1e-6), lw=1, color=f"C{combos.index((mu, tau))}",
+                        ls=styles.get(law, "-"))
+        ax.set_xlabel("time t = k eta")
+        ax.set_ylabel("mean h_1^2/||h||^2  (log)")
+        ax.set_title("mean alignment; solid / dotted verticals: T2 / ODE time per mu", fontsize=9)
         for mu in MUS:
-            ax.axvline(T2(problem(), mu=mu, delta=math.sqrt(_delta2())), color="C3", lw=0.7, ls=":")
-            ax.axvline(_ode_time(mu), color="k", lw=0.7, ls="--")
-        ax.legend(fontsize=5)
+            ax.axvline(T2(problem(), mu=mu, delta=math.sqrt(_delta2())), color="0.3", lw=0.8)
+            ax.axvline(_ode_time(mu), color="0.3", lw=0.8, ls=":")
+        claim_title(fig, self, f"phase II traverse from h_1^2 = delta^2 = {_delta2():.3g} to 1 - delta^2 "
+                    "(colours: mu and tau; line style: data law)", fontsize=9)
         figs = save_figure(fig, figdir, "traverse_time")
         return ClaimOutput(measurements=ms, figures=figs, findings=findings, inconsistencies=incons,
                            parameters=self.parameters(profile))
