@@ -28,7 +28,7 @@ from diffapprox import Claim, ClaimOutput, register, stats
 from diffapprox._simulate import simulate
 from diffapprox._theory import T3
 
-from ._common import (BOUNDED_LAW, LAWS, SPECTRUM_SOURCE, finite_count_note, new_figure, num, problem, save_figure,
+from ._common import (claim_title, BOUNDED_LAW, LAWS, SPECTRUM_SOURCE, finite_count_note, new_figure, num, problem, save_figure,
                       seed_of, tag, tau_sde_inside)
 
 ETA = {"quick": 1e-4, "standard": 5e-5, "paper": 2.5e-5}
@@ -164,18 +164,31 @@ class Phase3Time(Claim):
                       "negative log argument (undefined); a smaller constant (here 1/6) is needed.")
         incons.append("A.6 bounds sum_i alpha_i1^2/(2(1-mu)(lambda1-lambda_i)) by phi/(2(1-mu)(lambda1-lambda2)) with "
                       "phi = sum_j alpha_1j^2 including j = 1 (E[Y_1^4]); the bound is loose, so T3 over-states the time.")
-        fig, axes = new_figure()
+        from matplotlib.lines import Line2D
+
+        fig, axes = new_figure(size=(7.6, 4.8))
         ax = axes[0, 0]
+        xmax = 1.5
         for i, (suf, t, p, tv) in enumerate(curves):
-            ax.plot(t, p, lw=1, color=f"C{i}", label=suf)
-            ax.axvline(tv["main"], color=f"C{i}", lw=0.6, ls=":")
+            x = np.asarray(t) / tv["main"]
+            ax.plot(x, p, lw=1.2, color=f"C{i}", label=suf.replace("/", ", "))
             if math.isfinite(tv["appendix"]):
-                ax.axvline(tv["appendix"], color=f"C{i}", lw=0.6, ls="--")
-        ax.axhline(PROB, color="k", lw=0.7)
-        ax.set_xlabel("t")
-        ax.set_ylabel("P(sum_{i>=2} h_i^2 <= eps)")
-        ax.set_title(f"Phase III, eta={eta:g} (dotted: T3 main, dashed: T3 appendix)", fontsize=8)
-        ax.legend(fontsize=5)
+                xa = tv["appendix"] / tv["main"]
+                ax.plot([xa], [1.03], marker="v", color=f"C{i}", ms=6, clip_on=False)
+                xmax = max(xmax, xa * 1.1)
+        ax.axhspan(PROB, 1.0, color="0.9", zorder=0)
+        ax.axvline(1.0, color="k", lw=0.8)
+        ax.set_xlim(0, min(xmax, 3.0))
+        ax.set_ylim(-0.02, 1.08)
+        ax.set_xlabel("time / T3 (Prop. 3.6, main text)")
+        ax.set_ylabel("fraction of paths with sum_(i>=2) h_i^2 <= eps")
+        h, lab = ax.get_legend_handles_labels()
+        h += [Line2D([], [], color="0.9", lw=6), Line2D([], [], color="k", lw=0.8),
+              Line2D([], [], color="0.3", marker="v", ls="none")]
+        lab += [f"Prop. 3.6: >= {PROB:g} by T3", "T3 main text (x = 1)", "T3 appendix A.6 (same colour)"]
+        ax.legend(h, lab, fontsize=7, loc="lower right")
+        claim_title(fig, self, f"phase III, eta={eta:g}: fraction of paths within eps of e_1 against time; "
+                    "judged at x = 1 and at the triangles", fontsize=9)
         figs = save_figure(fig, figdir, "phase3_time")
         return ClaimOutput(measurements=ms, figures=figs, findings=findings, inconsistencies=incons,
                            parameters=self.parameters(profile))
