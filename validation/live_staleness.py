@@ -379,32 +379,43 @@ class LiveStaleness(Claim):
             parameters=params)
 
     def _figures(self, runs, hist, figdir: Path) -> list[str]:
-        fig, axes = cm.new_figure(ncols=4, nrows=2, size=(3.4, 2.8))
+        fig, axes = cm.new_figure(ncols=4, nrows=2, size=(3.6, 3.0))
         plain = [x for x in runs if x[0] == MU_LO and x[1] > 1 and x[2] == 1.0]
         plain = ([x for x in plain if x[3] == _C] + [x for x in plain if x[3] == _L][::-1])[:4]
-        for ax, (mu, m, s, g, r) in zip(axes[0], plain):
+        for k, (ax, (mu, m, s, g, r)) in enumerate(zip(axes[0], plain)):
             tr_, pmf = hist[(mu, m, s, g)]
             n = max(int(tr_.max()) + 1, min(pmf.size, 4 * m + 2)) if tr_.size else 1
             emp = np.bincount(tr_, minlength=n)[:n] / max(1, tr_.size)
-            ax.bar(np.arange(n), emp, color="tab:blue", alpha=0.6, label="live")
-            ax.plot(np.arange(min(n, pmf.size)), pmf[:n], "k.-", label=f"workers:{m}")
-            ax.axvline(m - 1, color="tab:red", ls="--", lw=1, label=f"const:{m - 1}")
-            ax.set_title(f"staleness, M={m}, {g}", fontsize=9)
-            ax.set_xlabel("tau")
+            ax.bar(np.arange(n), emp, color="tab:blue", alpha=0.6, label="live server (measured)")
+            ax.plot(np.arange(min(n, pmf.size)), pmf[:n], "k.-", ms=3, label=f"queue law workers:{m}")
+            ax.axvline(m - 1, color="tab:red", ls="--", lw=1, label=f"constant delay {m - 1}")
+            judged = " (judged)" if g == _C else " (context)"
+            ax.set_title(f"staleness, M={m}, {g} regime{judged}", fontsize=9)
+            ax.set_xlabel("staleness tau (updates)")
+            if k == 0:
+                ax.set_ylabel("probability")
             ax.legend(fontsize=7)
+        for ax in axes[0][len(plain):]:
+            ax.set_visible(False)
         curves = [x for x in runs if x[2] == 1.0 and (x[1] == 1 or (x[1] == 8 and x[3] == _C))][:4]
-        for ax, (mu, m, s, g, r) in zip(axes[1], curves):
+        for k, (ax, (mu, m, s, g, r)) in enumerate(zip(axes[1], curves)):
             t = np.asarray(r["times"])
             ts = np.asarray(r["sim"]["steps_at"])
             ax.fill_between(ts, r["sim"]["q025"], r["sim"]["q975"], color="tab:orange", alpha=0.3,
-                            label="replay 95%")
-            ax.plot(ts, r["sim"]["mean"], color="tab:orange", lw=1, label="replay mean")
-            ax.plot(t, r["error"], color="tab:blue", lw=1, label="live")
+                            label="replayed trace: 95% of paths")
+            ax.plot(ts, r["sim"]["mean"], color="tab:orange", lw=1, label="replayed trace: mean")
+            ax.plot(t, r["error"], color="tab:blue", lw=1, label="live run")
             ax.set_yscale("log")
-            ax.set_title(f"error, mu={mu:g}, M={m}", fontsize=9)
+            ax.set_title(f"error, mu={mu:g}, M={m}" + (f", {g}" if m > 1 else ""), fontsize=9)
             ax.set_xlabel("update k")
-            ax.legend(fontsize=7)
-        fig.tight_layout()
+            if k == 0:
+                ax.set_ylabel("error 1 - h1^2/||h||^2  (log)")
+                ax.legend(fontsize=7, loc="lower left")
+        for ax in axes[1][len(curves):]:
+            ax.set_visible(False)
+        cm.claim_title(fig, self, "top: staleness produced by a live Dask parameter server against the queue law "
+                       "and a constant delay; bottom: live error against the simulator replaying the measured trace",
+                       fontsize=9)
         return cm.save_figure(fig, figdir, "live_staleness")
 
 
