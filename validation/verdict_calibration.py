@@ -208,18 +208,33 @@ def _figure(ms: list[Measurement], figdir: Path) -> list[str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 0.32 * len(ms) + 1.2))
+    from matplotlib.lines import Line2D
+
+    fig, ax = plt.subplots(figsize=(8.5, 0.32 * len(ms) + 1.8))
     y = np.arange(len(ms))[::-1]
     for yi, m in zip(y, ms):
         color = {"PASS": "tab:green", "FAIL": "tab:red"}.get(m.verdict.value, "tab:gray")
-        ax.errorbar(m.estimate, yi, xerr=[[max(m.estimate - m.ci[0], 0.0)], [max(m.ci[1] - m.estimate, 0.0)]], fmt="o", color=color)
+        ax.errorbar(m.estimate, yi, xerr=[[max(m.estimate - m.ci[0], 0.0)], [max(m.ci[1] - m.estimate, 0.0)]],
+                    fmt="o", color=color, mfc=color if m.informative else "white", capsize=2)
         if m.tolerance is not None:
             lo, hi = m.tolerance
-            ax.plot([lo, hi], [yi, yi], color=color, alpha=0.25, lw=6)
-    ax.set_yticks(y, [m.name for m in ms], fontsize=7)
+            ax.plot([lo, hi], [yi, yi], color=color, alpha=0.25, lw=6, solid_capstyle="butt")
+    ax.axvline(ALPHA, color="0.5", lw=0.7, ls=":")
+    ax.axvline(POWER_TARGET, color="0.5", lw=0.7, ls=":")
+    ax.set_yticks(y, [m.name + ("" if m.informative else "  (context)") for m in ms], fontsize=7)
     ax.set_xlim(-0.02, 1.02)
-    ax.set_xlabel("rate (95% Wilson CI); shaded: accepted range")
-    ax.set_title("verdict-calibration: sizes and powers")
+    ax.set_xlabel(f"rate over replications (95% Wilson CI)\ndotted: alpha = {ALPHA:g} and power target "
+                  f"{POWER_TARGET:g}", fontsize=9)
+    ax.legend([Line2D([], [], color="tab:green", marker="o", ls="none"),
+               Line2D([], [], color="tab:red", marker="o", ls="none"),
+               Line2D([], [], color="tab:gray", marker="o", ls="none"),
+               Line2D([], [], color="0.4", marker="o", mfc="white", ls="none"),
+               Line2D([], [], color="0.4", alpha=0.3, lw=6)],
+              ["PASS", "FAIL", "INCONCLUSIVE", "hollow: context, not combined", "accepted range"],
+              fontsize=7, loc="center", bbox_to_anchor=(0.6, 0.5))
+    fig.suptitle(f"{VerdictCalibration.id} \u2014 {VerdictCalibration.paper_ref}\n"
+                 "verdict machinery: size = samples drawn from the prediction,\n"
+                 "power = a prediction off by +20% variance", fontsize=9)
     fig.tight_layout()
     figdir.mkdir(parents=True, exist_ok=True)
     out = []
