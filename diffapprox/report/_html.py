@@ -83,6 +83,15 @@ def _embed(out_dir: Path, stem: str, files: dict[str, str]) -> dict:
     return dict(name=Path(stem).name, path=", ".join(files.values()), src=None, problem="no PNG or SVG version")
 
 
+#: Claims with more parameter entries than this get them in a collapsed ``<details>``.
+MANY_PARAMETERS = 25
+
+
+def _leaves(d) -> int:
+    """Rows a nested parameter dict renders to."""
+    return sum(_leaves(v) if isinstance(v, dict) and v else 1 for v in d.values()) if isinstance(d, dict) else 1
+
+
 def _claim_view(claim: dict, out_dir: Path) -> dict:
     ms = claim["measurements"]
     return dict(
@@ -92,7 +101,9 @@ def _claim_view(claim: dict, out_dir: Path) -> dict:
         key=F.key_measurement(claim),
         n_measurements=len(ms),
         collapse=len(ms) > MANY_MEASUREMENTS,
-        not_passing=[m for m in ms if m["verdict"] != "PASS"],
+        not_passing=[m for m in ms if m["verdict"] != "PASS" and m["informative"]],
+        n_context=sum(1 for m in ms if not m["informative"]),
+        n_params=_leaves(claim["parameters"]),
         embedded=[_embed(out_dir, stem, files) for stem, files in figure_groups(claim["figures"])],
     )
 
@@ -109,4 +120,5 @@ def render_html(results: dict, out_dir: Path) -> str:
         counts=F.verdict_counts(results["claims"]),
         version=__version__,
         many=MANY_MEASUREMENTS,
+        many_params=MANY_PARAMETERS,
     )
