@@ -1,7 +1,8 @@
 """The PDF report (reportlab platypus): same content as the HTML report.
 
-Page 1 holds the summary table; each claim starts on a new page (statement,
-parameters, measurements, PNG figures, findings, inconsistencies, error); the
+Page 1 holds the summary table; each claim starts on a new page (statement, the
+measurement that decided the verdict, error, PNG figures, findings, inconsistencies,
+parameters, measurements); the
 reproducibility block closes the document. Text is real text (DejaVu Sans,
 embedded as a subset, shipped with matplotlib), so it is searchable and paper
 symbols (mu, eta, tau in Greek, <=, em dash) render. The document is built with
@@ -202,19 +203,7 @@ def _claim_story(c: dict, out_dir: Path, st, width):
     if c["error"]:
         story += _h2("Error", st)
         story.append(Paragraph(escape(c["error"]).replace("\n", "<br/>"), st["pre"]))
-    story += _h2("Parameters", st)
-    if c["parameters"]:
-        story.append(_table(_kv_rows(c["parameters"], st), [width * 0.3, width * 0.7], header=False))
-    else:
-        story.append(_p(F.DASH, st["body"]))
-    counts = F.verdict_counts(c["measurements"])
-    summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-    story += _h2(f"Measurements ({len(c['measurements'])}{': ' + summary if summary else ''})", st)
-    if c["measurements"]:
-        story.append(_measurement_table(c["measurements"], st, width))
-        story.append(Spacer(1, 4))
-    else:
-        story.append(_p("No measurements.", st["body"]))
+    # figures and findings first: a long measurement table would push them pages away from the verdict
     groups = figure_groups(c["figures"])
     if groups:
         # the heading travels with the first figure (platypus keepWithNext cannot see into KeepTogether)
@@ -233,6 +222,19 @@ def _claim_story(c: dict, out_dir: Path, st, width):
         if c[key]:
             story += _h2(title, st)
             story += [Paragraph(escape(s), st["bullet"], bulletText="•") for s in c[key]]
+    story += _h2("Parameters", st)
+    if c["parameters"]:
+        story.append(_table(_kv_rows(c["parameters"], st), [width * 0.3, width * 0.7], header=False))
+    else:
+        story.append(_p(F.DASH, st["body"]))
+    counts = F.verdict_counts(c["measurements"])
+    summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+    story += _h2(f"Measurements ({len(c['measurements'])}{': ' + summary if summary else ''})", st)
+    if c["measurements"]:
+        story.append(_measurement_table(c["measurements"], st, width))
+        story.append(Spacer(1, 4))
+    else:
+        story.append(_p("No measurements.", st["body"]))
     return story
 
 
@@ -278,12 +280,12 @@ def _summary_story(results: dict, st, width):
         cells.append((2, r, c["verdict"]))
     if not claims:
         rows.append([_p("No claims in this run.", st["cell"]), "", "", "", "", ""])
-    story.append(_table(rows, [width * f for f in (0.18, 0.14, 0.14, 0.30, 0.15, 0.09)], verdict_cells=cells, long=True))
-    story.append(Spacer(1, 6))
     story.append(_p(
         "A measurement PASSes when its whole confidence interval lies inside the tolerance band stated before "
         "measuring, FAILs when the interval lies entirely outside, and is INCONCLUSIVE otherwise; ERROR means "
-        "the run broke. Each claim states how its measurements combine.", st["small"]))
+        "the run broke. Each claim states how its measurements combine; the key number is the measurement "
+        "that decided the claim's verdict (the worst of those sharing it).", st["small"]))
+    story.append(_table(rows, [width * f for f in (0.18, 0.14, 0.14, 0.30, 0.15, 0.09)], verdict_cells=cells, long=True))
     return story
 
 
