@@ -28,7 +28,9 @@ def baseline() -> dict:
 
 def test_quick_profile_keeps_the_baseline(tmp_path, capsys, baseline):
     out = tmp_path / "quick"
-    code = main(["validate", "--profile", "quick", "--out", str(out), "--no-progress",
+    # Name the claims: other test modules register toy claims in the same process.
+    ids = ",".join(c["id"] for c in baseline["claims"])
+    code = main(["validate", "--profile", "quick", "--claims", ids, "--out", str(out), "--no-progress",
                  "--baseline", str(BASELINE)])
     text = capsys.readouterr().out
     assert code == 0, text
@@ -68,3 +70,11 @@ def test_a_perturbed_baseline_exits_1_and_says_what_moved(tmp_path, capsys, base
     assert code == 1
     assert f"claim {cid}: verdict {flipped} -> {claim['verdict']}" in text
     assert f"measurement {m['name']!r}" in text
+
+
+def test_the_baseline_covers_every_claim(baseline):
+    from diffapprox._claims import _REGISTRY, all_claims
+
+    all_claims()
+    real = [cid for cid, c in _REGISTRY.items() if type(c).__module__.startswith("validation.")]
+    assert sorted(real) == sorted(c["id"] for c in baseline["claims"])
