@@ -15,9 +15,10 @@ sample suffices (the yardstick's trick).  Iterates live in a ring buffer of
 ``L = max(cap + 2, 3)`` rows: ``h_j`` is in row ``j mod L``, so the row written
 by a step is never one it reads (``h_k``, ``h_{k-1}``, ``h_{k-tau}``, tau <= cap):
 the long-vector loops vectorise, and ``h_k`` survives a step, which is the state
-a diverged path is frozen at.  For d = 4 (the paper's case) ``h_k`` and ``h_{k-1}``
-are also carried in scalars, so the step-to-step dependency is one fused multiply-add
-(the yardstick's register trick); the ring serves the delayed reads.
+a diverged path is frozen at.  d = 4 with B = 1 (the paper's case) has its own loop,
+:func:`_steps4`: the same floating-point operations in the same order, but ``h_k`` and
+``h_{k-1}`` carried in registers, so the step-to-step dependency is one fused
+multiply-add (the yardstick's register trick), and nothing called inside the loop.
 
 Floating point: d < 16 runs loops in a fixed order (with fused multiply-adds);
 d >= 16 lets LLVM reassociate and fuse the sums (vectorised).  Either way the order is fixed by the
@@ -36,6 +37,8 @@ from . import _rng
 from ._rng import N_STREAMS, STREAM_DATA, STREAM_DELAY, STREAM_START
 
 __all__ = ["simulate_paths", "simulate_given", "DELAY_GIVEN", "block_length"]
+
+_U = np.uint64  # an unsigned index skips numba's negative-index fix-up
 
 #: Delay code of pre-drawn delays (the naive-twin entry point).
 DELAY_GIVEN = 5
@@ -175,21 +178,6 @@ def _steps(d, p, steps, batch, rec_every, mu, eta, sl, ring, st, buf, z, row, la
     es_b = eta / batch
     inv_b = 1.0 / batch
     opm = 1.0 + mu
-    sl0 = sl1 = sl2 = sl3 = 0.0
-    c0 = c1 = c2 = c3 = 0.0
-    if d == 4:
-        sl0 = sl[0]
-        sl1 = sl[1]
-        sl2 = sl[2]
-        sl3 = sl[3]
-        c0 = ring[0, 0]
-        c1 = ring[0, 1]
-        c2 = ring[0, 2]
-        c3 = ring[0, 3]
-    p0 = c0
-    p1 = c1
-    p2 = c2
-    p3 = c3
     rc = 0
     ri = 0
     div_step = -1
@@ -216,38 +204,7 @@ def _steps(d, p, steps, batch, rec_every, mu, eta, sl, ring, st, buf, z, row, la
             row = 0
         # ---- the step (2.1): s = Y.w, g = s Y - s^2 w (w.(sY) = s^2 exactly)
         if batch == 1:
-            if d == 4:
-                # d = 4 (the paper's case): h_k, h_{k-1} carried in scalars, written to the ring
-                # only for later delayed reads (the yardstick's register trick)
-                y0 = sl0 * z[row, 0, 0]
-                y1 = sl1 * z[row, 0, 1]
-                y2 = sl2 * z[row, 0, 2]
-                y3 = sl3 * z[row, 0, 3]
-                w0 = ring[sw, 0]
-                w1 = ring[sw, 1]
-                w2 = ring[sw, 2]
-                w3 = ring[sw, 3]
-                s = ((y0 * w0 + y1 * w1) + y2 * w2) + y3 * w3
-                es = eta * s
-                ec = es * s
-                n0 = opm * c0 + ((es * y0 - ec * w0) - mu * p0)
-                n1 = opm * c1 + ((es * y1 - ec * w1) - mu * p1)
-                n2_ = opm * c2 + ((es * y2 - ec * w2) - mu * p2)
-                n3 = opm * c3 + ((es * y3 - ec * w3) - mu * p3)
-                ring[nxt, 0] = n0
-                ring[nxt, 1] = n1
-                ring[nxt, 2] = n2_
-                ring[nxt, 3] = n3
-                n2 = ((n0 * n0 + n1 * n1) + n2_ * n2_) + n3 * n3
-                p0 = c0
-                p1 = c1
-                p2 = c2
-                p3 = c3
-                c0 = n0
-                c1 = n1
-                c2 = n2_
-                c3 = n3
-            elif d < 16:
+            if d < 16:
                 s = 0.0
                 for j in range(d):
                     s += sl[j] * z[row, 0, j] * ring[sw, j]
@@ -295,6 +252,158 @@ def _steps(d, p, steps, batch, rec_every, mu, eta, sl, ring, st, buf, z, row, la
             ri += 1
             _record(ring, cur, n2c, ri, rec_err, rec_n2, rec_h, p, keep_h)
     # ---- a diverged path stays frozen at its last state within the bound
+    for r in range(ri + 1, rec_err.shape[1]):
+        _record(ring, cur, n2c, r, rec_err, rec_n2, rec_h, p, keep_h)
+    return div_step
+
+
+@njit(cache=True, fastmath={"contract"})
+def _steps4(p, steps, rec_every, mu, eta, sl, ring, st, buf, yf, row, nrows, law, dcode, dT, dA, dW,
+            ginv, cumw, last, dtrace, tgiven, cap, bound2, pc, pl, ps, pout, rec_err, rec_n2, rec_h,
+            keep_h, tbuf):
+    """:func:`_steps` for d = 4, B = 1 (the paper's case): the same operations in the same order.
+
+    ``ring`` (L, 4) as in :func:`_steps`.  ``yf`` is flat and holds the samples Y = sqrt(lambda) Z
+    (the product, rounded, that the step would form): ``buf`` scaled in place after each
+    refill (vectorised), or the path's pre-drawn samples.  The steps run in chunks that end
+    at a refill, a record or the last step, so the inner loop calls nothing: h_k and h_{k-1}
+    stay in registers (the yardstick's register trick), the ring is a flat array indexed
+    with unsigned offsets that wrap without a modulo, and random delays are drawn into
+    ``tbuf`` before the chunk (from their own stream: the data draws keep their order).
+
+    Divergence: ||h||^2 is computed (same expression) only when ``sum_j |h_j|`` does not
+    prove it below ``bound2`` (a margin of 1e-9 covers the rounding), at records, and
+    when passages are watched.  The loop's floating-point operations are otherwise those
+    of the generic step, so results are bit-identical to it.
+    """
+    L = ring.shape[0]
+    rf = ring.reshape(L * 4)
+    L4 = L * 4
+    nb = buf.shape[0]
+    n2c = 0.0
+    for j in range(4):
+        n2c += ring[0, j] * ring[0, j]
+    _record(ring, 0, n2c, 0, rec_err, rec_n2, rec_h, p, keep_h)
+    npass = pc.shape[0]
+    if npass > 0:
+        npass = _passages(ring, 0, n2c, 0, pc, pl, ps, pout, p)
+    # sum_j |h_j| <= slim implies ||h||^2 <= bound2 for the rounded sums (relative error
+    # < 1e-14 << 1e-9); subnormal bounds take the exact test every step
+    slim = math.sqrt(bound2) * (1.0 - 1e-9) if bound2 >= 1e-280 else -1.0
+    opm = 1.0 + mu
+    sl0 = sl[0]
+    sl1 = sl[1]
+    sl2 = sl[2]
+    sl3 = sl[3]
+    c0 = ring[0, 0]
+    c1 = ring[0, 1]
+    c2 = ring[0, 2]
+    c3 = ring[0, 3]
+    p0 = c0
+    p1 = c1
+    p2 = c2
+    p3 = c3
+    no = 4  # offset of the row of h_{k+1}
+    rc = 0
+    ri = 0
+    div_step = -1
+    k = 0
+    while k < steps:
+        if row == nrows:
+            _refill(law, st, buf, ring.shape[1])
+            for o in range(0, nb, 4):
+                buf[_U(o)] *= sl0
+                buf[_U(o + 1)] *= sl1
+                buf[_U(o + 2)] *= sl2
+                buf[_U(o + 3)] *= sl3
+            row = 0
+        n = min(nrows - row, rec_every - rc, steps - k)
+        if dcode != 0:
+            for i in range(n):
+                kk = k + i
+                if dcode == DELAY_GIVEN:
+                    tau = tgiven[p, kk]
+                else:
+                    tau = _draw_tau(kk, dcode, dA, dW, ginv, cumw, last, dtrace, st)
+                if tau > cap:
+                    tau = cap
+                if tau > kk:
+                    tau = kk
+                tbuf[i] = tau
+        yo = row * 4
+        done = 0
+        for i in range(n):
+            if dcode == 0:
+                tau = dT
+                if tau > k + i:
+                    tau = k + i
+            else:
+                tau = tbuf[i]
+            wo = no - 4 * (tau + 1)
+            if wo < 0:
+                wo += L4
+            y0 = yf[_U(yo)]
+            y1 = yf[_U(yo + 1)]
+            y2 = yf[_U(yo + 2)]
+            y3 = yf[_U(yo + 3)]
+            w0 = rf[_U(wo)]
+            w1 = rf[_U(wo + 1)]
+            w2 = rf[_U(wo + 2)]
+            w3 = rf[_U(wo + 3)]
+            s = ((y0 * w0 + y1 * w1) + y2 * w2) + y3 * w3
+            es = eta * s
+            ec = es * s
+            n0 = opm * c0 + ((es * y0 - ec * w0) - mu * p0)
+            n1 = opm * c1 + ((es * y1 - ec * w1) - mu * p1)
+            n2_ = opm * c2 + ((es * y2 - ec * w2) - mu * p2)
+            n3 = opm * c3 + ((es * y3 - ec * w3) - mu * p3)
+            rf[_U(no)] = n0
+            rf[_U(no + 1)] = n1
+            rf[_U(no + 2)] = n2_
+            rf[_U(no + 3)] = n3
+            if npass > 0 or not ((abs(n0) + abs(n1)) + (abs(n2_) + abs(n3))) <= slim:
+                n2 = ((n0 * n0 + n1 * n1) + n2_ * n2_) + n3 * n3
+                if not n2 <= bound2:  # also catches NaN and inf
+                    div_step = k + i + 1
+                    break
+                if npass > 0:
+                    # _passages, inline (no call in this loop)
+                    left = 0
+                    for q in range(pc.shape[0]):
+                        if pout[p, q] < 0:
+                            x = rf[_U(no + pc[q])]
+                            r = x * x / n2
+                            if (ps[q] > 0 and r >= pl[q]) or (ps[q] < 0 and r <= pl[q]):
+                                pout[p, q] = k + i + 1
+                            else:
+                                left += 1
+                    npass = left
+            p0 = c0
+            p1 = c1
+            p2 = c2
+            p3 = c3
+            c0 = n0
+            c1 = n1
+            c2 = n2_
+            c3 = n3
+            yo += 4
+            no += 4
+            if no == L4:
+                no = 0
+            done += 1
+        row += done
+        k += done
+        # ||h_k||^2 of the row h_k (the same expression as in the loop)
+        n2c = ((c0 * c0 + c1 * c1) + c2 * c2) + c3 * c3
+        if div_step >= 0:
+            break
+        rc += done
+        if rc == rec_every:
+            rc = 0
+            ri += 1
+            _record(ring, (no - 4) // 4 if no > 0 else L - 1, n2c, ri, rec_err, rec_n2, rec_h, p, keep_h)
+    # ---- a diverged path stays frozen at its last state within the bound
+    cur = (no - 4) // 4 if no > 0 else L - 1
     for r in range(ri + 1, rec_err.shape[1]):
         _record(ring, cur, n2c, r, rec_err, rec_n2, rec_h, p, keep_h)
     return div_step
@@ -369,6 +478,13 @@ def _run_path(p, gp, sl, law, mu, eta, steps, batch, rec_every, h0, random_start
         buf = np.empty(rows * batch * d)
         z = buf.reshape((rows, batch, d))
         row = rows
+    if d == 4 and batch == 1:
+        # Y = sqrt(lambda) Z: buf is scaled after each refill, given samples here (a copy)
+        yf = (z * sl).reshape(z.shape[0] * 4) if dcode == DELAY_GIVEN else buf
+        tbuf = np.empty(z.shape[0] if dcode != 0 else 0, dtype=np.int64)
+        return _steps4(p, steps, rec_every, mu, eta, sl, ring, st, buf, yf, row, z.shape[0], law, dcode,
+                       dT, dA, dW, ginv, cumw, last, dtrace, tgiven, cap, bound2, pc, pl, ps, pout,
+                       rec_err, rec_n2, rec_h, keep_h, tbuf)
     return _steps(d, p, steps, batch, rec_every, mu, eta, sl, ring, st, buf, z, row, law, dcode, dT, dA,
                   dW, ginv, cumw, last, dtrace, tgiven, cap, bound2, pc, pl, ps, pout, rec_err, rec_n2,
                   rec_h, keep_h, gy)

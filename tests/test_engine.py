@@ -63,15 +63,46 @@ def test_kernel_equals_naive_twin_long_vectors():
     _compare(Y, taus, h0 / np.linalg.norm(h0, axis=1, keepdims=True), 0.5, 0.02, rec_every=3)
 
 
-def test_divergence_frozen_like_naive_twin():
+@pytest.mark.parametrize("delay", DELAYS)
+def test_kernel_equals_naive_twin_d4(delay):
+    """d = 4, B = 1 (the paper's case) takes its own loop (``_steps4``): same twin, same rules."""
+    rng = np.random.default_rng([SEED, 4, DELAYS.index(delay)])
+    P, K, d = 3, 150, 4
+    lam = np.array([1.0, 0.6, 0.3, 0.1])
+    Y = rng.standard_normal((P, K, 1, d)) * np.sqrt(lam)
+    taus = _given_delays(delay, P, K, rng)
+    h0 = rng.standard_normal((P, d))
+    h0 /= np.linalg.norm(h0, axis=1, keepdims=True)
+    _compare(Y, taus, h0, 0.6, 0.05, rec_every=3, passages=[(0, 0.6, 1), (1, 0.05, -1), (3, 0.02, -1)])
+
+
+@pytest.mark.parametrize("d", [3, 4])
+def test_divergence_frozen_like_naive_twin(d):
     rng = np.random.default_rng([SEED, 7])
-    P, K, d = 2, 200, 3
+    P, K = 2, 200
     Y = rng.standard_normal((P, K, 1, d)) * 3.0
     taus = np.full((P, K), 8)
-    h0 = np.tile([0.0, 1.0, 0.0], (P, 1))
+    h0 = np.tile(np.eye(d)[1], (P, 1))
     out = _compare(Y, taus, h0, 0.95, 0.5, rec_every=10)
     assert np.all(out["diverged_step"] > 0)
     assert np.all(np.isfinite(out["h"]))
+
+
+@pytest.mark.parametrize("bound", [1.0 + 1e-9, 1.001, 1.02])
+def test_divergence_at_a_bound_near_the_norm(bound):
+    """A bound just above ||h|| = 1: the d = 4 loop's shortcut (sum |h_j| below the bound)
+    must give way to the exact test ||h||^2 <= bound^2, step for step like the twin."""
+    rng = np.random.default_rng([SEED, 8])
+    P, K, d = 4, 300, 4
+    Y = rng.standard_normal((P, K, 1, d)) * np.sqrt([1.0, 0.5, 0.3, 0.2])
+    taus = rng.integers(0, 4, size=(P, K))
+    h0 = np.tile(np.eye(d)[0], (P, 1))
+    out = _kernel.simulate_given(Y, taus, h0, mu=0.5, eta=0.05, rec_every=5, bound=bound)
+    for p in range(P):
+        ref = async_msgd(Y[p], taus[p], h0[p], 0.5, 0.05, rec_every=5, bound=bound)
+        assert out["diverged_step"][p] == ref["diverged_step"]
+        np.testing.assert_allclose(out["h"][p], ref["h"], rtol=0, atol=TOL)
+    assert np.any(out["diverged_step"] > 0)
 
 
 # ----------------------------------------------------------------------------- random streams
