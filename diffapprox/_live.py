@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import atexit
 import math
-import multiprocessing
 import threading
 import time
 from dataclasses import dataclass, field

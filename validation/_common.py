@@ -76,16 +76,21 @@ def finite_count_note(n_finite: int, n_total: int) -> str:
     return f"{n_finite} finite of {n_total} paths ({n_total - n_finite} diverged)"
 
 
-def save_figure(fig, figdir: Path, stem: str) -> list[str]:
-    """Write ``fig`` as ``stem.png`` and ``stem.svg`` into ``figdir``; return both paths."""
+def save_figure(fig, figdir: Path, stem: str, *, dpi: int = 110) -> list[str]:
+    """Write ``fig`` as ``stem.png`` and ``stem.svg`` into ``figdir``, close it, return both paths.
+
+    The one figure writer of every claim: metadata that would change from run to run
+    (software version in the PNG, date in the SVG) is left out, so a re-render of the
+    same results gives the same files.
+    """
     import matplotlib.pyplot as plt
 
     figdir = Path(figdir)
     figdir.mkdir(parents=True, exist_ok=True)
     out = []
-    for ext in ("png", "svg"):
+    for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None})):
         p = figdir / f"{stem}.{ext}"
-        fig.savefig(p, dpi=110 if ext == "png" else None, bbox_inches="tight")
+        fig.savefig(p, dpi=dpi if ext == "png" else None, bbox_inches="tight", metadata=meta)
         out.append(str(p))
     plt.close(fig)
     return out

@@ -9,7 +9,6 @@ T = 5 (k <= O(1/eta)).
 
 from __future__ import annotations
 
-import numpy as np
 
 from diffapprox import StreamingPCA
 from diffapprox._diagnostics import path_diagnostics

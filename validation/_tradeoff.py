@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import functools
 import math
-from pathlib import Path
 
 import numpy as np
 from scipy import stats as _st
+
+from ._common import save_figure  # noqa: F401  (re-exported: the tradeoff claims call tr.save_figure)
 
 __all__ = [
     "CRITERIA",
@@ -159,19 +160,6 @@ def power_law_boot(one_minus_mu, eta, tau_point, tau_reps, level: float = 0.95) 
             "q": float(beta[2]), "p_ci": p_ci, "q_ci": q_ci, "usable": int(good.sum()), "n_boot": int(R.shape[0])}
 
 
-def save_figure(fig, figdir: Path, name: str) -> list[str]:
-    """Write ``fig`` as ``figdir/name.png`` and ``.svg``; close it; return both paths."""
-    import matplotlib.pyplot as plt
-
-    figdir = Path(figdir)
-    figdir.mkdir(parents=True, exist_ok=True)
-    out = []
-    for ext in ("png", "svg"):
-        p = figdir / f"{name}.{ext}"
-        fig.savefig(p, dpi=110 if ext == "png" else None, metadata={"Date": None} if ext == "svg" else None)
-        out.append(str(p))
-    plt.close(fig)
-    return out
 
 
 def new_figure(ncols: int = 1, width: float = 6.4, height: float = 4.4):

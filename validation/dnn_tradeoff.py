@@ -32,6 +32,8 @@ from diffapprox import Claim, ClaimOutput, Measurement, Verdict, register
 from diffapprox._claims import Cell, cell_seed
 from diffapprox._errors import DiffapproxError
 
+from ._common import save_figure
+
 MOMENTA = (0.1, 0.3, 0.5, 0.7, 0.9)
 WORKERS = (1, 2, 4, 8)
 KINDS = ("const", "workers")
@@ -374,9 +376,4 @@ def _figure(acc: dict, analyses: dict, figdir: Path, par: dict, title: str = "")
             + "; dots: single seeds; stars: best momentum per M (ties at their mean)")
     fig.suptitle((title + "\n" if title else "")
                  + f"{par['network']} on digits, Async-MSGD, {par['epochs']} epochs\n{what}", fontsize=9)
-    out = []
-    for ext in ("png", "svg"):
-        p = figdir / f"accuracy_vs_momentum.{ext}"
-        fig.savefig(p, dpi=120)
-        out.append(str(p))
-    return out
+    return save_figure(fig, figdir, "accuracy_vs_momentum", dpi=120)

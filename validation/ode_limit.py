@@ -191,7 +191,7 @@ class OdeLimit(Claim):
                 s = [slopes_tab[(mu, rule, i)] for i in range(d)]
                 findings.append(f"mu={num(mu)}, delay={rule}: fitted orders p_i = "
                                 + ", ".join(f"{v:.2f} [{c[0]:.2f}, {c[1]:.2f}]" for v, c in s)
-                                + f"; smallest-eta sup errors "
+                                + "; smallest-eta sup errors "
                                 + ", ".join(f"{float(results[tag(mu=mu, delay=rule, eta=ETAS[-1])]['err'][i]):.3g}"
                                             for i in range(d)))
         figs += self._figures(results, figdir)

@@ -179,7 +179,6 @@ class OuOptimum(Claim):
                     gof_results = []
                     for k in range(prob.d - 1):
                         i = k + 1
-                        e = stats.path_means_ci(pm[:, k:k + 1]) if pm.shape[0] else None
                         est = stats.mean_ci(pm[:, k]) if pm.shape[0] else stats.mean_ci([])
                         ratios.append((law, mu, tau, lab, i, est.estimate / S[k], est.ci[0] / S[k], est.ci[1] / S[k]))
                         ms.append(stats.measurement(

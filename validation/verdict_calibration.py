@@ -57,6 +57,8 @@ from diffapprox import Claim, ClaimOutput, Measurement, Verdict, register
 from diffapprox import stats as S
 from diffapprox._claims import Cell
 
+from ._common import save_figure
+
 LEVEL = 0.95
 ALPHA = 0.05
 BAND_R = 0.10
@@ -236,11 +238,4 @@ def _figure(ms: list[Measurement], figdir: Path) -> list[str]:
                  "verdict machinery: size = samples drawn from the prediction,\n"
                  "power = a prediction off by +20% variance", fontsize=9)
     fig.tight_layout()
-    figdir.mkdir(parents=True, exist_ok=True)
-    out = []
-    for ext in ("png", "svg"):
-        p = figdir / f"rates.{ext}"
-        fig.savefig(p, dpi=110, metadata={"Software": None} if ext == "png" else {"Date": None})
-        out.append(str(p))
-    plt.close(fig)
-    return out
+    return save_figure(fig, figdir, "rates")

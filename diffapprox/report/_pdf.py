@@ -246,7 +246,7 @@ def _key_cell(c: dict, st):
 
 
 def _summary_story(results: dict, st, width):
-    from reportlab.platypus import Paragraph, Spacer
+    from reportlab.platypus import Paragraph
 
     claims = results["claims"]
     n = len(claims)
