@@ -33,6 +33,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+# The _rng helpers are inlined here, and numba's on-disk cache is keyed on this file only:
+# a change to _rng.py needs a change to this file too, or warm caches keep the old code.
 from . import _rng
 from ._rng import N_STREAMS, STREAM_DATA, STREAM_DELAY, STREAM_START
 
