@@ -20,6 +20,13 @@ a diverged path is frozen at.  d = 4 with B = 1 (the paper's case) has its own l
 ``h_{k-1}`` carried in registers, so the step-to-step dependency is one fused
 multiply-add (the yardstick's register trick), and nothing called inside the loop.
 
+Every helper states its fast-math flags.  numba compiles a helper that states none with the
+flags of whichever caller reaches it first and caches that on disk, so results depended on
+what a process compiled first (a ``sample_data`` call before any ``simulate`` changed the
+sphere law's normalisation in the last bits, for good).  The flags stated are those the
+helpers got in the usual order (``simulate`` first): ``contract`` for the helpers of the
+step loops, none for the set-up and the ziggurat's slow path.
+
 Floating point: d < 16 runs loops in a fixed order (with fused multiply-adds);
 d >= 16 lets LLVM reassociate and fuse the sums (vectorised).  Either way the order is fixed by the
 compiled code, so results are bit-identical for any thread count and chunking on a
@@ -54,7 +61,7 @@ def block_length(d: int, batch: int) -> int:
     return unit * max(1, BLOCK // unit)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"contract"})
 def _refill(law, st, buf, d):
     """Fill ``buf`` with standardised draws Z (E Z_j^2 = 1) of the data law, d at a time."""
     n = buf.shape[0]
@@ -76,7 +83,7 @@ def _refill(law, st, buf, d):
         _rng.fill_uniform_pm1(st, STREAM_DATA, buf, 0, n, math.sqrt(3.0))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"contract"})
 def _record(ring, slot, n2, ri, rec_err, rec_n2, rec_h, p, keep_h):
     rec_err[p, ri] = 1.0 - ring[slot, 0] * ring[slot, 0] / n2
     rec_n2[p, ri] = n2
@@ -85,7 +92,7 @@ def _record(ring, slot, n2, ri, rec_err, rec_n2, rec_h, p, keep_h):
             rec_h[p, ri, j] = ring[slot, j]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"contract"})
 def _passages(ring, slot, n2, k, pc, pl, ps, pout, p):
     """Mark the passages first reached at step k; returns how many are still open."""
     left = 0
@@ -100,7 +107,7 @@ def _passages(ring, slot, n2, k, pc, pl, ps, pout, p):
     return left
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"contract"})
 def _draw_tau(k, dcode, dA, dW, ginv, cumw, last, dtrace, st):
     """tau_k of the random delay laws (uniform 1, geometric 2, workers 3, trace 4), unclipped.
 
@@ -124,7 +131,7 @@ def _draw_tau(k, dcode, dA, dW, ginv, cumw, last, dtrace, st):
     return dtrace[k % dtrace.shape[0]]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=False)
 def _delay_constants(dcode, dpar, cap):
     """(dT, dA, dW, ginv, cumw, last) of a delay law (see :func:`_draw_tau`)."""
     dT = 0
@@ -441,7 +448,7 @@ def _update_long(ring, cur, prv, sw, nxt, a, z, row, es, ec, mu, d):
     return n2
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=False)
 def _run_path(p, gp, sl, law, mu, eta, steps, batch, rec_every, h0, random_start, seed, dcode, dpar,
               dtrace, cap, bound2, pc, pl, ps, rec_err, rec_n2, rec_h, keep_h, pout, ygiven, tgiven):
     """Set up path ``p`` (global index ``gp``: streams, ring, buffers) and run its steps."""

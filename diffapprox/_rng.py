@@ -160,7 +160,7 @@ def next_uniform(st, i):
     return _u01(next_u64(st, i))
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=False)  # stated: see diffapprox._kernel (compile order)
 def _zig_slow(idx, rabs, x, s0, s1, s2, s3):
     """Wedge and tail of the ziggurat (about 1.2% of draws); may draw more."""
     while True:
