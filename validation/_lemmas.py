@@ -10,7 +10,7 @@ T = 5 (k <= O(1/eta)).
 from __future__ import annotations
 
 
-from diffapprox import StreamingPCA
+from diffapprox import Claim, StreamingPCA
 from diffapprox._diagnostics import path_diagnostics
 
 from . import _tradeoff as tr
@@ -55,3 +55,24 @@ def parameters(profile) -> dict:
     return {"spectrum": list(SPECTRUM), "data": "gaussian", "start": "e2", "mus": list(MUS), "etas": list(ETAS),
             "tau": "{0, S/4, S/2}, S = exact linear-stability limit of the radial mode", "T": T,
             "steps": "T/eta", "grid": [list(g) for g in grid()], **PROFILES[profile]}
+
+
+class LemmaGridClaim(Claim):
+    """Shared cells of the Lemma 3.1 and 3.2 claims: one diagnostics run per (mu, eta, tau) grid point.
+
+    Subclasses set ``id``, ``paper_ref``, ``statement``, :attr:`bands` and ``finish``.
+    """
+
+    #: Tolerance bands stated before measuring, by measurement name.
+    bands: dict = {}
+
+    def parameters(self, profile):
+        p = parameters(profile)
+        p["bands"] = dict(self.bands)
+        return p
+
+    def cells(self, profile, seed):
+        return cells(self, profile, seed)
+
+    def run_cell(self, cell):
+        return run(cell)

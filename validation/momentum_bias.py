@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, ClaimOutput, register
+from diffapprox import ClaimOutput, register
 from diffapprox.stats import measurement
 
 from . import _lemmas as lm
@@ -33,21 +33,12 @@ _LOCAL = float(np.polyfit(np.log(_E), np.log(_E * np.log(1 / _E)), 1)[0])
 
 
 @register
-class MomentumBias(Claim):
+class MomentumBias(lm.LemmaGridClaim):
     id = "momentum-bias"
     paper_ref = "Lemma 3.2"
     statement = "||m_{k+1} - M~(v_k)|| <= O(eta log(1/eta)) + O(tau lambda1 eta/(1-mu)^2) w.p. 1."
 
-    def parameters(self, profile):
-        p = lm.parameters(profile)
-        p["bands"] = {"slope/eta/tau=0/mu=0.7": [_LOCAL - 0.2, None], "slope/delay_term": [0.8, None]}
-        return p
-
-    def cells(self, profile, seed):
-        return lm.cells(self, profile, seed)
-
-    def run_cell(self, cell):
-        return lm.run(cell)
+    bands = {"slope/eta/tau=0/mu=0.7": [_LOCAL - 0.2, None], "slope/delay_term": [0.8, None]}
 
     def finish(self, profile, seed, results, figdir: Path) -> ClaimOutput:
         nb = lm.PROFILES[profile]["n_boot"]

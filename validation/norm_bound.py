@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, ClaimOutput, register
+from diffapprox import ClaimOutput, register
 from diffapprox.stats import measurement
 
 from . import _lemmas as lm
@@ -35,21 +35,12 @@ def _B(mu, eta, tau):
 
 
 @register
-class NormBound(Claim):
+class NormBound(lm.LemmaGridClaim):
     id = "norm-bound"
     paper_ref = "Lemma 3.1"
     statement = "max_{k <= O(1/eta)} ||v_k||^2 <= 1 + O(tau eta/(1-mu)^2) + O(eta/(1-mu)^3)."
 
-    def parameters(self, profile):
-        p = lm.parameters(profile)
-        p["bands"] = {"slope/bound": [0.8, None], "slope/eta": [0.8, None], "slope/one_minus_mu": [-3.2, None]}
-        return p
-
-    def cells(self, profile, seed):
-        return lm.cells(self, profile, seed)
-
-    def run_cell(self, cell):
-        return lm.run(cell)
+    bands = {"slope/bound": [0.8, None], "slope/eta": [0.8, None], "slope/one_minus_mu": [-3.2, None]}
 
     def finish(self, profile, seed, results, figdir: Path) -> ClaimOutput:
         nb = lm.PROFILES[profile]["n_boot"]
