@@ -16,7 +16,8 @@ Gaussian data, constant delay, histories ``h_{-i} = h_0``, per-path streams keye
 It draws its normals from the data stream exactly as the simulator's Gaussian law
 does (``Y_j = sqrt(lambda_j) Z_j``, d normals per step); whether it reproduces the
 simulator's paths bit for bit depends on the simulator's block layout and is not
-relied on.
+relied on.  ``diagnostics_given`` (private, for the naive twin in tests/naive.py) runs the
+same per-path loop on pre-drawn samples and delays of any law.
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ from ._problem import StreamingPCA
 from ._rng import N_STREAMS, STREAM_DATA, fill_normals, seed_streams
 
 __all__ = ["path_diagnostics"]
+
+
+# "not given" markers for _diag_path (the public kernel draws its samples and uses a constant delay)
+_NO_Y = np.empty((0, 0))
+_NO_TAU = np.empty(0, dtype=np.int64)
 
 
 @njit(cache=True, parallel=True)
@@ -48,9 +54,16 @@ def _diag_path_offset(q, off, sl, lam, mu, eta, steps, tau, h0, seed, out_every,
 
 @njit(cache=True)
 def _diag_path_keyed(q, gp, sl, lam, mu, eta, steps, tau, h0, seed, out_every, maxn, bias, dout, dsup, div):
-    d = sl.size
     st = np.empty((N_STREAMS, 4), dtype=np.uint64)
     seed_streams(seed, np.uint64(gp), st)
+    _diag_path(q, st, _NO_Y, _NO_TAU, sl, lam, mu, eta, steps, tau, h0, out_every, maxn, bias, dout, dsup, div)
+
+
+@njit(cache=True)
+def _diag_path(q, st, Yg, tg, sl, lam, mu, eta, steps, tau, h0, out_every, maxn, bias, dout, dsup, div):
+    # Samples: drawn from ``st`` (Y = sqrt(lambda) Z), or given as ``Yg`` (steps, d) when non-empty.
+    # Delays: the constant ``tau``, or given as ``tg`` (steps,) when non-empty, with ``tau`` >= max(tg).
+    d = sl.size
     L = tau + 1
     ring = np.empty((L, d))
     for j in range(L):
@@ -64,6 +77,8 @@ def _diag_path_keyed(q, gp, sl, lam, mu, eta, steps, tau, h0, seed, out_every, m
     z = np.empty(d)
     y = np.empty(d)
     w = np.empty(d)
+    given_y = Yg.shape[0] > 0
+    given_tau = tg.size > 0
     n2 = 0.0
     for i in range(d):
         n2 += h[i] * h[i]
@@ -73,16 +88,21 @@ def _diag_path_keyed(q, gp, sl, lam, mu, eta, steps, tau, h0, seed, out_every, m
     sq = math.sqrt(eta)
     io = 0
     for k in range(steps):
-        src = (k - tau) % L  # h_{k-tau}; for k < tau the ring still holds h_0 there
+        tk = tg[k] if given_tau else tau
+        src = (k - tk) % L  # h_{k-tau_k}; for k < tau_k the ring still holds h_0 there
         for i in range(d):
             w[i] = ring[src, i]
-        fill_normals(st, STREAM_DATA, z, 0, d)
+        if given_y:
+            for i in range(d):
+                z[i] = Yg[k, i]
+        else:
+            fill_normals(st, STREAM_DATA, z, 0, d)
         sy = 0.0
         sh = 0.0
         wlw = 0.0
         hlh = 0.0
         for i in range(d):
-            y[i] = sl[i] * z[i]
+            y[i] = z[i] if given_y else sl[i] * z[i]
             sy += y[i] * w[i]
             sh += y[i] * h[i]
             wlw += lam[i] * w[i] * w[i]
@@ -185,3 +205,35 @@ def path_diagnostics(problem: StreamingPCA, *, mu: float, eta: float, steps: int
                 steps // n_out, maxn, bias, dout, dsup, div)
     return {"max_norm_excess": maxn, "bias_sup": bias, "D": dout, "D_sup": dsup,
             "times": np.arange(1, n_out + 1) * (steps // n_out) * eta, "diverged": div}
+
+
+@njit(cache=True, parallel=True)
+def _diag_given_paths(Y, taus, lam, mu, eta, h0, out_every, maxn, bias, dout, dsup, div):
+    for q in prange(maxn.size):
+        st = np.zeros((N_STREAMS, 4), dtype=np.uint64)  # unused: samples are given
+        _diag_path(q, st, Y[q], taus[q], lam, lam, mu, eta, Y.shape[1], taus[q].max(), h0[q], out_every, maxn,
+                   bias, dout, dsup, div)
+
+
+def diagnostics_given(Y: np.ndarray, taus: np.ndarray, h0: np.ndarray, lam: np.ndarray, *, mu: float, eta: float,
+                      n_out: int = 1) -> dict:
+    """Private entry for the naive twin (tests only): the kernel fed pre-drawn samples and delays.
+
+    Y (P, steps, d) float64 samples in the eigenbasis; taus (P, steps) int >= 0 delays (any law; the
+    history convention ``h_{-i} = h_0`` applies when ``tau_k > k``); h0 (P, d); lam (d,) the spectrum
+    (the ``Lambda`` of ``M~`` and of the noise-free momentum sum).  Same outputs as :func:`path_diagnostics`
+    without ``times``.  No checking beyond shapes.
+    """
+    Y = np.ascontiguousarray(Y, dtype=np.float64)
+    P, steps, d = Y.shape
+    taus = np.ascontiguousarray(taus, dtype=np.int64)
+    h0 = np.ascontiguousarray(h0, dtype=np.float64)
+    assert taus.shape == (P, steps) and h0.shape == (P, d) and steps % n_out == 0 and taus.min() >= 0
+    maxn = np.full(P, np.nan)
+    bias = np.full(P, np.nan)
+    dout = np.full((P, n_out), np.nan)
+    dsup = np.full(P, np.nan)
+    div = np.zeros(P, dtype=np.bool_)
+    _diag_given_paths(Y, taus, np.ascontiguousarray(lam, dtype=np.float64), float(mu), float(eta), h0,
+                      steps // n_out, maxn, bias, dout, dsup, div)
+    return {"max_norm_excess": maxn, "bias_sup": bias, "D": dout, "D_sup": dsup, "diverged": div}

@@ -75,3 +75,54 @@ def async_sgd(Y, taus, h0, eta):
         g = (y @ w) * y - (w @ y) ** 2 * w
         hist.append(hist[k] + eta * g)
     return np.array(hist)
+
+
+def async_diagnostics(Y, taus, h0, lam, mu, eta, n_out=1, bound=1e6):
+    """The Lemma 3.1 / 3.2 / 3.4 diagnostics of one path, B = 1, from the paper's definitions.
+
+    Y (steps, d) samples in the eigenbasis, taus (steps,), h0 (d,), lam (d,) = diag(Lambda).
+    The iterates h_0..h_K come from :func:`async_msgd`; then, with w_k = h_{max(k - tau_k, 0)}:
+
+    * Lemma 3.1: ``max_k ||h_k||^2 - 1``, k = 0..K;
+    * Lemma 3.2 (Section 3.1): ``sup_k ||m_{k+1} - M~(h_k)||``, k = 0..K-1, with the partial sum
+      m_{k+1} = sum_{i=0}^k mu^i [Lambda w_{k-i} - w_{k-i}^T Lambda w_{k-i} w_{k-i}] and
+      M~(v) = [Lambda v - v^T Lambda v v] / (1 - mu);
+    * Lemma 3.4 (Section 3.2): D_n = h_{n+1} - h_n - eta sum_{i=0}^n mu^{n-i} G_i(h_i) with the
+      sample field G_i(h) = Y_i Y_i^T h - h^T Y_i Y_i^T h h, and D(N eta) = eta^(-1/2) sum_{n<N} D_n
+      (D_0 = 0 because w_0 = h_0, so this is the paper's sum_{i=1}^{N-1}); ``D`` at
+      N = j K / n_out, j = 1..n_out, and ``D_sup`` = max_{N=1..K} ||D(N eta)||.
+
+    A path whose iterate h_{k+1} leaves the bound (||h||^2 > bound^2) is diverged: every quantity is
+    taken over what h_0..h_k determine (Lemma 3.2 up to step k, D(N eta) for N <= k), the rest NaN.
+    """
+    K, d = Y.shape
+    taus = np.asarray(taus, dtype=np.int64)
+    r = async_msgd(np.asarray(Y, dtype=float)[:, None, :], taus, h0, mu, eta, rec_every=1, bound=bound)
+    diverged = r["diverged_step"] >= 0
+    last = r["diverged_step"] - 1 if diverged else K  # h_0..h_last are the valid iterates
+    h = r["h"][: last + 1]
+    Lam = np.diag(np.asarray(lam, dtype=float))
+
+    def mean_field(v):
+        return Lam @ v - (v @ Lam @ v) * v
+
+    def sample_field(i, v):
+        S = np.outer(Y[i], Y[i])
+        return S @ v - (v @ S @ v) * v
+
+    n_steps = min(last, K - 1) + 1  # steps k whose m_{k+1} and h_k are determined
+    Mw = [mean_field(h[max(k - int(taus[k]), 0)]) for k in range(n_steps)]
+    Gh = [sample_field(i, h[i]) for i in range(last)]
+    max_norm_excess = max(float(v @ v) - 1.0 for v in h)
+    bias = 0.0
+    for k in range(n_steps):
+        m = sum(mu**i * Mw[k - i] for i in range(k + 1))
+        bias = max(bias, float(np.linalg.norm(m - mean_field(h[k]) / (1.0 - mu))))
+    D_n = []
+    for n in range(last):
+        D_n.append(h[n + 1] - h[n] - eta * sum(mu ** (n - i) * Gh[i] for i in range(n + 1)))
+    D_t = [np.linalg.norm(sum(D_n[:N], np.zeros(d))) / np.sqrt(eta) for N in range(1, last + 1)]
+    at = [j * (K // n_out) for j in range(1, n_out + 1)]
+    D = np.array([D_t[N - 1] if N <= last else np.nan for N in at])
+    return dict(max_norm_excess=max_norm_excess, bias_sup=bias, D=D, D_sup=max(D_t, default=0.0),
+                diverged=diverged)
