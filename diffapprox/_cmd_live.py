@@ -9,10 +9,9 @@ simulator replaying the measured trace over P paths (pointwise 2.5/50/97.5% band
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 from ._errors import DiffapproxError
+from ._io import emit_json
 
 SCHEMA = "diffapprox.live/1"
 
@@ -53,7 +52,6 @@ def run(args: argparse.Namespace) -> int:
 
     from ._live import live
     from ._problem import StreamingPCA
-    from ._results import jsonable
 
     try:
         spectrum = [float(t) for t in args.spectrum.split(",") if t.strip()]
@@ -100,10 +98,5 @@ def run(args: argparse.Namespace) -> int:
         out["replay"] = {"paths": args.replay_paths, "seed": args.seed, "diverged": int(sim.diverged.sum()),
                          "q025": np.quantile(e, 0.025, axis=0), "q50": np.quantile(e, 0.5, axis=0),
                          "q975": np.quantile(e, 0.975, axis=0)}
-    text = json.dumps(jsonable(out), indent=1)
-    if args.json == "-":
-        sys.stdout.write(text + "\n")
-    else:
-        with open(args.json, "w") as fh:
-            fh.write(text + "\n")
+    emit_json(out, args.json, indent=1)
     return 0

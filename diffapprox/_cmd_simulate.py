@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from ._errors import DiffapproxError
+from ._io import emit_json, parse_floats
 
 
 def add_parser(sub) -> None:
@@ -40,13 +40,6 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _floats(param: str, text: str) -> list[float]:
-    try:
-        return [float(t) for t in text.split(",") if t.strip() != ""]
-    except ValueError:
-        raise DiffapproxError(param, "comma-separated numbers", text) from None
-
-
 def _sigma(text: str):
     import os
 
@@ -57,7 +50,7 @@ def _sigma(text: str):
             return np.load(text) if text.endswith(".npy") else np.loadtxt(text, ndmin=2)
         except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
             raise DiffapproxError("sigma", "a readable .npy or text matrix", f"{text} ({exc})") from None
-    rows = [_floats("sigma", r) for r in text.split(";") if r.strip()]
+    rows = [parse_floats("sigma", r) for r in text.split(";") if r.strip()]
     if not rows or len({len(r) for r in rows}) != 1:
         raise DiffapproxError("sigma", "rows of equal length separated by ';'", text)
     return np.array(rows)
@@ -73,13 +66,13 @@ def run(args: argparse.Namespace) -> int:
     if args.sigma is not None:
         problem = StreamingPCA(sigma=_sigma(args.sigma), data=args.data)
     else:
-        problem = StreamingPCA(spectrum=_floats("spectrum", args.spectrum or "4,3,2,1"), data=args.data)
+        problem = StreamingPCA(spectrum=parse_floats("spectrum", args.spectrum or "4,3,2,1"), data=args.data)
     start = args.start
     if "," in start:
-        start = _floats("start", start)
+        start = parse_floats("start", start)
     passages = []
     for text in args.passage:
-        v = _floats("passage", text)
+        v = parse_floats("passage", text)
         if len(v) != 3:
             raise DiffapproxError("passage", "C,L,S (coordinate, level, direction)", text)
         passages.append((v[0], v[1], v[2]))
@@ -87,12 +80,7 @@ def run(args: argparse.Namespace) -> int:
                     batch=args.batch, record_every=args.record_every, start=start, seed=args.seed,
                     path_offset=args.path_offset, threads=args.threads, bound=args.bound, passages=passages)
     doc = traj.summary()
-    text = json.dumps(doc, indent=1)
-    if args.json == "-":
-        sys.stdout.write(text + "\n")
-    else:
-        with open(args.json, "w") as fh:
-            fh.write(text + "\n")
+    emit_json(doc, args.json, indent=1)
     if args.npz:
         np.savez_compressed(
             args.npz, times=traj.times, steps_at=traj.steps_at, error=traj.error, norm2=traj.norm2,

@@ -6,29 +6,9 @@ Both registered here (issue 3); ``cli.COMMANDS`` lists ``theory`` once.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from ._errors import DiffapproxError
-
-
-def _floats(param: str, text: str) -> list[float]:
-    try:
-        return [float(t) for t in text.split(",") if t.strip() != ""]
-    except ValueError:
-        raise DiffapproxError(param, "comma-separated numbers", text) from None
-
-
-def _write(obj, dest: str) -> None:
-    text = json.dumps(obj, indent=2, allow_nan=False)
-    if dest == "-":
-        sys.stdout.write(text + "\n")
-    else:
-        try:
-            with open(dest, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
-        except OSError as exc:
-            raise DiffapproxError("json", "a writable file", f"{dest} ({exc.strerror})") from None
+from ._io import emit_json, parse_floats
 
 
 def add_parser(sub) -> None:
@@ -79,11 +59,11 @@ def run_theory(args: argparse.Namespace) -> int:
     from ._problem import StreamingPCA
     from ._theory import theory_summary
 
-    problem = StreamingPCA(spectrum=_floats("spectrum", args.spectrum), data=args.data)
-    h0 = None if args.h0 is None else _floats("h0", args.h0)
+    problem = StreamingPCA(spectrum=parse_floats("spectrum", args.spectrum), data=args.data)
+    h0 = None if args.h0 is None else parse_floats("h0", args.h0)
     out = theory_summary(problem, mu=args.mu, eta=args.eta, delta=args.delta, nu=args.nu, epsilon=args.epsilon,
-                         gamma=args.gamma, h0=h0, times=_floats("times", args.times), tau=args.tau)
-    _write(out, args.json)
+                         gamma=args.gamma, h0=h0, times=parse_floats("times", args.times), tau=args.tau)
+    emit_json(out, args.json)
     return 0
 
 
@@ -93,14 +73,13 @@ def _fmt(x) -> str:
 
 def run_advise(args: argparse.Namespace) -> int:
     from ._problem import StreamingPCA
-    from ._results import jsonable
     from ._stability import advise
 
-    problem = StreamingPCA(spectrum=_floats("spectrum", args.spectrum), data=args.data)
+    problem = StreamingPCA(spectrum=parse_floats("spectrum", args.spectrum), data=args.data)
     res = advise(problem, eta=args.eta, workers=args.workers, gamma=args.gamma, delay=args.delay,
                  quantile=args.quantile)
     if args.json is not None:
-        _write(jsonable({"schema": "diffapprox.advise/1", **res}), args.json)
+        emit_json({"schema": "diffapprox.advise/1", **res}, args.json)
         return 0
     s, ps, po = res["stability"], res["paper"]["sde"], res["paper"]["ode"]
     lines = [

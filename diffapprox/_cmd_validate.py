@@ -172,7 +172,8 @@ def run_validate(args) -> int:
     out = Path(args.out) if args.out else Path("reports") / f"{args.profile}-{stamp}"
     _check_out(out, args.resume)
 
-    from ._runner import resolve_claims, run_claims, write_json_atomic
+    from ._io import write_json_atomic
+    from ._runner import resolve_claims, run_claims
 
     claims = resolve_claims(ids)
     run_info = {"profile": args.profile, "seed": args.seed, "claims": [c.id for c in claims]}

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import json
 import os
 import platform
 import subprocess
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,9 +24,10 @@ from pathlib import Path
 from ._claims import PROFILES, Claim, ClaimOutput, all_claims, get_claim
 from ._errors import DiffapproxError
 from ._execute import CellStore, Executor, LocalExecutor, Progress, execute
-from ._results import ClaimResult, Verdict, combine_verdicts, jsonable
+from ._io import write_json_atomic
+from ._results import ClaimResult, Verdict, combine_verdicts
 
-__all__ = ["SCHEMA", "run_claims", "environment", "write_json_atomic", "resolve_claims", "missing_requirements"]
+__all__ = ["SCHEMA", "run_claims", "environment", "resolve_claims", "missing_requirements"]
 
 #: ``results.json`` schema id; bump on incompatible changes.
 SCHEMA = "diffapprox.results/1"
@@ -96,20 +95,6 @@ def environment() -> dict:
             "cpus": os.cpu_count(),
         },
     }
-
-
-def write_json_atomic(path: Path, obj) -> None:
-    """Write JSON to ``path`` via a temporary file and :func:`os.replace`."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(jsonable(obj), f, indent=2, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _error_result(claim: Claim, profile: str, seed: int, msg: str, elapsed: float = 0.0,
