@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from diffapprox import Cell, get_claim  # noqa: E402
-from diffapprox._dask import DaskExecutor  # noqa: E402
-from diffapprox._execute import LocalExecutor, run_cell  # noqa: E402
+from diffapprox._run.dask import DaskExecutor  # noqa: E402
+from diffapprox._run.execute import LocalExecutor, run_cell  # noqa: E402
 
 
 def null_cell(cell: Cell) -> dict:

@@ -1,66 +1,96 @@
-"""diffapprox: do the diffusion-approximation claims about Async-MSGD hold?
+"""diffapprox: do the diffusion approximations of asynchronous momentum SGD hold at real step sizes?
 
-The public API is this one page; implementation lives in private modules.
+The public API is this one page; the implementation lives in private subpackages, one per layer
+(each imports only the layers above it in this list):
+
+* ``_core``        the error class, strict JSON, the verdict data model;
+* ``_engine``      random streams, data and delay laws, the streaming-PCA problem, kernels, ``simulate``;
+* ``_theory``      the paper's formulas, exact linear stability, the limits (public as ``diffapprox.limits``);
+* ``stats``        every interval, fit and verdict rule (public module);
+* ``_run``         the claim interface and registry, executors (local, Dask), runner, regression;
+* ``_experiments`` optional experiments: neural-network trade-off, live parameter server, diagnostics;
+* ``report``       ``results.json`` -> HTML and PDF (public module);
+* ``cli``          the ``diffapprox`` command.
+
+The claims themselves live in the top-level ``validation`` package and use only the names below.
 """
 
-from ._errors import DiffapproxError as DiffapproxError
-from ._laws import CAP_MASS as CAP_MASS
-from ._laws import DATA_LAWS as DATA_LAWS
-from ._laws import DataLaw as DataLaw
-from ._laws import DelayLaw as DelayLaw
-from ._laws import data_law as data_law
-from ._laws import delay_law as delay_law
-from ._laws import trace_delay as trace_delay
-from ._problem import StreamingPCA as StreamingPCA
-from ._results import ClaimResult as ClaimResult
-from ._simulate import Trajectory as Trajectory
-from ._simulate import simulate as simulate
-from ._results import Measurement as Measurement
-from ._results import Verdict as Verdict
-from ._results import combine_verdicts as combine_verdicts
-from ._claims import Cell as Cell
-from ._claims import Claim as Claim
-from ._claims import ClaimOutput as ClaimOutput
-from ._claims import all_claims as all_claims
-from ._claims import get_claim as get_claim
-from ._claims import register as register
+from ._version import __version__ as __version__
 
-__version__ = "0.1.0"
+# core: errors and the verdict data model
+from ._core.errors import DiffapproxError as DiffapproxError
+from ._core.results import ClaimResult as ClaimResult
+from ._core.results import Measurement as Measurement
+from ._core.results import Verdict as Verdict
+from ._core.results import combine_verdicts as combine_verdicts
 
-# limits and theory (issue 3)
-from ._theory import Constants as Constants
-from ._theory import T1 as T1
-from ._theory import T2 as T2
-from ._theory import T3 as T3
-from ._theory import N1 as N1
-from ._theory import N2 as N2
-from ._theory import N3 as N3
-from ._theory import N3_hat as N3_hat
-from ._theory import N3_tilde as N3_tilde
-from ._theory import lemma31_norm_bound as lemma31_norm_bound
-from ._theory import lemma31_step_bound as lemma31_step_bound
-from ._theory import tau_threshold_ode as tau_threshold_ode
-from ._theory import tau_threshold_sde as tau_threshold_sde
-from ._theory import why_undefined as why_undefined
+# engine: laws, problem, simulation
+from ._engine.laws import CAP_MASS as CAP_MASS
+from ._engine.laws import DATA_LAWS as DATA_LAWS
+from ._engine.laws import DataLaw as DataLaw
+from ._engine.laws import DelayLaw as DelayLaw
+from ._engine.laws import data_law as data_law
+from ._engine.laws import delay_law as delay_law
+from ._engine.laws import trace_delay as trace_delay
+from ._engine.problem import StreamingPCA as StreamingPCA
+from ._engine.simulate import Trajectory as Trajectory
+from ._engine.simulate import simulate as simulate
+
+# theory: the paper's formulas, stability and limits
+from ._theory.paper import N1 as N1
+from ._theory.paper import N2 as N2
+from ._theory.paper import N3 as N3
+from ._theory.paper import N3_hat as N3_hat
+from ._theory.paper import N3_tilde as N3_tilde
+from ._theory.paper import T1 as T1
+from ._theory.paper import T2 as T2
+from ._theory.paper import T3 as T3
+from ._theory.paper import Constants as Constants
+from ._theory.paper import lemma31_norm_bound as lemma31_norm_bound
+from ._theory.paper import lemma31_step_bound as lemma31_step_bound
+from ._theory.paper import tau_threshold_ode as tau_threshold_ode
+from ._theory.paper import tau_threshold_sde as tau_threshold_sde
+from ._theory.paper import why_undefined as why_undefined
+from ._theory.stability import advise as advise
+from ._theory.stability import critical_gain as critical_gain
+from ._theory.stability import design_delay as design_delay
+from ._theory.stability import largest_stable_delay as largest_stable_delay
+from ._theory.stability import max_stable_delay as max_stable_delay
+from ._theory.stability import max_stable_momentum as max_stable_momentum
+from ._theory.stability import spectral_radius as spectral_radius
+from ._theory.summary import theory_summary as theory_summary
 from . import limits as limits
-from ._theory import theory_summary as theory_summary
+from .limits import EscapeTime as EscapeTime
 from .limits import ODELimit as ODELimit
 from .limits import OULimit as OULimit
-from .limits import EscapeTime as EscapeTime
 from .limits import escape_time as escape_time
 from .limits import ou_optimum as ou_optimum
 from .limits import ou_saddle as ou_saddle
 from .limits import stationary_variance as stationary_variance
-from ._stability import spectral_radius as spectral_radius
-from ._stability import critical_gain as critical_gain
-from ._stability import largest_stable_delay as largest_stable_delay
-from ._stability import max_stable_delay as max_stable_delay
-from ._stability import max_stable_momentum as max_stable_momentum
-from ._stability import design_delay as design_delay
-from ._stability import advise as advise
+
+# statistics
+from . import stats as stats
+
+# running claims
+from ._run.claims import Cell as Cell
+from ._run.claims import Claim as Claim
+from ._run.claims import ClaimOutput as ClaimOutput
+from ._run.claims import all_claims as all_claims
+from ._run.claims import cell_seed as cell_seed
+from ._run.claims import get_claim as get_claim
+from ._run.claims import register as register
+from ._run.dask import DaskExecutor as DaskExecutor
+from ._run.regression import compare_to_baseline as compare_to_baseline
+
+# optional experiments (their heavy imports happen on first use)
+from ._experiments.diagnostics import path_diagnostics as path_diagnostics
+from ._experiments.dnn import TrainConfig as TrainConfig
+from ._experiments.dnn import mlp_description as mlp_description
+from ._experiments.dnn import train_async_msgd as train_async_msgd
+from ._experiments.live import LiveRun as LiveRun
+from ._experiments.live import live as live
+from ._experiments.live import staleness_pmf as staleness_pmf
+
+# reports
 from .report import load_results as load_results
 from .report import render_report as render_report
-from ._regression import compare_to_baseline as compare_to_baseline
-from ._live import live as live
-from ._live import LiveRun as LiveRun
-from ._dask import DaskExecutor as DaskExecutor

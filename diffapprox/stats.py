@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as _st
 
-from ._errors import DiffapproxError, check_int, check_range
-from ._results import Measurement, Verdict
+from ._core.errors import DiffapproxError, check_int, check_range
+from ._core.results import Measurement, Verdict
 
 __all__ = [
     "Estimate",

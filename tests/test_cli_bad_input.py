@@ -7,7 +7,7 @@ report); after the failing command the whole tree must be byte-for-byte the same
 bad call neither creates nor overwrites anything.
 
 argparse's ``type=float`` accepts ``nan`` and ``inf``: those cases check that the
-boundary validation (``diffapprox._errors.check_range``) still refuses them.
+boundary validation (``diffapprox._core.errors.check_range``) still refuses them.
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ CONTRACT_IDS = [
 def test_claims_lists_every_contract_id_with_ref_and_statement(capsys):
     import json
 
-    from diffapprox._claims import all_claims
+    from diffapprox._run.claims import all_claims
 
     assert cli.main(["claims", "--json"]) == 0
     rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)}

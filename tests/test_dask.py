@@ -19,7 +19,7 @@ pytest.importorskip("distributed", reason="the Dask executor needs the `distribu
 import cloudpickle  # noqa: E402  (a dependency of distributed)
 
 from diffapprox import Cell, DiffapproxError  # noqa: E402
-from diffapprox._dask import DaskExecutor  # noqa: E402
+from diffapprox._run.dask import DaskExecutor  # noqa: E402
 
 # Workers cannot import this test module by name: ship its functions by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])

@@ -2,7 +2,7 @@
 
 Shared randomness two ways: the private entry ``diagnostics_given`` fed pre-drawn samples and
 delays (any delay law), and the public ``path_diagnostics`` (constant delay, its own streams) against
-the twin fed the same normals from :mod:`diffapprox._rng`.
+the twin fed the same normals from :mod:`diffapprox._engine.rng`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import diffapprox as dx
-from diffapprox import _rng
-from diffapprox._diagnostics import diagnostics_given, path_diagnostics
+from diffapprox._engine import rng as _rng
+from diffapprox._experiments.diagnostics import diagnostics_given, path_diagnostics
 
 from naive import async_diagnostics
 

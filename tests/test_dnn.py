@@ -17,7 +17,7 @@ import pytest
 
 import validation.dnn_tradeoff as dt
 from diffapprox import DiffapproxError, Verdict, get_claim
-from diffapprox import _dnn
+from diffapprox._experiments import dnn as _dnn
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20240607  # master seed of the synthetic-accuracy tests
@@ -41,7 +41,7 @@ def _synthetic_results(optimum_of_m, n_seeds: int, seed: int = SEED, noise: floa
 
 
 def test_core_and_claim_import_without_torch():
-    code = ("import sys, diffapprox, validation; from diffapprox import _dnn; "
+    code = ("import sys, diffapprox, validation; from diffapprox._experiments import dnn; "
             "c = diffapprox.get_claim('dnn-tradeoff'); c.cells('standard', 0); c.parameters('paper'); "
             "assert 'torch' not in sys.modules and 'sklearn' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import diffapprox as dx
-from diffapprox import _kernel
+from diffapprox._engine import kernel as _kernel
 
 from naive import async_msgd, async_sgd, msgd
 

@@ -11,8 +11,8 @@ import pytest
 
 from diffapprox import Claim, ClaimOutput, Verdict, register
 from diffapprox import stats as S
-from diffapprox._execute import CellStore, Executor, LocalExecutor, Progress, execute, run_cell_safe
-from diffapprox._runner import SCHEMA, run_claims
+from diffapprox._run.execute import CellStore, Executor, LocalExecutor, Progress, execute, run_cell_safe
+from diffapprox._run.runner import SCHEMA, run_claims
 
 CALLS: list[str] = []
 

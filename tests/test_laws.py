@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import diffapprox as dx
-from diffapprox import _kernel, _rng
+from diffapprox._engine import kernel as _kernel, rng as _rng
 
 SEED = 20240611
 K_SE = 5.0

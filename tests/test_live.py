@@ -15,8 +15,8 @@ import pytest
 pytest.importorskip("distributed", reason="the live parameter server needs the `distributed` extra")
 
 from diffapprox import DiffapproxError, StreamingPCA, delay_law  # noqa: E402
-from diffapprox import _live  # noqa: E402
-from diffapprox._live import live, staleness_pmf, worker_gradient  # noqa: E402
+from diffapprox._experiments import live as _live  # noqa: E402
+from diffapprox._experiments.live import live, staleness_pmf, worker_gradient  # noqa: E402
 
 SPECTRUM = (4.0, 3.0, 2.0, 1.0)
 MU, ETA = 0.5, 0.004

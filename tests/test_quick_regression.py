@@ -2,7 +2,7 @@
 
 ``reports/baseline-quick.json`` is a real ``diffapprox validate --profile quick`` run
 at the default seed.  Every bit-reproducible claim must keep its verdicts and its
-numbers within the CI-derived tolerance of :mod:`diffapprox._regression`; claims
+numbers within the CI-derived tolerance of :mod:`diffapprox._run.regression`; claims
 that are not reproducible (real scheduling) or could not run (missing extra) are
 only checked for presence.  To refresh the baseline after an intended change, run
 ``diffapprox validate --profile quick --out DIR`` and copy ``DIR/results.json``.
@@ -73,8 +73,7 @@ def test_a_perturbed_baseline_exits_1_and_says_what_moved(tmp_path, capsys, base
 
 
 def test_the_baseline_covers_every_claim(baseline):
-    from diffapprox._claims import _REGISTRY, all_claims
+    from diffapprox._run.claims import all_claims
 
-    all_claims()
-    real = [cid for cid, c in _REGISTRY.items() if type(c).__module__.startswith("validation.")]
+    real = [cid for cid, c in all_claims().items() if type(c).__module__.startswith("validation.")]
     assert sorted(real) == sorted(c["id"] for c in baseline["claims"])

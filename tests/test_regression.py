@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from diffapprox import DiffapproxError
-from diffapprox._regression import ABS_FLOOR, MOVE_K, compare_to_baseline, estimate_tolerance
+from diffapprox._run.regression import ABS_FLOOR, MOVE_K, compare_to_baseline, estimate_tolerance
 
 SAMPLE = Path(__file__).parent / "fixtures" / "results_sample" / "results.json"
 
@@ -95,7 +95,7 @@ def test_bad_input_is_refused(results):
 
 
 def test_unreproducible_or_unrunnable_claims_are_not_compared(results):
-    from diffapprox._regression import not_compared
+    from diffapprox._run.regression import not_compared
 
     run = copy.deepcopy(results)
     first = run["claims"][0]

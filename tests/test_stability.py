@@ -6,10 +6,7 @@ import numpy as np
 import pytest
 
 from diffapprox import DiffapproxError, StreamingPCA
-from diffapprox._stability import (
-    characteristic_polynomial, critical_gain, design_delay, is_stable, iterate_mode, largest_stable_delay,
-    max_stable_delay, max_stable_momentum, mean_field_jacobian, modes, spectral_radius,
-)
+from diffapprox._theory.stability import characteristic_polynomial, critical_gain, design_delay, is_stable, iterate_mode, largest_stable_delay, max_stable_delay, max_stable_momentum, mean_field_jacobian, modes, spectral_radius
 
 PROBLEM = StreamingPCA(spectrum=(4, 3, 2, 1))
 

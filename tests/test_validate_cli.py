@@ -151,8 +151,8 @@ def test_interrupt_then_resume_equals_uninterrupted(tmp_path, capsys):
 def test_results_state_steps_and_paths_from_cells():
     """DESIGN.md §4: a result states its paths and steps; the runner reads them from the cells when the
     claim's parameters do not (one number when uniform, else per cell key), and never overrides a claim."""
-    from diffapprox._claims import Cell
-    from diffapprox._runner import _with_run_size
+    from diffapprox._run.claims import Cell
+    from diffapprox._run.runner import _with_run_size
 
     def cell(key, **p):
         return Cell(claim="x", key=key, params=p, seed=0)
@@ -166,8 +166,8 @@ def test_results_state_steps_and_paths_from_cells():
 
 
 def test_every_registered_claim_states_paths_and_steps():
-    from diffapprox._claims import all_claims
-    from diffapprox._runner import _with_run_size
+    from diffapprox._run.claims import all_claims
+    from diffapprox._run.runner import _with_run_size
 
     not_iterations = {"verdict-calibration": "records", "dnn-tradeoff": "epochs", "live-staleness": "steps"}
     for cid, c in all_claims().items():

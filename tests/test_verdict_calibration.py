@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from diffapprox import Verdict, get_claim
-from diffapprox._runner import run_claims
+from diffapprox._run.runner import run_claims
 from validation import verdict_calibration as VC
 
 K_SE = 4.0

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from diffapprox import StreamingPCA
-from diffapprox._theory import tau_threshold_ode, tau_threshold_sde
+from diffapprox import tau_threshold_ode, tau_threshold_sde
 
 __all__ = [
     "SPECTRUM", "SPECTRUM_SOURCE", "BOUNDED_LAW", "LAWS", "problem", "num", "tag",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 
 from diffapprox import Claim, StreamingPCA
-from diffapprox._diagnostics import path_diagnostics
+from diffapprox import path_diagnostics
 
 from . import _tradeoff as tr
 

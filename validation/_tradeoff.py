@@ -224,7 +224,7 @@ def stable_delay(mu: float, eta: float, lambda1: float, spectrum=(4.0, 3.0, 2.0,
     :func:`_local_max_stable_delay` is an independent cross-check used by the tests.
     """
     from diffapprox import StreamingPCA
-    from diffapprox._stability import max_stable_delay
+    from diffapprox import max_stable_delay
 
     if float(spectrum[0]) != float(lambda1):
         raise ValueError("lambda1 must be the spectrum's largest eigenvalue")

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from diffapprox import Claim, ClaimOutput, StreamingPCA, register
-from diffapprox._diagnostics import path_diagnostics
+from diffapprox import path_diagnostics
 from diffapprox.stats import measurement
 
 from . import _tradeoff as tr
@@ -43,9 +43,9 @@ def _tau(eta: float, gamma: float) -> int:
     return int(round(tau0 * (eta / ETAS[0]) ** -(0.5 - gamma)))
 
 
-@register
 class AsyncError(Claim):
     id = "async-error"
+    order = 80
     paper_ref = "Lemma 3.4 (proof A.4)"
     statement = ("With tau ~ (1-mu)^2/((lambda1 + C_d) eta^(1/2-gamma)), the accumulated asynchronous error "
                  "D(t) -> 0 as eta -> 0 for any fixed t.")

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from diffapprox import Claim, ClaimOutput, StreamingPCA, register
-from diffapprox._simulate import simulate
+from diffapprox import simulate
 from diffapprox.stats import measurement
 
 from . import _tradeoff as tr
@@ -48,9 +48,9 @@ _PROFILES = {"quick": {"paths": 64, "n_boot": 300}, "standard": {"paths": 500, "
              "paper": {"paths": 2000, "n_boot": 2000}}
 
 
-@register
 class AsyncSpeedup(Claim):
     id = "async-speedup"
+    order = 50
     paper_ref = "Proposition 3.6, Remark 3.7, Remark 3.11 (2)"
     statement = ("With delays below the threshold, phase III needs about as many iterations as without delay "
                  "(linear speed-up in workers); momentum with eta = (1-mu) eta0 does not reduce the count.")

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from diffapprox import Claim, ClaimOutput, StreamingPCA, register
-from diffapprox._simulate import simulate
+from diffapprox import simulate
 from diffapprox.stats import measurement
 
 from . import _tradeoff as tr
@@ -72,9 +72,9 @@ def _key(mu, eta, tau) -> str:
     return f"mu={mu:g}/eta={eta:g}/tau={tau}"
 
 
-@register
 class DelayThreshold(Claim):
     id = "delay-threshold"
+    order = 30
     paper_ref = "Remark 3.11; Theorems 3.3 and 3.5"
     statement = ("The largest tolerable delay scales as tau* ~ (1-mu)^2 eta^-q with q <= 1/2 "
                  "(SDE regime; q <= 1 in the ODE regime).")

@@ -2,7 +2,7 @@
 
 The paper trains SphereResNet34 on CIFAR-100 with 1..8 workers and finds the best
 momentum 0.9 for one worker and 0.5 for eight.  Here: an MLP on scikit-learn's
-bundled digits, Async-MSGD with simulated staleness (see :mod:`diffapprox._dnn`),
+bundled digits, Async-MSGD with simulated staleness (see :func:`diffapprox.train_async_msgd`),
 the paper's grid of momenta and worker counts, the paper's initial step size 0.2
 and its decay schedule scaled to the run.
 
@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from diffapprox import Claim, ClaimOutput, Measurement, Verdict, register
-from diffapprox._claims import Cell, cell_seed
-from diffapprox._errors import DiffapproxError
+from diffapprox import Cell, cell_seed
+from diffapprox import DiffapproxError
 
 from ._common import save_figure
 
@@ -154,9 +154,9 @@ def trend_analysis(acc: np.ndarray, *, n_boot: int, rng: np.random.Generator,
 # ----------------------------------------------------------------------------- the claim
 
 
-@register
 class DnnTradeoff(Claim):
     id = "dnn-tradeoff"
+    order = 140
     paper_ref = "Section 5.2, Figure 2"
     statement = (
         "In training a neural network by Async-MSGD, the optimal momentum decreases as the number of "
@@ -168,7 +168,7 @@ class DnnTradeoff(Claim):
     def parameters(self, profile: str) -> dict:
         if profile not in _PROFILES:
             raise DiffapproxError("profile", f"one of {', '.join(_PROFILES)}", profile)
-        from diffapprox._dnn import mlp_description
+        from diffapprox import mlp_description
 
         p = _PROFILES[profile]
         net = mlp_description(HIDDEN)
@@ -224,7 +224,7 @@ class DnnTradeoff(Claim):
         return out
 
     def run_cell(self, cell: Cell) -> dict:
-        from diffapprox._dnn import TrainConfig, train_async_msgd
+        from diffapprox import TrainConfig, train_async_msgd
 
         p = cell.params
         cfg = TrainConfig(momentum=p["momentum"], delay=p["delay"], epochs=p["epochs"], lr=p["lr"],

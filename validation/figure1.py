@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from diffapprox import Claim, ClaimOutput, StreamingPCA, register
-from diffapprox._simulate import simulate
+from diffapprox import simulate
 from diffapprox.stats import mean_ci, measurement
 
 from . import _tradeoff as tr
@@ -51,9 +51,9 @@ def _key(mu: float, tau: int) -> str:
     return f"mu={mu:g}/tau={tau}"
 
 
-@register
 class Figure1(Claim):
     id = "figure1"
+    order = 20
     paper_ref = "Section 5.1, Figure 1"
     statement = ("For mu = 0.7, 0.8, 0.85, 0.9, 0.95 the optimal delays (largest tau reaching an error "
                  "similar to tau = 0) are 120, 80, 60, 30, 10: less momentum tolerates more delay.")

@@ -1,7 +1,7 @@
 """Claim ``live-staleness``: real asynchrony on a Dask parameter server (issue 7, beyond the paper).
 
 The paper *models* asynchrony as a delay tau_k (Section 1's parameter server; eq. 2.1).
-Here a live parameter server (:func:`diffapprox._live.live`) with M Dask workers produces
+Here a live parameter server (:func:`diffapprox.live`) with M Dask workers produces
 its own staleness, and the claim asks three things:
 
 (a) Is the measured staleness distributed as the ``workers:M`` queue law (exponential compute
@@ -148,9 +148,9 @@ def _window_stat(error: np.ndarray, times: np.ndarray, k0: int) -> np.ndarray:
     return np.asarray(error)[..., times >= k0].mean(axis=-1)
 
 
-@register
 class LiveStaleness(Claim):
     id = "live-staleness"
+    order = 150
     paper_ref = "Section 1 (parameter server), eq. (2.1); beyond the paper (issue 7)"
     statement = ("On a real asynchronous parameter server (Dask, M workers with exponential compute "
                  "times) the staleness follows the workers:M queue law (not a constant M-1 delay), the "
@@ -211,8 +211,8 @@ class LiveStaleness(Claim):
 
     def run_cell(self, cell) -> dict:
         from diffapprox import trace_delay
-        from diffapprox._live import live
-        from diffapprox._simulate import simulate
+        from diffapprox import live
+        from diffapprox import simulate
 
         p = cell.params
         problem = cm.problem("gaussian")
@@ -239,7 +239,7 @@ class LiveStaleness(Claim):
         return out
 
     def finish(self, profile: str, seed: int, results: dict, figdir: Path) -> ClaimOutput:
-        from diffapprox._live import staleness_pmf
+        from diffapprox import staleness_pmf
 
         t0 = time.perf_counter()
         par = self.parameters(profile)

@@ -32,9 +32,9 @@ _E = np.array(lm.ETAS)
 _LOCAL = float(np.polyfit(np.log(_E), np.log(_E * np.log(1 / _E)), 1)[0])
 
 
-@register
 class MomentumBias(lm.LemmaGridClaim):
     id = "momentum-bias"
+    order = 70
     paper_ref = "Lemma 3.2"
     statement = "||m_{k+1} - M~(v_k)|| <= O(eta log(1/eta)) + O(tau lambda1 eta/(1-mu)^2) w.p. 1."
 

@@ -34,9 +34,9 @@ def _B(mu, eta, tau):
     return tau * eta / (1 - mu) ** 2 + eta / (1 - mu) ** 3
 
 
-@register
 class NormBound(lm.LemmaGridClaim):
     id = "norm-bound"
+    order = 60
     paper_ref = "Lemma 3.1"
     statement = "max_{k <= O(1/eta)} ||v_k||^2 <= 1 + O(tau eta/(1-mu)^2) + O(eta/(1-mu)^3)."
 

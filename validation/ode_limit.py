@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from diffapprox import Claim, ClaimOutput, register
-from diffapprox._simulate import simulate
+from diffapprox import simulate
 from diffapprox.limits import ode_closed_form
-from diffapprox._theory import lemma31_norm_bound
+from diffapprox import lemma31_norm_bound
 from diffapprox import stats
 
 from ._common import (claim_title, log_ticks, BOUNDED_LAW, SPECTRUM_SOURCE, bootstrap_weights, finite_count_note, new_figure, num,
@@ -68,9 +68,9 @@ def _steps(mu: float, eta: float) -> tuple[int, int]:
     return int(math.ceil(raw / r)) * r, r
 
 
-@register
 class OdeLimit(Claim):
     id = "ode-limit"
+    order = 90
     paper_ref = "Theorem 3.3, eq. (3.2); Lemma 3.1"
     statement = ("As eta -> 0 with tau_k <~ (1-mu)^2/(lambda1 eta^(1-gamma)), the iterates converge weakly to "
                  "the ODE (3.2), whose solution is the closed form of Theorem 3.3.")

@@ -34,7 +34,7 @@ import numpy as np
 from scipy import stats as sst
 
 from diffapprox import Claim, ClaimOutput, register, stats
-from diffapprox._simulate import simulate
+from diffapprox import simulate
 from diffapprox.limits import ou_optimum
 
 from ._common import (claim_title, log_ticks, LAWS, SPECTRUM_SOURCE, finite_count_note, new_figure, num, problem, save_figure,
@@ -67,9 +67,9 @@ def _taus(mu: float, eta: float) -> list[tuple[int, str]]:
     return out
 
 
-@register
 class OuOptimum(Claim):
     id = "ou-optimum"
+    order = 100
     paper_ref = "Theorem 3.5, eq. (3.3); Proposition 3.6 and A.6; Lemma 3.4"
     statement = ("Near the optimum, U_i = h_i/sqrt(eta) (i >= 2) is the OU process (3.3): stationary variance "
                  "alpha_i1^2/(2(1-mu)(lambda1-lambda_i)), second moment decaying as in Prop. 3.6, Gaussian law, "

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from diffapprox import Claim, ClaimOutput, register, stats
-from diffapprox._simulate import simulate
-from diffapprox._theory import T3
+from diffapprox import simulate
+from diffapprox import T3
 
 from ._common import (claim_title, BOUNDED_LAW, LAWS, SPECTRUM_SOURCE, finite_count_note, new_figure, num, problem, save_figure,
                       seed_of, tag, tau_sde_inside)
@@ -67,9 +67,9 @@ def _t3(law, mu, eta, version) -> float:
 VERSIONS = ("main", "appendix", "derived")
 
 
-@register
 class Phase3Time(Claim):
     id = "phase3-time"
+    order = 130
     paper_ref = "Proposition 3.6, A.6"
     statement = ("From H_1^2 >= 1 - delta^2, sum_{i>=2} H_i^2 <= epsilon at T3 = (1-mu)/(2(lambda1-lambda2)) "
                  "log(...) with probability >= 3/4, for tau <~ (1-mu)^2/((lambda1+C_d) eta^(1/2-gamma)).")

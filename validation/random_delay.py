@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from diffapprox import Claim, ClaimOutput, StreamingPCA, register
-from diffapprox._simulate import simulate
+from diffapprox import simulate
 from diffapprox.stats import measurement
 
 from . import _tradeoff as tr
@@ -46,9 +46,9 @@ def _spec(law: str, m: int) -> str:
     return {"const": f"const:{m}", "uniform": f"uniform:0,{2 * m}", "geometric": f"geometric:{m}"}[law]
 
 
-@register
 class RandomDelay(Claim):
     id = "random-delay"
+    order = 40
     paper_ref = "Section 4, moment condition (4.1)"
     statement = ("Unbounded random delays whose mean satisfies (4.1) give the same limit (error curves, "
                  "stationary error, ODE traverse) as a constant delay with that mean.")

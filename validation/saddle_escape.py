@@ -35,7 +35,7 @@ import numpy as np
 from scipy import stats as sst
 
 from diffapprox import Claim, ClaimOutput, register, stats
-from diffapprox._simulate import simulate
+from diffapprox import simulate
 from diffapprox.limits import escape_time
 
 from ._common import (claim_title, BOUNDED_LAW, SPECTRUM_SOURCE, finite_count_note, new_figure, num, problem, save_figure,
@@ -76,9 +76,9 @@ def _early_times(cfg) -> list[float]:
     return out
 
 
-@register
 class SaddleEscape(Claim):
     id = "saddle-escape"
+    order = 110
     paper_ref = "Theorem 3.9, Proposition 3.10, eq. (A.2), A.9"
     statement = ("From the saddle e_2, U_1 = h_1/sqrt(eta) is the unstable OU of (A.2) and the iterate leaves "
                  "{H_2^2 > 1 - delta^2} by T1 with probability at least 1 - nu (T1 of Prop. 3.10 / A.9).")

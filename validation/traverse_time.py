@@ -25,8 +25,8 @@ import numpy as np
 from scipy.optimize import brentq
 
 from diffapprox import Claim, ClaimOutput, register, stats
-from diffapprox._simulate import simulate
-from diffapprox._theory import T2
+from diffapprox import simulate
+from diffapprox import T2
 from diffapprox.limits import ode_closed_form
 
 from ._common import (claim_title, LAWS, SPECTRUM_SOURCE, finite_count_note, new_figure, num, problem, save_figure, seed_of,
@@ -65,9 +65,9 @@ def _grid():
                 yield law, mu, tau
 
 
-@register
 class TraverseTime(Claim):
     id = "traverse-time"
+    order = 120
     paper_ref = "Proposition 3.8, A.7"
     statement = ("After escaping (H_1^2 = delta^2, delta ~ sqrt(eta)), H_1^2 >= 1 - delta^2 by "
                  "T2 = (1-mu)/(2(lambda1-lambda2)) log((1-delta^2)/delta^2) with probability >= 3/4, "

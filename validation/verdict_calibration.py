@@ -55,7 +55,7 @@ from scipy.stats import norm
 
 from diffapprox import Claim, ClaimOutput, Measurement, Verdict, register
 from diffapprox import stats as S
-from diffapprox._claims import Cell
+from diffapprox import Cell
 
 from ._common import save_figure
 
@@ -93,9 +93,9 @@ def _size_verdict(k: int, n: int, nominal: float) -> tuple[Verdict, tuple[float,
     return (Verdict.PASS if k / n <= limit else Verdict.FAIL), (0.0, limit)
 
 
-@register
 class VerdictCalibration(Claim):
     id = "verdict-calibration"
+    order = 10
     paper_ref = "DESIGN.md §4 (method); Theorem 3.5 / eq. 3.3 setting"
     statement = ("Fed exact samples from the prediction, the equivalence and goodness-of-fit verdicts err at about "
                  "their nominal rate; fed a prediction off by variance +20%, they FAIL with power >= 0.9.")

@@ -110,7 +110,7 @@ def _claim_view(claim: dict, out_dir: Path) -> dict:
 
 def render_html(results: dict, out_dir: Path) -> str:
     """Render validated ``results`` (see :func:`diffapprox.report.load_results`) to an HTML string."""
-    from .. import __version__
+    from .._version import __version__
 
     claims = [_claim_view(c, out_dir) for c in results["claims"]]
     template = _environment().get_template("report.html.j2")

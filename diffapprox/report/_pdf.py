@@ -336,7 +336,7 @@ def render_pdf(results: dict, out_dir: Path) -> bytes:
     from reportlab.lib.units import mm
     from reportlab.platypus import SimpleDocTemplate
 
-    from .. import __version__
+    from .._version import __version__
 
     _register_fonts()
     st = _styles()

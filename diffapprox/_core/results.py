@@ -1,0 +1,143 @@
+"""Verdicts, measurements and claim results: the data model of ``results.json`` (DESIGN.md §6)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+from .jsonio import jsonable
+
+__all__ = ["Verdict", "Measurement", "ClaimResult", "combine_verdicts", "jsonable"]
+
+
+
+class Verdict(str, Enum):
+    """Outcome of a measurement or a claim; the value is what the user reads."""
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+    INCONCLUSIVE = "INCONCLUSIVE"
+    ERROR = "ERROR"
+
+    def __str__(self) -> str:  # so f"{v}" prints PASS, not Verdict.PASS
+        return self.value
+
+
+#: How a claim's verdict is formed from its measurements' verdicts, stated in every result.
+COMBINATION_RULE = (
+    "ERROR if any measurement is ERROR; else FAIL if any is FAIL; else PASS if all are PASS; "
+    "else INCONCLUSIVE. Measurements marked informative=false are reported but not combined."
+)
+
+
+def combine_verdicts(verdicts: list[Verdict]) -> Verdict:
+    """Combine verdicts by :data:`COMBINATION_RULE` (an empty list is INCONCLUSIVE)."""
+    vs = [Verdict(v) for v in verdicts]
+    if not vs:
+        return Verdict.INCONCLUSIVE
+    if Verdict.ERROR in vs:
+        return Verdict.ERROR
+    if Verdict.FAIL in vs:
+        return Verdict.FAIL
+    if all(v is Verdict.PASS for v in vs):
+        return Verdict.PASS
+    return Verdict.INCONCLUSIVE
+
+
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Measurement:
+    """One measured quantity against its prediction.
+
+    Attributes
+    ----------
+    name : str
+        Contract name, e.g. ``stationary_variance/law=gaussian/mu=0.5/tau=0/i=2``.
+    estimate : float
+        The measured value.
+    ci : (float, float)
+        Confidence interval of the estimate (level in ``ci_level``).
+    prediction : float or None
+        What the paper (or the limit) predicts.
+    tolerance : (float, float) or None
+        The equivalence band ``[lo, hi]`` stated before measuring; PASS needs
+        the whole CI inside it.
+    verdict : Verdict
+    ci_level : float
+    informative : bool
+        ``False`` for measurements shown for context but not combined into the claim verdict.
+    note : str
+        How the number was formed / why the verdict.
+    """
+
+    name: str
+    estimate: float | None
+    ci: tuple[float | None, float | None]
+    prediction: float | None
+    tolerance: tuple[float | None, float | None] | None
+    verdict: Verdict
+    ci_level: float = 0.95
+    informative: bool = True
+    note: str = ""
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        return jsonable(d)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Measurement":
+        def f(v):
+            return float("nan") if v is None else v
+
+        return cls(
+            name=d["name"],
+            estimate=None if d.get("estimate") is None else float(d["estimate"]),
+            ci=tuple(d.get("ci") or (None, None)),
+            prediction=d.get("prediction"),
+            tolerance=None if d.get("tolerance") is None else tuple(d["tolerance"]),
+            verdict=Verdict(d["verdict"]),
+            ci_level=d.get("ci_level", 0.95),
+            informative=d.get("informative", True),
+            note=d.get("note", ""),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimResult:
+    """What one claim returns: verdict, numbers, figures; serialises into ``results.json``."""
+
+    id: str
+    paper_ref: str
+    statement: str
+    verdict: Verdict
+    parameters: dict
+    measurements: list[Measurement]
+    figures: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    combination_rule: str = COMBINATION_RULE
+    findings: list[str] = field(default_factory=list)
+    inconsistencies: list[str] = field(default_factory=list)
+    error: str | None = None
+    reproducible: bool = True
+    missing_extra: str | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "paper_ref": self.paper_ref,
+            "statement": self.statement,
+            "verdict": self.verdict.value,
+            "combination_rule": self.combination_rule,
+            "parameters": jsonable(self.parameters),
+            "measurements": [m.to_json() for m in self.measurements],
+            "figures": list(self.figures),
+            "elapsed_s": float(self.elapsed_s),
+            "findings": list(self.findings),
+            "inconsistencies": list(self.inconsistencies),
+            "error": self.error,
+            "reproducible": bool(self.reproducible),
+            "missing_extra": self.missing_extra,
+        }

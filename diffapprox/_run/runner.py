@@ -1,0 +1,250 @@
+"""Run claims for a profile and write ``results.json`` (DESIGN.md §6).
+
+:func:`run_claims` is the engine behind ``diffapprox validate``: it lists every
+claim's cells, runs them all through one executor (so a cluster sees all the work
+at once), checkpoints them, then lets each claim ``finish`` into a
+:class:`~diffapprox.ClaimResult`.  A claim that breaks (in ``cells``, a cell, or
+``finish``) gets verdict ERROR with the message; the others go on.  A claim whose
+``requires`` imports are missing gets verdict ERROR with the pip command that
+installs its extra: it is reported, never silently dropped (ERROR rather than
+INCONCLUSIVE because nothing was measured at all).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import subprocess
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .claims import PROFILES, Claim, ClaimOutput, all_claims, get_claim
+from .._core.errors import DiffapproxError
+from .execute import CellStore, Executor, LocalExecutor, Progress, execute
+from .._core.jsonio import write_json_atomic
+from .._core.results import ClaimResult, Verdict, combine_verdicts
+
+__all__ = ["SCHEMA", "run_claims", "environment", "resolve_claims", "missing_requirements"]
+
+#: ``results.json`` schema id; bump on incompatible changes.
+SCHEMA = "diffapprox.results/1"
+
+
+def resolve_claims(ids: list[str] | None) -> list[Claim]:
+    """Claims by id in the given order (all registered claims when ``ids`` is None)."""
+    if ids is None:
+        return list(all_claims().values())
+    seen, out = set(), []
+    for i in ids:
+        if i not in seen:
+            out.append(get_claim(i))
+            seen.add(i)
+    return out
+
+
+def missing_requirements(claim: Claim) -> str | None:
+    """The message for a claim whose optional imports are missing, else None."""
+    missing = [m for m in claim.requires if importlib.util.find_spec(m) is None]
+    if not missing:
+        return None
+    extra = claim.extra or "all"
+    return (f"needs the `{extra}` extra (missing: {', '.join(missing)}): "
+            f"pip install -e '.[{extra}]'")
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _git_commit() -> dict:
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
+                             timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": sha or None, "dirty": bool(dirty) if sha else None}
+
+
+def environment() -> dict:
+    """Versions, git commit and machine, for the reproducibility block of a report."""
+    from .._version import __version__
+
+    g = _git_commit()
+    return {
+        "diffapprox": __version__,
+        "python": platform.python_version(),
+        "numpy": _version("numpy"),
+        "scipy": _version("scipy"),
+        "numba": _version("numba"),
+        "git_commit": g["commit"],
+        "git_dirty": g["dirty"],
+        "machine": {
+            "system": platform.system(),
+            "release": platform.release(),
+            "arch": platform.machine(),
+            "processor": platform.processor() or None,
+            "cpus": os.cpu_count(),
+        },
+    }
+
+
+def _error_result(claim: Claim, profile: str, seed: int, msg: str, elapsed: float = 0.0,
+                  params: dict | None = None, missing_extra: str | None = None) -> ClaimResult:
+    return ClaimResult(id=claim.id, paper_ref=claim.paper_ref, statement=claim.statement, verdict=Verdict.ERROR,
+                       parameters={**(params or {}), "profile": profile, "seed": seed}, measurements=[],
+                       elapsed_s=elapsed, error=msg, reproducible=claim.reproducible,
+                       missing_extra=missing_extra)
+
+
+def _rel_figures(figs: list, out: Path) -> list[str]:
+    res = []
+    for f in figs:
+        p = Path(f)
+        try:
+            res.append(p.resolve().relative_to(out.resolve()).as_posix())
+        except ValueError:
+            res.append(str(p))
+    return res
+
+
+def _with_run_size(params: dict, cells: list) -> dict:
+    """Add ``steps`` / ``paths`` from the cells when the claim's parameters do not state them.
+
+    DESIGN.md §4: every result states the paths, steps and seed it used.  A claim whose
+    ``parameters`` give no key mentioning steps (or paths) gets them here, read from the cells
+    it ran: one number when every cell used the same, else a mapping cell key -> number.
+    """
+    for name in ("steps", "paths"):
+        if any(name in k for k in params):
+            continue
+        vals = {cell.key: cell.params[name] for cell in cells if name in cell.params}
+        if not vals:
+            continue
+        distinct = set(vals.values())
+        params[name] = next(iter(distinct)) if len(distinct) == 1 and len(vals) == len(cells) else vals
+    return params
+
+
+def run_claims(
+    claims: list[Claim],
+    *,
+    profile: str,
+    seed: int,
+    out: Path,
+    executor: Executor | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    command: list[str] | None = None,
+    stream=None,
+) -> dict:
+    """Run ``claims`` on ``profile`` with master ``seed``; write and return ``results.json``.
+
+    Parameters
+    ----------
+    claims : list of Claim
+    profile : {"quick", "standard", "paper"}
+    seed : int
+        Master seed; every cell's seed derives from it (:func:`~diffapprox.cell_seed`).
+    out : Path
+        Existing, writable output directory.  Receives ``cells/`` (checkpoints),
+        ``figures/<claim>/`` and ``results.json``.
+    executor : Executor, optional
+        Default :class:`LocalExecutor()`.  Not closed here.
+    resume : bool
+        Reuse checkpointed cells under ``out/cells``.
+    progress : bool
+        Show progress (tqdm on a terminal, plain lines otherwise) on ``stream`` (stderr).
+
+    Returns
+    -------
+    dict
+        The ``results.json`` content (JSON-able).
+    """
+    if profile not in PROFILES:
+        raise DiffapproxError("profile", f"one of {', '.join(PROFILES)}", profile)
+    out = Path(out)
+    t_start = time.perf_counter()
+    started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    executor = LocalExecutor() if executor is None else executor
+    store = CellStore(out)
+
+    # 1. cells of every runnable claim
+    results: dict[str, ClaimResult] = {}
+    plan: dict[str, list] = {}
+    for c in claims:
+        msg = missing_requirements(c)
+        if msg is not None:
+            results[c.id] = _error_result(c, profile, seed, msg, missing_extra=c.extra or "all")
+            continue
+        try:
+            plan[c.id] = c.cells(profile, seed)
+        except Exception as exc:  # noqa: BLE001
+            results[c.id] = _error_result(c, profile, seed, f"listing cells: {type(exc).__name__}: {exc}")
+    all_cells = [cell for cs in plan.values() for cell in cs]
+
+    # 2. run them all (checkpointed)
+    prog = Progress(all_cells, stream=stream, enabled=progress)
+    try:
+        outcomes = execute(all_cells, executor, store=store, resume=resume, progress=prog)
+    finally:
+        prog.close()
+
+    # 3. finish each claim
+    for c in claims:
+        if c.id in results:
+            continue
+        cells = plan[c.id]
+        oc = [outcomes[(c.id, cell.key)] for cell in cells]
+        cell_time = sum(float(o.get("elapsed_s", 0.0)) for o in oc)
+        try:
+            params = _with_run_size(dict(c.parameters(profile)), cells)
+        except Exception as exc:  # noqa: BLE001
+            results[c.id] = _error_result(c, profile, seed, f"parameters: {type(exc).__name__}: {exc}", cell_time)
+            continue
+        errors = [(cell.key, o["error"]) for cell, o in zip(cells, oc) if o.get("error")]
+        if errors:
+            k, e = errors[0]
+            more = f" (and {len(errors) - 1} more failed cells)" if len(errors) > 1 else ""
+            results[c.id] = _error_result(c, profile, seed, f"cell {k}: {e}{more}", cell_time, params)
+            continue
+        figdir = out / "figures" / c.id
+        figdir.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        try:
+            fo: ClaimOutput = c.finish(profile, seed, {cell.key: o["result"] for cell, o in zip(cells, oc)}, figdir)
+        except Exception as exc:  # noqa: BLE001
+            results[c.id] = _error_result(c, profile, seed, f"finish: {type(exc).__name__}: {exc}",
+                                          cell_time + time.perf_counter() - t0, params)
+            continue
+        elapsed = cell_time + time.perf_counter() - t0
+        verdict = combine_verdicts([m.verdict for m in fo.measurements if m.informative])
+        results[c.id] = ClaimResult(
+            id=c.id, paper_ref=c.paper_ref, statement=c.statement, verdict=verdict,
+            parameters={**params, **fo.parameters, "profile": profile, "seed": seed, "cells": len(cells)},
+            measurements=list(fo.measurements), figures=_rel_figures(fo.figures, out), elapsed_s=elapsed,
+            findings=list(fo.findings), inconsistencies=list(fo.inconsistencies),
+            reproducible=c.reproducible,
+        )
+
+    doc = {
+        "schema": SCHEMA,
+        "profile": profile,
+        "seed": int(seed),
+        "command": command,
+        "started_utc": started,
+        "environment": environment(),
+        "executor": repr(executor),
+        "elapsed_s": time.perf_counter() - t_start,
+        "claims": [results[c.id].to_json() for c in claims],
+    }
+    write_json_atomic(out / "results.json", doc)
+    return doc

@@ -1,0 +1,5 @@
+"""``python -m diffapprox.cli``: the same as the ``diffapprox`` command."""
+
+from . import main
+
+raise SystemExit(main())

@@ -1,0 +1,35 @@
+"""Input and output shared by the subcommands.
+
+* :func:`parse_floats` reads the comma-separated number lists of every subcommand.
+* :func:`emit_json` is what a subcommand's ``--json FILE`` does: ``-`` is stdout,
+  anything else an atomic write whose failure is one :class:`DiffapproxError`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .._core.errors import DiffapproxError
+from .._core.jsonio import jsonable, write_json_atomic
+
+__all__ = ["parse_floats", "emit_json"]
+
+def parse_floats(param: str, text: str) -> list[float]:
+    """``"4,3,2,1"`` -> ``[4.0, 3.0, 2.0, 1.0]``; a non-number is an error naming ``param``."""
+    try:
+        return [float(t) for t in text.split(",") if t.strip() != ""]
+    except ValueError:
+        raise DiffapproxError(param, "comma-separated numbers", text) from None
+
+
+def emit_json(obj, dest: str, *, param: str = "--json", indent: int = 2) -> None:
+    """Write ``obj`` to stdout (``dest == "-"``) or atomically to the file ``dest``."""
+    if dest == "-":
+        sys.stdout.write(json.dumps(jsonable(obj), indent=indent, allow_nan=False) + "\n")
+        return
+    try:
+        write_json_atomic(Path(dest), obj, indent=indent)
+    except OSError as exc:
+        raise DiffapproxError(param, "a writable file", f"{dest} ({exc.strerror})") from None

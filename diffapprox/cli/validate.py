@@ -1,0 +1,206 @@
+"""``diffapprox validate`` and ``diffapprox claims`` (DESIGN.md §6, issue 6 items 1, 2, 5).
+
+``validate`` runs the claims of a profile, checkpointing each finished cell under
+``--out``; it writes ``results.json`` and ``figures/`` (then ``report.html`` and
+``report.pdf`` when the report module is available) and prints a summary table.
+Input is checked before anything is created: an unknown claim id, a bad profile,
+an unwritable or already used ``--out``, an unreadable ``--baseline`` all give one
+line on stderr and exit code 2, and leave existing files untouched.
+
+Exit codes: 0 ran (whatever the verdicts), 1 a ``--baseline`` regression,
+2 bad input, 130 interrupted (the directory is resumable with ``--resume``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .._core.errors import DiffapproxError
+
+PROFILES = ("quick", "standard", "paper")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "validate",
+        help="run the claims and write results.json, figures and the report",
+        description="Run the claims of a profile; write results.json, figures/, report.html and report.pdf "
+        "under --out, and print a summary table. Exit 0 ran (whatever the verdicts), 1 a --baseline "
+        "regression, 2 bad input.",
+    )
+    p.add_argument("--profile", choices=PROFILES, default="standard",
+                   help="quick (<= 60 s), standard (default, <= 10 min), paper (<= 60 min)")
+    p.add_argument("--claims", metavar="ID,...", default=None, help="comma-separated claim ids (default: all)")
+    p.add_argument("--seed", type=int, default=20180330, help="master seed (default: %(default)s)")
+    p.add_argument("--out", metavar="DIR", default=None,
+                   help="output directory (default: reports/<profile>-<UTC timestamp>/)")
+    p.add_argument("--threads", type=int, default=None, metavar="N", help="threads for the simulation kernels")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None, help="run cells on this Dask scheduler")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="Dask workers (a local Dask cluster when no --scheduler is given)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--baseline", metavar="FILE", default=None,
+                   help="compare with this results.json; exit 1 on a regression")
+    p.add_argument("--no-progress", action="store_true", help="no progress output")
+    p.set_defaults(func=run_validate)
+
+
+
+
+# ---------------------------------------------------------------------------
+def _check_out(out: Path, resume: bool) -> None:
+    """Refuse an --out that would overwrite or lose anything; create it otherwise."""
+    if out.exists() and not out.is_dir():
+        raise DiffapproxError("--out", "a directory", f"{out} (an existing file)")
+    if resume:
+        if not (out / "run.json").is_file():
+            raise DiffapproxError("--out", "a run directory to --resume (with run.json)", str(out))
+        if not os.access(out, os.W_OK):
+            raise DiffapproxError("--out", "a writable directory", str(out))
+        return
+    if out.exists() and any(out.iterdir()):
+        raise DiffapproxError("--out", "a new or empty directory (or pass --resume)", str(out))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise DiffapproxError("--out", "a writable directory", f"{out} ({exc.strerror})") from None
+
+
+def _load_baseline(path: str):
+    try:
+        with open(path, encoding="utf-8") as f:
+            base = json.load(f)
+    except OSError as exc:
+        raise DiffapproxError("--baseline", "a readable results.json", f"{path} ({exc.strerror})") from None
+    except ValueError:
+        raise DiffapproxError("--baseline", "a results.json (valid JSON)", path) from None
+    if not isinstance(base, dict) or not isinstance(base.get("claims"), list):
+        raise DiffapproxError("--baseline", "a results.json with a 'claims' list", path)
+    return base
+
+
+def _make_executor(args):
+    from .._run.execute import LocalExecutor
+
+    if args.scheduler is None and args.workers is None:
+        return LocalExecutor(threads=args.threads)
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError:
+        raise DiffapproxError("--scheduler/--workers", "the `distributed` extra: pip install -e '.[distributed]'",
+                              "dask.distributed not installed") from None
+    try:
+        from .._run.dask import DaskExecutor
+    except ImportError as exc:
+        raise DiffapproxError("--scheduler/--workers", "the Dask executor (diffapprox._run.dask)",
+                              f"not importable ({exc})") from None
+    return DaskExecutor(address=args.scheduler, n_workers=args.workers)
+
+
+def _key_number(claim: dict) -> str:
+    """The measurement that decided the verdict (the worst one sharing it), as one line."""
+    from ..report._format import fmt_key_number, key_measurement
+
+    if claim.get("error"):
+        return claim["error"].splitlines()[0][:60] if claim["error"].strip() else "error"
+    m = key_measurement(claim)
+    return "" if m is None else fmt_key_number(m)
+
+
+def summary_table(doc: dict) -> str:
+    rows = [(c["id"], c["verdict"], _key_number(c), f"{c['elapsed_s']:.1f}s") for c in doc["claims"]]
+    head = ("claim", "verdict", "key number", "time")
+    w = [max([len(head[i])] + [len(r[i]) for r in rows]) for i in range(4)]
+    lines = ["  ".join(h.ljust(w[i]) for i, h in enumerate(head)).rstrip(),
+             "  ".join("-" * w[i] for i in range(4))]
+    for r in rows:
+        lines.append("  ".join(r[i].ljust(w[i]) if i < 3 else r[i].rjust(w[i]) for i in range(4)).rstrip())
+    return "\n".join(lines)
+
+
+def run_validate(args) -> int:
+    from .._run.claims import get_claim
+
+    # --- validate everything before creating anything ---------------------
+    if args.seed < 0:
+        raise DiffapproxError("--seed", "an integer >= 0", args.seed)
+    if args.threads is not None and args.threads < 1:
+        raise DiffapproxError("--threads", "an integer >= 1", args.threads)
+    if args.workers is not None and args.workers < 1:
+        raise DiffapproxError("--workers", "an integer >= 1", args.workers)
+    ids = None
+    if args.claims is not None:
+        ids = [s.strip() for s in args.claims.split(",") if s.strip()]
+        if not ids:
+            raise DiffapproxError("--claims", "a comma-separated list of claim ids", args.claims)
+    for i in ids or ():
+        get_claim(i)  # unknown id: one-line error, exit 2, before anything is created
+    baseline = _load_baseline(args.baseline) if args.baseline else None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = Path(args.out) if args.out else Path("reports") / f"{args.profile}-{stamp}"
+    _check_out(out, args.resume)
+
+    from .._core.jsonio import write_json_atomic
+    from .._run.runner import resolve_claims, run_claims
+
+    claims = resolve_claims(ids)
+    run_info = {"profile": args.profile, "seed": args.seed, "claims": [c.id for c in claims]}
+    if args.resume:
+        try:
+            prev = json.loads((out / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise DiffapproxError("--out", "a run directory with a readable run.json", str(out)) from None
+        for k in ("profile", "seed"):
+            if prev.get(k) != run_info[k]:
+                raise DiffapproxError(f"--{k}", f"{prev.get(k)!r} (as in the run being resumed)", run_info[k])
+    else:
+        write_json_atomic(out / "run.json", run_info)
+
+    executor = _make_executor(args)
+    command = (["diffapprox", "validate", f"--profile={args.profile}", f"--seed={args.seed}"]
+               + ([f"--claims={','.join(c.id for c in claims)}"] if ids is not None else [])
+               + [f"--out={out}"])
+    resume_cmd = " ".join(shlex.quote(a) for a in command + ["--resume"])
+    try:
+        doc = run_claims(claims, profile=args.profile, seed=args.seed, out=out, executor=executor,
+                         resume=args.resume, progress=not args.no_progress, command=command)
+    except KeyboardInterrupt:
+        sys.stderr.write(f"diffapprox validate: interrupted; finished cells are saved under {out / 'cells'}.\n"
+                         f"Resume with: {resume_cmd}\n")
+        return 130
+    finally:
+        executor.close()
+
+    # --- report ---------------------------------------------------------------
+    from ..report import render_report
+
+    try:
+        render_report(out)
+    except Exception as exc:  # noqa: BLE001 - results.json is safe; say why the report is missing
+        sys.stderr.write(f"diffapprox validate: report not rendered: {type(exc).__name__}: {exc}\n")
+
+    print(summary_table(doc))
+    print(f"\nresults: {out / 'results.json'}  ({doc['elapsed_s']:.1f}s)")
+
+    if baseline is not None:
+        from .._run.regression import compare_to_baseline, not_compared
+
+        for line in not_compared(doc, baseline):
+            print(f"  {line}")
+        moved = compare_to_baseline(doc, baseline)
+        if moved:
+            print(f"\nregression against {args.baseline}:")
+            for line in moved:
+                print(f"  {line}")
+            return 1
+        print(f"\nno regression against {args.baseline}")
+    return 0
+
