@@ -53,8 +53,10 @@ def main() -> None:
 
     nulls = [Cell(claim="null", key=f"{i}", params={}, seed=i) for i in range(a.null_cells)]
     cells = get_claim("figure1").cells(a.profile, 0)[: a.max_cells]
-    print(f"{os.cpu_count()} CPUs; figure1 profile {a.profile}: {len(cells)} cells of "
-          f"{cells[0].cost:.3g} path-steps each; {a.workers} workers")
+    print(
+        f"{os.cpu_count()} CPUs; figure1 profile {a.profile}: {len(cells)} cells of "
+        f"{cells[0].cost:.3g} path-steps each; {a.workers} workers"
+    )
 
     local = LocalExecutor(threads=a.workers)
     t_null_local, _ = timed(local, null_cell, nulls)
@@ -80,10 +82,14 @@ def main() -> None:
 
     same = all(pickle.dumps(res_local[k]) == pickle.dumps(res_dask[k]) for k in res_local)
     n = len(cells)
-    print(f"overhead per empty cell: local {1e3 * t_null_local / len(nulls):.3f} ms, "
-          f"Dask {1e3 * t_null_dask / len(nulls):.2f} ms  (cluster start {t_start:.1f} s)")
-    print(f"figure1 {n} cells: local {t_local:.2f} s ({t_local / n:.3f} s/cell), "
-          f"Dask {t_dask:.2f} s ({t_dask / n:.3f} s/cell); Dask/local = {t_dask / t_local:.2f}")
+    print(
+        f"overhead per empty cell: local {1e3 * t_null_local / len(nulls):.3f} ms, "
+        f"Dask {1e3 * t_null_dask / len(nulls):.2f} ms  (cluster start {t_start:.1f} s)"
+    )
+    print(
+        f"figure1 {n} cells: local {t_local:.2f} s ({t_local / n:.3f} s/cell), "
+        f"Dask {t_dask:.2f} s ({t_dask / n:.3f} s/cell); Dask/local = {t_dask / t_local:.2f}"
+    )
     print(f"bit-identical results: {same}")
 
 

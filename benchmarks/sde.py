@@ -46,9 +46,11 @@ def main() -> None:
         ou.sample_sdeint(grid, args.sdeint_paths, rng, method=method)
         el = time.perf_counter() - t0
         rate = args.sdeint_paths * n / el
-        print(f"sdeint {method:9s}: {el:8.3f} s for {args.sdeint_paths} paths "
-              f"({el / (args.sdeint_paths * n) * 1e6:.2f} us/step; {PATHS} paths would take {PATHS * n / rate:.0f} s)"
-              f"   {rate:12.4g} path-steps/s   exact/sdeint = {exact_rate / rate:.0f}x")
+        print(
+            f"sdeint {method:9s}: {el:8.3f} s for {args.sdeint_paths} paths "
+            f"({el / (args.sdeint_paths * n) * 1e6:.2f} us/step; {PATHS} paths would take {PATHS * n / rate:.0f} s)"
+            f"   {rate:12.4g} path-steps/s   exact/sdeint = {exact_rate / rate:.0f}x"
+        )
 
 
 if __name__ == "__main__":

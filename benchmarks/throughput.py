@@ -51,8 +51,14 @@ def yardstick(d: int, P: int, K: int, threads: int, reps: int) -> tuple[float, f
     else:
         env.pop("OMP", None)
     try:
-        out = subprocess.run(["bash", str(YARDSTICK), str(d), str(P), str(K), "-r", str(reps)],
-                             capture_output=True, text=True, env=env, check=True, timeout=900)
+        out = subprocess.run(
+            ["bash", str(YARDSTICK), str(d), str(P), str(K), "-r", str(reps)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+            timeout=900,
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         print(f"  yardstick failed: {exc}", file=sys.stderr)
         return None
@@ -70,8 +76,7 @@ def project(d: int, P: int, K: int, threads: int, reps: int) -> tuple[float, flo
     import diffapprox as dx
 
     prob = dx.StreamingPCA(spectrum=[1.0 / j for j in range(1, d + 1)])
-    kw = dict(mu=MU, eta=ETA, delay=f"const:{TAU}", record_every=R, start="e2", threads=threads,
-              record_h=False)
+    kw = dict(mu=MU, eta=ETA, delay=f"const:{TAU}", record_every=R, start="e2", threads=threads, record_h=False)
     warm = dx.simulate(prob, steps=2 * R, paths=2, seed=1, **kw)  # warm-up: compile or cache load
     rates = []
     for rep in range(reps):
@@ -91,22 +96,28 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     import diffapprox  # noqa: F401  (import time is not part of any figure)
 
-    print(f"# diffapprox throughput vs C yardstick; K={args.steps} tau={TAU} mu={MU} eta={ETA} R={R}, "
-          f"lambda_j=1/j, gaussian, start e2; median of {args.reps} runs")
+    print(
+        f"# diffapprox throughput vs C yardstick; K={args.steps} tau={TAU} mu={MU} eta={ETA} R={R}, "
+        f"lambda_j=1/j, gaussian, start e2; median of {args.reps} runs"
+    )
     if YARDSTICK.exists():
         print(f"# yardstick: {YARDSTICK}")
     else:
-        print(f"# yardstick MISSING: expected {YARDSTICK} (../shared/yardstick from the repo root); "
-              "printing the project's figures only")
-    print(f"{'d':>5} {'P':>5} {'thr':>3} {'project/s':>11} {'yardstick/s':>12} {'ratio':>6}"
-          f" {'best/s':>11} {'ys best/s':>11} {'ratio':>6} {'ns/step':>8} {'compile_s':>9}")
+        print(
+            f"# yardstick MISSING: expected {YARDSTICK} (../shared/yardstick from the repo root); "
+            "printing the project's figures only"
+        )
+    print(
+        f"{'d':>5} {'P':>5} {'thr':>3} {'project/s':>11} {'yardstick/s':>12} {'ratio':>6}"
+        f" {'best/s':>11} {'ys best/s':>11} {'ratio':>6} {'ns/step':>8} {'compile_s':>9}"
+    )
     for d in [int(x) for x in args.cases.split(",")]:
         P = CASES.get(d, max(1, 4000 // d))
         for thr in [int(x) for x in args.threads.split(",")]:
             med, best, comp = project(d, P, args.steps, thr, args.reps)
             ys = yardstick(d, P, args.steps, thr, args.reps)
             if ys:
-                cols = (f"{ys[0]:12.4e} {med / ys[0]:6.2f} {best:11.4e} {ys[1]:11.4e} {best / ys[1]:6.2f}")
+                cols = f"{ys[0]:12.4e} {med / ys[0]:6.2f} {best:11.4e} {ys[1]:11.4e} {best / ys[1]:6.2f}"
             else:
                 cols = f"{'n/a':>12} {'n/a':>6} {best:11.4e} {'n/a':>11} {'n/a':>6}"
             print(f"{d:5d} {P:5d} {thr:3d} {med:11.4e} {cols} {1e9 / med:8.2f} {comp:9.2f}", flush=True)

@@ -125,7 +125,9 @@ def mean_ci(x, level: float = 0.95, method: str = "t") -> Estimate:
         return Estimate(estimate=m, ci=_NAN2, level=level, n=n, method=f"mean, {method} CI")
     se = float(a.std(ddof=1)) / math.sqrt(n)
     q = _st.t.ppf(0.5 + level / 2, n - 1) if method == "t" else _st.norm.ppf(0.5 + level / 2)
-    return Estimate(estimate=m, ci=(float(m - q * se), float(m + q * se)), level=level, n=n, method=f"mean, {method} CI")
+    return Estimate(
+        estimate=m, ci=(float(m - q * se), float(m + q * se)), level=level, n=n, method=f"mean, {method} CI"
+    )
 
 
 def proportion_ci(k: int, n: int, level: float = 0.95) -> Estimate:
@@ -200,8 +202,9 @@ def bootstrap_ci(
     reps = np.array([statistic(a[i]) for i in idx], dtype=float)
     reps = reps[np.isfinite(reps)]
     lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2])
-    return Estimate(estimate=est, ci=(float(lo), float(hi)), level=level, n=n,
-                    method=f"percentile bootstrap ({n_boot} resamples)")
+    return Estimate(
+        estimate=est, ci=(float(lo), float(hi)), level=level, n=n, method=f"percentile bootstrap ({n_boot} resamples)"
+    )
 
 
 def second_moment_ci(x, level: float = 0.95) -> Estimate:
@@ -253,8 +256,13 @@ def path_means_ci(values, level: float = 0.95) -> Estimate:
     ok = np.all(np.isfinite(a), axis=1)
     means = a[ok].mean(axis=1) if a.shape[1] else np.empty(0)
     e = mean_ci(means, level)
-    return Estimate(estimate=e.estimate, ci=e.ci, level=e.level, n=e.n,
-                    method=f"path means over {a.shape[1]} records, t CI across {e.n} paths")
+    return Estimate(
+        estimate=e.estimate,
+        ci=e.ci,
+        level=e.level,
+        n=e.n,
+        method=f"path means over {a.shape[1]} records, t CI across {e.n} paths",
+    )
 
 
 def batch_means_ci(series, n_batches: int = 20, level: float = 0.95) -> Estimate:
@@ -270,10 +278,11 @@ def batch_means_ci(series, n_batches: int = 20, level: float = 0.95) -> Estimate
     m = a.size // n_batches
     if m == 0:
         raise DiffapproxError("series", f"at least n_batches={n_batches} values", a.size)
-    b = a[a.size - m * n_batches:].reshape(n_batches, m).mean(axis=1)
+    b = a[a.size - m * n_batches :].reshape(n_batches, m).mean(axis=1)
     e = mean_ci(b, level)
-    return Estimate(estimate=e.estimate, ci=e.ci, level=e.level, n=e.n,
-                    method=f"batch means ({n_batches} batches of {m}), t CI")
+    return Estimate(
+        estimate=e.estimate, ci=e.ci, level=e.level, n=e.n, method=f"batch means ({n_batches} batches of {m}), t CI"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -410,11 +419,15 @@ def ad_pvalue(a2: float, n: int) -> float:
     if not z > 0:
         return 1.0
     if z < 2:
-        x = math.exp(-1.2337141 / z) / math.sqrt(z) * (
-            2.00012 + (0.247105 - (0.0649821 - (0.0347962 - (0.011672 - 0.00168691 * z) * z) * z) * z) * z)
+        x = (
+            math.exp(-1.2337141 / z)
+            / math.sqrt(z)
+            * (2.00012 + (0.247105 - (0.0649821 - (0.0347962 - (0.011672 - 0.00168691 * z) * z) * z) * z) * z)
+        )
     else:
-        x = math.exp(-math.exp(1.0776 - (2.30695 - (0.43424 - (0.082433 - (0.008056 - 0.0003146 * z) * z) * z)
-                                         * z) * z))
+        x = math.exp(
+            -math.exp(1.0776 - (2.30695 - (0.43424 - (0.082433 - (0.008056 - 0.0003146 * z) * z) * z) * z) * z)
+        )
     c = 0.01265 + 0.1757 / n
     if x > 0.8:
         fix = (-130.2137 + (745.2337 - (1705.091 - (1950.646 - (1116.360 - 255.7844 * x) * x) * x) * x) * x) / n
@@ -424,7 +437,8 @@ def ad_pvalue(a2: float, n: int) -> float:
     else:
         t = (x - c) / (0.8 - c)
         fix = (-0.00022633 + (6.54034 - (14.6538 - (14.458 - (8.259 - 1.91864 * t) * t) * t) * t) * t) * (
-            0.04213 / n + 0.01365 / n**2)
+            0.04213 / n + 0.01365 / n**2
+        )
     return float(min(max(1.0 - (x + fix), 0.0), 1.0))
 
 
@@ -494,12 +508,14 @@ def gof(
     a = _finite_1d("x", x)
     n = a.size
     if n < 5:
-        return GofResult(tests=(), n=n, alpha=alpha, verdict=Verdict.INCONCLUSIVE,
-                         note=f"only {n} finite values: no test")
+        return GofResult(
+            tests=(), n=n, alpha=alpha, verdict=Verdict.INCONCLUSIVE, note=f"only {n} finite values: no test"
+        )
     raw = [_TESTS[t](a, cdf) for t in tests]
     adj = holm([r.pvalue for r in raw])
-    res = tuple(GofTest(name=r.name, statistic=r.statistic, pvalue=r.pvalue, pvalue_holm=float(q))
-                for r, q in zip(raw, adj))
+    res = tuple(
+        GofTest(name=r.name, statistic=r.statistic, pvalue=r.pvalue, pvalue_holm=float(q)) for r, q in zip(raw, adj)
+    )
     dmin = ks_detectable_distance(n, alpha)
     if np.any(adj < alpha):
         v = Verdict.FAIL
@@ -507,8 +523,9 @@ def gof(
         v = Verdict.INCONCLUSIVE
     else:
         v = Verdict.PASS
-    note = (f"n={n}, Holm across {len(res)} tests at alpha={alpha:g}; "
-            f"KS detects sup-distance >= {dmin:.3g}" + ("" if detect is None else f" (stated effect {detect:g})"))
+    note = f"n={n}, Holm across {len(res)} tests at alpha={alpha:g}; KS detects sup-distance >= {dmin:.3g}" + (
+        "" if detect is None else f" (stated effect {detect:g})"
+    )
     return GofResult(tests=res, n=n, alpha=alpha, verdict=v, note=note)
 
 
@@ -521,13 +538,23 @@ def gof_measurements(name: str, result: GofResult) -> list[Measurement]:
     """
     out = []
     if not result.tests:
-        return [measurement(f"{name}/gof", math.nan, None, None, (result.alpha, 1.0),
-                            verdict=result.verdict, note=result.note)]
+        return [
+            measurement(
+                f"{name}/gof", math.nan, None, None, (result.alpha, 1.0), verdict=result.verdict, note=result.note
+            )
+        ]
     for t in result.tests:
-        out.append(measurement(
-            f"{name}/{t.name}", t.pvalue_holm, None, None, (result.alpha, 1.0), verdict=result.verdict,
-            note=f"{t.name} statistic {t.statistic:.4g}, p={t.pvalue:.3g}, Holm p={t.pvalue_holm:.3g}; {result.note}",
-        ))
+        out.append(
+            measurement(
+                f"{name}/{t.name}",
+                t.pvalue_holm,
+                None,
+                None,
+                (result.alpha, 1.0),
+                verdict=result.verdict,
+                note=f"{t.name} statistic {t.statistic:.4g}, p={t.pvalue:.3g}, Holm p={t.pvalue_holm:.3g}; {result.note}",
+            )
+        )
     return out
 
 
@@ -588,8 +615,9 @@ def loglog_slope(x, y, level: float = 0.95) -> SlopeFit:
         ci = (float(beta[1] - q * se[1]), float(beta[1] + q * se[1]))
     else:
         ci = _NAN2
-    return SlopeFit(slope=float(beta[1]), intercept=float(beta[0]), ci=ci, level=level, n=n,
-                    method=f"OLS log-log, t CI ({dof} dof)")
+    return SlopeFit(
+        slope=float(beta[1]), intercept=float(beta[0]), ci=ci, level=level, n=n, method=f"OLS log-log, t CI ({dof} dof)"
+    )
 
 
 def loglog_slope_bootstrap(
@@ -638,8 +666,14 @@ def loglog_slope_bootstrap(
             slopes[b] = math.nan
     ok = slopes[np.isfinite(slopes)]
     lo, hi = np.quantile(ok, [(1 - level) / 2, (1 + level) / 2]) if ok.size else _NAN2
-    return SlopeFit(slope=float(beta[1]), intercept=float(beta[0]), ci=(float(lo), float(hi)), level=level,
-                    n=lx.size, method=f"log-log OLS, percentile bootstrap over paths ({ok.size}/{n_boot} resamples)")
+    return SlopeFit(
+        slope=float(beta[1]),
+        intercept=float(beta[0]),
+        ci=(float(lo), float(hi)),
+        level=level,
+        n=lx.size,
+        method=f"log-log OLS, percentile bootstrap over paths ({ok.size}/{n_boot} resamples)",
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -733,6 +767,15 @@ def power_law_fit(
         q_ci = tuple(float(v) for v in np.quantile(ok[:, 1], qs))
     else:
         p_ci = q_ci = _NAN2
-    return PowerLawFit(C=float(math.exp(beta[0])), p=float(beta[1]), q=float(beta[2]), p_ci=p_ci, q_ci=q_ci,
-                       p_ci_ols=p_ols, q_ci_ols=q_ols, level=level, n=m,
-                       method=f"OLS in logs; {how} ({ok.shape[0]}/{n_boot} usable resamples)")
+    return PowerLawFit(
+        C=float(math.exp(beta[0])),
+        p=float(beta[1]),
+        q=float(beta[2]),
+        p_ci=p_ci,
+        q_ci=q_ci,
+        p_ci_ols=p_ols,
+        q_ci_ols=q_ols,
+        level=level,
+        n=m,
+        method=f"OLS in logs; {how} ({ok.shape[0]}/{n_boot} usable resamples)",
+    )

@@ -49,8 +49,9 @@ def async_msgd(Y, taus, h0, mu, eta, rec_every=1, bound=1e6, passages=()):
     rec = [hist[min(r * rec_every, len(hist) - 1)] for r in range(n_rec)]
     h = np.array(rec)
     norm2 = np.sum(h**2, axis=1)
-    return dict(error=1.0 - h[:, 0] ** 2 / norm2, norm2=norm2, h=h, diverged_step=div,
-                passage=np.array(passage, dtype=np.int64))
+    return dict(
+        error=1.0 - h[:, 0] ** 2 / norm2, norm2=norm2, h=h, diverged_step=div, passage=np.array(passage, dtype=np.int64)
+    )
 
 
 def msgd(Y, h0, mu, eta):
@@ -124,5 +125,4 @@ def async_diagnostics(Y, taus, h0, lam, mu, eta, n_out=1, bound=1e6):
     D_t = [np.linalg.norm(sum(D_n[:N], np.zeros(d))) / np.sqrt(eta) for N in range(1, last + 1)]
     at = [j * (K // n_out) for j in range(1, n_out + 1)]
     D = np.array([D_t[N - 1] if N <= last else np.nan for N in at])
-    return dict(max_norm_excess=max_norm_excess, bias_sup=bias, D=D, D_sup=max(D_t, default=0.0),
-                diverged=diverged)
+    return dict(max_norm_excess=max_norm_excess, bias_sup=bias, D=D, D_sup=max(D_t, default=0.0), diverged=diverged)

@@ -50,8 +50,10 @@ def _chromium() -> str:
         exe = shutil.which(name)
         if exe:
             return exe
-    pytest.skip("no chromium found on PATH: .ci/run installs Debian's chromium "
-                "(apt-get install -y --no-install-recommends chromium)")
+    pytest.skip(
+        "no chromium found on PATH: .ci/run installs Debian's chromium "
+        "(apt-get install -y --no-install-recommends chromium)"
+    )
 
 
 def _page_requests(netlog: Path) -> list[str]:
@@ -77,14 +79,27 @@ def _load(html_file: Path, work: Path) -> tuple[dict, list[str]]:
     """Open ``html_file`` with the checking script in headless chromium: (checks, page requests)."""
     exe = _chromium()
     page = work / f"checked-{html_file.name}"
-    page.write_text(html_file.read_text(encoding="utf-8").replace("</body>", CHECK_SCRIPT + "</body>"),
-                    encoding="utf-8")
+    page.write_text(
+        html_file.read_text(encoding="utf-8").replace("</body>", CHECK_SCRIPT + "</body>"), encoding="utf-8"
+    )
     netlog = work / f"{html_file.stem}.netlog.json"
     profile = tempfile.mkdtemp(prefix="chromium-", dir=work)
-    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
-           f"--user-data-dir={profile}", f"--log-net-log={netlog}", "--virtual-time-budget=5000",
-           "--dump-dom", page.as_uri()]
+    cmd = [
+        exe,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-extensions",
+        f"--user-data-dir={profile}",
+        f"--log-net-log={netlog}",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        page.as_uri(),
+    ]
     env = dict(os.environ, HOME=str(work))  # chromium writes caches under $HOME
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=CHROMIUM_TIMEOUT, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -129,9 +144,14 @@ def test_planted_external_request_is_detected(work):
     """The net-log check is able to fail: external image and stylesheet are caught."""
     planted = work / "planted.html"
     html = (work / "run" / "report.html").read_text(encoding="utf-8")
-    planted.write_text(html.replace("</body>", '<img src="http://127.0.0.1:9/planted.png">'
-                                    '<link rel="stylesheet" href="https://planted.invalid/x.css"></body>'),
-                       encoding="utf-8")
+    planted.write_text(
+        html.replace(
+            "</body>",
+            '<img src="http://127.0.0.1:9/planted.png">'
+            '<link rel="stylesheet" href="https://planted.invalid/x.css"></body>',
+        ),
+        encoding="utf-8",
+    )
     checks, requests = _load(planted, work)
     assert sorted(requests) == ["http://127.0.0.1:9/planted.png", "https://planted.invalid/x.css"]
     assert any(img["width"] == 0 for img in checks["images"])  # the broken image is seen as broken

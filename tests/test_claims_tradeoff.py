@@ -17,8 +17,11 @@ SEED = 20240605
 VERDICTS = {v.value for v in Verdict}
 
 CONTRACT = {
-    "figure1": [f"tau_star/{c}/mu={m}" for c in ("ratio-1.1", "ratio-1.5", "band")
-                for m in ("0.7", "0.8", "0.85", "0.9", "0.95")],
+    "figure1": [
+        f"tau_star/{c}/mu={m}"
+        for c in ("ratio-1.1", "ratio-1.5", "band")
+        for m in ("0.7", "0.8", "0.85", "0.9", "0.95")
+    ],
     "delay-threshold": ["exponent_p", "exponent_q"] + [f"stability_ratio/mu={m}" for m in ("0.5", "0.7", "0.8", "0.9")],
     "random-delay": ["stationary_error_ratio/law=geometric/mean=10", "escape_ratio/law=uniform/mean=40"],
     "async-speedup": ["iteration_ratio/workers=8", "momentum_ratio/mu=0.9"],

@@ -10,14 +10,25 @@ from diffapprox import Verdict, get_claim
 
 CLAIMS = {
     "ode-limit": ["ode_order/mu=0/delay=0/i=1", "ode_error/mu=0/delay=0/i=1/eta=0.00025"],
-    "ou-optimum": ["stationary_variance/law=gaussian/mu=0.5/tau=0/i=2", "stationary_variance/law=cube/mu=0/tau=0/i=4",
-                   "second_moment/law=gaussian/mu=0/tau=0/i=2", "gof/law=gaussian/mu=0/tau=0/i=2/KS"],
-    "saddle-escape": ["escape_quantile/nu=0.1/T1=appendix", "escape_quantile/nu=0.1/T1=main",
-                      "escape_quantile/nu=0.25/T1=appendix", "escape_quantile/nu=0.5/T1=main",
-                      "escape_time_ks/event=h2/KS", "escape_probability/nu=0.1/T1=main"],
+    "ou-optimum": [
+        "stationary_variance/law=gaussian/mu=0.5/tau=0/i=2",
+        "stationary_variance/law=cube/mu=0/tau=0/i=4",
+        "second_moment/law=gaussian/mu=0/tau=0/i=2",
+        "gof/law=gaussian/mu=0/tau=0/i=2/KS",
+    ],
+    "saddle-escape": [
+        "escape_quantile/nu=0.1/T1=appendix",
+        "escape_quantile/nu=0.1/T1=main",
+        "escape_quantile/nu=0.25/T1=appendix",
+        "escape_quantile/nu=0.5/T1=main",
+        "escape_time_ks/event=h2/KS",
+        "escape_probability/nu=0.1/T1=main",
+    ],
     "traverse-time": ["traverse_probability/law=gaussian/mu=0/tau=0"],
-    "phase3-time": ["phase3_probability/T3=main/law=gaussian/mu=0/tau=0",
-                    "phase3_probability/T3=appendix/law=gaussian/mu=0/tau=0"],
+    "phase3-time": [
+        "phase3_probability/T3=main/law=gaussian/mu=0/tau=0",
+        "phase3_probability/T3=appendix/law=gaussian/mu=0/tau=0",
+    ],
 }
 VERDICTS = set(Verdict)
 

@@ -186,8 +186,19 @@ def test_help(capsys, sub):
 
 #: Claim ids fixed by issues 4 and 5 (the contract).
 CONTRACT_IDS = [
-    "ode-limit", "ou-optimum", "saddle-escape", "traverse-time", "phase3-time", "verdict-calibration",
-    "figure1", "delay-threshold", "random-delay", "async-speedup", "norm-bound", "momentum-bias", "async-error",
+    "ode-limit",
+    "ou-optimum",
+    "saddle-escape",
+    "traverse-time",
+    "phase3-time",
+    "verdict-calibration",
+    "figure1",
+    "delay-threshold",
+    "random-delay",
+    "async-speedup",
+    "norm-bound",
+    "momentum-bias",
+    "async-error",
 ]
 
 

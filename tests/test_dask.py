@@ -97,8 +97,9 @@ def test_unreachable_scheduler_fails_fast_with_one_line():
     assert "\n" not in str(ei.value)
 
 
-@pytest.mark.parametrize("kw", [{"n_workers": 0}, {"timeout": 0}, {"timeout": float("nan")},
-                                {"threads_per_worker": 0}, {"address": ""}])
+@pytest.mark.parametrize(
+    "kw", [{"n_workers": 0}, {"timeout": 0}, {"timeout": float("nan")}, {"threads_per_worker": 0}, {"address": ""}]
+)
 def test_bad_arguments(kw):
     with pytest.raises(DiffapproxError):
         DaskExecutor(**kw)

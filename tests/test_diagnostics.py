@@ -33,8 +33,9 @@ def _assert_twin(out, p, ref, tol=TOL):
         ok = ~np.isnan(want)
         if not ok.any():
             continue
-        np.testing.assert_allclose(got[ok], want[ok], rtol=0, atol=tol * np.maximum(1.0, np.abs(want[ok])).max(),
-                                   err_msg=f)
+        np.testing.assert_allclose(
+            got[ok], want[ok], rtol=0, atol=tol * np.maximum(1.0, np.abs(want[ok])).max(), err_msg=f
+        )
 
 
 def _unit_rows(rng, P, d):
@@ -61,14 +62,25 @@ def test_given_samples_and_delays_equal_naive_twin(d, mu, delay):
         assert np.all(out["D_sup"] > 1e-3)
 
 
-@pytest.mark.parametrize("mu,tau,start", [(0.0, 3, "e2"), (0.7, 0, [0.6, 0.0, 0.8, 0.0]),
-                                          (0.7, 5, [0.5, 0.5, 0.5, 0.5])])
+@pytest.mark.parametrize(
+    "mu,tau,start", [(0.0, 3, "e2"), (0.7, 0, [0.6, 0.0, 0.8, 0.0]), (0.7, 5, [0.5, 0.5, 0.5, 0.5])]
+)
 def test_public_kernel_equals_naive_twin_on_its_streams(mu, tau, start):
     """path_diagnostics draws Y_k = sqrt(lambda) Z_k, d normals per step, from the path's data stream."""
     lam = np.array([4.0, 3.0, 2.0, 1.0])
     P, K, eta, n_out, seed, off = 3, 300, 0.01, 5, 17, 6
-    out = path_diagnostics(dx.StreamingPCA(spectrum=lam), mu=mu, eta=eta, steps=K, paths=P, tau=tau, start=start,
-                           seed=seed, path_offset=off, n_out=n_out)
+    out = path_diagnostics(
+        dx.StreamingPCA(spectrum=lam),
+        mu=mu,
+        eta=eta,
+        steps=K,
+        paths=P,
+        tau=tau,
+        start=start,
+        seed=seed,
+        path_offset=off,
+        n_out=n_out,
+    )
     np.testing.assert_allclose(out["times"], np.arange(1, n_out + 1) * (K // n_out) * eta)
     h0 = np.eye(4)[1] if start == "e2" else np.asarray(start, dtype=float)
     for p in range(P):
@@ -80,8 +92,9 @@ def test_given_entry_reproduces_public_kernel_bit_for_bit():
     """Fed the public kernel's own draws, the private entry runs the same arithmetic."""
     lam = np.array([4.0, 3.0, 2.0, 1.0])
     P, K, tau, seed = 3, 200, 4, 5
-    out = path_diagnostics(dx.StreamingPCA(spectrum=lam), mu=0.5, eta=0.02, steps=K, paths=P, tau=tau,
-                           start="e3", seed=seed, n_out=4)
+    out = path_diagnostics(
+        dx.StreamingPCA(spectrum=lam), mu=0.5, eta=0.02, steps=K, paths=P, tau=tau, start="e3", seed=seed, n_out=4
+    )
     Y = np.stack([_rng.normals(seed, p, K * 4).reshape(K, 4) * np.sqrt(lam) for p in range(P)])
     # a zero delay at step 0 is no delay: the ring keeps tau + 1 iterates because max(taus) = tau
     taus = np.full((P, K), tau)

@@ -41,9 +41,11 @@ def _synthetic_results(optimum_of_m, n_seeds: int, seed: int = SEED, noise: floa
 
 
 def test_core_and_claim_import_without_torch():
-    code = ("import sys, diffapprox, validation; from diffapprox._experiments import dnn; "
-            "c = diffapprox.get_claim('dnn-tradeoff'); c.cells('standard', 0); c.parameters('paper'); "
-            "assert 'torch' not in sys.modules and 'sklearn' not in sys.modules")
+    code = (
+        "import sys, diffapprox, validation; from diffapprox._experiments import dnn; "
+        "c = diffapprox.get_claim('dnn-tradeoff'); c.cells('standard', 0); c.parameters('paper'); "
+        "assert 'torch' not in sys.modules and 'sklearn' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
@@ -65,8 +67,10 @@ def test_parameters_name_the_network_and_its_size():
     assert p["network_parameters"] == (64 * 64 + 64) * 2 + 64 * 10 + 10 == 8970
     assert p["momenta"] == [0.1, 0.3, 0.5, 0.7, 0.9] and p["workers"] == [1, 2, 4, 8]
     assert p["seeds"] >= 5 and p["batch_size"] == 32 and p["lr"] == 0.2
-    assert p["delay_laws"] == {"const": ["const:0", "const:1", "const:3", "const:7"],
-                               "workers": ["workers:1", "workers:2", "workers:4", "workers:8"]}
+    assert p["delay_laws"] == {
+        "const": ["const:0", "const:1", "const:3", "const:7"],
+        "workers": ["workers:1", "workers:2", "workers:4", "workers:8"],
+    }
     with pytest.raises(DiffapproxError, match="profile"):
         get_claim("dnn-tradeoff").parameters("huge")
 
@@ -118,8 +122,7 @@ def test_train_config_validates_at_the_boundary():
 def test_argmax_ties_and_spearman_edge_cases():
     acc = np.array([[0.1, 0.9, 0.9, 0.2, 0.0], [0.0, 0.0, 0.0, 0.0, 1.0]])
     assert dt.argmax_momentum(acc).tolist() == pytest.approx([0.4, 0.9])  # tie 0.3/0.5 -> 0.4
-    rho = dt.spearman_rows([1, 2, 4, 8], np.array([[0.9, 0.7, 0.5, 0.3], [0.5, 0.5, 0.5, 0.5],
-                                                   [0.1, 0.3, 0.3, 0.9]]))
+    rho = dt.spearman_rows([1, 2, 4, 8], np.array([[0.9, 0.7, 0.5, 0.3], [0.5, 0.5, 0.5, 0.5], [0.1, 0.3, 0.3, 0.9]]))
     assert rho[0] == pytest.approx(-1.0) and rho[1] == 0.0 and rho[2] > 0.9
 
 
@@ -130,8 +133,12 @@ N_BOOT = 400  # bootstrap replicates in the fast verdict tests
 def _acc(optimum_of_m, n_seeds=10, noise=NOISE_SD):
     """Synthetic accuracies, shape (n_M, n_mu, n_seeds), as :func:`dt.trend_analysis` takes them."""
     res = _synthetic_results(optimum_of_m, n_seeds, noise=noise)
-    return np.array([[[res[f"delay=const/M={m}/mu={mu}/rep={r}"]["val_acc"] for r in range(n_seeds)]
-                      for mu in dt.MOMENTA] for m in dt.WORKERS])
+    return np.array(
+        [
+            [[res[f"delay=const/M={m}/mu={mu}/rep={r}"]["val_acc"] for r in range(n_seeds)] for mu in dt.MOMENTA]
+            for m in dt.WORKERS
+        ]
+    )
 
 
 @pytest.mark.parametrize(
@@ -162,8 +169,7 @@ def test_finish_reports_measurements_and_figure(tmp_path):
     n = c.parameters("quick")["seeds"]
     out = c.finish("quick", SEED, _synthetic_results(PAPER_TREND, n, noise=0.002), tmp_path)
     trend = [m for m in out.measurements if m.informative]
-    assert [m.name for m in trend] == ["momentum_trend_spearman/delay=const",
-                                       "momentum_trend_spearman/delay=workers"]
+    assert [m.name for m in trend] == ["momentum_trend_spearman/delay=const", "momentum_trend_spearman/delay=workers"]
     assert all(m.verdict is Verdict.PASS and m.tolerance == (-1.0, 0.0) for m in trend)
     stars = {m.name: m.estimate for m in out.measurements if m.name.startswith("optimal_momentum/delay=const")}
     assert stars == {f"optimal_momentum/delay=const/M={m}": PAPER_TREND(m) for m in dt.WORKERS}
@@ -202,7 +208,7 @@ def _naive_async_msgd(cfg, seed):
     for k in range(n):
         torch.nn.utils.vector_to_parameters(hist[max(k - int(taus[k]), 0)], model.parameters())
         model.zero_grad(set_to_none=True)
-        b = torch.from_numpy(order[k * cfg.batch_size:(k + 1) * cfg.batch_size])
+        b = torch.from_numpy(order[k * cfg.batch_size : (k + 1) * cfg.batch_size])
         torch.nn.functional.cross_entropy(model(X[b]), y[b]).backward()
         g = torch.nn.utils.parameters_to_vector([p.grad for p in model.parameters()])
         prev = hist[k - 1] if k > 0 else hist[0]
@@ -239,15 +245,12 @@ def test_training_is_deterministic_and_restores_torch_settings():
 def test_staleness_changes_the_run_and_is_applied():
     pytest.importorskip("torch", reason="the dnn extra (torch) is not installed")
     pytest.importorskip("sklearn", reason="the dnn extra (scikit-learn) is not installed")
-    fresh = _dnn.train_async_msgd(_dnn.TrainConfig(momentum=0.9, delay="const:0", epochs=1), 5,
-                                  return_parameters=True)
-    stale = _dnn.train_async_msgd(_dnn.TrainConfig(momentum=0.9, delay="const:7", epochs=1), 5,
-                                  return_parameters=True)
+    fresh = _dnn.train_async_msgd(_dnn.TrainConfig(momentum=0.9, delay="const:0", epochs=1), 5, return_parameters=True)
+    stale = _dnn.train_async_msgd(_dnn.TrainConfig(momentum=0.9, delay="const:7", epochs=1), 5, return_parameters=True)
     assert fresh["mean_delay"] == 0 and stale["mean_delay"] == 7 and stale["max_delay"] == 7
     assert not np.allclose(fresh["parameters"], stale["parameters"])
     # one worker: the workers law has no delay either, so the claim reuses const:0's runs for it
-    one = _dnn.train_async_msgd(_dnn.TrainConfig(momentum=0.9, delay="workers:1", epochs=1), 5,
-                                return_parameters=True)
+    one = _dnn.train_async_msgd(_dnn.TrainConfig(momentum=0.9, delay="workers:1", epochs=1), 5, return_parameters=True)
     np.testing.assert_array_equal(one["parameters"], fresh["parameters"])
 
 

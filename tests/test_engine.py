@@ -112,8 +112,7 @@ PROB4 = dx.StreamingPCA(spectrum=[1.0, 0.7, 0.4, 0.2])
 
 def _kernel_samples(problem, seed, path, steps, batch):
     """Y (steps, batch, d) exactly as path ``path`` of the kernel draws them."""
-    y = _kernel.sample_data(problem.law.code, np.sqrt(problem.eigenvalues), np.uint64(seed), path,
-                            steps * batch)
+    y = _kernel.sample_data(problem.law.code, np.sqrt(problem.eigenvalues), np.uint64(seed), path, steps * batch)
     return y.reshape(steps, batch, problem.d)
 
 
@@ -129,8 +128,19 @@ def test_random_streams_equal_naive_twin(data, delay, batch):
     prob = dx.StreamingPCA(spectrum=[1.0, 0.7, 0.4, 0.2], data=data)
     K, P, seed = 300, 3, 11
     law = dx.delay_law(delay)
-    t = dx.simulate(prob, mu=0.5, eta=0.02, steps=K, paths=P, delay=law, batch=batch, record_every=10,
-                    start="e2", seed=seed, path_offset=4)
+    t = dx.simulate(
+        prob,
+        mu=0.5,
+        eta=0.02,
+        steps=K,
+        paths=P,
+        delay=law,
+        batch=batch,
+        record_every=10,
+        start="e2",
+        seed=seed,
+        path_offset=4,
+    )
     for p in range(P):
         Y = _kernel_samples(prob, seed, 4 + p, K, batch)
         taus = _kernel_delays(law, seed, 4 + p, K)
@@ -152,8 +162,7 @@ def test_mu0_is_async_sgd():
     law = dx.delay_law("uniform:0,6")
     t = dx.simulate(PROB4, mu=0.0, eta=0.01, steps=K, paths=2, delay=law, record_every=1, seed=seed)
     for p in range(2):
-        ref = async_sgd(_kernel_samples(PROB4, seed, p, K, 1), _kernel_delays(law, seed, p, K),
-                        np.eye(4)[1], 0.01)
+        ref = async_sgd(_kernel_samples(PROB4, seed, p, K, 1), _kernel_delays(law, seed, p, K), np.eye(4)[1], 0.01)
         np.testing.assert_allclose(t.h[p], ref, rtol=0, atol=TOL)
 
 
@@ -164,8 +173,16 @@ def _fields(t):
 @pytest.mark.parametrize("d", [4, 20])
 def test_bit_identical_across_threads_and_chunks(d):
     prob = dx.StreamingPCA(spectrum=1.0 / np.arange(1, d + 1))
-    kw = dict(mu=0.8, eta=0.01, steps=500, record_every=50, delay="geometric:3", start="random", seed=42,
-              passages=[(0, 0.5, 1)])
+    kw = dict(
+        mu=0.8,
+        eta=0.01,
+        steps=500,
+        record_every=50,
+        delay="geometric:3",
+        start="random",
+        seed=42,
+        passages=[(0, 0.5, 1)],
+    )
     whole1 = dx.simulate(prob, paths=10, threads=1, **kw)
     whole2 = dx.simulate(prob, paths=10, threads=2, **kw)
     part = dx.simulate(prob, paths=5, path_offset=5, threads=2, **kw)
@@ -223,14 +240,13 @@ def test_passages_match_records():
 
 
 def test_divergence_is_flagged_and_frozen():
-    t = dx.simulate(PROB4, mu=0.95, eta=0.8, steps=2000, paths=6, delay="const:20", record_every=100,
-                    bound=1e3, seed=4)
+    t = dx.simulate(PROB4, mu=0.95, eta=0.8, steps=2000, paths=6, delay="const:20", record_every=100, bound=1e3, seed=4)
     assert t.diverged.all()
     assert np.all(t.diverged_step > 0)
     assert np.all(np.isfinite(t.h)) and np.all(t.norm2 <= 1e6)
     last = (t.diverged_step - 1) // 100  # the last record before divergence ...
     for p in range(6):
-        np.testing.assert_array_equal(t.h[p, last[p] + 1:], np.broadcast_to(t.h[p, -1], t.h[p, last[p] + 1:].shape))
+        np.testing.assert_array_equal(t.h[p, last[p] + 1 :], np.broadcast_to(t.h[p, -1], t.h[p, last[p] + 1 :].shape))
     s = t.summary()
     assert s["diverged"] == 6 and s["error"]["mean"][0] is None
     assert not t.finite.any() and not t.finite().any()
@@ -250,14 +266,33 @@ def test_summary_schema():
     json.dumps(s, allow_nan=False)
 
 
-@pytest.mark.parametrize("kw", [
-    dict(mu=1.0), dict(mu=-0.1), dict(mu=float("nan")), dict(eta=0.0), dict(eta=float("inf")),
-    dict(steps=0), dict(paths=0), dict(batch=0), dict(record_every=0), dict(steps=120),
-    dict(delay="const:-1"), dict(delay="poisson:3"), dict(start="e9"), dict(start=[1.0, 2.0]),
-    dict(start=[0.0, 0.0, 0.0, 0.0]), dict(start=[np.nan, 1.0, 0.0, 0.0]), dict(seed=-1),
-    dict(threads=0), dict(bound=0.0), dict(passages=[(4, 0.5, 1)]), dict(passages=[(0, 1.5, 1)]),
-    dict(passages=[(0, 0.5, 0)]),
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(mu=1.0),
+        dict(mu=-0.1),
+        dict(mu=float("nan")),
+        dict(eta=0.0),
+        dict(eta=float("inf")),
+        dict(steps=0),
+        dict(paths=0),
+        dict(batch=0),
+        dict(record_every=0),
+        dict(steps=120),
+        dict(delay="const:-1"),
+        dict(delay="poisson:3"),
+        dict(start="e9"),
+        dict(start=[1.0, 2.0]),
+        dict(start=[0.0, 0.0, 0.0, 0.0]),
+        dict(start=[np.nan, 1.0, 0.0, 0.0]),
+        dict(seed=-1),
+        dict(threads=0),
+        dict(bound=0.0),
+        dict(passages=[(4, 0.5, 1)]),
+        dict(passages=[(0, 1.5, 1)]),
+        dict(passages=[(0, 0.5, 0)]),
+    ],
+)
 def test_bad_input_raises(kw):
     base = dict(mu=0.5, eta=0.01, steps=100, paths=2, record_every=50)
     base.update(kw)
@@ -283,8 +318,17 @@ def test_stationary_variance_near_optimum(mu, tau):
     """
     prob = dx.StreamingPCA(spectrum=[1.0, 0.5, 0.25])
     eta = 2e-3
-    t = dx.simulate(prob, mu=mu, eta=eta, steps=40_000, paths=300, delay=f"const:{tau}", start="e1",
-                    record_every=50, seed=SEED + tau + int(10 * mu))
+    t = dx.simulate(
+        prob,
+        mu=mu,
+        eta=eta,
+        steps=40_000,
+        paths=300,
+        delay=f"const:{tau}",
+        start="e1",
+        record_every=50,
+        seed=SEED + tau + int(10 * mu),
+    )
     assert not t.diverged.any()
     keep = t.times >= 10.0
     per_path = (t.h[:, keep, 1:] ** 2 / t.norm2[:, keep, None]).mean(axis=1) / eta

@@ -107,8 +107,7 @@ def test_geometric_law_pmf(sampler):
     if sampler == "numpy":
         tau = law.sample(n, np.random.default_rng([SEED, 9]))
     else:
-        tau = _kernel.sample_delays(law.code, law.params, np.zeros(1, dtype=np.int64), law.cap,
-                                    np.uint64(SEED), 4, n)
+        tau = _kernel.sample_delays(law.code, law.params, np.zeros(1, dtype=np.int64), law.cap, np.uint64(SEED), 4, n)
     ks = np.arange(6)
     ind = (tau[:, None] == ks[None, :]).astype(float)
     _check_mean(ind, p * (1 - p) ** ks, f"geometric/{sampler} P(tau = k)")

@@ -70,8 +70,7 @@ def test_worker_gradient_is_the_projected_hebbian_step(problem):
 @pytest.mark.parametrize("workers", [1, 4])
 def test_live_run_is_replayed_exactly_from_its_trace(problem, workers):
     seed = 3
-    run = live(problem, mu=MU, eta=ETA, workers=workers, steps=200, compute_mean_s=0.002,
-               record_every=10, seed=seed)
+    run = live(problem, mu=MU, eta=ETA, workers=workers, steps=200, compute_mean_s=0.002, record_every=10, seed=seed)
     assert not run.diverged and run.trace.shape == run.writer.shape == (200,)
     err, n2 = _replay(problem, run, seed)
     np.testing.assert_allclose(run.error, err, rtol=1e-12, atol=1e-14)
@@ -91,8 +90,9 @@ def test_live_run_is_replayed_exactly_from_its_trace(problem, workers):
 
 
 def test_slow_worker_writes_less(problem):
-    run = live(problem, mu=MU, eta=ETA, workers=2, steps=120, compute_mean_s=0.004, slow_factor=6.0,
-               record_every=10, seed=1)
+    run = live(
+        problem, mu=MU, eta=ETA, workers=2, steps=120, compute_mean_s=0.004, slow_factor=6.0, record_every=10, seed=1
+    )
     counts = np.bincount(run.writer, minlength=2)
     assert counts[0] < counts[1]  # worker 0's mean compute time is 6x longer
     assert run.delay_spec() == "workers:2@0.166667,1"
@@ -113,10 +113,18 @@ def test_staleness_pmf_matches_the_workers_law():
         assert np.all(np.abs(emp[:10] - pmf[:10]) < 6 * sd[:10] + 1e-4)
 
 
-@pytest.mark.parametrize("kw,param", [
-    ({"mu": 1.0}, "mu"), ({"eta": 0.0}, "eta"), ({"workers": 0}, "workers"), ({"steps": 0}, "steps"),
-    ({"record_every": 7}, "record_every"), ({"slow_factor": 0.5}, "slow_worker"), ({"start": "e9"}, "start"),
-])
+@pytest.mark.parametrize(
+    "kw,param",
+    [
+        ({"mu": 1.0}, "mu"),
+        ({"eta": 0.0}, "eta"),
+        ({"workers": 0}, "workers"),
+        ({"steps": 0}, "steps"),
+        ({"record_every": 7}, "record_every"),
+        ({"slow_factor": 0.5}, "slow_worker"),
+        ({"start": "e9"}, "start"),
+    ],
+)
 def test_bad_input_is_refused_before_running(problem, kw, param):
     args = {"mu": MU, "eta": ETA, "workers": 2, "steps": 20, "record_every": 10} | kw
     with pytest.raises(DiffapproxError, match=f"^{param}:"):
@@ -127,8 +135,27 @@ def test_cli_live_json(tmp_path, capsys):
     from diffapprox.cli import main
 
     out = tmp_path / "live.json"
-    code = main(["live", "--mu", "0.5", "--eta", "0.004", "--workers", "2", "--steps", "60",
-                 "--compute-ms", "1", "--record-every", "10", "--replay-paths", "8", "--json", str(out)])
+    code = main(
+        [
+            "live",
+            "--mu",
+            "0.5",
+            "--eta",
+            "0.004",
+            "--workers",
+            "2",
+            "--steps",
+            "60",
+            "--compute-ms",
+            "1",
+            "--record-every",
+            "10",
+            "--replay-paths",
+            "8",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     d = json.loads(out.read_text())
     assert d["schema"] == "diffapprox.live/1"

@@ -30,8 +30,20 @@ def test_quick_profile_keeps_the_baseline(tmp_path, capsys, baseline):
     out = tmp_path / "quick"
     # Name the claims: other test modules register toy claims in the same process.
     ids = ",".join(c["id"] for c in baseline["claims"])
-    code = main(["validate", "--profile", "quick", "--claims", ids, "--out", str(out), "--no-progress",
-                 "--baseline", str(BASELINE)])
+    code = main(
+        [
+            "validate",
+            "--profile",
+            "quick",
+            "--claims",
+            ids,
+            "--out",
+            str(out),
+            "--no-progress",
+            "--baseline",
+            str(BASELINE),
+        ]
+    )
     text = capsys.readouterr().out
     assert code == 0, text
     assert f"no regression against {BASELINE}" in text
@@ -51,8 +63,20 @@ def test_a_perturbed_baseline_exits_1_and_says_what_moved(tmp_path, capsys, base
     assert claim["reproducible"] and claim["verdict"] != "ERROR"
     good = tmp_path / "good.json"
     good.write_text(json.dumps(_subset(baseline, cid)))
-    code = main(["validate", "--profile", "quick", "--claims", cid, "--out", str(tmp_path / "a"),
-                 "--no-progress", "--baseline", str(good)])
+    code = main(
+        [
+            "validate",
+            "--profile",
+            "quick",
+            "--claims",
+            cid,
+            "--out",
+            str(tmp_path / "a"),
+            "--no-progress",
+            "--baseline",
+            str(good),
+        ]
+    )
     assert code == 0, capsys.readouterr().out
 
     bad = _subset(baseline, cid)
@@ -64,8 +88,20 @@ def test_a_perturbed_baseline_exits_1_and_says_what_moved(tmp_path, capsys, base
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(bad))
     capsys.readouterr()
-    code = main(["validate", "--profile", "quick", "--claims", cid, "--out", str(tmp_path / "b"),
-                 "--no-progress", "--baseline", str(path)])
+    code = main(
+        [
+            "validate",
+            "--profile",
+            "quick",
+            "--claims",
+            cid,
+            "--out",
+            str(tmp_path / "b"),
+            "--no-progress",
+            "--baseline",
+            str(path),
+        ]
+    )
     text = capsys.readouterr().out
     assert code == 1
     assert f"claim {cid}: verdict {flipped} -> {claim['verdict']}" in text

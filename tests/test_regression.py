@@ -104,7 +104,9 @@ def test_unreproducible_or_unrunnable_claims_are_not_compared(results):
     assert compare_to_baseline(run, results)  # a flipped verdict is a regression ...
     first["reproducible"] = False  # ... unless the claim is not bit-reproducible
     assert compare_to_baseline(run, results) == []
-    assert not_compared(run, results) == [f"claim {cid}: not compared: not bit-reproducible (reproducible=false in this run)"]
+    assert not_compared(run, results) == [
+        f"claim {cid}: not compared: not bit-reproducible (reproducible=false in this run)"
+    ]
     first["reproducible"] = True
     first["missing_extra"] = "dnn"  # ... or could not run for want of an extra
     assert compare_to_baseline(run, results) == []

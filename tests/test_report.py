@@ -90,10 +90,19 @@ def test_load_results_normalises(out_dir):
         (lambda d: json.dumps({**d, "claims": {}}), "claims: expected a list"),
         (lambda d: json.dumps({**d, "claims": [{**d["claims"][0], "verdict": "MAYBE"}]}), "verdict"),
         (lambda d: json.dumps({**d, "claims": [d["claims"][0], d["claims"][0]]}), "unique ids"),
-        (lambda d: json.dumps({**d, "claims": [{**d["claims"][0], "figures": ["../../etc/passwd.png"]}]}),
-         "inside the output directory"),
-        (lambda d: json.dumps({**d, "claims": [{**d["claims"][0], "measurements": [{"name": "x", "verdict": "PASS",
-                                                                                   "estimate": "1"}]}]}), "estimate"),
+        (
+            lambda d: json.dumps({**d, "claims": [{**d["claims"][0], "figures": ["../../etc/passwd.png"]}]}),
+            "inside the output directory",
+        ),
+        (
+            lambda d: json.dumps(
+                {
+                    **d,
+                    "claims": [{**d["claims"][0], "measurements": [{"name": "x", "verdict": "PASS", "estimate": "1"}]}],
+                }
+            ),
+            "estimate",
+        ),
     ],
 )
 def test_load_results_refuses_bad_input(out_dir, mutate, match):
@@ -141,9 +150,15 @@ def test_html_content(rendered):
     assert "ModuleNotFoundError: No module named &#39;torch&#39;" in html
     assert "missing.png</code>: file missing" in html
     # reproducibility block
-    for s in ("diffapprox validate --profile=quick --seed=20240601 &#39;--out=reports/my sample&#39;",
-              "2024-06-01T09:30:00Z", "LocalExecutor(threads=2)",
-              "a4b5cb4d0c0ffee0000000000000000000000000", "Linux-6.1-x86_64", "numba", "1 h 05 min"):
+    for s in (
+        "diffapprox validate --profile=quick --seed=20240601 &#39;--out=reports/my sample&#39;",
+        "2024-06-01T09:30:00Z",
+        "LocalExecutor(threads=2)",
+        "a4b5cb4d0c0ffee0000000000000000000000000",
+        "Linux-6.1-x86_64",
+        "numba",
+        "1 h 05 min",
+    ):
         assert s in html
     # autoescape: markup in a statement is text, not markup
     assert "<script>" not in html and "&lt;script&gt;alert(" in html
@@ -185,8 +200,12 @@ def test_pdf_text_pages_metadata(rendered):
     # one section per claim, each starting a new page after the summary page: the outline says where
     outline = reader.outline
     assert [o.title for o in outline] == [
-        "ode_limit \u2014 PASS", "ou_stationary_variance \u2014 FAIL", "delay_threshold \u2014 INCONCLUSIVE",
-        "dnn_tradeoff \u2014 ERROR", "Reproducibility"]
+        "ode_limit \u2014 PASS",
+        "ou_stationary_variance \u2014 FAIL",
+        "delay_threshold \u2014 INCONCLUSIVE",
+        "dnn_tradeoff \u2014 ERROR",
+        "Reproducibility",
+    ]
     starts = [reader.get_destination_page_number(o) for o in outline]
     assert starts[0] == 1 and all(a < b for a, b in zip(starts, starts[1:]))
     for cid, page in zip(IDS, starts):
@@ -211,8 +230,12 @@ def test_pdftoppm_renders_page_one(rendered, tmp_path):
     if exe is None:
         pytest.skip("pdftoppm not found (Debian package poppler-utils; .ci/run installs it)")
     out = tmp_path / "page"
-    proc = subprocess.run([exe, "-r", "50", "-f", "1", "-l", "1", "-png", str(rendered["pdf"]), str(out)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [exe, "-r", "50", "-f", "1", "-l", "1", "-png", str(rendered["pdf"]), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     pngs = list(tmp_path.glob("page*.png"))
     assert len(pngs) == 1 and pngs[0].read_bytes().startswith(b"\x89PNG") and pngs[0].stat().st_size > 2000

@@ -12,9 +12,33 @@ import pytest
 from diffapprox.cli import main
 
 KEYS = ["schema", "parameters", "times", "error", "h2_mean", "norm2_mean", "diverged", "timing"]
-BASE = ["simulate", "--spectrum", "4,3,2,1", "--data", "gaussian", "--mu", "0.8", "--eta", "5e-4",
-        "--delay", "const:20", "--batch", "1", "--paths", "6", "--steps", "2000", "--record-every", "100",
-        "--start", "e2", "--seed", "1", "--threads", "2"]
+BASE = [
+    "simulate",
+    "--spectrum",
+    "4,3,2,1",
+    "--data",
+    "gaussian",
+    "--mu",
+    "0.8",
+    "--eta",
+    "5e-4",
+    "--delay",
+    "const:20",
+    "--batch",
+    "1",
+    "--paths",
+    "6",
+    "--steps",
+    "2000",
+    "--record-every",
+    "100",
+    "--start",
+    "e2",
+    "--seed",
+    "1",
+    "--threads",
+    "2",
+]
 
 
 def test_json_to_stdout(capsys):
@@ -56,12 +80,22 @@ def test_same_seed_same_json(capsys):
     assert a["error"] == b["error"] and a["h2_mean"] == b["h2_mean"]
 
 
-@pytest.mark.parametrize("change,param", [
-    (["--mu", "1.0"], "mu"), (["--eta", "0"], "eta"), (["--eta", "nan"], "eta"),
-    (["--spectrum", "1,1,0.5"], "spectrum"), (["--spectrum", "2,1,-1"], "spectrum"),
-    (["--delay", "const:-3"], "delay"), (["--delay", "zipf:2"], "delay"), (["--paths", "0"], "paths"),
-    (["--steps", "0"], "steps"), (["--data", "laplace"], "data"), (["--start", "e7"], "start"),
-])
+@pytest.mark.parametrize(
+    "change,param",
+    [
+        (["--mu", "1.0"], "mu"),
+        (["--eta", "0"], "eta"),
+        (["--eta", "nan"], "eta"),
+        (["--spectrum", "1,1,0.5"], "spectrum"),
+        (["--spectrum", "2,1,-1"], "spectrum"),
+        (["--delay", "const:-3"], "delay"),
+        (["--delay", "zipf:2"], "delay"),
+        (["--paths", "0"], "paths"),
+        (["--steps", "0"], "steps"),
+        (["--data", "laplace"], "data"),
+        (["--start", "e7"], "start"),
+    ],
+)
 def test_bad_input_one_line_exit_2(change, param, capsys):
     argv = list(BASE)
     i = argv.index(change[0])
@@ -78,7 +112,24 @@ def test_non_spd_sigma_exit_2(capsys):
 
 
 def test_subprocess_exit_code_and_no_traceback():
-    r = subprocess.run([sys.executable, "-m", "diffapprox.cli", "simulate", "--mu", "2", "--eta", "0.1",
-                        "--paths", "1", "--steps", "100"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "diffapprox.cli",
+            "simulate",
+            "--mu",
+            "2",
+            "--eta",
+            "0.1",
+            "--paths",
+            "1",
+            "--steps",
+            "100",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "mu" in r.stderr and "Traceback" not in r.stderr

@@ -6,7 +6,19 @@ import numpy as np
 import pytest
 
 from diffapprox import DiffapproxError, StreamingPCA
-from diffapprox._theory.stability import characteristic_polynomial, critical_gain, design_delay, is_stable, iterate_mode, largest_stable_delay, max_stable_delay, max_stable_momentum, mean_field_jacobian, modes, spectral_radius
+from diffapprox._theory.stability import (
+    characteristic_polynomial,
+    critical_gain,
+    design_delay,
+    is_stable,
+    iterate_mode,
+    largest_stable_delay,
+    max_stable_delay,
+    max_stable_momentum,
+    mean_field_jacobian,
+    modes,
+    spectral_radius,
+)
 
 PROBLEM = StreamingPCA(spectrum=(4, 3, 2, 1))
 
@@ -46,7 +58,7 @@ def test_boundary_matches_roots_and_iteration(mu, tau):
         steps = int(12 / abs(math.log(rho)))
         x = np.abs(iterate_mode(mu, a, tau, steps))
         w = 8 * (tau + 2)
-        ratio = x[-w:].max() / x[steps // 2 - w: steps // 2].max()
+        ratio = x[-w:].max() / x[steps // 2 - w : steps // 2].max()
         assert (ratio < math.exp(-3)) if rho < 1 else (ratio > math.exp(3))
     # at the boundary a root sits on the unit circle
     assert abs(spectral_radius(mu, ac, tau) - 1) < 1e-7
@@ -97,7 +109,7 @@ def test_modes_match_delayed_mean_field_map():
             hist.pop(0)
             dev[k] = abs(hist[-1][0] - 1)
         win = 8 * (tau + 2)
-        ratio = dev[-win:].max() / dev[steps // 2 - win: steps // 2].max()
+        ratio = dev[-win:].max() / dev[steps // 2 - win : steps // 2].max()
         assert (ratio < math.exp(-3)) if tau <= n else (ratio > math.exp(3))
 
 

@@ -51,8 +51,11 @@ def _ar1(rng, paths, n, phi):
         ("variance t10 n=500", lambda r: S.variance_ci(r.standard_t(10, 500)), 10 / 8),
         ("path means AR(1)", lambda r: S.path_means_ci(_ar1(r, 30, 60, 0.8) ** 2), 1.0),
         ("batch means AR(1)", lambda r: S.batch_means_ci(_ar1(r, 1, 4000, 0.5)[0], 20), 0.0),
-        ("bootstrap mean n=60", lambda r: S.bootstrap_ci(r.normal(0, 1, 60), n_boot=300,
-                                                         seed=int(r.integers(2**32))), 0.0),
+        (
+            "bootstrap mean n=60",
+            lambda r: S.bootstrap_ci(r.normal(0, 1, 60), n_boot=300, seed=int(r.integers(2**32))),
+            0.0,
+        ),
     ],
 )
 def test_ci_coverage(name, make, truth):

@@ -56,20 +56,22 @@ def test_T3_both_versions():
 def test_N1_N2_N3():
     # N1 = (l1 + C_d) phi^(3/4) / (2 (1-mu) g^(7/4) eps^(3/4)) log(T1 main arg) = (4+sqrt10) 800^(3/4) log(...)
     z = ndtri((1 + NU / 2) / 2)
-    assert close(da.N1(P, nu=NU, epsilon=EPS, gamma=GAMMA, **C),
-                 (4 + SQ10) * 800**0.75 * math.log(1 + (0.01 / 1.2e-3) / z**2))
+    assert close(
+        da.N1(P, nu=NU, epsilon=EPS, gamma=GAMMA, **C), (4 + SQ10) * 800**0.75 * math.log(1 + (0.01 / 1.2e-3) / z**2)
+    )
     # N2 = l1 phi^(1/4)/(2 (1-mu) g^(5/4) eps^(1/4)) log 99 = 4 * 800^(1/4) log 99
     assert close(da.N2(P, mu=MU, delta=DELTA, epsilon=EPS, gamma=GAMMA), 4 * 800**0.25 * math.log(99.0))
     # N3 = (l1 + C_d) phi^(3/4)/([(1-mu) g]^(7/4) eps^(3/4)) log(0.04/0.009)
-    assert close(da.N3(P, epsilon=EPS, gamma=GAMMA, **C),
-                 (4 + SQ10) * 40**0.75 / (0.5**1.75 * 0.05**0.75) * math.log(0.04 / 0.009))
+    assert close(
+        da.N3(P, epsilon=EPS, gamma=GAMMA, **C),
+        (4 + SQ10) * 40**0.75 / (0.5**1.75 * 0.05**0.75) * math.log(0.04 / 0.009),
+    )
 
 
 def test_N3_hat_tilde():
     # eta0 = 1e-4: den = 0.05 - 4e-4*40 = 0.034, arg = 8*1*0.01/0.034
     arg = 0.08 / 0.034
-    assert close(da.N3_hat(P, eta0=ETA, delta=DELTA, epsilon=EPS, gamma=GAMMA),
-                 (4 + SQ10) * 800**0.75 * math.log(arg))
+    assert close(da.N3_hat(P, eta0=ETA, delta=DELTA, epsilon=EPS, gamma=GAMMA), (4 + SQ10) * 800**0.75 * math.log(arg))
     assert close(da.N3_tilde(P, eta0=ETA, delta=DELTA, epsilon=EPS), 40 / 0.05 * math.log(arg))
 
 

@@ -6,11 +6,48 @@ import pytest
 
 from diffapprox.cli import main
 
-THEORY_ARGS = ["theory", "--spectrum", "4,3,2,1", "--data", "gaussian", "--mu", "0.8", "--eta", "5e-4",
-               "--delta", "0.1", "--nu", "0.1", "--epsilon", "0.05", "--gamma", "0.25",
-               "--h0", "0.5,0.5,0.5,0.5", "--times", "0,0.5,1,2", "--json", "-"]
-ISSUE_KEYS = {"schema", "eigenvalues", "alpha", "phi", "C_d", "stationary_variance", "T1", "T2", "T3",
-              "N1", "N2", "N3", "tau_threshold", "max_stable_delay", "ode"}
+THEORY_ARGS = [
+    "theory",
+    "--spectrum",
+    "4,3,2,1",
+    "--data",
+    "gaussian",
+    "--mu",
+    "0.8",
+    "--eta",
+    "5e-4",
+    "--delta",
+    "0.1",
+    "--nu",
+    "0.1",
+    "--epsilon",
+    "0.05",
+    "--gamma",
+    "0.25",
+    "--h0",
+    "0.5,0.5,0.5,0.5",
+    "--times",
+    "0,0.5,1,2",
+    "--json",
+    "-",
+]
+ISSUE_KEYS = {
+    "schema",
+    "eigenvalues",
+    "alpha",
+    "phi",
+    "C_d",
+    "stationary_variance",
+    "T1",
+    "T2",
+    "T3",
+    "N1",
+    "N2",
+    "N3",
+    "tau_threshold",
+    "max_stable_delay",
+    "ode",
+}
 
 
 def run(capsys, argv):
@@ -36,8 +73,13 @@ def test_theory_json_contract(capsys):
     # every null formula says why, under its JSON path
     for key in ("T3.main", "T3.appendix", "N1", "N3", "tau_threshold.sde"):
         assert key in doc["notes"]
-    nulls = {f"{k}.{kk}" for k, v in doc.items() if isinstance(v, dict) and k not in ("notes", "parameters")
-             for kk, vv in v.items() if vv is None} | {k for k, v in doc.items() if v is None and k != "C_d"}
+    nulls = {
+        f"{k}.{kk}"
+        for k, v in doc.items()
+        if isinstance(v, dict) and k not in ("notes", "parameters")
+        for kk, vv in v.items()
+        if vv is None
+    } | {k for k, v in doc.items() if v is None and k != "C_d"}
     assert nulls <= set(doc["notes"]), nulls - set(doc["notes"])
 
 
@@ -50,8 +92,9 @@ def test_theory_bounded_data_has_sde_threshold(capsys, tmp_path):
 
 
 def test_advise_text_and_json(capsys):
-    code, out, _ = run(capsys, ["advise", "--spectrum", "4,3,2,1", "--eta", "5e-4", "--workers", "8",
-                                "--data", "rademacher"])
+    code, out, _ = run(
+        capsys, ["advise", "--spectrum", "4,3,2,1", "--eta", "5e-4", "--workers", "8", "--data", "rademacher"]
+    )
     assert code == 0
     assert "(a) linear stability" in out and "(b) paper, SDE regime" in out and "tau = workers - 1 = 7" in out
     code, out, _ = run(capsys, ["advise", "--eta", "5e-4", "--workers", "8", "--json", "-"])
@@ -61,13 +104,16 @@ def test_advise_text_and_json(capsys):
     assert 0 < doc["paper"]["ode"]["mu_max"] < doc["stability"]["mu_max"]
 
 
-@pytest.mark.parametrize("argv", [
-    ["theory", "--mu", "1.2", "--eta", "1e-3"],
-    ["theory", "--mu", "0.5", "--eta", "1e-3", "--spectrum", "1,1"],
-    ["theory", "--mu", "0.5", "--eta", "1e-3", "--h0", "1,0"],
-    ["advise", "--eta", "1e-3", "--workers", "0"],
-    ["advise", "--eta", "1e-3", "--workers", "4", "--gamma", "0.7"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["theory", "--mu", "1.2", "--eta", "1e-3"],
+        ["theory", "--mu", "0.5", "--eta", "1e-3", "--spectrum", "1,1"],
+        ["theory", "--mu", "0.5", "--eta", "1e-3", "--h0", "1,0"],
+        ["advise", "--eta", "1e-3", "--workers", "0"],
+        ["advise", "--eta", "1e-3", "--workers", "4", "--gamma", "0.7"],
+    ],
+)
 def test_bad_input_exit_2(capsys, argv):
     code, out, err = run(capsys, argv)
     assert code == 2 and out == "" and err.count("\n") == 1 and "error:" in err

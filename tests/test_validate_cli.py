@@ -104,8 +104,10 @@ def test_existing_results_are_not_overwritten(tmp_path, capsys):
     code, _, err = run(["validate", "--profile", "quick", "--claims", "test-cli-toy", "--out", str(out)], capsys)
     _one_line_error(code, err, "--resume")
     assert (out / "results.json").read_bytes() == before
-    code, _, err = run(["validate", "--profile", "quick", "--claims", "test-cli-toy", "--out", str(out),
-                        "--seed", "3", "--resume"], capsys)
+    code, _, err = run(
+        ["validate", "--profile", "quick", "--claims", "test-cli-toy", "--out", str(out), "--seed", "3", "--resume"],
+        capsys,
+    )
     _one_line_error(code, err, "--seed")
     assert (out / "results.json").read_bytes() == before
 
@@ -113,8 +115,9 @@ def test_existing_results_are_not_overwritten(tmp_path, capsys):
 def test_bad_baseline_exit_2(tmp_path, capsys):
     b = tmp_path / "b.json"
     b.write_text("{not json")
-    code, _, err = run(["validate", "--claims", "test-cli-toy", "--baseline", str(b),
-                        "--out", str(tmp_path / "o")], capsys)
+    code, _, err = run(
+        ["validate", "--claims", "test-cli-toy", "--baseline", str(b), "--out", str(tmp_path / "o")], capsys
+    )
     _one_line_error(code, err, "--baseline")
     assert not (tmp_path / "o").exists()
 
@@ -123,8 +126,10 @@ def test_scheduler_without_dask_names_the_extra(tmp_path, capsys, monkeypatch):
     # Hide dask.distributed (installed or not): a None entry in sys.modules makes its import fail.
     monkeypatch.setitem(sys.modules, "dask.distributed", None)
     monkeypatch.setitem(sys.modules, "distributed", None)
-    code, _, err = run(["validate", "--claims", "test-cli-toy", "--scheduler", "tcp://127.0.0.1:1",
-                        "--out", str(tmp_path / "o")], capsys)
+    code, _, err = run(
+        ["validate", "--claims", "test-cli-toy", "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "o")],
+        capsys,
+    )
     _one_line_error(code, err, "distributed")
 
 

@@ -32,9 +32,14 @@ def test_quick_profile_structure_and_verdicts(tmp_path):
     assert c["error"] is None
     assert c["verdict"] in {v.value for v in Verdict}
     names = [m["name"] for m in c["measurements"]]
-    for want in ("equivalence/pass_rate/truth=upper_edge", "equivalence/pass_rate/truth=lower_edge",
-                 "equivalence/fail_rate/truth=prediction", "equivalence/power/variance+20%",
-                 f"gof/size/holm/n={VC.GOF_N}", f"gof/power/variance+20%/n={VC.GOF_N}"):
+    for want in (
+        "equivalence/pass_rate/truth=upper_edge",
+        "equivalence/pass_rate/truth=lower_edge",
+        "equivalence/fail_rate/truth=prediction",
+        "equivalence/power/variance+20%",
+        f"gof/size/holm/n={VC.GOF_N}",
+        f"gof/power/variance+20%/n={VC.GOF_N}",
+    ):
         assert want in names
     reps = VC._PROFILES["quick"]["reps"]
     for m in c["measurements"]:

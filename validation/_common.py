@@ -19,8 +19,18 @@ from diffapprox import StreamingPCA
 from diffapprox import tau_threshold_ode, tau_threshold_sde
 
 __all__ = [
-    "SPECTRUM", "SPECTRUM_SOURCE", "BOUNDED_LAW", "LAWS", "problem", "num", "tag",
-    "tau_sde_inside", "tau_ode_at", "save_figure", "seed_of", "finite_count_note",
+    "SPECTRUM",
+    "SPECTRUM_SOURCE",
+    "BOUNDED_LAW",
+    "LAWS",
+    "problem",
+    "num",
+    "tag",
+    "tau_sde_inside",
+    "tau_ode_at",
+    "save_figure",
+    "seed_of",
+    "finite_count_note",
 ]
 
 #: Paper Section 5.1: "d = 4 and the covariance matrix Sigma = diag{4, 3, 2, 1}".

@@ -20,8 +20,11 @@ MUS = (0.5, 0.7, 0.9)
 ETAS = (2.5e-4, 5e-4, 1e-3, 2e-3)
 FRACS = (0.0, 0.25, 0.5)
 T = 5.0
-PROFILES = {"quick": {"paths": 8, "n_boot": 200}, "standard": {"paths": 64, "n_boot": 1000},
-            "paper": {"paths": 256, "n_boot": 2000}}
+PROFILES = {
+    "quick": {"paths": 8, "n_boot": 200},
+    "standard": {"paths": 64, "n_boot": 1000},
+    "paper": {"paths": 256, "n_boot": 2000},
+}
 
 
 def grid():
@@ -40,21 +43,46 @@ def key(mu, eta, tau):
 
 def cells(claim, profile, seed):
     n = PROFILES[profile]["paths"]
-    return [claim.make_cell(key(*g), {"mu": g[0], "eta": g[1], "tau": g[2], "paths": n,
-                                      "steps": int(round(T / g[1]))}, seed, cost=n * T / g[1]) for g in grid()]
+    return [
+        claim.make_cell(
+            key(*g),
+            {"mu": g[0], "eta": g[1], "tau": g[2], "paths": n, "steps": int(round(T / g[1]))},
+            seed,
+            cost=n * T / g[1],
+        )
+        for g in grid()
+    ]
 
 
 def run(cell) -> dict:
     p = cell.params
-    r = path_diagnostics(StreamingPCA(spectrum=SPECTRUM), mu=p["mu"], eta=p["eta"], steps=p["steps"],
-                         paths=p["paths"], tau=p["tau"], start="e2", seed=cell.seed, n_out=1)
+    r = path_diagnostics(
+        StreamingPCA(spectrum=SPECTRUM),
+        mu=p["mu"],
+        eta=p["eta"],
+        steps=p["steps"],
+        paths=p["paths"],
+        tau=p["tau"],
+        start="e2",
+        seed=cell.seed,
+        n_out=1,
+    )
     return {"max_norm_excess": r["max_norm_excess"], "bias_sup": r["bias_sup"], "diverged": int(r["diverged"].sum())}
 
 
 def parameters(profile) -> dict:
-    return {"spectrum": list(SPECTRUM), "data": "gaussian", "start": "e2", "mus": list(MUS), "etas": list(ETAS),
-            "tau": "{0, S/4, S/2}, S = exact linear-stability limit of the radial mode", "T": T,
-            "steps": "T/eta", "grid": [list(g) for g in grid()], **PROFILES[profile]}
+    return {
+        "spectrum": list(SPECTRUM),
+        "data": "gaussian",
+        "start": "e2",
+        "mus": list(MUS),
+        "etas": list(ETAS),
+        "tau": "{0, S/4, S/2}, S = exact linear-stability limit of the radial mode",
+        "T": T,
+        "steps": "T/eta",
+        "grid": [list(g) for g in grid()],
+        **PROFILES[profile],
+    }
 
 
 class LemmaGridClaim(Claim):

@@ -156,10 +156,15 @@ def power_law_boot(one_minus_mu, eta, tau_point, tau_reps, level: float = 0.95) 
         q_ci = tuple(float(v) for v in np.quantile(B[:, 2], qs))
     else:
         p_ci = q_ci = (math.nan, math.nan)
-    return {"C": float(math.exp(beta[0])) if np.isfinite(beta[0]) else math.nan, "p": float(beta[1]),
-            "q": float(beta[2]), "p_ci": p_ci, "q_ci": q_ci, "usable": int(good.sum()), "n_boot": int(R.shape[0])}
-
-
+    return {
+        "C": float(math.exp(beta[0])) if np.isfinite(beta[0]) else math.nan,
+        "p": float(beta[1]),
+        "q": float(beta[2]),
+        "p_ci": p_ci,
+        "q_ci": q_ci,
+        "usable": int(good.sum()),
+        "n_boot": int(R.shape[0]),
+    }
 
 
 def new_figure(ncols: int = 1, width: float = 6.4, height: float = 4.4):

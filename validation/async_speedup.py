@@ -44,36 +44,64 @@ MUS_B = (0.0, 0.5, 0.7, 0.9)
 K = 8000
 BAND = (0.8, 1.25)
 BAND_MOM = (0.8, math.inf)
-_PROFILES = {"quick": {"paths": 64, "n_boot": 300}, "standard": {"paths": 500, "n_boot": 2000},
-             "paper": {"paths": 2000, "n_boot": 2000}}
+_PROFILES = {
+    "quick": {"paths": 64, "n_boot": 300},
+    "standard": {"paths": 500, "n_boot": 2000},
+    "paper": {"paths": 2000, "n_boot": 2000},
+}
 
 
 class AsyncSpeedup(Claim):
     id = "async-speedup"
     order = 50
     paper_ref = "Proposition 3.6, Remark 3.7, Remark 3.11 (2)"
-    statement = ("With delays below the threshold, phase III needs about as many iterations as without delay "
-                 "(linear speed-up in workers); momentum with eta = (1-mu) eta0 does not reduce the count.")
+    statement = (
+        "With delays below the threshold, phase III needs about as many iterations as without delay "
+        "(linear speed-up in workers); momentum with eta = (1-mu) eta0 does not reduce the count."
+    )
 
     def parameters(self, profile: str) -> dict:
         p = _PROFILES[profile]
-        return {"eta0": ETA0, "epsilon": EPS, "phi": PHI, "start": list(START), "steps": K, "mu_workers": MU_A,
-                "eta_workers": (1 - MU_A) * ETA0, "workers": list(WORKERS), "judged_workers_max": JUDGED_W,
-                "mus_momentum": list(MUS_B), "paths_per_cell": p["paths"], "n_boot": p["n_boot"],
-                "tolerance": {"iteration_ratio": list(BAND), "momentum_ratio": [0.8, None]}}
+        return {
+            "eta0": ETA0,
+            "epsilon": EPS,
+            "phi": PHI,
+            "start": list(START),
+            "steps": K,
+            "mu_workers": MU_A,
+            "eta_workers": (1 - MU_A) * ETA0,
+            "workers": list(WORKERS),
+            "judged_workers_max": JUDGED_W,
+            "mus_momentum": list(MUS_B),
+            "paths_per_cell": p["paths"],
+            "n_boot": p["n_boot"],
+            "tolerance": {"iteration_ratio": list(BAND), "momentum_ratio": [0.8, None]},
+        }
 
     def cells(self, profile: str, seed: int):
         n = _PROFILES[profile]["paths"]
-        out = [self.make_cell(f"workers={m}", {"mu": MU_A, "delay": f"workers:{m}", "paths": n}, seed, n * K)
-               for m in WORKERS]
+        out = [
+            self.make_cell(f"workers={m}", {"mu": MU_A, "delay": f"workers:{m}", "paths": n}, seed, n * K)
+            for m in WORKERS
+        ]
         out += [self.make_cell(f"mu={m:g}", {"mu": m, "delay": "const:0", "paths": n}, seed, n * K) for m in MUS_B]
         return out
 
     def run_cell(self, cell) -> dict:
         p = cell.params
-        t = simulate(StreamingPCA(spectrum=SPECTRUM), mu=p["mu"], eta=(1 - p["mu"]) * ETA0, steps=K,
-                     paths=p["paths"], delay=p["delay"], record_every=K, start=list(START), seed=cell.seed,
-                     record_h=False, passages=[(0, 1 - EPS, 1)])
+        t = simulate(
+            StreamingPCA(spectrum=SPECTRUM),
+            mu=p["mu"],
+            eta=(1 - p["mu"]) * ETA0,
+            steps=K,
+            paths=p["paths"],
+            delay=p["delay"],
+            record_every=K,
+            start=list(START),
+            seed=cell.seed,
+            record_h=False,
+            passages=[(0, 1 - EPS, 1)],
+        )
         n = t.passage[:, 0].astype(float)
         n[(n < 0) | t.diverged] = np.nan
         return {"N": n, "missing": int(np.isnan(n).sum())}
@@ -86,14 +114,29 @@ class AsyncSpeedup(Claim):
         for i, m in enumerate(WORKERS[1:]):
             r = results[f"workers={m}"]
             est, ci = tr.ratio_ci(r["N"], base, n_boot=nb, seed=seed * 101 + i)
-            meas.append(measurement(f"iteration_ratio/workers={m}", est, ci, prediction=1.0, band=BAND,
-                                    informative=m <= JUDGED_W,
-                                    note=f"N(M)/N(1), mu={MU_A}, eta={(1 - MU_A) * ETA0:g}; {r['missing']} paths "
-                                    "never reached eps" + ("" if m <= JUDGED_W else "; beyond the judged range")))
+            meas.append(
+                measurement(
+                    f"iteration_ratio/workers={m}",
+                    est,
+                    ci,
+                    prediction=1.0,
+                    band=BAND,
+                    informative=m <= JUDGED_W,
+                    note=f"N(M)/N(1), mu={MU_A}, eta={(1 - MU_A) * ETA0:g}; {r['missing']} paths "
+                    "never reached eps" + ("" if m <= JUDGED_W else "; beyond the judged range"),
+                )
+            )
             s = m / est
-            meas.append(measurement(f"speedup/workers={m}", s, (m / ci[1], m / ci[0]), prediction=float(m),
-                                    informative=False, note="M N(1)/N(M): wall-clock speed-up if each worker "
-                                    "computes one gradient per unit time"))
+            meas.append(
+                measurement(
+                    f"speedup/workers={m}",
+                    s,
+                    (m / ci[1], m / ci[0]),
+                    prediction=float(m),
+                    informative=False,
+                    note="M N(1)/N(M): wall-clock speed-up if each worker computes one gradient per unit time",
+                )
+            )
             ws.append(m)
             sp.append(s)
             spc.append((m / ci[1], m / ci[0]))
@@ -101,13 +144,25 @@ class AsyncSpeedup(Claim):
         for i, m in enumerate(MUS_B[1:]):
             r = results[f"mu={m:g}"]
             est, ci = tr.ratio_ci(r["N"], base0, n_boot=nb, seed=seed * 103 + i)
-            meas.append(measurement(f"momentum_ratio/mu={m:g}", est, ci, prediction=1.0, band=BAND_MOM,
-                                    verdict=tr.band_verdict(ci, BAND_MOM),
-                                    note=f"N(mu)/N(0) with eta=(1-mu) eta0; {r['missing']} paths never reached eps"))
-        findings.append(f"phase-III iterations (mean): workers=1: {np.nanmean(base):.0f}, " + ", ".join(
-            f"M={m}: {np.nanmean(results[f'workers={m}']['N']):.0f}" for m in WORKERS[1:]))
-        findings.append("momentum, eta=(1-mu) eta0: " + ", ".join(
-            f"mu={m:g}: {np.nanmean(results[f'mu={m:g}']['N']):.0f}" for m in MUS_B))
+            meas.append(
+                measurement(
+                    f"momentum_ratio/mu={m:g}",
+                    est,
+                    ci,
+                    prediction=1.0,
+                    band=BAND_MOM,
+                    verdict=tr.band_verdict(ci, BAND_MOM),
+                    note=f"N(mu)/N(0) with eta=(1-mu) eta0; {r['missing']} paths never reached eps",
+                )
+            )
+        findings.append(
+            f"phase-III iterations (mean): workers=1: {np.nanmean(base):.0f}, "
+            + ", ".join(f"M={m}: {np.nanmean(results[f'workers={m}']['N']):.0f}" for m in WORKERS[1:])
+        )
+        findings.append(
+            "momentum, eta=(1-mu) eta0: "
+            + ", ".join(f"mu={m:g}: {np.nanmean(results[f'mu={m:g}']['N']):.0f}" for m in MUS_B)
+        )
         fig, axes = tr.new_figure(ncols=3, width=4.2, height=3.9)
 
         def _panel(ax, prefix, key, band, judged):
@@ -119,17 +174,37 @@ class AsyncSpeedup(Claim):
             ax.axhspan(band[0], min(band[1], 10.0), color="0.85", zorder=0, label="tolerance band")
             ax.axhline(1.0, color="k", ls="--", lw=1, label="prediction 1")
             ok = np.array([judged(v) for v in x])
-            ax.errorbar(x[ok], est[ok], yerr=[est[ok] - lo[ok], hi[ok] - est[ok]], fmt="o", color="C0",
-                        capsize=3, label="measured, 95% CI (judged)")
+            ax.errorbar(
+                x[ok],
+                est[ok],
+                yerr=[est[ok] - lo[ok], hi[ok] - est[ok]],
+                fmt="o",
+                color="C0",
+                capsize=3,
+                label="measured, 95% CI (judged)",
+            )
             if (~ok).any():
-                ax.errorbar(x[~ok], est[~ok], yerr=[est[~ok] - lo[~ok], hi[~ok] - est[~ok]], fmt="o", mfc="none",
-                            color="C0", capsize=3, label="measured (context only)")
+                ax.errorbar(
+                    x[~ok],
+                    est[~ok],
+                    yerr=[est[~ok] - lo[~ok], hi[~ok] - est[~ok]],
+                    fmt="o",
+                    mfc="none",
+                    color="C0",
+                    capsize=3,
+                    label="measured (context only)",
+                )
             ax.set_ylim(min(0.6, lo.min() * 0.95), max(1.4, hi.max() * 1.05))
             ax.set_ylabel(key)
             ax.legend(fontsize=7, loc="upper left")
 
-        _panel(axes[0], "iteration_ratio/", "N(M)/N(1): phase-III iterations, M workers vs 1", BAND,
-               lambda m: m <= JUDGED_W)
+        _panel(
+            axes[0],
+            "iteration_ratio/",
+            "N(M)/N(1): phase-III iterations, M workers vs 1",
+            BAND,
+            lambda m: m <= JUDGED_W,
+        )
         axes[0].set_xscale("log")
         axes[0].set_xlabel(f"workers M (staleness mean M-1; log), mu={MU_A:g}")
         axes[0].set_title("iterations (Prop. 3.6 / Remark 3.7)", fontsize=9)
@@ -149,11 +224,21 @@ class AsyncSpeedup(Claim):
         ax.set_title("implied speed-up (context)", fontsize=9)
         log_ticks(ax)
         ax.legend(fontsize=7)
-        claim_title(fig, self, f"phase III (error <= eps={EPS:.3g}), eta0={ETA0:g}; PASS: every judged CI inside "
-                    "the grey band", fontsize=9)
+        claim_title(
+            fig,
+            self,
+            f"phase III (error <= eps={EPS:.3g}), eta0={ETA0:g}; PASS: every judged CI inside the grey band",
+            fontsize=9,
+        )
         figs = tr.save_figure(fig, figdir, "async_speedup")
-        return ClaimOutput(measurements=meas, figures=figs, findings=findings, parameters=self.parameters(profile),
-                           inconsistencies=[
-                               "Prop. 3.6 and A.6 print different T3 formulas (log(8(1-mu)g d^2/((1-mu)g eps - "
-                               "4 eta phi)) vs log((1-mu)g d^2/((1-mu)g eps - 2 eta phi))); iteration counts are "
-                               "measured directly here, not compared with either."])
+        return ClaimOutput(
+            measurements=meas,
+            figures=figs,
+            findings=findings,
+            parameters=self.parameters(profile),
+            inconsistencies=[
+                "Prop. 3.6 and A.6 print different T3 formulas (log(8(1-mu)g d^2/((1-mu)g eps - "
+                "4 eta phi)) vs log((1-mu)g d^2/((1-mu)g eps - 2 eta phi))); iteration counts are "
+                "measured directly here, not compared with either."
+            ],
+        )

@@ -76,22 +76,32 @@ class DelayThreshold(Claim):
     id = "delay-threshold"
     order = 30
     paper_ref = "Remark 3.11; Theorems 3.3 and 3.5"
-    statement = ("The largest tolerable delay scales as tau* ~ (1-mu)^2 eta^-q with q <= 1/2 "
-                 "(SDE regime; q <= 1 in the ODE regime).")
+    statement = (
+        "The largest tolerable delay scales as tau* ~ (1-mu)^2 eta^-q with q <= 1/2 "
+        "(SDE regime; q <= 1 in the ODE regime)."
+    )
 
     def parameters(self, profile: str) -> dict:
         p = _PROFILES[profile]
         return {
-            "spectrum": list(SPECTRUM), "data": "gaussian", "start": "e1", "mus": list(MUS), "etas": list(ETAS),
-            "paths_per_cell": p["paths"], "n_boot": p["n_boot"],
+            "spectrum": list(SPECTRUM),
+            "data": "gaussian",
+            "start": "e1",
+            "mus": list(MUS),
+            "etas": list(ETAS),
+            "paths_per_cell": p["paths"],
+            "n_boot": p["n_boot"],
             "steps": {f"mu={m:g}/eta={e:g}": _steps(m, e) for m in MUS for e in ETAS},
             "taus": {f"mu={m:g}/eta={e:g}": _taus(m, e) for m in MUS for e in ETAS},
             "delay_grid": "tau = round(f S), f = 2^(j/4), j=-12..5, S = exact linear-stability limit (radial mode)",
             "error": "time average of 1 - h1^2/||h||^2 over the second half of the run; diverged path = 1",
             "criterion": "ratio-1.5: largest tau whose mean error <= 1.5 x the tau = 0 mean",
-            "tolerance": {"exponent_p": list(P_BAND), "exponent_q": list(Q_BAND),
-                          "exponent_q/ode (informative)": list(Q_ODE_BAND),
-                          "stability_ratio (informative)": list(RATIO_BAND)},
+            "tolerance": {
+                "exponent_p": list(P_BAND),
+                "exponent_q": list(Q_BAND),
+                "exponent_q/ode (informative)": list(Q_ODE_BAND),
+                "stability_ratio (informative)": list(RATIO_BAND),
+            },
             "fit": "OLS of log tau* on log(1-mu), -log eta; percentile bootstrap over paths",
         }
 
@@ -102,18 +112,32 @@ class DelayThreshold(Claim):
             for eta in ETAS:
                 k = _steps(mu, eta)
                 for tau in _taus(mu, eta):
-                    out.append(self.make_cell(_key(mu, eta, tau),
-                                              {"mu": mu, "eta": eta, "tau": tau, "steps": k, "paths": paths},
-                                              seed, cost=float(k * paths)))
+                    out.append(
+                        self.make_cell(
+                            _key(mu, eta, tau),
+                            {"mu": mu, "eta": eta, "tau": tau, "steps": k, "paths": paths},
+                            seed,
+                            cost=float(k * paths),
+                        )
+                    )
         return out
 
     def run_cell(self, cell) -> dict:
         p = cell.params
         problem = StreamingPCA(spectrum=SPECTRUM, data="gaussian")
-        t = simulate(problem, mu=p["mu"], eta=p["eta"], steps=p["steps"], paths=p["paths"],
-                     delay=f"const:{p['tau']}", record_every=p["steps"] // N_REC, start="e1", seed=cell.seed,
-                     record_h=False)
-        e = t.error[:, N_REC // 2 + 1:].mean(axis=1)
+        t = simulate(
+            problem,
+            mu=p["mu"],
+            eta=p["eta"],
+            steps=p["steps"],
+            paths=p["paths"],
+            delay=f"const:{p['tau']}",
+            record_every=p["steps"] // N_REC,
+            start="e1",
+            seed=cell.seed,
+            record_h=False,
+        )
+        e = t.error[:, N_REC // 2 + 1 :].mean(axis=1)
         e = np.where(t.diverged, 1.0, e)
         return {"error": e, "diverged": int(t.diverged.sum())}
 
@@ -125,8 +149,9 @@ class DelayThreshold(Claim):
             for j, eta in enumerate(ETAS):
                 taus = _taus(mu, eta)
                 errs = np.array([results[_key(mu, eta, t)]["error"] for t in taus])
-                s = tr.tau_star_summary(taus, errs, CRITERION, n_boot=pr["n_boot"],
-                                        seed=(seed * 104729 + 17 * i + j) % 2**32)
+                s = tr.tau_star_summary(
+                    taus, errs, CRITERION, n_boot=pr["n_boot"], seed=(seed * 104729 + 17 * i + j) % 2**32
+                )
                 star[(mu, eta)] = s
                 stab[(mu, eta)] = tr.stable_delay(mu, eta, SPECTRUM[0])
                 div[f"mu={mu:g}/eta={eta:g}"] = [int(results[_key(mu, eta, t)]["diverged"]) for t in taus]
@@ -138,28 +163,79 @@ class DelayThreshold(Claim):
         fit = tr.power_law_boot(a, e, tp, reps, LEVEL)
         sfit = tr.power_law_boot(a, e, np.array([stab[k] for k in pts], float), np.zeros((1, len(pts))), LEVEL)
         meas = []
-        how = (f"{fit['usable']}/{fit['n_boot']} usable bootstrap resamples; tau* by {CRITERION}; "
-               f"{pr['paths']} paths per delay")
+        how = (
+            f"{fit['usable']}/{fit['n_boot']} usable bootstrap resamples; tau* by {CRITERION}; "
+            f"{pr['paths']} paths per delay"
+        )
         meas.append(measurement("exponent_p", fit["p"], fit["p_ci"], prediction=2.0, band=P_BAND, note=how))
-        meas.append(measurement("exponent_q", fit["q"], fit["q_ci"], prediction=0.5, band=Q_BAND,
-                                note=how + "; band: q = 1/2 - gamma, gamma in (0, 1/2] (SDE regime)"))
-        meas.append(measurement("exponent_q/ode", fit["q"], fit["q_ci"], prediction=1.0, band=Q_ODE_BAND,
-                                informative=False, note="ODE regime (Thm 3.3): q = 1 - gamma, gamma in (0, 1]"))
-        meas.append(measurement("exponent_p/stability", sfit["p"], (sfit["p"], sfit["p"]), prediction=2.0,
-                                informative=False, note="exponent of the exact linear-stability limit on this grid"))
-        meas.append(measurement("exponent_q/stability", sfit["q"], (sfit["q"], sfit["q"]), prediction=0.5,
-                                informative=False, note="exponent of the exact linear-stability limit on this grid"))
+        meas.append(
+            measurement(
+                "exponent_q",
+                fit["q"],
+                fit["q_ci"],
+                prediction=0.5,
+                band=Q_BAND,
+                note=how + "; band: q = 1/2 - gamma, gamma in (0, 1/2] (SDE regime)",
+            )
+        )
+        meas.append(
+            measurement(
+                "exponent_q/ode",
+                fit["q"],
+                fit["q_ci"],
+                prediction=1.0,
+                band=Q_ODE_BAND,
+                informative=False,
+                note="ODE regime (Thm 3.3): q = 1 - gamma, gamma in (0, 1]",
+            )
+        )
+        meas.append(
+            measurement(
+                "exponent_p/stability",
+                sfit["p"],
+                (sfit["p"], sfit["p"]),
+                prediction=2.0,
+                informative=False,
+                note="exponent of the exact linear-stability limit on this grid",
+            )
+        )
+        meas.append(
+            measurement(
+                "exponent_q/stability",
+                sfit["q"],
+                (sfit["q"], sfit["q"]),
+                prediction=0.5,
+                informative=False,
+                note="exponent of the exact linear-stability limit on this grid",
+            )
+        )
         for mu in MUS:
             s, S = star[(mu, ETA_REF)], stab[(mu, ETA_REF)]
             ci = (s["ci"][0] / S, s["ci"][1] / S)
-            meas.append(measurement(f"stability_ratio/mu={mu:g}", s["estimate"] / S, ci, prediction=1.0,
-                                    band=RATIO_BAND, verdict=tr.band_verdict(ci, RATIO_BAND), informative=False,
-                                    note=f"tau*/max_stable_delay at eta={ETA_REF:g} (S={S})"))
+            meas.append(
+                measurement(
+                    f"stability_ratio/mu={mu:g}",
+                    s["estimate"] / S,
+                    ci,
+                    prediction=1.0,
+                    band=RATIO_BAND,
+                    verdict=tr.band_verdict(ci, RATIO_BAND),
+                    informative=False,
+                    note=f"tau*/max_stable_delay at eta={ETA_REF:g} (S={S})",
+                )
+            )
         for k in pts:
             s = star[k]
-            meas.append(measurement(f"tau_star/mu={k[0]:g}/eta={k[1]:g}", s["estimate"], s["ci"],
-                                    prediction=float(stab[k]), informative=False,
-                                    note="prediction = exact linear-stability limit S of the radial mode"))
+            meas.append(
+                measurement(
+                    f"tau_star/mu={k[0]:g}/eta={k[1]:g}",
+                    s["estimate"],
+                    s["ci"],
+                    prediction=float(stab[k]),
+                    informative=False,
+                    note="prediction = exact linear-stability limit S of the radial mode",
+                )
+            )
 
         def inside(v, ci):
             return ci[0] <= v <= ci[1]
@@ -175,8 +251,8 @@ class DelayThreshold(Claim):
             f"predicts p = 2, q <= 1/2 (SDE) / q <= 1 (ODE); the exact linear-stability limit has p = "
             f"{sfit['p']:.2f}, q = {sfit['q']:.2f} on this grid.",
             "tau* follows " + (" and ".join(follows) if follows else "neither candidate law within its CIs") + ".",
-            "stability ratios tau*/S at eta=5e-4: " + ", ".join(
-                f"mu={m:g}: {star[(m, ETA_REF)]['estimate'] / stab[(m, ETA_REF)]:.2f}" for m in MUS),
+            "stability ratios tau*/S at eta=5e-4: "
+            + ", ".join(f"mu={m:g}: {star[(m, ETA_REF)]['estimate'] / stab[(m, ETA_REF)]:.2f}" for m in MUS),
             f"{sum(sum(v) for v in div.values())} diverged paths in all (counted as error 1); per cell in "
             "parameters['diverged_paths'].",
         ]
@@ -186,16 +262,22 @@ class DelayThreshold(Claim):
         params["fit"] = {k: v for k, v in fit.items()}
         params["finish_s"] = round(time.perf_counter() - t0, 3)
         return ClaimOutput(
-            measurements=meas, figures=figs, findings=findings,
+            measurements=meas,
+            figures=figs,
+            findings=findings,
             inconsistencies=[
                 "Remark 3.11's threshold carries C_d = sup ||X||, infinite for Gaussian data (used in the "
                 "paper's own Figure 1 setting as far as can be told); only its shape in (mu, eta) is testable.",
                 "The paper's thresholds are sufficient conditions written with 'asymp'; the measured tolerable "
                 "delay follows (1-mu)/(eta lambda1), the linear-stability scaling, not (1-mu)^2 eta^-(1/2-gamma).",
-            ] if follows == ["the linear-stability boundary"] else [
+            ]
+            if follows == ["the linear-stability boundary"]
+            else [
                 "Remark 3.11's threshold carries C_d = sup ||X||, infinite for Gaussian data; only its shape "
-                "in (mu, eta) is testable."],
-            parameters=params)
+                "in (mu, eta) is testable."
+            ],
+            parameters=params,
+        )
 
     def _figure(self, pts, star, stab, fit, figdir) -> list[str]:
         from matplotlib.lines import Line2D
@@ -209,8 +291,16 @@ class DelayThreshold(Claim):
             y = np.array([star[(m, eta)]["estimate"] for m in MUS])
             lo = np.array([max(star[(m, eta)]["ci"][0], 0.5) for m in MUS])
             hi = np.array([min(star[(m, eta)]["ci"][1], 1e4) for m in MUS])
-            ax.errorbar(om, y, yerr=[np.maximum(y - lo, 0), np.maximum(hi - y, 0)], fmt="o", color=c, ms=4,
-                        capsize=2, label=f"eta={eta:g}")
+            ax.errorbar(
+                om,
+                y,
+                yerr=[np.maximum(y - lo, 0), np.maximum(hi - y, 0)],
+                fmt="o",
+                color=c,
+                ms=4,
+                capsize=2,
+                label=f"eta={eta:g}",
+            )
             ax.plot(om, [stab[(m, eta)] for m in MUS], "-", color=c, lw=1)
             ax.plot(xs, xs**2 / (SPECTRUM[0] * eta), "--", color=c, lw=0.8)
         ax.set_xscale("log")
@@ -230,8 +320,16 @@ class DelayThreshold(Claim):
             y = np.array([star[(mu, e)]["estimate"] for e in ETAS])
             lo = np.array([max(star[(mu, e)]["ci"][0], 0.5) for e in ETAS])
             hi = np.array([min(star[(mu, e)]["ci"][1], 1e4) for e in ETAS])
-            ax.errorbar(es, y, yerr=[np.maximum(y - lo, 0), np.maximum(hi - y, 0)], fmt="o", color=c, ms=4,
-                        capsize=2, label=f"mu={mu:g}")
+            ax.errorbar(
+                es,
+                y,
+                yerr=[np.maximum(y - lo, 0), np.maximum(hi - y, 0)],
+                fmt="o",
+                color=c,
+                ms=4,
+                capsize=2,
+                label=f"mu={mu:g}",
+            )
             ax.plot(es, [stab[(mu, e)] for e in ETAS], "-", color=c, lw=1)
             ref = star[(mu, ETAS[0])]["estimate"]
             if ref > 0:
@@ -246,6 +344,11 @@ class DelayThreshold(Claim):
         lab += ["linear-stability limit S", "eta^-1/2 (Remark 3.11, SDE)"]
         ax.legend(h, lab, fontsize=7, loc="lower left")
         log_ticks(ax, at=ETAS)
-        claim_title(fig, self, "tau* = largest delay whose mean stationary error is within 1.5x of tau = 0 "
-                    "(95% bootstrap CI); fit tau* = C (1-mu)^p eta^-q", fontsize=9)
+        claim_title(
+            fig,
+            self,
+            "tau* = largest delay whose mean stationary error is within 1.5x of tau = 0 "
+            "(95% bootstrap CI); fit tau* = C (1-mu)^p eta^-q",
+            fontsize=9,
+        )
         return tr.save_figure(fig, figdir, "delay_threshold")

@@ -113,8 +113,9 @@ def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return rho
 
 
-def trend_analysis(acc: np.ndarray, *, n_boot: int, rng: np.random.Generator,
-                   workers=WORKERS, momenta=MOMENTA, level: float = CI_LEVEL) -> dict:
+def trend_analysis(
+    acc: np.ndarray, *, n_boot: int, rng: np.random.Generator, workers=WORKERS, momenta=MOMENTA, level: float = CI_LEVEL
+) -> dict:
     """Argmax momentum per worker count and the Spearman trend, with seed-bootstrap intervals.
 
     Parameters
@@ -214,25 +215,60 @@ class DnnTradeoff(Claim):
                     for r in range(par["seeds"]):
                         key = f"delay={kind}/M={m}/mu={mu}/rep={r}"
                         params = {
-                            "kind": kind, "M": m, "delay": delay_spec(kind, m), "momentum": mu,
-                            "rep": r, "epochs": par["epochs"], "lr": LR, "batch_size": BATCH,
-                            "hidden": list(HIDDEN), "decay_at": list(DECAY_AT), "decay_factor": DECAY_FACTOR,
+                            "kind": kind,
+                            "M": m,
+                            "delay": delay_spec(kind, m),
+                            "momentum": mu,
+                            "rep": r,
+                            "epochs": par["epochs"],
+                            "lr": LR,
+                            "batch_size": BATCH,
+                            "hidden": list(HIDDEN),
+                            "decay_at": list(DECAY_AT),
+                            "decay_factor": DECAY_FACTOR,
                         }
                         # The stream seed depends on (master seed, rep) only: common random numbers.
-                        out.append(Cell(claim=self.id, key=key, params=params,
-                                        seed=cell_seed(seed, self.id, f"rep={r}"), cost=float(steps)))
+                        out.append(
+                            Cell(
+                                claim=self.id,
+                                key=key,
+                                params=params,
+                                seed=cell_seed(seed, self.id, f"rep={r}"),
+                                cost=float(steps),
+                            )
+                        )
         return out
 
     def run_cell(self, cell: Cell) -> dict:
         from diffapprox import TrainConfig, train_async_msgd
 
         p = cell.params
-        cfg = TrainConfig(momentum=p["momentum"], delay=p["delay"], epochs=p["epochs"], lr=p["lr"],
-                          batch_size=p["batch_size"], hidden=tuple(p["hidden"]),
-                          decay_at=tuple(p["decay_at"]), decay_factor=p["decay_factor"])
+        cfg = TrainConfig(
+            momentum=p["momentum"],
+            delay=p["delay"],
+            epochs=p["epochs"],
+            lr=p["lr"],
+            batch_size=p["batch_size"],
+            hidden=tuple(p["hidden"]),
+            decay_at=tuple(p["decay_at"]),
+            decay_factor=p["decay_factor"],
+        )
         r = train_async_msgd(cfg, cell.seed, threads=1)
-        return {k: r[k] for k in ("val_acc", "val_loss", "train_loss", "diverged", "steps", "mean_delay",
-                                  "max_delay", "val_acc_epochs", "n_parameters", "elapsed_s")}
+        return {
+            k: r[k]
+            for k in (
+                "val_acc",
+                "val_loss",
+                "train_loss",
+                "diverged",
+                "steps",
+                "mean_delay",
+                "max_delay",
+                "val_acc_epochs",
+                "n_parameters",
+                "elapsed_s",
+            )
+        }
 
     # ------------------------------------------------------------------ finish
     def finish(self, profile: str, seed: int, results: dict[str, dict], figdir: Path) -> ClaimOutput:
@@ -254,8 +290,9 @@ class DnnTradeoff(Claim):
                         diverged[kind] += bool(res.get("diverged", False))
         missing = list(dict.fromkeys(missing))  # const/M=1 serves both kinds: count it once
         if missing:
-            raise DiffapproxError("results", f"all {len(self.cells(profile, seed))} cells",
-                                  f"{len(missing)} missing, e.g. {missing[0]}")
+            raise DiffapproxError(
+                "results", f"all {len(self.cells(profile, seed))} cells", f"{len(missing)} missing, e.g. {missing[0]}"
+            )
 
         measurements: list[Measurement] = []
         findings: list[str] = []
@@ -264,61 +301,99 @@ class DnnTradeoff(Claim):
             rng = np.random.default_rng(cell_seed(seed, self.id, f"bootstrap/{kind}"))
             a = trend_analysis(acc[kind], n_boot=par["bootstrap_replicates"], rng=rng)
             analyses[kind] = a
-            measurements.append(Measurement(
-                name=f"momentum_trend_spearman/delay={kind}",
-                estimate=a["rho"], ci=a["rho_ci"], prediction=None, tolerance=(-1.0, 0.0),
-                verdict=a["verdict"], ci_level=CI_LEVEL,
-                note=(f"Spearman rho between M in {list(WORKERS)} and the argmax momentum mu*(M) "
-                      f"{[float(v) for v in a['mu_star']]}; seed bootstrap ({par['bootstrap_replicates']} replicates), "
-                      f"P(rho<0)={a['p_rho_negative']:.3f}; mu* non-increasing: {a['non_increasing']}. "
-                      "PASS needs mu* non-increasing and the CI below 0; FAIL if the CI is above 0."),
-            ))
+            measurements.append(
+                Measurement(
+                    name=f"momentum_trend_spearman/delay={kind}",
+                    estimate=a["rho"],
+                    ci=a["rho_ci"],
+                    prediction=None,
+                    tolerance=(-1.0, 0.0),
+                    verdict=a["verdict"],
+                    ci_level=CI_LEVEL,
+                    note=(
+                        f"Spearman rho between M in {list(WORKERS)} and the argmax momentum mu*(M) "
+                        f"{[float(v) for v in a['mu_star']]}; seed bootstrap ({par['bootstrap_replicates']} replicates), "
+                        f"P(rho<0)={a['p_rho_negative']:.3f}; mu* non-increasing: {a['non_increasing']}. "
+                        "PASS needs mu* non-increasing and the CI below 0; FAIL if the CI is above 0."
+                    ),
+                )
+            )
             for i, m in enumerate(WORKERS):
                 lo, hi = a["mu_star_ci"][i]
-                measurements.append(Measurement(
-                    name=f"optimal_momentum/delay={kind}/M={m}",
-                    estimate=float(a["mu_star"][i]), ci=(float(lo), float(hi)),
-                    prediction=PAPER_OPTIMUM.get(m), tolerance=None, verdict=Verdict.INCONCLUSIVE,
-                    ci_level=CI_LEVEL, informative=False,
-                    note=f"argmax over mu of the mean validation accuracy, delay {delay_spec(kind, m)}; "
-                    "CI: seed bootstrap percentiles (prediction: the paper's CIFAR-100 optimum, for context)",
-                ))
+                measurements.append(
+                    Measurement(
+                        name=f"optimal_momentum/delay={kind}/M={m}",
+                        estimate=float(a["mu_star"][i]),
+                        ci=(float(lo), float(hi)),
+                        prediction=PAPER_OPTIMUM.get(m),
+                        tolerance=None,
+                        verdict=Verdict.INCONCLUSIVE,
+                        ci_level=CI_LEVEL,
+                        informative=False,
+                        note=f"argmax over mu of the mean validation accuracy, delay {delay_spec(kind, m)}; "
+                        "CI: seed bootstrap percentiles (prediction: the paper's CIFAR-100 optimum, for context)",
+                    )
+                )
             for i, m in enumerate(WORKERS):
                 order = np.argsort(-acc[kind][i].mean(axis=-1), kind="stable")
                 diff = acc[kind][i, order[0]] - acc[kind][i, order[1]]  # paired over seeds
                 dm, dlo, dhi = t_interval(diff[None, :])
-                measurements.append(Measurement(
-                    name=f"argmax_margin/delay={kind}/M={m}",
-                    estimate=float(dm[0]), ci=(float(dlo[0]), float(dhi[0])), prediction=None, tolerance=None,
-                    verdict=Verdict.INCONCLUSIVE, ci_level=CI_LEVEL, informative=False,
-                    note=f"accuracy of the best momentum ({MOMENTA[order[0]]:g}) minus the runner-up "
-                    f"({MOMENTA[order[1]]:g}), paired over seeds, Student-t interval: how firmly mu* is decided",
-                ))
+                measurements.append(
+                    Measurement(
+                        name=f"argmax_margin/delay={kind}/M={m}",
+                        estimate=float(dm[0]),
+                        ci=(float(dlo[0]), float(dhi[0])),
+                        prediction=None,
+                        tolerance=None,
+                        verdict=Verdict.INCONCLUSIVE,
+                        ci_level=CI_LEVEL,
+                        informative=False,
+                        note=f"accuracy of the best momentum ({MOMENTA[order[0]]:g}) minus the runner-up "
+                        f"({MOMENTA[order[1]]:g}), paired over seeds, Student-t interval: how firmly mu* is decided",
+                    )
+                )
             mean, lo, hi = t_interval(acc[kind])
             for i, m in enumerate(WORKERS):
                 for j, mu in enumerate(MOMENTA):
-                    measurements.append(Measurement(
-                        name=f"val_accuracy/delay={kind}/M={m}/mu={mu}",
-                        estimate=float(mean[i, j]), ci=(float(lo[i, j]), float(hi[i, j])),
-                        prediction=None, tolerance=None, verdict=Verdict.INCONCLUSIVE, ci_level=CI_LEVEL,
-                        informative=False, note=f"mean over {n_seeds} seeds, Student-t interval",
-                    ))
-            best = ", ".join(f"M={m}: {a['mu_star'][i]:g} [{a['mu_star_ci'][i][0]:g}, {a['mu_star_ci'][i][1]:g}]"
-                             for i, m in enumerate(WORKERS))
-            findings.append(f"delay {kind}: argmax momentum {best}; Spearman rho {a['rho']:.2f} "
-                            f"CI [{a['rho_ci'][0]:.2f}, {a['rho_ci'][1]:.2f}] -> {a['verdict']}.")
-            margins = [f"M={m}: {x.estimate:.4f} [{x.ci[0]:.4f}, {x.ci[1]:.4f}]" for m, x in zip(
-                WORKERS, [x for x in measurements if x.name.startswith(f"argmax_margin/delay={kind}/")])]
-            findings.append(f"delay {kind}: accuracy margin of the best momentum over the runner-up "
-                            f"(paired over seeds) {'; '.join(margins)}.")
+                    measurements.append(
+                        Measurement(
+                            name=f"val_accuracy/delay={kind}/M={m}/mu={mu}",
+                            estimate=float(mean[i, j]),
+                            ci=(float(lo[i, j]), float(hi[i, j])),
+                            prediction=None,
+                            tolerance=None,
+                            verdict=Verdict.INCONCLUSIVE,
+                            ci_level=CI_LEVEL,
+                            informative=False,
+                            note=f"mean over {n_seeds} seeds, Student-t interval",
+                        )
+                    )
+            best = ", ".join(
+                f"M={m}: {a['mu_star'][i]:g} [{a['mu_star_ci'][i][0]:g}, {a['mu_star_ci'][i][1]:g}]"
+                for i, m in enumerate(WORKERS)
+            )
+            findings.append(
+                f"delay {kind}: argmax momentum {best}; Spearman rho {a['rho']:.2f} "
+                f"CI [{a['rho_ci'][0]:.2f}, {a['rho_ci'][1]:.2f}] -> {a['verdict']}."
+            )
+            margins = [
+                f"M={m}: {x.estimate:.4f} [{x.ci[0]:.4f}, {x.ci[1]:.4f}]"
+                for m, x in zip(WORKERS, [x for x in measurements if x.name.startswith(f"argmax_margin/delay={kind}/")])
+            ]
+            findings.append(
+                f"delay {kind}: accuracy margin of the best momentum over the runner-up "
+                f"(paired over seeds) {'; '.join(margins)}."
+            )
             if diverged[kind]:
-                findings.append(f"delay {kind}: {diverged[kind]} runs diverged (scored as the best constant "
-                                "predictor).")
+                findings.append(
+                    f"delay {kind}: {diverged[kind]} runs diverged (scored as the best constant predictor)."
+                )
         if profile == "quick":
-            findings.append("quick profile: 2 seeds and 6 epochs check the machinery only; the verdict "
-                            "means little.")
-        findings.append("One momentum buffer on the server (Async-MSGD), not one per worker; eta and mu "
-                        "independent as in the paper (effective step eta/(1-mu)).")
+            findings.append("quick profile: 2 seeds and 6 epochs check the machinery only; the verdict means little.")
+        findings.append(
+            "One momentum buffer on the server (Async-MSGD), not one per worker; eta and mu "
+            "independent as in the paper (effective step eta/(1-mu))."
+        )
 
         figures = _figure(acc, analyses, figdir, par, title=f"{self.id} \u2014 {self.paper_ref}")
         parameters = dict(par)
@@ -351,29 +426,53 @@ def _figure(acc: dict, analyses: dict, figdir: Path, par: dict, title: str = "")
             ax = axes[row, col]
             for i, m in enumerate(WORKERS):
                 dx = 0.012 * (i - (len(WORKERS) - 1) / 2)
-                line, = ax.plot(mom + dx, mean[i], marker="o", ms=4, label=f"M={m}")
+                (line,) = ax.plot(mom + dx, mean[i], marker="o", ms=4, label=f"M={m}")
                 c = line.get_color()
                 if show_ci and np.all(np.isfinite(lo[i])):  # accuracies live in [0, 1]: clip the intervals
-                    ax.errorbar(mom + dx, mean[i], yerr=[mean[i] - np.clip(lo[i], 0, 1), np.clip(hi[i], 0, 1) - mean[i]],
-                                fmt="none", ecolor=c, elinewidth=0.8, capsize=2, alpha=0.7)
+                    ax.errorbar(
+                        mom + dx,
+                        mean[i],
+                        yerr=[mean[i] - np.clip(lo[i], 0, 1), np.clip(hi[i], 0, 1) - mean[i]],
+                        fmt="none",
+                        ecolor=c,
+                        elinewidth=0.8,
+                        capsize=2,
+                        alpha=0.7,
+                    )
                 for r in range(raw.shape[-1]):
                     ax.plot(mom + dx, raw[i, :, r], ".", color=c, ms=3, alpha=0.45)
-                ax.plot([analyses[kind]["mu_star"][i] + dx], [mean[i].max()], marker="*", markersize=12,
-                        color=c, linestyle="none", markeredgecolor="k", markeredgewidth=0.5)
+                ax.plot(
+                    [analyses[kind]["mu_star"][i] + dx],
+                    [mean[i].max()],
+                    marker="*",
+                    markersize=12,
+                    color=c,
+                    linestyle="none",
+                    markeredgecolor="k",
+                    markeredgewidth=0.5,
+                )
             ax.set_xticks(mom)
             ax.grid(alpha=0.3)
         law = "const:M-1 (round-robin)" if kind == "const" else "workers:M (exponential times)"
         a = analyses[kind]
-        axes[0, col].set_title(f"delay {law}\nSpearman rho(M, best mu) = {a['rho']:.2f} "
-                               f"[{a['rho_ci'][0]:.2f}, {a['rho_ci'][1]:.2f}] (band [-1, 0])", fontsize=9)
+        axes[0, col].set_title(
+            f"delay {law}\nSpearman rho(M, best mu) = {a['rho']:.2f} "
+            f"[{a['rho_ci'][0]:.2f}, {a['rho_ci'][1]:.2f}] (band [-1, 0])",
+            fontsize=9,
+        )
         axes[1, col].set_xlabel("momentum mu")
     axes[0, 0].set_ylabel("validation accuracy")
     axes[1, 0].set_ylabel("validation accuracy (zoom on the best)")
     axes[0, 0].set_ylim(max(0.0, low - 0.05), 1.005)
     axes[1, 0].set_ylim(top - 0.03, min(1.0, top + 0.01))
     axes[0, 0].legend(title="workers", fontsize=8, loc="lower left")
-    what = (f"lines: mean over {n_seeds} seeds" + (f", bars: {int(CI_LEVEL * 100)}% t-intervals" if show_ci else "")
-            + "; dots: single seeds; stars: best momentum per M (ties at their mean)")
-    fig.suptitle((title + "\n" if title else "")
-                 + f"{par['network']} on digits, Async-MSGD, {par['epochs']} epochs\n{what}", fontsize=9)
+    what = (
+        f"lines: mean over {n_seeds} seeds"
+        + (f", bars: {int(CI_LEVEL * 100)}% t-intervals" if show_ci else "")
+        + "; dots: single seeds; stars: best momentum per M (ties at their mean)"
+    )
+    fig.suptitle(
+        (title + "\n" if title else "") + f"{par['network']} on digits, Async-MSGD, {par['epochs']} epochs\n{what}",
+        fontsize=9,
+    )
     return save_figure(fig, figdir, "accuracy_vs_momentum", dpi=120)

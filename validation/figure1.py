@@ -55,15 +55,24 @@ class Figure1(Claim):
     id = "figure1"
     order = 20
     paper_ref = "Section 5.1, Figure 1"
-    statement = ("For mu = 0.7, 0.8, 0.85, 0.9, 0.95 the optimal delays (largest tau reaching an error "
-                 "similar to tau = 0) are 120, 80, 60, 30, 10: less momentum tolerates more delay.")
+    statement = (
+        "For mu = 0.7, 0.8, 0.85, 0.9, 0.95 the optimal delays (largest tau reaching an error "
+        "similar to tau = 0) are 120, 80, 60, 30, 10: less momentum tolerates more delay."
+    )
 
     def parameters(self, profile: str) -> dict:
         p = _PROFILES[profile]
         taus = list(range(0, 201, p["tau_step"]))
         return {
-            "spectrum": list(SPECTRUM), "data": "gaussian", "start": "e2", "eta": ETA, "mus": list(MUS),
-            "taus": taus, "paths_per_cell": p["paths"], "budgets_K": list(p["budgets"]), "K_main": K_MAIN,
+            "spectrum": list(SPECTRUM),
+            "data": "gaussian",
+            "start": "e2",
+            "eta": ETA,
+            "mus": list(MUS),
+            "taus": taus,
+            "paths_per_cell": p["paths"],
+            "budgets_K": list(p["budgets"]),
+            "K_main": K_MAIN,
             "delay_law": "const:tau, history h_{-i} = h_0",
             "error": "1 - h_1^2/||h||^2 at step K; a diverged path (||h|| > 1e6) counts as error 1",
             "criteria": {
@@ -71,9 +80,11 @@ class Figure1(Claim):
                 "ratio-1.5": "largest tau with mean error <= 1.5 x mean error at tau = 0",
                 "band": "largest tau whose 95% t-CI of the mean overlaps the tau = 0 CI",
             },
-            "tau_star_ci": (f"percentile bootstrap over paths ({p['n_boot']} resamples, {LEVEL:.0%}), upper end "
-                            "moved up one grid step (the crossing lies before the next grid delay); "
-                            "a tau* at the last grid delay is censored (upper end infinite)"),
+            "tau_star_ci": (
+                f"percentile bootstrap over paths ({p['n_boot']} resamples, {LEVEL:.0%}), upper end "
+                "moved up one grid step (the crossing lies before the next grid delay); "
+                "a tau* at the last grid delay is censored (upper end infinite)"
+            ),
             "paper_tau_star": {f"{m:g}": PAPER_TAU[m] for m in MUS},
             "tolerance": f"tau* within a factor {BAND_FACTOR:g} of the paper's value: [tau/2, 2 tau]",
             "trend": "slope of log(tau* + step/2) on log(1-mu) (bootstrap CI); the tradeoff holds if the CI is > 0",
@@ -84,17 +95,31 @@ class Figure1(Claim):
         par = self.parameters(profile)
         kmax = max(par["budgets_K"])
         return [
-            self.make_cell(_key(mu, tau), {"mu": mu, "tau": tau, "paths": par["paths_per_cell"], "steps": kmax,
-                                           "record_every": 10000},
-                           seed, cost=float(par["paths_per_cell"] * kmax))
-            for mu in MUS for tau in par["taus"]
+            self.make_cell(
+                _key(mu, tau),
+                {"mu": mu, "tau": tau, "paths": par["paths_per_cell"], "steps": kmax, "record_every": 10000},
+                seed,
+                cost=float(par["paths_per_cell"] * kmax),
+            )
+            for mu in MUS
+            for tau in par["taus"]
         ]
 
     def run_cell(self, cell) -> dict:
         p = cell.params
         problem = StreamingPCA(spectrum=SPECTRUM, data="gaussian")
-        t = simulate(problem, mu=p["mu"], eta=ETA, steps=p["steps"], paths=p["paths"], delay=f"const:{p['tau']}",
-                     record_every=p["record_every"], start="e2", seed=cell.seed, record_h=False)
+        t = simulate(
+            problem,
+            mu=p["mu"],
+            eta=ETA,
+            steps=p["steps"],
+            paths=p["paths"],
+            delay=f"const:{p['tau']}",
+            record_every=p["record_every"],
+            start="e2",
+            seed=cell.seed,
+            record_h=False,
+        )
         err = np.where(t.diverged[:, None], 1.0, t.error)  # frozen diverged paths count as error 1
         return {"steps_at": t.steps_at, "error": err, "diverged_step": t.diverged_step}
 
@@ -120,18 +145,33 @@ class Figure1(Claim):
         for K in budgets:
             for mu in MUS:
                 for ci_, crit in enumerate(tr.CRITERIA):
-                    s = tr.tau_star_summary(taus, errors[K][mu], crit, n_boot=pr["n_boot"],
-                                            seed=(seed * 7919 + 31 * MUS.index(mu) + ci_ + K) % 2**32)
+                    s = tr.tau_star_summary(
+                        taus,
+                        errors[K][mu],
+                        crit,
+                        n_boot=pr["n_boot"],
+                        seed=(seed * 7919 + 31 * MUS.index(mu) + ci_ + K) % 2**32,
+                    )
                     star[(K, mu, crit)] = s
                     paper = PAPER_TAU[mu]
                     band = (paper / BAND_FACTOR, paper * BAND_FACTOR)
                     verdict = tr.band_verdict(s["ci"], band)
                     name = f"tau_star/{crit}/mu={mu:g}" + ("" if K == K_MAIN else f"/K={K}")
-                    meas.append(measurement(
-                        name, s["estimate"], s["ci"], prediction=paper, band=band, verdict=verdict,
-                        informative=(K == K_MAIN),
-                        note=(f"K={K}, {par['paths_per_cell']} paths per delay, grid step {step:g}"
-                              + ("; censored at the grid's end" if s["censored"] else ""))))
+                    meas.append(
+                        measurement(
+                            name,
+                            s["estimate"],
+                            s["ci"],
+                            prediction=paper,
+                            band=band,
+                            verdict=verdict,
+                            informative=(K == K_MAIN),
+                            note=(
+                                f"K={K}, {par['paths_per_cell']} paths per delay, grid step {step:g}"
+                                + ("; censored at the grid's end" if s["censored"] else "")
+                            ),
+                        )
+                    )
         # trend: is tau* decreasing in mu?  slope of log(tau* + step/2) on log(1 - mu)
         lx = np.log(1.0 - np.array(MUS))
         X = np.column_stack([np.ones(lx.size), lx])
@@ -141,13 +181,23 @@ class Figure1(Claim):
             slope = float(np.linalg.lstsq(X, np.log(pts), rcond=None)[0][1])
             bs = np.linalg.lstsq(X, np.log(reps).T, rcond=None)[0][1]
             ci = tuple(float(v) for v in np.quantile(bs, [(1 - LEVEL) / 2, (1 + LEVEL) / 2]))
-            paper_slope = float(np.linalg.lstsq(X, np.log(np.array([PAPER_TAU[m] for m in MUS], float)),
-                                                rcond=None)[0][1])
-            meas.append(measurement(
-                f"tau_star_trend/{crit}", slope, ci, prediction=paper_slope, band=(0.0, math.inf),
-                verdict=tr.band_verdict(ci, (0.0, math.inf)),
-                note=("log-log slope of tau*(mu) against 1-mu at K=20000; > 0 means less momentum tolerates "
-                      "more delay (the tradeoff); prediction = slope of the paper's 120..10")))
+            paper_slope = float(
+                np.linalg.lstsq(X, np.log(np.array([PAPER_TAU[m] for m in MUS], float)), rcond=None)[0][1]
+            )
+            meas.append(
+                measurement(
+                    f"tau_star_trend/{crit}",
+                    slope,
+                    ci,
+                    prediction=paper_slope,
+                    band=(0.0, math.inf),
+                    verdict=tr.band_verdict(ci, (0.0, math.inf)),
+                    note=(
+                        "log-log slope of tau*(mu) against 1-mu at K=20000; > 0 means less momentum tolerates "
+                        "more delay (the tradeoff); prediction = slope of the paper's 120..10"
+                    ),
+                )
+            )
 
         stab = {mu: tr.stable_delay(mu, ETA, SPECTRUM[0]) for mu in MUS}
         for mu in MUS:
@@ -156,14 +206,20 @@ class Figure1(Claim):
             findings.append(
                 f"mu={mu:g}: tau* at K={K_MAIN}: {vals}; at K={longk}: "
                 f"ratio-1.5 {star[(longk, mu, 'ratio-1.5')]['estimate']:g}; paper {PAPER_TAU[mu]}; "
-                f"linear-stability limit of the radial mode (a = 2 eta lambda1) {stab[mu]}")
+                f"linear-stability limit of the radial mode (a = 2 eta lambda1) {stab[mu]}"
+            )
         nd = sum(sum(v) for v in diverged.values())
-        findings.append(f"{nd} of {len(MUS) * taus.size * par['paths_per_cell']} paths diverged by "
-                        f"K={max(budgets)} (counted as error 1); per cell in parameters['diverged_paths'].")
-        findings.append("The paper's optimal delays sit on the exact linear-stability boundary of the radial "
-                        "mode of the delayed heavy-ball recursion (" +
-                        ", ".join(f"{stab[m]}" for m in MUS) + " for mu = 0.7..0.95), which scales as "
-                        "(1-mu)/(eta lambda1), not as (1-mu)^2.")
+        findings.append(
+            f"{nd} of {len(MUS) * taus.size * par['paths_per_cell']} paths diverged by "
+            f"K={max(budgets)} (counted as error 1); per cell in parameters['diverged_paths']."
+        )
+        findings.append(
+            "The paper's optimal delays sit on the exact linear-stability boundary of the radial "
+            "mode of the delayed heavy-ball recursion ("
+            + ", ".join(f"{stab[m]}" for m in MUS)
+            + " for mu = 0.7..0.95), which scales as "
+            "(1-mu)/(eta lambda1), not as (1-mu)^2."
+        )
 
         figs = self._figure(taus, errors, budgets, figdir, stab)
         params = dict(par)
@@ -171,14 +227,17 @@ class Figure1(Claim):
         params["linear_stability_limit"] = {f"{m:g}": stab[m] for m in MUS}
         params["finish_s"] = round(time.perf_counter() - t0, 3)
         return ClaimOutput(
-            measurements=meas, figures=figs, findings=findings,
+            measurements=meas,
+            figures=figs,
+            findings=findings,
             inconsistencies=[
                 "Section 5.1 says Figure 1 shows 'delays from 0 to 100', but the caption and text give an "
                 "optimal delay of 120 for mu = 0.7, which needs delays beyond 100 (we run 0..200).",
                 "The paper states neither the data law, the iteration budget, the error metric nor how the "
                 "'optimal delay' is read off; tau* here is reported under three criteria and several budgets.",
             ],
-            parameters=params)
+            parameters=params,
+        )
 
     def _figure(self, taus, errors, budgets, figdir, stab) -> list[str]:
         shown = [K_MAIN, max(budgets)] if max(budgets) != K_MAIN else [min(budgets), K_MAIN]
@@ -206,6 +265,11 @@ class Figure1(Claim):
         h += [Line2D([], [], color="0.3", ls=":", lw=1), Line2D([], [], color="0.3", marker="v", ls="none")]
         lab += ["paper's optimal delay (Fig. 1)", "linear-stability limit"]
         axes[0].legend(h, lab, fontsize=7, loc="lower right", title="momentum", title_fontsize=7)
-        claim_title(fig, self, "error against delay per momentum: the tolerable delay shrinks as mu grows "
-                    "(dotted lines and triangles share the curve's colour)", fontsize=9)
+        claim_title(
+            fig,
+            self,
+            "error against delay per momentum: the tolerable delay shrinks as mu grows "
+            "(dotted lines and triangles share the curve's colour)",
+            fontsize=9,
+        )
         return tr.save_figure(fig, figdir, "figure1")

@@ -47,12 +47,21 @@ class MomentumBias(lm.LemmaGridClaim):
         inf = math.inf
         meas = []
         sel = [c for c in g if c[0] == 0.7 and c[2] == 0]
-        est, ci = tr.boot_slope([c[1] for c in sel], [S[c] for c in sel], lambda ss: [s.mean() for s in ss],
-                                n_boot=nb, seed=seed + 5)
+        est, ci = tr.boot_slope(
+            [c[1] for c in sel], [S[c] for c in sel], lambda ss: [s.mean() for s in ss], n_boot=nb, seed=seed + 5
+        )
         band = (_LOCAL - 0.2, inf)
-        meas.append(measurement("slope/eta/tau=0/mu=0.7", est, ci, prediction=_LOCAL, band=band,
-                                verdict=tr.band_verdict(ci, band),
-                                note="prediction: local slope of eta log(1/eta) on the eta grid"))
+        meas.append(
+            measurement(
+                "slope/eta/tau=0/mu=0.7",
+                est,
+                ci,
+                prediction=_LOCAL,
+                band=band,
+                verdict=tr.band_verdict(ci, band),
+                note="prediction: local slope of eta log(1/eta) on the eta grid",
+            )
+        )
         pos = [c for c in g if c[2] > 0]
         zero = {(c[0], c[1]): (c[0], c[1], 0) for c in pos}
         x = np.array([c[2] * L1 * c[1] / (1 - c[0]) ** 2 for c in pos])
@@ -63,13 +72,28 @@ class MomentumBias(lm.LemmaGridClaim):
             return [ss[i].mean() - ss[n + i].mean() for i in range(n)]
 
         est, ci = tr.boot_slope(x, samples, diff, n_boot=nb, seed=seed + 6)
-        meas.append(measurement("slope/delay_term", est, ci, prediction=1.0, band=(0.8, inf),
-                                verdict=tr.band_verdict(ci, (0.8, inf)),
-                                note="sup(tau) - sup(0) against tau lambda1 eta/(1-mu)^2, all tau > 0 cells"))
+        meas.append(
+            measurement(
+                "slope/delay_term",
+                est,
+                ci,
+                prediction=1.0,
+                band=(0.8, inf),
+                verdict=tr.band_verdict(ci, (0.8, inf)),
+                note="sup(tau) - sup(0) against tau lambda1 eta/(1-mu)^2, all tau > 0 cells",
+            )
+        )
         d = np.array(diff(samples))
         r = d / x
-        meas.append(measurement("ratio_max/delay_term", float(r.max()), (float(r.min()), float(r.max())),
-                                informative=False, note="max (min as the 'ci') of [sup(tau)-sup(0)] / x"))
+        meas.append(
+            measurement(
+                "ratio_max/delay_term",
+                float(r.max()),
+                (float(r.min()), float(r.max())),
+                informative=False,
+                note="max (min as the 'ci') of [sup(tau)-sup(0)] / x",
+            )
+        )
         fig, axes = tr.new_figure(ncols=2, width=5.2, height=4.4)
         pos_d = d > 0
         floor = float(d[pos_d].min()) / 3 if pos_d.any() else 1e-6
@@ -82,11 +106,19 @@ class MomentumBias(lm.LemmaGridClaim):
             bad = idx[~pos_d[idx]]
             if bad.size:
                 axes[1].plot(x[bad], np.full(bad.size, floor), "v", mfc="none", color=f"C{j}")
-        axes[0].plot(_E, _E * np.log(1 / _E) * S[sel[1]].mean() / (5e-4 * np.log(2000)), "k--", lw=1,
-                     label="Lemma 3.2: eta log(1/eta) (through mu=0.7)")
+        axes[0].plot(
+            _E,
+            _E * np.log(1 / _E) * S[sel[1]].mean() / (5e-4 * np.log(2000)),
+            "k--",
+            lw=1,
+            label="Lemma 3.2: eta log(1/eta) (through mu=0.7)",
+        )
         m0 = meas[0]
-        axes[0].set_title(f"no delay: slope at mu=0.7 = {m0.estimate:.2f} [{m0.ci[0]:.2f}, {m0.ci[1]:.2f}], "
-                          f"band >= {m0.tolerance[0]:.2f}", fontsize=8)
+        axes[0].set_title(
+            f"no delay: slope at mu=0.7 = {m0.estimate:.2f} [{m0.ci[0]:.2f}, {m0.ci[1]:.2f}], "
+            f"band >= {m0.tolerance[0]:.2f}",
+            fontsize=8,
+        )
         axes[0].set_xlabel("step size eta (log)")
         axes[0].set_ylabel("mean over paths of sup_k ||m_(k+1) - M~(h_k)||, tau=0 (log)", fontsize=9)
         xs = np.geomspace(x.min(), x.max(), 10)
@@ -94,10 +126,15 @@ class MomentumBias(lm.LemmaGridClaim):
         m1 = meas[1]
         if pos_d.any():
             c1 = float(np.mean(np.log(d[pos_d]) - m1.estimate * np.log(x[pos_d])))
-            axes[1].plot(xs, np.exp(c1) * xs ** m1.estimate, ":", color="0.3", lw=1.2,
-                         label=f"fit: slope {m1.estimate:.2f} [{m1.ci[0]:.2f}, {m1.ci[1]:.2f}]")
-        axes[1].set_title("delay term" + (" (open triangles: difference <= 0)" if (~pos_d).any() else ""),
-                          fontsize=8)
+            axes[1].plot(
+                xs,
+                np.exp(c1) * xs**m1.estimate,
+                ":",
+                color="0.3",
+                lw=1.2,
+                label=f"fit: slope {m1.estimate:.2f} [{m1.ci[0]:.2f}, {m1.ci[1]:.2f}]",
+            )
+        axes[1].set_title("delay term" + (" (open triangles: difference <= 0)" if (~pos_d).any() else ""), fontsize=8)
         axes[1].set_xlabel("x = tau lambda1 eta/(1-mu)^2  (log)")
         axes[1].set_ylabel("sup(tau) - sup(tau=0), same (mu, eta)  (log)", fontsize=9)
         for k, ax in enumerate(axes):
@@ -105,12 +142,23 @@ class MomentumBias(lm.LemmaGridClaim):
             ax.set_yscale("log")
             log_ticks(ax, at=_E if k == 0 else None)
             ax.legend(fontsize=7, loc="upper left")
-        claim_title(fig, self, "momentum m_(k+1) vs its limit M~(h_k) = (Sigma h - h'Sigma h h)/(1-mu); "
-                    "PASS: both slopes above their bands", fontsize=9)
+        claim_title(
+            fig,
+            self,
+            "momentum m_(k+1) vs its limit M~(h_k) = (Sigma h - h'Sigma h h)/(1-mu); "
+            "PASS: both slopes above their bands",
+            fontsize=9,
+        )
         figs = tr.save_figure(fig, figdir, "momentum_bias")
         params = self.parameters(profile)
         params["diverged_paths"] = {lm.key(*c): results[lm.key(*c)]["diverged"] for c in g}
-        return ClaimOutput(measurements=meas, figures=figs, parameters=params,
-                           findings=[f"[sup(tau)-sup(0)]/(tau lambda1 eta/(1-mu)^2) in [{r.min():.3g}, {r.max():.3g}]"],
-                           inconsistencies=["A.2 states the Lipschitz constant of M~ as lambda1/(1-mu); for "
-                                            "Sigma v - v^T Sigma v v on the unit sphere it can reach about 3 lambda1/(1-mu) (a constant only)."])
+        return ClaimOutput(
+            measurements=meas,
+            figures=figs,
+            parameters=params,
+            findings=[f"[sup(tau)-sup(0)]/(tau lambda1 eta/(1-mu)^2) in [{r.min():.3g}, {r.max():.3g}]"],
+            inconsistencies=[
+                "A.2 states the Lipschitz constant of M~ as lambda1/(1-mu); for "
+                "Sigma v - v^T Sigma v v on the unit sphere it can reach about 3 lambda1/(1-mu) (a constant only)."
+            ],
+        )

@@ -51,23 +51,56 @@ class NormBound(lm.LemmaGridClaim):
         meas = []
         est, ci = tr.boot_slope(B, S, mean, n_boot=nb, seed=seed + 1)
         inf = math.inf
-        meas.append(measurement("slope/bound", est, ci, prediction=1.0, band=(0.8, inf),
-                                verdict=tr.band_verdict(ci, (0.8, inf)),
-                                note=("all grid cells; judged as stated before the first run. A low slope means "
-                                      "the form tau eta/(1-mu)^2 + eta/(1-mu)^3 is loose along 1-mu (where B "
-                                      "cannot go to 0), not that the eta-asymptotic bound is violated: compare "
-                                      "slope/eta and ratio_max")))
+        meas.append(
+            measurement(
+                "slope/bound",
+                est,
+                ci,
+                prediction=1.0,
+                band=(0.8, inf),
+                verdict=tr.band_verdict(ci, (0.8, inf)),
+                note=(
+                    "all grid cells; judged as stated before the first run. A low slope means "
+                    "the form tau eta/(1-mu)^2 + eta/(1-mu)^3 is loose along 1-mu (where B "
+                    "cannot go to 0), not that the eta-asymptotic bound is violated: compare "
+                    "slope/eta and ratio_max"
+                ),
+            )
+        )
         sel = [i for i, c in enumerate(g) if c[0] == 0.7 and c[2] == 0]
         est, ci = tr.boot_slope([g[i][1] for i in sel], [S[i] for i in sel], mean, n_boot=nb, seed=seed + 2)
-        meas.append(measurement("slope/eta/tau=0/mu=0.7", est, ci, prediction=1.0, band=(0.8, inf),
-                                verdict=tr.band_verdict(ci, (0.8, inf))))
+        meas.append(
+            measurement(
+                "slope/eta/tau=0/mu=0.7",
+                est,
+                ci,
+                prediction=1.0,
+                band=(0.8, inf),
+                verdict=tr.band_verdict(ci, (0.8, inf)),
+            )
+        )
         sel = [i for i, c in enumerate(g) if c[1] == 5e-4 and c[2] == 0]
         est, ci = tr.boot_slope([1 - g[i][0] for i in sel], [S[i] for i in sel], mean, n_boot=nb, seed=seed + 3)
-        meas.append(measurement("slope/one_minus_mu/tau=0/eta=0.0005", est, ci, prediction=-3.0, band=(-3.2, inf),
-                                verdict=tr.band_verdict(ci, (-3.2, inf))))
+        meas.append(
+            measurement(
+                "slope/one_minus_mu/tau=0/eta=0.0005",
+                est,
+                ci,
+                prediction=-3.0,
+                band=(-3.2, inf),
+                verdict=tr.band_verdict(ci, (-3.2, inf)),
+            )
+        )
         ratios = mean(S) / B
-        meas.append(measurement("ratio_max", float(ratios.max()), (float(ratios.min()), float(ratios.max())),
-                                informative=False, note="max (and min, as the 'ci') over cells of E/B"))
+        meas.append(
+            measurement(
+                "ratio_max",
+                float(ratios.max()),
+                (float(ratios.min()), float(ratios.max())),
+                informative=False,
+                note="max (and min, as the 'ci') over cells of E/B",
+            )
+        )
         fig, axes = tr.new_figure(ncols=1, width=6.0, height=4.6)
         ax = axes[0]
         for j, mu in enumerate(lm.MUS):
@@ -77,8 +110,14 @@ class NormBound(lm.LemmaGridClaim):
         ax.plot(xs, xs * np.median(ratios), "k--", lw=1, label="Lemma 3.1 form: E = C B (slope 1)")
         sl = meas[0]
         c0 = float(np.mean(np.log(mean(S)) - sl.estimate * np.log(B)))
-        ax.plot(xs, np.exp(c0) * xs ** sl.estimate, ":", color="0.3", lw=1.2,
-                label=f"fit: slope {sl.estimate:.2f} [{sl.ci[0]:.2f}, {sl.ci[1]:.2f}] (band >= 0.8)")
+        ax.plot(
+            xs,
+            np.exp(c0) * xs**sl.estimate,
+            ":",
+            color="0.3",
+            lw=1.2,
+            label=f"fit: slope {sl.estimate:.2f} [{sl.ci[0]:.2f}, {sl.ci[1]:.2f}] (band >= 0.8)",
+        )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("B = tau eta/(1-mu)^2 + eta/(1-mu)^3  (log)")
@@ -89,8 +128,14 @@ class NormBound(lm.LemmaGridClaim):
         figs = tr.save_figure(fig, figdir, "norm_bound")
         params = self.parameters(profile)
         params["diverged_paths"] = {lm.key(*c): results[lm.key(*c)]["diverged"] for c in g}
-        return ClaimOutput(measurements=meas, figures=figs, parameters=params,
-                           findings=[f"E/B ranges over [{ratios.min():.3g}, {ratios.max():.3g}] across the grid"],
-                           inconsistencies=["A.1 bounds Delta with C_delta tau eta^2/(1-mu) and then sums with "
-                                            "C_delta/(1-mu)^2 (the exponent changes between lines); C_delta = 2 C_d "
-                                            "is infinite for Gaussian data."])
+        return ClaimOutput(
+            measurements=meas,
+            figures=figs,
+            parameters=params,
+            findings=[f"E/B ranges over [{ratios.min():.3g}, {ratios.max():.3g}] across the grid"],
+            inconsistencies=[
+                "A.1 bounds Delta with C_delta tau eta^2/(1-mu) and then sums with "
+                "C_delta/(1-mu)^2 (the exponent changes between lines); C_delta = 2 C_d "
+                "is infinite for Gaussian data."
+            ],
+        )

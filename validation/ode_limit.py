@@ -34,8 +34,20 @@ from diffapprox.limits import ode_closed_form
 from diffapprox import lemma31_norm_bound
 from diffapprox import stats
 
-from ._common import (claim_title, log_ticks, BOUNDED_LAW, SPECTRUM_SOURCE, bootstrap_weights, finite_count_note, new_figure, num,
-                      problem, save_figure, seed_of, tag)
+from ._common import (
+    claim_title,
+    log_ticks,
+    BOUNDED_LAW,
+    SPECTRUM_SOURCE,
+    bootstrap_weights,
+    finite_count_note,
+    new_figure,
+    num,
+    problem,
+    save_figure,
+    seed_of,
+    tag,
+)
 
 ETAS = (4e-3, 2e-3, 1e-3, 5e-4, 2.5e-4)
 MUS = (0.0, 0.5)
@@ -72,19 +84,29 @@ class OdeLimit(Claim):
     id = "ode-limit"
     order = 90
     paper_ref = "Theorem 3.3, eq. (3.2); Lemma 3.1"
-    statement = ("As eta -> 0 with tau_k <~ (1-mu)^2/(lambda1 eta^(1-gamma)), the iterates converge weakly to "
-                 "the ODE (3.2), whose solution is the closed form of Theorem 3.3.")
+    statement = (
+        "As eta -> 0 with tau_k <~ (1-mu)^2/(lambda1 eta^(1-gamma)), the iterates converge weakly to "
+        "the ODE (3.2), whose solution is the closed form of Theorem 3.3."
+    )
 
     def parameters(self, profile: str) -> dict:
         return {
-            "problem": SPECTRUM_SOURCE, "data_law": LAW, "start_h0": list(H0), "mus": list(MUS),
-            "etas": list(ETAS), "horizon_t": f"{HORIZON} (1-mu)", "records_per_run": N_RECORDS,
-            "paths": PATHS[profile], "bootstrap_resamples": N_BOOT,
+            "problem": SPECTRUM_SOURCE,
+            "data_law": LAW,
+            "start_h0": list(H0),
+            "mus": list(MUS),
+            "etas": list(ETAS),
+            "horizon_t": f"{HORIZON} (1-mu)",
+            "records_per_run": N_RECORDS,
+            "paths": PATHS[profile],
+            "bootstrap_resamples": N_BOOT,
             "delays": {
                 "0": "tau = 0",
                 "thm": f"floor((1-mu)^2/(lambda1 eta^(1-gamma))), gamma={GAMMA_THM}, constant 1",
-                "fast": (f"floor(c (1-mu)^2/(lambda1 eta^{FAST_EXPONENT})), c = eta_max^{FAST_EXPONENT - 1 + GAMMA_THM}"
-                         " (equals thm at eta_max); outside Theorem 3.3, informative only"),
+                "fast": (
+                    f"floor(c (1-mu)^2/(lambda1 eta^{FAST_EXPONENT})), c = eta_max^{FAST_EXPONENT - 1 + GAMMA_THM}"
+                    " (equals thm at eta_max); outside Theorem 3.3, informative only"
+                ),
             },
             "taus": {f"mu={num(m)}/delay={r}": [_tau(r, m, e) for e in ETAS] for m in MUS for r in DELAYS},
             "error": "sup over record times t <= T of |mean over finite paths of h_i^2/||h||^2 - H_i(t)^2|",
@@ -100,25 +122,48 @@ class OdeLimit(Claim):
                 for eta in ETAS:
                     steps, r = _steps(mu, eta)
                     key = tag(mu=mu, delay=rule, eta=eta)
-                    out.append(self.make_cell(key, {
-                        "mu": mu, "eta": eta, "rule": rule, "tau": _tau(rule, mu, eta), "steps": steps,
-                        "record_every": r, "paths": PATHS[profile], "law": LAW}, seed,
-                        cost=float(steps * PATHS[profile])))
+                    out.append(
+                        self.make_cell(
+                            key,
+                            {
+                                "mu": mu,
+                                "eta": eta,
+                                "rule": rule,
+                                "tau": _tau(rule, mu, eta),
+                                "steps": steps,
+                                "record_every": r,
+                                "paths": PATHS[profile],
+                                "law": LAW,
+                            },
+                            seed,
+                            cost=float(steps * PATHS[profile]),
+                        )
+                    )
         return out
 
     def run_cell(self, cell) -> dict:
         p = cell.params
         prob = problem(p["law"])
-        tr = simulate(prob, mu=p["mu"], eta=p["eta"], steps=p["steps"], paths=p["paths"],
-                      delay=f"const:{p['tau']}", record_every=p["record_every"], start=np.array(H0),
-                      seed=seed_of(cell.seed), threads=None)
+        tr = simulate(
+            prob,
+            mu=p["mu"],
+            eta=p["eta"],
+            steps=p["steps"],
+            paths=p["paths"],
+            delay=f"const:{p['tau']}",
+            record_every=p["record_every"],
+            start=np.array(H0),
+            seed=seed_of(cell.seed),
+            threads=None,
+        )
         ok = tr.finite
         nf = int(ok.sum())
         H2 = ode_closed_form(prob, np.array(H0), p["mu"], tr.times) ** 2  # (n_rec, d)
         res = {"tau": p["tau"], "n_paths": p["paths"], "n_finite": nf, "times": tr.times, "ode_h2": H2}
         if nf < 2:
-            res.update(err=np.full(prob.d, np.nan), boot=np.full((N_BOOT, prob.d), np.nan), mean_h2=None,
-                       max_norm2=math.nan)
+            res.update(
+                err=np.full(prob.d, np.nan), boot=np.full((N_BOOT, prob.d), np.nan), mean_h2=None, max_norm2=math.nan
+            )
             return res
         X = tr.h[ok] ** 2 / tr.norm2[ok][:, :, None]  # (P, n_rec, d)
         mean = X.mean(axis=0)
@@ -126,8 +171,13 @@ class OdeLimit(Claim):
         W = bootstrap_weights(nf, N_BOOT, seed_of(cell.seed, 1))
         bm = (W @ X.reshape(nf, -1)).reshape(N_BOOT, *mean.shape)
         boot = np.max(np.abs(bm - H2[None]), axis=1)  # (B, d)
-        res.update(err=err, boot=boot, mean_h2=mean, max_norm2=float(tr.norm2[ok].max()),
-                   mean_norm2_max=float(tr.norm2[ok].mean(axis=0).max()))
+        res.update(
+            err=err,
+            boot=boot,
+            mean_h2=mean,
+            max_norm2=float(tr.norm2[ok].max()),
+            mean_norm2_max=float(tr.norm2[ok].mean(axis=0).max()),
+        )
         return res
 
     def finish(self, profile: str, seed: int, results: dict, figdir: Path) -> ClaimOutput:
@@ -142,8 +192,10 @@ class OdeLimit(Claim):
                 info = rule != "fast"
                 rs = [results[tag(mu=mu, delay=rule, eta=e)] for e in ETAS]
                 nf = [r["n_finite"] for r in rs]
-                div_note = "; ".join(f"eta={num(e)}: tau={r['tau']}, {finite_count_note(r['n_finite'], r['n_paths'])}"
-                                     for e, r in zip(ETAS, rs))
+                div_note = "; ".join(
+                    f"eta={num(e)}: tau={r['tau']}, {finite_count_note(r['n_finite'], r['n_paths'])}"
+                    for e, r in zip(ETAS, rs)
+                )
                 errs = np.array([np.asarray(r["err"], float) for r in rs])  # (n_eta, d)
                 boots = np.array([np.asarray(r["boot"], float) for r in rs])  # (n_eta, B, d)
                 for i in range(d):
@@ -153,13 +205,26 @@ class OdeLimit(Claim):
                         b = b[np.isfinite(b)]
                         ci = tuple(np.quantile(b, [0.025, 0.975])) if b.size else (math.nan, math.nan)
                         smallest = j == len(ETAS) - 1
-                        ms.append(stats.measurement(
-                            f"ode_error/{base}/eta={num(e)}", float(errs[j, i]), ci, 0.0, (0.0, ERR_TOL),
-                            informative=info and smallest,
-                            note=(f"sup_t |mean h_i^2/||h||^2 - H_i^2|, percentile bootstrap over paths "
-                                  f"({N_BOOT}); tau={rs[j]['tau']}; {finite_count_note(nf[j], rs[j]['n_paths'])}"
-                                  + ("" if smallest else "; larger eta: data point of the order fit, not judged alone")
-                                  + ("" if info else "; delay outside Theorem 3.3 (informative only)"))))
+                        ms.append(
+                            stats.measurement(
+                                f"ode_error/{base}/eta={num(e)}",
+                                float(errs[j, i]),
+                                ci,
+                                0.0,
+                                (0.0, ERR_TOL),
+                                informative=info and smallest,
+                                note=(
+                                    f"sup_t |mean h_i^2/||h||^2 - H_i^2|, percentile bootstrap over paths "
+                                    f"({N_BOOT}); tau={rs[j]['tau']}; {finite_count_note(nf[j], rs[j]['n_paths'])}"
+                                    + (
+                                        ""
+                                        if smallest
+                                        else "; larger eta: data point of the order fit, not judged alone"
+                                    )
+                                    + ("" if info else "; delay outside Theorem 3.3 (informative only)")
+                                ),
+                            )
+                        )
                     y = errs[:, i]
                     if np.all(y > 0) and np.all(np.isfinite(y)):
                         slope = float((pinv @ np.log(y))[1])
@@ -170,38 +235,66 @@ class OdeLimit(Claim):
                     else:
                         slope, ci = math.nan, (math.nan, math.nan)
                     slopes_tab[(mu, rule, i)] = (slope, ci)
-                    expected = {"0": "weak order 1 expected for the bias (O(sqrt(eta/paths)) Monte Carlo floor)",
-                                "thm": f"delay error ~ tau eta ~ eta^{GAMMA_THM}",
-                                "fast": "tau eta grows: no convergence expected"}[rule]
-                    ms.append(stats.measurement(
-                        f"ode_order/{base}", slope, ci, None, (0.0, math.inf), informative=info,
-                        note=(f"log-log OLS slope of err_i over eta in {list(ETAS)}, percentile bootstrap over paths "
-                              f"(each eta resampled independently); the theorem states no rate: PASS needs a "
-                              f"positive order with the CI excluding 0; {expected}; {div_note}")))
+                    expected = {
+                        "0": "weak order 1 expected for the bias (O(sqrt(eta/paths)) Monte Carlo floor)",
+                        "thm": f"delay error ~ tau eta ~ eta^{GAMMA_THM}",
+                        "fast": "tau eta grows: no convergence expected",
+                    }[rule]
+                    ms.append(
+                        stats.measurement(
+                            f"ode_order/{base}",
+                            slope,
+                            ci,
+                            None,
+                            (0.0, math.inf),
+                            informative=info,
+                            note=(
+                                f"log-log OLS slope of err_i over eta in {list(ETAS)}, percentile bootstrap over paths "
+                                f"(each eta resampled independently); the theorem states no rate: PASS needs a "
+                                f"positive order with the CI excluding 0; {expected}; {div_note}"
+                            ),
+                        )
+                    )
                 if rule == "thm" or rule == "0":
                     r = rs[-1]
                     bound = lemma31_norm_bound(mu=mu, eta=ETAS[-1], tau_max=r["tau"])
-                    ms.append(stats.measurement(
-                        f"norm_excess/mu={num(mu)}/delay={rule}/eta={num(ETAS[-1])}", r["max_norm2"] - 1.0,
-                        None, bound - 1.0, None, informative=False, verdict=None,
-                        note=("max over paths and records of ||h||^2 - 1 (Lemma 3.1, constants 1: "
-                              f"tau eta/(1-mu)^2 + eta/(1-mu)^3 = {bound - 1:.3g}); shown, not judged")))
+                    ms.append(
+                        stats.measurement(
+                            f"norm_excess/mu={num(mu)}/delay={rule}/eta={num(ETAS[-1])}",
+                            r["max_norm2"] - 1.0,
+                            None,
+                            bound - 1.0,
+                            None,
+                            informative=False,
+                            verdict=None,
+                            note=(
+                                "max over paths and records of ||h||^2 - 1 (Lemma 3.1, constants 1: "
+                                f"tau eta/(1-mu)^2 + eta/(1-mu)^3 = {bound - 1:.3g}); shown, not judged"
+                            ),
+                        )
+                    )
         for mu in MUS:
             for rule in DELAYS:
                 s = [slopes_tab[(mu, rule, i)] for i in range(d)]
-                findings.append(f"mu={num(mu)}, delay={rule}: fitted orders p_i = "
-                                + ", ".join(f"{v:.2f} [{c[0]:.2f}, {c[1]:.2f}]" for v, c in s)
-                                + "; smallest-eta sup errors "
-                                + ", ".join(f"{float(results[tag(mu=mu, delay=rule, eta=ETAS[-1])]['err'][i]):.3g}"
-                                            for i in range(d)))
+                findings.append(
+                    f"mu={num(mu)}, delay={rule}: fitted orders p_i = "
+                    + ", ".join(f"{v:.2f} [{c[0]:.2f}, {c[1]:.2f}]" for v, c in s)
+                    + "; smallest-eta sup errors "
+                    + ", ".join(
+                        f"{float(results[tag(mu=mu, delay=rule, eta=ETAS[-1])]['err'][i]):.3g}" for i in range(d)
+                    )
+                )
         figs += self._figures(results, figdir)
         return ClaimOutput(measurements=ms, figures=figs, findings=findings, parameters=self.parameters(profile))
 
     def _figures(self, results, figdir):
         figs = []
         fig, axes = new_figure(ncols=len(MUS), size=(5.4, 4.2))
-        names = {"0": "tau = 0", "thm": f"tau = (1-mu)^2/(lambda1 eta^(1-gamma)), gamma={GAMMA_THM:g} (Thm 3.3)",
-                 "fast": f"tau ~ eta^-{FAST_EXPONENT:g}: beyond Thm 3.3 (context)"}
+        names = {
+            "0": "tau = 0",
+            "thm": f"tau = (1-mu)^2/(lambda1 eta^(1-gamma)), gamma={GAMMA_THM:g} (Thm 3.3)",
+            "fast": f"tau ~ eta^-{FAST_EXPONENT:g}: beyond Thm 3.3 (context)",
+        }
         for k, mu in enumerate(MUS):
             ax = axes[0, k]
             for rule, mk in zip(DELAYS, ("o", "s", "^")):
@@ -216,8 +309,13 @@ class OdeLimit(Claim):
             ax.set_title(f"mu={num(mu)}", fontsize=10)
             log_ticks(ax, at=ETAS)
         axes[0, 0].legend(fontsize=7, loc="lower right")
-        claim_title(fig, self, "distance of the simulated mean h_i^2 from the ODE (3.2) solution H_i^2 over "
-                    "t <= T; PASS: error inside the band at the smallest eta and its fitted order in eta >= 0", fontsize=9)
+        claim_title(
+            fig,
+            self,
+            "distance of the simulated mean h_i^2 from the ODE (3.2) solution H_i^2 over "
+            "t <= T; PASS: error inside the band at the smallest eta and its fitted order in eta >= 0",
+            fontsize=9,
+        )
         figs += save_figure(fig, figdir, "ode_limit_error_vs_eta")
         fig, axes = new_figure(ncols=len(MUS))
         for k, mu in enumerate(MUS):
@@ -237,8 +335,12 @@ class OdeLimit(Claim):
                 from matplotlib.lines import Line2D
 
                 h, lab = ax.get_legend_handles_labels()
-                ax.legend(h + [Line2D([], [], color="k", ls="--", lw=0.8)], lab + ["ODE (3.2): H_i(t)^2"],
-                          fontsize=7, loc="center right")
+                ax.legend(
+                    h + [Line2D([], [], color="k", ls="--", lw=0.8)],
+                    lab + ["ODE (3.2): H_i(t)^2"],
+                    fontsize=7,
+                    loc="center right",
+                )
         claim_title(fig, self, "simulated coordinates against the ODE limit (smallest eta, no delay)", fontsize=9)
         figs += save_figure(fig, figdir, "ode_limit_paths")
         return figs

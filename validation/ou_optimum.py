@@ -37,8 +37,21 @@ from diffapprox import Claim, ClaimOutput, register, stats
 from diffapprox import simulate
 from diffapprox.limits import ou_optimum
 
-from ._common import (claim_title, log_ticks, LAWS, SPECTRUM_SOURCE, finite_count_note, new_figure, num, problem, save_figure,
-                      seed_of, tag, tau_ode_at, tau_sde_inside)
+from ._common import (
+    claim_title,
+    log_ticks,
+    LAWS,
+    SPECTRUM_SOURCE,
+    finite_count_note,
+    new_figure,
+    num,
+    problem,
+    save_figure,
+    seed_of,
+    tag,
+    tau_ode_at,
+    tau_sde_inside,
+)
 
 MUS = (0.0, 0.5, 0.9)
 ETA = {"quick": 1e-3, "standard": 1e-3, "paper": 5e-4}
@@ -71,24 +84,39 @@ class OuOptimum(Claim):
     id = "ou-optimum"
     order = 100
     paper_ref = "Theorem 3.5, eq. (3.3); Proposition 3.6 and A.6; Lemma 3.4"
-    statement = ("Near the optimum, U_i = h_i/sqrt(eta) (i >= 2) is the OU process (3.3): stationary variance "
-                 "alpha_i1^2/(2(1-mu)(lambda1-lambda_i)), second moment decaying as in Prop. 3.6, Gaussian law, "
-                 "for delays within (1-mu)^2/((lambda1+C_d) eta^(1/2-gamma)).")
+    statement = (
+        "Near the optimum, U_i = h_i/sqrt(eta) (i >= 2) is the OU process (3.3): stationary variance "
+        "alpha_i1^2/(2(1-mu)(lambda1-lambda_i)), second moment decaying as in Prop. 3.6, Gaussian law, "
+        "for delays within (1-mu)^2/((lambda1+C_d) eta^(1/2-gamma))."
+    )
 
     def parameters(self, profile: str) -> dict:
         eta = ETA[profile]
         return {
-            "problem": SPECTRUM_SOURCE, "laws": list(LAWS), "mus": list(MUS), "eta": eta,
+            "problem": SPECTRUM_SOURCE,
+            "laws": list(LAWS),
+            "mus": list(MUS),
+            "eta": eta,
             "taus": {num(m): {lab: t for t, lab in _taus(m, eta)} for m in MUS},
-            "tau_rules": {"inside": "floor((1-mu)^2/((lambda1 + C_d(cube)) sqrt(eta))) (gamma -> 0, constant 1)",
-                          "far": "floor((1-mu)^2/(lambda1 eta)) (Theorem 3.3 threshold, gamma -> 0): informative only"},
-            "paths_stationary": PATHS[profile], "paths_decay": DECAY_PATHS[profile],
-            "burn_in_relax_times": BURN, "window_relax_times": WINDOW, "window_records": WINDOW_RECORDS,
-            "u0": (f"decay runs: eta_decay = eta/{DECAY_ETA_DIV:g}, h0 = (sqrt(1-delta^2), sqrt(eta_decay) U0), "
-                   f"delta^2 = {DELTA2}, U0_i = c sqrt(stationary variance_i) with sum h_i(0)^2 = delta^2; "
-                   "no decay run for far-beyond delays"),
+            "tau_rules": {
+                "inside": "floor((1-mu)^2/((lambda1 + C_d(cube)) sqrt(eta))) (gamma -> 0, constant 1)",
+                "far": "floor((1-mu)^2/(lambda1 eta)) (Theorem 3.3 threshold, gamma -> 0): informative only",
+            },
+            "paths_stationary": PATHS[profile],
+            "paths_decay": DECAY_PATHS[profile],
+            "burn_in_relax_times": BURN,
+            "window_relax_times": WINDOW,
+            "window_records": WINDOW_RECORDS,
+            "u0": (
+                f"decay runs: eta_decay = eta/{DECAY_ETA_DIV:g}, h0 = (sqrt(1-delta^2), sqrt(eta_decay) U0), "
+                f"delta^2 = {DELTA2}, U0_i = c sqrt(stationary variance_i) with sum h_i(0)^2 = delta^2; "
+                "no decay run for far-beyond delays"
+            ),
             "decay_checkpoints": "exp(-2 (lambda1-lambda_i) t/(1-mu)) = exp(-s), s in " + str(list(DECAY_S)),
-            "band_relative": BAND, "alpha": ALPHA, "gof_detect_sup_distance": GOF_DETECT, "ci_level": 0.95,
+            "band_relative": BAND,
+            "alpha": ALPHA,
+            "gof_detect_sup_distance": GOF_DETECT,
+            "ci_level": 0.95,
         }
 
     def cells(self, profile: str, seed: int):
@@ -102,9 +130,14 @@ class OuOptimum(Claim):
                     raw = (BURN + WINDOW) * relax / eta
                     r = max(1, int(round(WINDOW * relax / eta / WINDOW_RECORDS)))
                     steps = int(math.ceil(raw / r)) * r
-                    out.append(self.make_cell(tag(law=law, mu=mu, tau=tau, start="e1"),
-                                              {**base, "start": "e1", "steps": steps, "record_every": r,
-                                               "paths": PATHS[profile]}, seed, cost=steps * PATHS[profile]))
+                    out.append(
+                        self.make_cell(
+                            tag(law=law, mu=mu, tau=tau, start="e1"),
+                            {**base, "start": "e1", "steps": steps, "record_every": r, "paths": PATHS[profile]},
+                            seed,
+                            cost=steps * PATHS[profile],
+                        )
+                    )
                     if lab == "far":
                         continue
                     # decay run: checkpoints up to s = 4 for the slowest coordinate i = 2
@@ -112,9 +145,14 @@ class OuOptimum(Claim):
                     raw = max(DECAY_S) * relax / 2.0 / base["eta"]
                     r = max(1, int(round(raw / 400)))
                     steps = int(math.ceil(raw / r)) * r
-                    out.append(self.make_cell(tag(law=law, mu=mu, tau=tau, start="u0"),
-                                              {**base, "start": "u0", "steps": steps, "record_every": r,
-                                               "paths": DECAY_PATHS[profile]}, seed, cost=steps * DECAY_PATHS[profile]))
+                    out.append(
+                        self.make_cell(
+                            tag(law=law, mu=mu, tau=tau, start="u0"),
+                            {**base, "start": "u0", "steps": steps, "record_every": r, "paths": DECAY_PATHS[profile]},
+                            seed,
+                            cost=steps * DECAY_PATHS[profile],
+                        )
+                    )
         return out
 
     @staticmethod
@@ -130,8 +168,17 @@ class OuOptimum(Claim):
         prob = problem(p["law"])
         eta = p["eta"]
         start = "e1" if p["start"] == "e1" else self._u0(p["law"], p["mu"], eta)[0]
-        tr = simulate(prob, mu=p["mu"], eta=eta, steps=p["steps"], paths=p["paths"], delay=f"const:{p['tau']}",
-                      record_every=p["record_every"], start=start, seed=seed_of(cell.seed))
+        tr = simulate(
+            prob,
+            mu=p["mu"],
+            eta=eta,
+            steps=p["steps"],
+            paths=p["paths"],
+            delay=f"const:{p['tau']}",
+            record_every=p["record_every"],
+            start=start,
+            seed=seed_of(cell.seed),
+        )
         ok = tr.finite
         U = tr.h[ok][:, :, 1:] / math.sqrt(eta)  # (P, n_rec, d-1)
         res = {"n_paths": p["paths"], "n_finite": int(ok.sum()), "times": tr.times}
@@ -181,11 +228,20 @@ class OuOptimum(Claim):
                         i = k + 1
                         est = stats.mean_ci(pm[:, k]) if pm.shape[0] else stats.mean_ci([])
                         ratios.append((law, mu, tau, lab, i, est.estimate / S[k], est.ci[0] / S[k], est.ci[1] / S[k]))
-                        ms.append(stats.measurement(
-                            f"stationary_variance/law={law}/mu={num(mu)}/tau={tau}/i={i + 1}", est, None, float(S[k]),
-                            stats.relative_band(S[k], BAND), informative=info,
-                            note=(f"mean of h_i^2/eta over paths and records t in {r1['window']} (start e1), CI across "
-                                  f"path time-averages; {fin1}{why}")))
+                        ms.append(
+                            stats.measurement(
+                                f"stationary_variance/law={law}/mu={num(mu)}/tau={tau}/i={i + 1}",
+                                est,
+                                None,
+                                float(S[k]),
+                                stats.relative_band(S[k], BAND),
+                                informative=info,
+                                note=(
+                                    f"mean of h_i^2/eta over paths and records t in {r1['window']} (start e1), CI across "
+                                    f"path time-averages; {fin1}{why}"
+                                ),
+                            )
+                        )
                         # decay curve vs Prop 3.6
                         if r2 is None:
                             gof_results.append((i, finals[:, k] / math.sqrt(S[k])))
@@ -205,12 +261,24 @@ class OuOptimum(Claim):
                                 worst, worst_ci = rr, ci
                         vs = [v.value for v in verdicts]
                         v = "FAIL" if "FAIL" in vs else ("PASS" if all(x == "PASS" for x in vs) else "INCONCLUSIVE")
-                        ms.append(stats.measurement(
-                            f"second_moment/law={law}/mu={num(mu)}/tau={tau}/i={i + 1}", worst, worst_ci, 1.0,
-                            (1 - BAND, 1 + BAND), verdict=v, informative=info, level=1 - ALPHA / len(DECAY_S),
-                            note=(f"ratio mean U_i(t)^2 / Prop. 3.6 formula from U_i(0)={u0[k]:.3g} (eta={eta / DECAY_ETA_DIV:g}), at "
-                                  + "; ".join(pts) + f" (worst shown; Bonferroni CIs, level {1 - ALPHA / len(DECAY_S):g});"
-                                  f" {fin2}{why}")))
+                        ms.append(
+                            stats.measurement(
+                                f"second_moment/law={law}/mu={num(mu)}/tau={tau}/i={i + 1}",
+                                worst,
+                                worst_ci,
+                                1.0,
+                                (1 - BAND, 1 + BAND),
+                                verdict=v,
+                                informative=info,
+                                level=1 - ALPHA / len(DECAY_S),
+                                note=(
+                                    f"ratio mean U_i(t)^2 / Prop. 3.6 formula from U_i(0)={u0[k]:.3g} (eta={eta / DECAY_ETA_DIV:g}), at "
+                                    + "; ".join(pts)
+                                    + f" (worst shown; Bonferroni CIs, level {1 - ALPHA / len(DECAY_S):g});"
+                                    f" {fin2}{why}"
+                                ),
+                            )
+                        )
                         gof_results.append((i, finals[:, k] / math.sqrt(S[k])))
                     # GOF, Holm across all sub-tests of the cell
                     raw = []
@@ -222,27 +290,43 @@ class OuOptimum(Claim):
                     pos = 0
                     for i, g in raw:
                         n_t = len(g.tests)
-                        a = adj[pos:pos + n_t]
+                        a = adj[pos : pos + n_t]
                         pos += n_t
                         fail = bool(np.any(np.asarray(a) < ALPHA))
                         anyfail = bool(np.any(np.asarray(adj) < ALPHA))
                         v = "FAIL" if anyfail else g.verdict.value if g.verdict.value != "FAIL" else "PASS"
                         for t, q in zip(g.tests, a):
-                            ms.append(stats.measurement(
-                                f"gof/law={law}/mu={num(mu)}/tau={tau}/i={i + 1}/{t.name}", float(q), None, None,
-                                (ALPHA, 1.0), verdict=v, informative=info,
-                                note=(f"standardised U_i(T)/sqrt(var) vs N(0,1) at t={r1['window'][1]:.3g}; "
-                                      f"{t.name} statistic {t.statistic:.4g}, raw p={t.pvalue:.3g}, Holm p={q:.3g} "
-                                      f"(Holm across {len(allp)} sub-tests of the cell); {g.note}; {fin1}{why}"
-                                      + ("" if not fail else "; this sub-test rejects"))))
+                            ms.append(
+                                stats.measurement(
+                                    f"gof/law={law}/mu={num(mu)}/tau={tau}/i={i + 1}/{t.name}",
+                                    float(q),
+                                    None,
+                                    None,
+                                    (ALPHA, 1.0),
+                                    verdict=v,
+                                    informative=info,
+                                    note=(
+                                        f"standardised U_i(T)/sqrt(var) vs N(0,1) at t={r1['window'][1]:.3g}; "
+                                        f"{t.name} statistic {t.statistic:.4g}, raw p={t.pvalue:.3g}, Holm p={q:.3g} "
+                                        f"(Holm across {len(allp)} sub-tests of the cell); {g.note}; {fin1}{why}"
+                                        + ("" if not fail else "; this sub-test rejects")
+                                    ),
+                                )
+                            )
         for law, mu, tau, lab, i, r, lo, hi in ratios:
             if i == 1:
-                findings.append(f"law={law} mu={num(mu)} tau={tau} ({lab}): stationary variance / formula, i=2..4: "
-                                + ", ".join(f"{x[5]:.3f} [{x[6]:.3f}, {x[7]:.3f}]" for x in ratios
-                                            if x[:4] == (law, mu, tau, lab)))
+                findings.append(
+                    f"law={law} mu={num(mu)} tau={tau} ({lab}): stationary variance / formula, i=2..4: "
+                    + ", ".join(f"{x[5]:.3f} [{x[6]:.3f}, {x[7]:.3f}]" for x in ratios if x[:4] == (law, mu, tau, lab))
+                )
         figs = self._figures(ratios, results, eta, figdir)
-        return ClaimOutput(measurements=ms, figures=figs, findings=findings, inconsistencies=incons,
-                           parameters=self.parameters(profile))
+        return ClaimOutput(
+            measurements=ms,
+            figures=figs,
+            findings=findings,
+            inconsistencies=incons,
+            parameters=self.parameters(profile),
+        )
 
     def _figures(self, ratios, results, eta, figdir):
         figs = []
@@ -259,8 +343,15 @@ class OuOptimum(Claim):
             for row in rows:
                 _, mu, tau, lab, ii, r, lo, hi = row
                 x = groups.index((mu, tau, lab)) + 0.22 * (ii - (n_i - 1) / 2)
-                ax.errorbar([x], [r], yerr=[[r - lo], [hi - r]], fmt=markers[ii % len(markers)], color=colours[lab],
-                            ms=4, capsize=2)
+                ax.errorbar(
+                    [x],
+                    [r],
+                    yerr=[[r - lo], [hi - r]],
+                    fmt=markers[ii % len(markers)],
+                    color=colours[lab],
+                    ms=4,
+                    capsize=2,
+                )
             ax.axhspan(1 - BAND, 1 + BAND, color="grey", alpha=0.2, zorder=0)
             ax.axhline(1.0, color="k", lw=0.8, ls="--", zorder=0)
             ax.set_xticks(range(len(groups)))
@@ -275,8 +366,12 @@ class OuOptimum(Claim):
         h.append(Line2D([], [], color="grey", alpha=0.4, lw=6))
         lab.append(f"tolerance band 1 +- {BAND:g}")
         axes[0, -1].legend(h, lab, fontsize=7, loc="upper right")
-        claim_title(fig, self, "OU limit (3.3): stationary variance alpha_i1^2/(2(1-mu)(lambda1-lambda_i)) "
-                    "against simulation, 95% CI", fontsize=9)
+        claim_title(
+            fig,
+            self,
+            "OU limit (3.3): stationary variance alpha_i1^2/(2(1-mu)(lambda1-lambda_i)) against simulation, 95% CI",
+            fontsize=9,
+        )
         figs += save_figure(fig, figdir, "ou_optimum_stationary_variance")
         fig, axes = new_figure(ncols=len(MUS))
         for c, mu in enumerate(MUS):
@@ -297,7 +392,11 @@ class OuOptimum(Claim):
             log_ticks(ax, "y")
             if c == 0:
                 ax.legend(fontsize=7, loc="upper right")
-        claim_title(fig, self, "second moments of the rescaled coordinates U_i = h_i / sqrt(eta) from the "
-                    "start u0, against the OU law", fontsize=9)
+        claim_title(
+            fig,
+            self,
+            "second moments of the rescaled coordinates U_i = h_i / sqrt(eta) from the start u0, against the OU law",
+            fontsize=9,
+        )
         figs += save_figure(fig, figdir, "ou_optimum_second_moment")
         return figs

@@ -28,8 +28,20 @@ from diffapprox import Claim, ClaimOutput, register, stats
 from diffapprox import simulate
 from diffapprox import T3
 
-from ._common import (claim_title, BOUNDED_LAW, LAWS, SPECTRUM_SOURCE, finite_count_note, new_figure, num, problem, save_figure,
-                      seed_of, tag, tau_sde_inside)
+from ._common import (
+    claim_title,
+    BOUNDED_LAW,
+    LAWS,
+    SPECTRUM_SOURCE,
+    finite_count_note,
+    new_figure,
+    num,
+    problem,
+    save_figure,
+    seed_of,
+    tag,
+    tau_sde_inside,
+)
 
 ETA = {"quick": 1e-4, "standard": 5e-5, "paper": 2.5e-5}
 PATHS = {"quick": 256, "standard": 2048, "paper": 8192}
@@ -71,21 +83,30 @@ class Phase3Time(Claim):
     id = "phase3-time"
     order = 130
     paper_ref = "Proposition 3.6, A.6"
-    statement = ("From H_1^2 >= 1 - delta^2, sum_{i>=2} H_i^2 <= epsilon at T3 = (1-mu)/(2(lambda1-lambda2)) "
-                 "log(...) with probability >= 3/4, for tau <~ (1-mu)^2/((lambda1+C_d) eta^(1/2-gamma)).")
+    statement = (
+        "From H_1^2 >= 1 - delta^2, sum_{i>=2} H_i^2 <= epsilon at T3 = (1-mu)/(2(lambda1-lambda2)) "
+        "log(...) with probability >= 3/4, for tau <~ (1-mu)^2/((lambda1+C_d) eta^(1/2-gamma))."
+    )
 
     def parameters(self, profile: str) -> dict:
         eta = ETA[profile]
         return {
-            "problem": SPECTRUM_SOURCE, "eta": eta, "delta2": DELTA2, "delta2_over_eta": DELTA2 / eta,
+            "problem": SPECTRUM_SOURCE,
+            "eta": eta,
+            "delta2": DELTA2,
+            "delta2_over_eta": DELTA2 / eta,
             "epsilon_rule": f"{C_EPS:g} eta phi/((1-mu)(lambda1-lambda2))",
             "epsilon": {f"{law}/mu={num(mu)}": _eps(law, mu, eta) for law in LAWS for mu in MUS},
             "T3": {f"{law}/mu={num(mu)}/{v}": _t3(law, mu, eta, v) for law in LAWS for mu in MUS for v in VERSIONS},
             "grid": [list(g) for g in _grid(eta)],
             "tau_rule": "0, and for the bounded law floor((1-mu)^2/((lambda1 + C_d) sqrt(eta))) (gamma -> 0)",
-            "start_h0": [math.sqrt(1 - DELTA2), math.sqrt(DELTA2), 0.0, 0.0], "paths": PATHS[profile],
-            "probability_band": [PROB, 1.0], "quantity": "sum_{i>=2} h_i^2 of the raw iterate",
-            "horizon": f"{HORIZON_FACTOR} x max_V T3_V", "records": N_REC, "ci_level": 0.95,
+            "start_h0": [math.sqrt(1 - DELTA2), math.sqrt(DELTA2), 0.0, 0.0],
+            "paths": PATHS[profile],
+            "probability_band": [PROB, 1.0],
+            "quantity": "sum_{i>=2} h_i^2 of the raw iterate",
+            "horizon": f"{HORIZON_FACTOR} x max_V T3_V",
+            "records": N_REC,
+            "ci_level": 0.95,
         }
 
     def cells(self, profile: str, seed: int):
@@ -96,21 +117,49 @@ class Phase3Time(Claim):
             horizon = HORIZON_FACTOR * max(ts + [(1 - mu) / 2 * math.log(DELTA2 / _eps(law, mu, eta)) * 2])
             r = max(1, int(round(horizon / eta / N_REC)))
             steps = int(math.ceil(horizon / eta / r)) * r
-            out.append(self.make_cell(tag(law=law, mu=mu, tau=tau), {
-                "law": law, "mu": mu, "tau": tau, "eta": eta, "steps": steps, "record_every": r,
-                "paths": PATHS[profile], "eps": _eps(law, mu, eta)}, seed, cost=steps * PATHS[profile]))
+            out.append(
+                self.make_cell(
+                    tag(law=law, mu=mu, tau=tau),
+                    {
+                        "law": law,
+                        "mu": mu,
+                        "tau": tau,
+                        "eta": eta,
+                        "steps": steps,
+                        "record_every": r,
+                        "paths": PATHS[profile],
+                        "eps": _eps(law, mu, eta),
+                    },
+                    seed,
+                    cost=steps * PATHS[profile],
+                )
+            )
         return out
 
     def run_cell(self, cell) -> dict:
         p = cell.params
         h0 = np.array([math.sqrt(1 - DELTA2), math.sqrt(DELTA2), 0.0, 0.0])
-        tr = simulate(problem(p["law"]), mu=p["mu"], eta=p["eta"], steps=p["steps"], paths=p["paths"],
-                      delay=f"const:{p['tau']}", record_every=p["record_every"], start=h0, seed=seed_of(cell.seed),
-                      record_h=False)
+        tr = simulate(
+            problem(p["law"]),
+            mu=p["mu"],
+            eta=p["eta"],
+            steps=p["steps"],
+            paths=p["paths"],
+            delay=f"const:{p['tau']}",
+            record_every=p["record_every"],
+            start=h0,
+            seed=seed_of(cell.seed),
+            record_h=False,
+        )
         ok = tr.finite
         s = tr.norm2[ok] * tr.error[ok]  # sum_{i>=2} h_i^2
-        return {"n_paths": p["paths"], "n_finite": int(ok.sum()), "times": tr.times,
-                "k_below": (s <= p["eps"]).sum(axis=0), "mean_s": s.mean(axis=0)}
+        return {
+            "n_paths": p["paths"],
+            "n_finite": int(ok.sum()),
+            "times": tr.times,
+            "k_below": (s <= p["eps"]).sum(axis=0),
+            "mean_s": s.mean(axis=0),
+        }
 
     def finish(self, profile: str, seed: int, results: dict, figdir: Path) -> ClaimOutput:
         eta = ETA[profile]
@@ -128,42 +177,82 @@ class Phase3Time(Claim):
             for v in VERSIONS:
                 t3 = tv[v]
                 if not math.isfinite(t3):
-                    ms.append(stats.measurement(f"phase3_probability/T3={v}/{suf}", math.nan, None, PROB, (PROB, 1.0),
-                                                informative=(v != "derived"),
-                                                note="T3 undefined (log argument <= 0) at these parameters"))
+                    ms.append(
+                        stats.measurement(
+                            f"phase3_probability/T3={v}/{suf}",
+                            math.nan,
+                            None,
+                            PROB,
+                            (PROB, 1.0),
+                            informative=(v != "derived"),
+                            note="T3 undefined (log argument <= 0) at these parameters",
+                        )
+                    )
                     continue
                 j = int(np.searchsorted(t, max(t3, 0.0) - 1e-12))
                 j = min(j, t.size - 1)
                 e = cis[j]
-                ms.append(stats.measurement(
-                    f"phase3_probability/T3={v}/{suf}", e, None, PROB, (PROB, 1.0), informative=(v != "derived"),
-                    note=(f"fraction with sum_(i>=2) h_i^2 <= eps={eps:.4g} at t={t[j]:.4g} (first record >= T3_{v}="
-                          f"{t3:.4g}); inequality >= 3/4 (Markov bound), one-sided band; {fin}"
-                          + ("; 'derived' = what A.6's inequality solves to (not printed by the paper)" if v == "derived" else ""))))
+                ms.append(
+                    stats.measurement(
+                        f"phase3_probability/T3={v}/{suf}",
+                        e,
+                        None,
+                        PROB,
+                        (PROB, 1.0),
+                        informative=(v != "derived"),
+                        note=(
+                            f"fraction with sum_(i>=2) h_i^2 <= eps={eps:.4g} at t={t[j]:.4g} (first record >= T3_{v}="
+                            f"{t3:.4g}); inequality >= 3/4 (Markov bound), one-sided band; {fin}"
+                            + (
+                                "; 'derived' = what A.6's inequality solves to (not printed by the paper)"
+                                if v == "derived"
+                                else ""
+                            )
+                        ),
+                    )
+                )
             p = kb / max(n, 1)
             hit = np.nonzero(p >= PROB)[0]
             up = np.nonzero(np.array([c.ci[1] for c in cis]) >= PROB)[0]
             lo = np.nonzero(np.array([c.ci[0] for c in cis]) >= PROB)[0]
             te = float(t[hit[0]]) if hit.size else math.nan
             ci = (float(t[up[0]]) if up.size else math.nan, float(t[lo[0]]) if lo.size else math.inf)
-            ratios = ", ".join(f"{v} {te / tv[v]:.3f}" if math.isfinite(tv[v]) and tv[v] > 0 else f"{v} n/a"
-                               for v in VERSIONS)
-            ms.append(stats.measurement(
-                f"phase3_time/{suf}", te, ci, tv["main"], None, informative=False,
-                note=(f"first record time with P(sum_(i>=2) h_i^2 <= eps) >= 3/4; CI from pointwise Wilson limits; "
-                      f"ratio to T3: {ratios}; T3 is a Markov-inequality bound, not expected to be tight; {fin}")))
-            findings.append(f"{suf}: eps={eps:.4g}, t_(3/4)={te:.4g}; T3 main {tv['main']:.4g}, appendix "
-                            f"{tv['appendix']:.4g}, derived {tv['derived']:.4g}; P at T3: "
-                            + ", ".join(f"{m.name.split('/')[1]} {m.estimate:.3f}" for m in ms[-4:-1]
-                                        if m.estimate is not None))
+            ratios = ", ".join(
+                f"{v} {te / tv[v]:.3f}" if math.isfinite(tv[v]) and tv[v] > 0 else f"{v} n/a" for v in VERSIONS
+            )
+            ms.append(
+                stats.measurement(
+                    f"phase3_time/{suf}",
+                    te,
+                    ci,
+                    tv["main"],
+                    None,
+                    informative=False,
+                    note=(
+                        f"first record time with P(sum_(i>=2) h_i^2 <= eps) >= 3/4; CI from pointwise Wilson limits; "
+                        f"ratio to T3: {ratios}; T3 is a Markov-inequality bound, not expected to be tight; {fin}"
+                    ),
+                )
+            )
+            findings.append(
+                f"{suf}: eps={eps:.4g}, t_(3/4)={te:.4g}; T3 main {tv['main']:.4g}, appendix "
+                f"{tv['appendix']:.4g}, derived {tv['derived']:.4g}; P at T3: "
+                + ", ".join(f"{m.name.split('/')[1]} {m.estimate:.3f}" for m in ms[-4:-1] if m.estimate is not None)
+            )
             curves.append((suf, t, p, tv))
-        incons.append("Prop. 3.6 prints log(8(1-mu)g delta^2/((1-mu)g eps - 4 eta phi)) and A.6 prints "
-                      "log((1-mu)g delta^2/((1-mu)g eps - 2 eta phi)); the Markov inequality A.6 writes down solves to "
-                      "log(4(1-mu)g delta^2/((1-mu)g eps - 2 eta phi)): three different T3.")
-        incons.append("With Prop. 3.6's own step size eta = (1-mu) eps g/phi (constant 1), both printed T3 have a "
-                      "negative log argument (undefined); a smaller constant (here 1/6) is needed.")
-        incons.append("A.6 bounds sum_i alpha_i1^2/(2(1-mu)(lambda1-lambda_i)) by phi/(2(1-mu)(lambda1-lambda2)) with "
-                      "phi = sum_j alpha_1j^2 including j = 1 (E[Y_1^4]); the bound is loose, so T3 over-states the time.")
+        incons.append(
+            "Prop. 3.6 prints log(8(1-mu)g delta^2/((1-mu)g eps - 4 eta phi)) and A.6 prints "
+            "log((1-mu)g delta^2/((1-mu)g eps - 2 eta phi)); the Markov inequality A.6 writes down solves to "
+            "log(4(1-mu)g delta^2/((1-mu)g eps - 2 eta phi)): three different T3."
+        )
+        incons.append(
+            "With Prop. 3.6's own step size eta = (1-mu) eps g/phi (constant 1), both printed T3 have a "
+            "negative log argument (undefined); a smaller constant (here 1/6) is needed."
+        )
+        incons.append(
+            "A.6 bounds sum_i alpha_i1^2/(2(1-mu)(lambda1-lambda_i)) by phi/(2(1-mu)(lambda1-lambda2)) with "
+            "phi = sum_j alpha_1j^2 including j = 1 (E[Y_1^4]); the bound is loose, so T3 over-states the time."
+        )
         from matplotlib.lines import Line2D
 
         fig, axes = new_figure(size=(7.6, 4.8))
@@ -183,12 +272,25 @@ class Phase3Time(Claim):
         ax.set_xlabel("time / T3 (Prop. 3.6, main text)")
         ax.set_ylabel("fraction of paths with sum_(i>=2) h_i^2 <= eps")
         h, lab = ax.get_legend_handles_labels()
-        h += [Line2D([], [], color="0.9", lw=6), Line2D([], [], color="k", lw=0.8),
-              Line2D([], [], color="0.3", marker="v", ls="none")]
+        h += [
+            Line2D([], [], color="0.9", lw=6),
+            Line2D([], [], color="k", lw=0.8),
+            Line2D([], [], color="0.3", marker="v", ls="none"),
+        ]
         lab += [f"Prop. 3.6: >= {PROB:g} by T3", "T3 main text (x = 1)", "T3 appendix A.6 (same colour)"]
         ax.legend(h, lab, fontsize=7, loc="lower right")
-        claim_title(fig, self, f"phase III, eta={eta:g}: fraction of paths within eps of e_1 against time; "
-                    "judged at x = 1 and at the triangles", fontsize=9)
+        claim_title(
+            fig,
+            self,
+            f"phase III, eta={eta:g}: fraction of paths within eps of e_1 against time; "
+            "judged at x = 1 and at the triangles",
+            fontsize=9,
+        )
         figs = save_figure(fig, figdir, "phase3_time")
-        return ClaimOutput(measurements=ms, figures=figs, findings=findings, inconsistencies=incons,
-                           parameters=self.parameters(profile))
+        return ClaimOutput(
+            measurements=ms,
+            figures=figs,
+            findings=findings,
+            inconsistencies=incons,
+            parameters=self.parameters(profile),
+        )

@@ -37,8 +37,11 @@ MEANS = (10, 40, 80, 120)
 M_OK = 0.09 / (4 * ETA)  # (4.1) with constant 1, gamma -> 0
 BAND = (0.8, 1.25)
 LAWS = ("const", "uniform", "geometric")
-_PROFILES = {"quick": {"paths": 32, "n_boot": 300}, "standard": {"paths": 300, "n_boot": 2000},
-             "paper": {"paths": 1000, "n_boot": 2000}}
+_PROFILES = {
+    "quick": {"paths": 32, "n_boot": 300},
+    "standard": {"paths": 300, "n_boot": 2000},
+    "paper": {"paths": 1000, "n_boot": 2000},
+}
 T_ODE = (1 - MU) * math.log(81.0) / (2 * ETA * (SPECTRUM[0] - SPECTRUM[1]))
 
 
@@ -50,34 +53,65 @@ class RandomDelay(Claim):
     id = "random-delay"
     order = 40
     paper_ref = "Section 4, moment condition (4.1)"
-    statement = ("Unbounded random delays whose mean satisfies (4.1) give the same limit (error curves, "
-                 "stationary error, ODE traverse) as a constant delay with that mean.")
+    statement = (
+        "Unbounded random delays whose mean satisfies (4.1) give the same limit (error curves, "
+        "stationary error, ODE traverse) as a constant delay with that mean."
+    )
 
     def parameters(self, profile: str) -> dict:
         p = _PROFILES[profile]
-        return {"mu": MU, "eta": ETA, "steps": K, "record_every": REC, "start": "e2", "data": "gaussian",
-                "spectrum": list(SPECTRUM), "means": list(MEANS), "laws": {l: _spec(l, 0).replace("0", "M", 1)
-                                                                           for l in LAWS},
-                "moment_condition_mean_max": M_OK, "paths_per_cell": p["paths"], "n_boot": p["n_boot"],
-                "tolerance": list(BAND), "traverse_ode_steps": T_ODE,
-                "judged": "means <= (1-mu)^2/(lambda1 eta) = 45 only; larger means informative"}
+        return {
+            "mu": MU,
+            "eta": ETA,
+            "steps": K,
+            "record_every": REC,
+            "start": "e2",
+            "data": "gaussian",
+            "spectrum": list(SPECTRUM),
+            "means": list(MEANS),
+            "laws": {l: _spec(l, 0).replace("0", "M", 1) for l in LAWS},
+            "moment_condition_mean_max": M_OK,
+            "paths_per_cell": p["paths"],
+            "n_boot": p["n_boot"],
+            "tolerance": list(BAND),
+            "traverse_ode_steps": T_ODE,
+            "judged": "means <= (1-mu)^2/(lambda1 eta) = 45 only; larger means informative",
+        }
 
     def cells(self, profile: str, seed: int):
         n = _PROFILES[profile]["paths"]
-        return [self.make_cell(f"law={l}/mean={m}", {"delay": _spec(l, m), "paths": n}, seed, cost=n * K)
-                for m in MEANS for l in LAWS]
+        return [
+            self.make_cell(f"law={l}/mean={m}", {"delay": _spec(l, m), "paths": n}, seed, cost=n * K)
+            for m in MEANS
+            for l in LAWS
+        ]
 
     def run_cell(self, cell) -> dict:
         p = cell.params
-        t = simulate(StreamingPCA(spectrum=SPECTRUM), mu=MU, eta=ETA, steps=K, paths=p["paths"], delay=p["delay"],
-                     record_every=REC, start="e2", seed=cell.seed, record_h=False,
-                     passages=[(0, 0.1, 1), (0, 0.5, 1), (0, 0.9, 1)])
+        t = simulate(
+            StreamingPCA(spectrum=SPECTRUM),
+            mu=MU,
+            eta=ETA,
+            steps=K,
+            paths=p["paths"],
+            delay=p["delay"],
+            record_every=REC,
+            start="e2",
+            seed=cell.seed,
+            record_h=False,
+            passages=[(0, 0.1, 1), (0, 0.5, 1), (0, 0.9, 1)],
+        )
         err = np.where(t.diverged[:, None], 1.0, t.error)
         pas = t.passage.astype(float)
         pas[pas < 0] = np.nan
-        return {"mean_curve": err.mean(axis=0), "stat": err[:, err.shape[1] // 2:].mean(axis=1),
-                "escape": pas[:, 1], "traverse": pas[:, 2] - pas[:, 0], "diverged": int(t.diverged.sum()),
-                "times": t.times}
+        return {
+            "mean_curve": err.mean(axis=0),
+            "stat": err[:, err.shape[1] // 2 :].mean(axis=1),
+            "escape": pas[:, 1],
+            "traverse": pas[:, 2] - pas[:, 0],
+            "diverged": int(t.diverged.sum()),
+            "times": t.times,
+        }
 
     def finish(self, profile: str, seed: int, results: dict, figdir: Path) -> ClaimOutput:
         nb = _PROFILES[profile]["n_boot"]
@@ -89,39 +123,60 @@ class RandomDelay(Claim):
                 r = results[f"law={law}/mean={m}"]
                 for i, (q, what) in enumerate((("stat", "stationary_error_ratio"), ("escape", "escape_ratio"))):
                     est, ci = tr.ratio_ci(r[q], c[q], n_boot=nb, seed=seed * 1009 + m * 7 + j * 3 + i)
-                    meas.append(measurement(f"{what}/law={law}/mean={m}", est, ci, prediction=1.0, band=BAND,
-                                            informative=ok,
-                                            note=("inside (4.1)" if ok else "outside (4.1): shown, not judged")
-                                            + f"; {r['diverged']} diverged (random), {c['diverged']} (const)"))
+                    meas.append(
+                        measurement(
+                            f"{what}/law={law}/mean={m}",
+                            est,
+                            ci,
+                            prediction=1.0,
+                            band=BAND,
+                            informative=ok,
+                            note=("inside (4.1)" if ok else "outside (4.1): shown, not judged")
+                            + f"; {r['diverged']} diverged (random), {c['diverged']} (const)",
+                        )
+                    )
             for j, law in enumerate(LAWS):
                 r = results[f"law={law}/mean={m}"]
                 est, ci = tr.ratio_ci(r["traverse"], np.full(8, T_ODE), n_boot=nb, seed=seed * 31 + m + j)
-                meas.append(measurement(f"traverse_ode_ratio/law={law}/mean={m}", est, ci, prediction=1.0,
-                                        band=BAND, informative=ok,
-                                        note=f"ODE (3.2) traverse {T_ODE:.0f} steps; "
-                                        f"{int(np.isnan(r['traverse']).sum())} paths without a traverse"))
+                meas.append(
+                    measurement(
+                        f"traverse_ode_ratio/law={law}/mean={m}",
+                        est,
+                        ci,
+                        prediction=1.0,
+                        band=BAND,
+                        informative=ok,
+                        note=f"ODE (3.2) traverse {T_ODE:.0f} steps; "
+                        f"{int(np.isnan(r['traverse']).sum())} paths without a traverse",
+                    )
+                )
         for mm in meas:
             if not mm.informative or mm.verdict.value != "PASS":
-                findings.append(f"{mm.name}: {mm.estimate:.3g} [{mm.ci[0]:.3g}, {mm.ci[1]:.3g}] {mm.verdict.value}"
-                                + ("" if mm.informative else " (not judged)"))
+                findings.append(
+                    f"{mm.name}: {mm.estimate:.3g} [{mm.ci[0]:.3g}, {mm.ci[1]:.3g}] {mm.verdict.value}"
+                    + ("" if mm.informative else " (not judged)")
+                )
         fig, _ = tr.new_figure(ncols=1, width=14.4, height=7.6)
         fig.clear()
         gs = fig.add_gridspec(2, 12)
-        top = [fig.add_subplot(gs[0, 3 * k:3 * k + 3]) for k in range(len(MEANS))]
+        top = [fig.add_subplot(gs[0, 3 * k : 3 * k + 3]) for k in range(len(MEANS))]
         for ax, m in zip(top, MEANS):
             for law, st in zip(LAWS, ("-", "--", ":")):
                 r = results[f"law={law}/mean={m}"]
                 ax.plot(np.asarray(r["times"]), np.asarray(r["mean_curve"]), st, label=law)
             ax.set_yscale("log")
-            ax.set_title(f"mean delay {m}" + (" (inside (4.1): judged)" if m <= M_OK else " (outside (4.1))"),
-                         fontsize=9)
+            ax.set_title(
+                f"mean delay {m}" + (" (inside (4.1): judged)" if m <= M_OK else " (outside (4.1))"), fontsize=9
+            )
             ax.set_xlabel("time t = k eta")
         top[0].set_ylabel("mean error 1 - h1^2/||h||^2  (log)")
         top[0].legend(fontsize=8, title="delay law", title_fontsize=8)
-        bottom = [fig.add_subplot(gs[1, 4 * k:4 * k + 4]) for k in range(3)]
-        what = (("stationary_error_ratio", "stationary error, random / const"),
-                ("escape_ratio", "escape step, random / const"),
-                ("traverse_ode_ratio", "traverse steps / ODE (3.2) value"))
+        bottom = [fig.add_subplot(gs[1, 4 * k : 4 * k + 4]) for k in range(3)]
+        what = (
+            ("stationary_error_ratio", "stationary error, random / const"),
+            ("escape_ratio", "escape step, random / const"),
+            ("traverse_ode_ratio", "traverse steps / ODE (3.2) value"),
+        )
         marks = {"const": "s", "uniform": "o", "geometric": "^"}
         for ax, (key, lab) in zip(bottom, what):
             ax.axhspan(*BAND, color="0.88", zorder=0, label=f"tolerance band [{BAND[0]:g}, {BAND[1]:g}]")
@@ -134,8 +189,7 @@ class RandomDelay(Claim):
                 e = np.array([mm.estimate for mm in pts])
                 lo = np.array([mm.ci[0] for mm in pts])
                 hi = np.array([mm.ci[1] for mm in pts])
-                ax.errorbar(xm, e, yerr=[e - lo, hi - e], fmt=marks.get(law, "o"), color=f"C{k}", capsize=2,
-                            label=law)
+                ax.errorbar(xm, e, yerr=[e - lo, hi - e], fmt=marks.get(law, "o"), color=f"C{k}", capsize=2, label=law)
             ax.axvline(M_OK, color="0.4", ls=":", lw=1, label=f"(4.1) limit, mean {M_OK:.0f}")
             ax.set_xscale("log")
             ax.set_xlabel("mean delay E tau (log)")
@@ -143,11 +197,23 @@ class RandomDelay(Claim):
             log_ticks(ax, "x")
             ax.legend(fontsize=7, loc="best")
         bottom[0].set_title("ratios with 95% bootstrap CI (judged left of the dotted line)", fontsize=9, loc="left")
-        claim_title(fig, self, "Figure-1 problem (Gaussian, eta=5e-4, mu=0.7): error curves by delay law "
-                    "with equal mean (top) and the judged ratios (bottom)", fontsize=10)
+        claim_title(
+            fig,
+            self,
+            "Figure-1 problem (Gaussian, eta=5e-4, mu=0.7): error curves by delay law "
+            "with equal mean (top) and the judged ratios (bottom)",
+            fontsize=10,
+        )
         figs = tr.save_figure(fig, figdir, "random_delay")
         params = self.parameters(profile)
         params["diverged_paths"] = {k: int(v["diverged"]) for k, v in results.items()}
-        return ClaimOutput(measurements=meas, figures=figs, findings=findings, parameters=params,
-                           inconsistencies=["(4.1) is written with 'asymp' and an unstated constant; we read it "
-                                            "with constant 1 and gamma -> 0 (E tau <= 45 here)."])
+        return ClaimOutput(
+            measurements=meas,
+            figures=figs,
+            findings=findings,
+            parameters=params,
+            inconsistencies=[
+                "(4.1) is written with 'asymp' and an unstated constant; we read it "
+                "with constant 1 and gamma -> 0 (E tau <= 45 here)."
+            ],
+        )

@@ -38,8 +38,19 @@ from diffapprox import Claim, ClaimOutput, register, stats
 from diffapprox import simulate
 from diffapprox.limits import escape_time
 
-from ._common import (claim_title, BOUNDED_LAW, SPECTRUM_SOURCE, finite_count_note, new_figure, num, problem, save_figure,
-                      seed_of, tag, tau_sde_inside)
+from ._common import (
+    claim_title,
+    BOUNDED_LAW,
+    SPECTRUM_SOURCE,
+    finite_count_note,
+    new_figure,
+    num,
+    problem,
+    save_figure,
+    seed_of,
+    tag,
+    tau_sde_inside,
+)
 
 ETA = 5e-4
 KAPPA = 100.0  # delta^2 = KAPPA * eta
@@ -80,21 +91,33 @@ class SaddleEscape(Claim):
     id = "saddle-escape"
     order = 110
     paper_ref = "Theorem 3.9, Proposition 3.10, eq. (A.2), A.9"
-    statement = ("From the saddle e_2, U_1 = h_1/sqrt(eta) is the unstable OU of (A.2) and the iterate leaves "
-                 "{H_2^2 > 1 - delta^2} by T1 with probability at least 1 - nu (T1 of Prop. 3.10 / A.9).")
+    statement = (
+        "From the saddle e_2, U_1 = h_1/sqrt(eta) is the unstable OU of (A.2) and the iterate leaves "
+        "{H_2^2 > 1 - delta^2} by T1 with probability at least 1 - nu (T1 of Prop. 3.10 / A.9)."
+    )
 
     def parameters(self, profile: str) -> dict:
         return {
-            "problem": SPECTRUM_SOURCE, "start": "e2", "eta": ETA, "delta2": KAPPA * ETA,
-            "delta_rule": f"delta^2 = {KAPPA:g} eta", "nus": list(NUS), "paths": PATHS[profile],
-            "configs": [{"law": c[0], "mu": c[1], "tau": c[2], "names": _suffix(c) or "(contract names)"}
-                        for c in _configs()],
+            "problem": SPECTRUM_SOURCE,
+            "start": "e2",
+            "eta": ETA,
+            "delta2": KAPPA * ETA,
+            "delta_rule": f"delta^2 = {KAPPA:g} eta",
+            "nus": list(NUS),
+            "paths": PATHS[profile],
+            "configs": [
+                {"law": c[0], "mu": c[1], "tau": c[2], "names": _suffix(c) or "(contract names)"} for c in _configs()
+            ],
             "tau_rule": "tau = 0, or floor((1-mu)^2/((lambda1 + C_d(cube)) sqrt(eta))) (SDE threshold, gamma -> 0)",
             "escape_event": "first k with h_2^2/||h||^2 <= 1 - delta^2 (Prop. 3.10), t = k eta",
             "horizon": f"{HORIZON_FACTOR} x T1_main(nu={min(NUS)})",
-            "early_times": "where the predicted Var U_1(t) = " + ", ".join(f"{f:g}" for f in EARLY_FRACS)
-                           + " x delta^2/eta",
-            "band_relative": BAND, "alpha": ALPHA, "ks_detect_sup_distance": KS_DETECT, "ci_level": 0.95,
+            "early_times": "where the predicted Var U_1(t) = "
+            + ", ".join(f"{f:g}" for f in EARLY_FRACS)
+            + " x delta^2/eta",
+            "band_relative": BAND,
+            "alpha": ALPHA,
+            "ks_detect_sup_distance": KS_DETECT,
+            "ci_level": 0.95,
         }
 
     def cells(self, profile: str, seed: int):
@@ -104,25 +127,53 @@ class SaddleEscape(Claim):
             horizon = HORIZON_FACTOR * et.T1(min(NUS), "main")
             r = 5
             steps = int(math.ceil(horizon / ETA / r)) * r
-            out.append(self.make_cell(tag(law=cfg[0], mu=cfg[1], tau=cfg[2]), {
-                "law": cfg[0], "mu": cfg[1], "tau": cfg[2], "steps": steps, "record_every": r,
-                "paths": PATHS[profile], "early_times": _early_times(cfg)}, seed, cost=steps * PATHS[profile]))
+            out.append(
+                self.make_cell(
+                    tag(law=cfg[0], mu=cfg[1], tau=cfg[2]),
+                    {
+                        "law": cfg[0],
+                        "mu": cfg[1],
+                        "tau": cfg[2],
+                        "steps": steps,
+                        "record_every": r,
+                        "paths": PATHS[profile],
+                        "early_times": _early_times(cfg),
+                    },
+                    seed,
+                    cost=steps * PATHS[profile],
+                )
+            )
         return out
 
     def run_cell(self, cell) -> dict:
         p = cell.params
         d2 = KAPPA * ETA
-        tr = simulate(problem(p["law"]), mu=p["mu"], eta=ETA, steps=p["steps"], paths=p["paths"],
-                      delay=f"const:{p['tau']}", record_every=p["record_every"], start="e2",
-                      seed=seed_of(cell.seed), passages=[(1, 1.0 - d2, -1), (0, d2, 1)])
+        tr = simulate(
+            problem(p["law"]),
+            mu=p["mu"],
+            eta=ETA,
+            steps=p["steps"],
+            paths=p["paths"],
+            delay=f"const:{p['tau']}",
+            record_every=p["record_every"],
+            start="e2",
+            seed=seed_of(cell.seed),
+            passages=[(1, 1.0 - d2, -1), (0, d2, 1)],
+        )
         ok = tr.finite
         early = {}
         for t in p["early_times"]:
             j = int(np.argmin(np.abs(tr.times - t)))
             early[f"{t}"] = (float(tr.times[j]), tr.h[ok][:, j, 0] / math.sqrt(ETA))
         pas = tr.passage[ok]
-        return {"n_paths": p["paths"], "n_finite": int(ok.sum()), "horizon": float(p["steps"] * ETA),
-                "early": early, "escape_k": pas[:, 0], "u1_k": pas[:, 1]}
+        return {
+            "n_paths": p["paths"],
+            "n_finite": int(ok.sum()),
+            "horizon": float(p["steps"] * ETA),
+            "early": early,
+            "escape_k": pas[:, 0],
+            "u1_k": pas[:, 1],
+        }
 
     def finish(self, profile: str, seed: int, results: dict, figdir: Path) -> ClaimOutput:
         ms, findings, incons = [], [], []
@@ -144,10 +195,16 @@ class SaddleEscape(Claim):
                 u = np.asarray(u)
                 v_pred = float(et.sd(t) ** 2)
                 ve = stats.variance_ci(u)
-                ms.append(stats.measurement(
-                    f"u1_variance/t={t:.4g}{suf}", ve.estimate / v_pred,
-                    (ve.ci[0] / v_pred, ve.ci[1] / v_pred), 1.0, (1 - BAND, 1 + BAND),
-                    note=(f"Var U_1(t) / (A.2) variance {v_pred:.4g} at t={t:.4g}; {ve.method}; {fin}")))
+                ms.append(
+                    stats.measurement(
+                        f"u1_variance/t={t:.4g}{suf}",
+                        ve.estimate / v_pred,
+                        (ve.ci[0] / v_pred, ve.ci[1] / v_pred),
+                        1.0,
+                        (1 - BAND, 1 + BAND),
+                        note=(f"Var U_1(t) / (A.2) variance {v_pred:.4g} at t={t:.4g}; {ve.method}; {fin}"),
+                    )
+                )
                 early_gofs.append((t, u / math.sqrt(v_pred)))
             gs = [(t, stats.gof(x, sst.norm.cdf, alpha=ALPHA, detect=0.1)) for t, x in early_gofs]
             allp = [tt.pvalue for _, g in gs for tt in g.tests]
@@ -159,51 +216,95 @@ class SaddleEscape(Claim):
                 for tt in g.tests:
                     q = float(adj[pos])
                     pos += 1
-                    ms.append(stats.measurement(
-                        f"u1_law/t={t:.4g}{suf}/{tt.name}", q, None, None, (ALPHA, 1.0), verdict=v,
-                        note=(f"U_1(t)/sd(t) vs N(0,1); {tt.name} statistic {tt.statistic:.4g}, raw p={tt.pvalue:.3g}, "
-                              f"Holm p={q:.3g} across {len(allp)} early-time sub-tests; {g.note}")))
+                    ms.append(
+                        stats.measurement(
+                            f"u1_law/t={t:.4g}{suf}/{tt.name}",
+                            q,
+                            None,
+                            None,
+                            (ALPHA, 1.0),
+                            verdict=v,
+                            note=(
+                                f"U_1(t)/sd(t) vs N(0,1); {tt.name} statistic {tt.statistic:.4g}, raw p={tt.pvalue:.3g}, "
+                                f"Holm p={q:.3g} across {len(allp)} early-time sub-tests; {g.note}"
+                            ),
+                        )
+                    )
             # escape-time law
             g = stats.gof(T, et.cdf, tests=("ks",), alpha=ALPHA, detect=KS_DETECT)
             ms += stats.gof_measurements(f"escape_time_ks/event=h2{suf}", g)
-            ms[-1] = replace(ms[-1], note=ms[-1].note + f"; predicted CDF 2(1-Phi(delta/sqrt(eta v(t)))) (A.9); {cnote}")
+            ms[-1] = replace(
+                ms[-1], note=ms[-1].note + f"; predicted CDF 2(1-Phi(delta/sqrt(eta v(t)))) (A.9); {cnote}"
+            )
             # quantiles and probabilities
             for nu in NUS:
                 q = stats.quantile_ci(T, 1 - nu)
                 for ver in ("appendix", "main"):
                     t1 = et.T1(nu, ver)
-                    ms.append(stats.measurement(
-                        f"escape_quantile/nu={num(nu)}/T1={ver}{suf}", q, None, t1, stats.relative_band(t1, BAND),
-                        informative=(ver == "appendix"),
-                        note=(f"empirical {1 - nu:g}-quantile of the escape time vs T1 ({'A.9' if ver == 'appendix' else 'Prop. 3.10'}) = "
-                              f"{t1:.4g}, band +-{BAND:.0%} (equality); ratio {q.estimate / t1:.3f}; {cnote}"
-                              + ("" if ver == "appendix" else
-                                 "; main-text T1 is the (1-nu/2)-quantile of the predicted law: shown to tell the "
-                                 "versions apart, not combined (the main text states an inequality, tested in "
-                                 "escape_probability)"))))
+                    ms.append(
+                        stats.measurement(
+                            f"escape_quantile/nu={num(nu)}/T1={ver}{suf}",
+                            q,
+                            None,
+                            t1,
+                            stats.relative_band(t1, BAND),
+                            informative=(ver == "appendix"),
+                            note=(
+                                f"empirical {1 - nu:g}-quantile of the escape time vs T1 ({'A.9' if ver == 'appendix' else 'Prop. 3.10'}) = "
+                                f"{t1:.4g}, band +-{BAND:.0%} (equality); ratio {q.estimate / t1:.3f}; {cnote}"
+                                + (
+                                    ""
+                                    if ver == "appendix"
+                                    else "; main-text T1 is the (1-nu/2)-quantile of the predicted law: shown to tell the "
+                                    "versions apart, not combined (the main text states an inequality, tested in "
+                                    "escape_probability)"
+                                )
+                            ),
+                        )
+                    )
                     kk = int(np.sum(T <= t1 + 1e-12))
                     pe = stats.proportion_ci(kk, T.size)
-                    ms.append(stats.measurement(
-                        f"escape_probability/nu={num(nu)}/T1={ver}{suf}", pe, None, 1 - nu, (1 - nu, 1.0),
-                        note=(f"fraction of paths with first passage h_2^2/||h||^2 <= 1-delta^2 by T1={t1:.4g} "
-                              f"(inequality P >= 1 - nu, one-sided band); predicted (A.9 law) "
-                              f"{float(et.cdf(t1)):.3f}; {cnote}")))
+                    ms.append(
+                        stats.measurement(
+                            f"escape_probability/nu={num(nu)}/T1={ver}{suf}",
+                            pe,
+                            None,
+                            1 - nu,
+                            (1 - nu, 1.0),
+                            note=(
+                                f"fraction of paths with first passage h_2^2/||h||^2 <= 1-delta^2 by T1={t1:.4g} "
+                                f"(inequality P >= 1 - nu, one-sided band); predicted (A.9 law) "
+                                f"{float(et.cdf(t1)):.3f}; {cnote}"
+                            ),
+                        )
+                    )
             qa = [stats.quantile_ci(T, 1 - nu).estimate / et.T1(nu, "appendix") for nu in NUS]
             qm = [stats.quantile_ci(T, 1 - nu).estimate / et.T1(nu, "main") for nu in NUS]
-            findings.append(f"{suf or 'primary (gaussian, mu=0.5, tau=0)'}: empirical (1-nu)-quantile / T1 for "
-                            f"nu={list(NUS)}: appendix {', '.join(f'{x:.3f}' for x in qa)}; main "
-                            f"{', '.join(f'{x:.3f}' for x in qm)}; KS sup-distance {g.tests[0].statistic:.3f}; "
-                            f"{ncens} censored")
+            findings.append(
+                f"{suf or 'primary (gaussian, mu=0.5, tau=0)'}: empirical (1-nu)-quantile / T1 for "
+                f"nu={list(NUS)}: appendix {', '.join(f'{x:.3f}' for x in qa)}; main "
+                f"{', '.join(f'{x:.3f}' for x in qm)}; KS sup-distance {g.tests[0].statistic:.3f}; "
+                f"{ncens} censored"
+            )
             fig_data.append((cfg, T, et, horizon))
-        incons.append("Prop. 3.10 writes Phi^-1((1+nu/2)/2) where A.9 derives Phi^-1((1+nu)/2); the main-text T1 is "
-                      "the (1-nu/2)-quantile of the paper's own escape law, so it over-states the time needed for "
-                      "probability 1-nu (the inequality still holds).")
-        incons.append("The escape event H_2^2 <= 1-delta^2 also fires through the stable coordinates 3, 4 of (A.2), "
-                      "and A.9 replaces the first-passage time by a fixed-time probability; both are approximations "
-                      "the predicted CDF inherits (see escape_time_ks).")
+        incons.append(
+            "Prop. 3.10 writes Phi^-1((1+nu/2)/2) where A.9 derives Phi^-1((1+nu)/2); the main-text T1 is "
+            "the (1-nu/2)-quantile of the paper's own escape law, so it over-states the time needed for "
+            "probability 1-nu (the inequality still holds)."
+        )
+        incons.append(
+            "The escape event H_2^2 <= 1-delta^2 also fires through the stable coordinates 3, 4 of (A.2), "
+            "and A.9 replaces the first-passage time by a fixed-time probability; both are approximations "
+            "the predicted CDF inherits (see escape_time_ks)."
+        )
         figs = self._figure(fig_data, figdir)
-        return ClaimOutput(measurements=ms, figures=figs, findings=findings, inconsistencies=incons,
-                           parameters=self.parameters(profile))
+        return ClaimOutput(
+            measurements=ms,
+            figures=figs,
+            findings=findings,
+            inconsistencies=incons,
+            parameters=self.parameters(profile),
+        )
 
     def _figure(self, fig_data, figdir):
         from matplotlib.lines import Line2D
@@ -226,11 +327,22 @@ class SaddleEscape(Claim):
             ax.set_title(f"{cfg[0]} data, mu={num(cfg[1])}, tau={cfg[2]}", fontsize=9)
             if c == 0:
                 h, lab = ax.get_legend_handles_labels()
-                h += [Line2D([], [], color="C2", lw=0.8), Line2D([], [], color="C3", lw=0.8, ls=":"),
-                      Line2D([], [], color="0.6", lw=0.6, ls="-.")]
-                lab += ["T1(nu), appendix A.9", "T1(nu), main text (Thm 3.9)",
-                        "1 - nu, nu in " + ", ".join(f"{v:g}" for v in NUS)]
+                h += [
+                    Line2D([], [], color="C2", lw=0.8),
+                    Line2D([], [], color="C3", lw=0.8, ls=":"),
+                    Line2D([], [], color="0.6", lw=0.6, ls="-."),
+                ]
+                lab += [
+                    "T1(nu), appendix A.9",
+                    "T1(nu), main text (Thm 3.9)",
+                    "1 - nu, nu in " + ", ".join(f"{v:g}" for v in NUS),
+                ]
                 ax.legend(h, lab, fontsize=7, loc="lower right")
-        claim_title(fig, self, "phase I escape from the saddle: escape by T1(nu) with probability >= 1 - nu; "
-                    "distribution against the A.9 law (KS)", fontsize=9)
+        claim_title(
+            fig,
+            self,
+            "phase I escape from the saddle: escape by T1(nu) with probability >= 1 - nu; "
+            "distribution against the A.9 law (KS)",
+            fontsize=9,
+        )
         return save_figure(fig, figdir, "saddle_escape_cdf")

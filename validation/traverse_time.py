@@ -29,8 +29,19 @@ from diffapprox import simulate
 from diffapprox import T2
 from diffapprox.limits import ode_closed_form
 
-from ._common import (claim_title, LAWS, SPECTRUM_SOURCE, finite_count_note, new_figure, num, problem, save_figure, seed_of,
-                      tag, tau_ode_at)
+from ._common import (
+    claim_title,
+    LAWS,
+    SPECTRUM_SOURCE,
+    finite_count_note,
+    new_figure,
+    num,
+    problem,
+    save_figure,
+    seed_of,
+    tag,
+    tau_ode_at,
+)
 
 ETA = 5e-4
 KAPPA = 100.0
@@ -69,20 +80,30 @@ class TraverseTime(Claim):
     id = "traverse-time"
     order = 120
     paper_ref = "Proposition 3.8, A.7"
-    statement = ("After escaping (H_1^2 = delta^2, delta ~ sqrt(eta)), H_1^2 >= 1 - delta^2 by "
-                 "T2 = (1-mu)/(2(lambda1-lambda2)) log((1-delta^2)/delta^2) with probability >= 3/4, "
-                 "for tau <~ (1-mu)^2/(lambda1 eta^(1-gamma)).")
+    statement = (
+        "After escaping (H_1^2 = delta^2, delta ~ sqrt(eta)), H_1^2 >= 1 - delta^2 by "
+        "T2 = (1-mu)/(2(lambda1-lambda2)) log((1-delta^2)/delta^2) with probability >= 3/4, "
+        "for tau <~ (1-mu)^2/(lambda1 eta^(1-gamma))."
+    )
 
     def parameters(self, profile: str) -> dict:
         return {
-            "problem": SPECTRUM_SOURCE, "eta": ETA, "delta2": _delta2(), "delta_rule": f"delta^2 = {KAPPA:g} eta",
-            "start_h0": _h0().tolist(), "mus": list(MUS), "laws": list(LAWS),
+            "problem": SPECTRUM_SOURCE,
+            "eta": ETA,
+            "delta2": _delta2(),
+            "delta_rule": f"delta^2 = {KAPPA:g} eta",
+            "start_h0": _h0().tolist(),
+            "mus": list(MUS),
+            "laws": list(LAWS),
             "taus": [list(g) for g in _grid()],
             "tau_rule": f"0 or floor((1-mu)^2/(lambda1 eta^(1-gamma))), gamma={GAMMA}, constant 1",
             "T2": {num(mu): T2(problem(), mu=mu, delta=math.sqrt(_delta2())) for mu in MUS},
             "ode_time": {num(mu): _ode_time(mu) for mu in MUS},
-            "probability_band": [PROB, 1.0], "ode_band_relative": BAND, "paths": PATHS[profile],
-            "horizon": f"{HORIZON_FACTOR} x T2", "ci_level": 0.95,
+            "probability_band": [PROB, 1.0],
+            "ode_band_relative": BAND,
+            "paths": PATHS[profile],
+            "horizon": f"{HORIZON_FACTOR} x T2",
+            "ci_level": 0.95,
         }
 
     def cells(self, profile: str, seed: int):
@@ -91,19 +112,40 @@ class TraverseTime(Claim):
             horizon = HORIZON_FACTOR * 2 * T2(problem(), mu=mu, delta=math.sqrt(_delta2()))
             r = 10
             steps = int(math.ceil(horizon / ETA / r)) * r
-            out.append(self.make_cell(tag(law=law, mu=mu, tau=tau), {
-                "law": law, "mu": mu, "tau": tau, "steps": steps, "record_every": r, "paths": PATHS[profile]},
-                seed, cost=steps * PATHS[profile]))
+            out.append(
+                self.make_cell(
+                    tag(law=law, mu=mu, tau=tau),
+                    {"law": law, "mu": mu, "tau": tau, "steps": steps, "record_every": r, "paths": PATHS[profile]},
+                    seed,
+                    cost=steps * PATHS[profile],
+                )
+            )
         return out
 
     def run_cell(self, cell) -> dict:
         p = cell.params
-        tr = simulate(problem(p["law"]), mu=p["mu"], eta=ETA, steps=p["steps"], paths=p["paths"],
-                      delay=f"const:{p['tau']}", record_every=p["record_every"], start=_h0(),
-                      seed=seed_of(cell.seed), passages=[(0, 1 - _delta2(), 1)], record_h=False)
+        tr = simulate(
+            problem(p["law"]),
+            mu=p["mu"],
+            eta=ETA,
+            steps=p["steps"],
+            paths=p["paths"],
+            delay=f"const:{p['tau']}",
+            record_every=p["record_every"],
+            start=_h0(),
+            seed=seed_of(cell.seed),
+            passages=[(0, 1 - _delta2(), 1)],
+            record_h=False,
+        )
         ok = tr.finite
-        return {"n_paths": p["paths"], "n_finite": int(ok.sum()), "horizon": p["steps"] * ETA,
-                "k": tr.passage[ok][:, 0], "mean_err": tr.error[ok].mean(axis=0), "times": tr.times}
+        return {
+            "n_paths": p["paths"],
+            "n_finite": int(ok.sum()),
+            "horizon": p["steps"] * ETA,
+            "k": tr.passage[ok][:, 0],
+            "mean_err": tr.error[ok].mean(axis=0),
+            "times": tr.times,
+        }
 
     def finish(self, profile: str, seed: int, results: dict, figdir: Path) -> ClaimOutput:
         ms, findings, incons, curves = [], [], [], []
@@ -118,23 +160,46 @@ class TraverseTime(Claim):
             note = f"{finite_count_note(r['n_finite'], r['n_paths'])}; {cens} did not arrive by t={r['horizon']:.3g}"
             kk = int(np.sum(T <= t2 + 1e-12))
             pe = stats.proportion_ci(kk, T.size)
-            ms.append(stats.measurement(
-                f"traverse_probability/{suf}", pe, None, PROB, (PROB, 1.0),
-                note=(f"fraction with first passage h_1^2/||h||^2 >= 1-delta^2 by T2={t2:.4g} (Prop. 3.8: >= 3/4, "
-                      f"one-sided band); the ODE itself needs {t_ode:.4g} = {t_ode / t2:.3f} T2; {note}")))
+            ms.append(
+                stats.measurement(
+                    f"traverse_probability/{suf}",
+                    pe,
+                    None,
+                    PROB,
+                    (PROB, 1.0),
+                    note=(
+                        f"fraction with first passage h_1^2/||h||^2 >= 1-delta^2 by T2={t2:.4g} (Prop. 3.8: >= 3/4, "
+                        f"one-sided band); the ODE itself needs {t_ode:.4g} = {t_ode / t2:.3f} T2; {note}"
+                    ),
+                )
+            )
             med = stats.quantile_ci(T, 0.5)
-            ms.append(stats.measurement(
-                f"traverse_time_vs_ode/{suf}", med, None, t_ode, stats.relative_band(t_ode, BAND), informative=False,
-                note=(f"median traverse time vs the ODE (3.2) time {t_ode:.4g} from h0 (band +-{BAND:.0%}); "
-                      f"median / T2 = {med.estimate / t2:.3f}; not the paper's statement; {note}")))
-            findings.append(f"{suf}: P(arrived by T2={t2:.3g}) = {pe.estimate:.3f}; median time {med.estimate:.4g} "
-                            f"= {med.estimate / t2:.3f} T2 = {med.estimate / t_ode:.3f} x ODE time")
+            ms.append(
+                stats.measurement(
+                    f"traverse_time_vs_ode/{suf}",
+                    med,
+                    None,
+                    t_ode,
+                    stats.relative_band(t_ode, BAND),
+                    informative=False,
+                    note=(
+                        f"median traverse time vs the ODE (3.2) time {t_ode:.4g} from h0 (band +-{BAND:.0%}); "
+                        f"median / T2 = {med.estimate / t2:.3f}; not the paper's statement; {note}"
+                    ),
+                )
+            )
+            findings.append(
+                f"{suf}: P(arrived by T2={t2:.3g}) = {pe.estimate:.3f}; median time {med.estimate:.4g} "
+                f"= {med.estimate / t2:.3f} T2 = {med.estimate / t_ode:.3f} x ODE time"
+            )
             curves.append((suf, np.asarray(r["times"]), np.asarray(r["mean_err"]), t2, t_ode, T, (law, mu, tau)))
-        incons.append("A.7 solves H_1(T2)^2 >= 1-delta^2 from H(0) = (delta, sqrt(1-delta^2), 0, ...) but the ODE (3.2) "
-                      "closed form gives exp(2(lambda1-lambda2) t/(1-mu)) = ((1-delta^2)/delta^2)^2, i.e. "
-                      "t = (1-mu)/(lambda1-lambda2) log((1-delta^2)/delta^2) = 2 T2: the printed T2 is half the "
-                      "deterministic traverse time (A.7's intermediate inequality compares with eta^-1 (1-delta^2), "
-                      "a scaling slip).")
+        incons.append(
+            "A.7 solves H_1(T2)^2 >= 1-delta^2 from H(0) = (delta, sqrt(1-delta^2), 0, ...) but the ODE (3.2) "
+            "closed form gives exp(2(lambda1-lambda2) t/(1-mu)) = ((1-delta^2)/delta^2)^2, i.e. "
+            "t = (1-mu)/(lambda1-lambda2) log((1-delta^2)/delta^2) = 2 T2: the printed T2 is half the "
+            "deterministic traverse time (A.7's intermediate inequality compares with eta^-1 (1-delta^2), "
+            "a scaling slip)."
+        )
         fig, axes = new_figure(ncols=2, size=(5.4, 4.2))
         combos = list(dict.fromkeys((c[6][1], c[6][2]) for c in curves))
         styles = {LAWS[0]: "-", LAWS[1]: "--"} if len(LAWS) > 1 else {LAWS[0]: "-"}
@@ -142,8 +207,15 @@ class TraverseTime(Claim):
         for suf, t, e, t2, t_ode, T, (law, mu, tau) in curves:
             ts = np.sort(T) / t2
             col = f"C{combos.index((mu, tau))}"
-            ax.step(ts, np.arange(1, ts.size + 1) / ts.size, where="post", color=col, ls=styles.get(law, "-"),
-                    lw=1.2, label=f"{law}, mu={num(mu)}, tau={tau}")
+            ax.step(
+                ts,
+                np.arange(1, ts.size + 1) / ts.size,
+                where="post",
+                color=col,
+                ls=styles.get(law, "-"),
+                lw=1.2,
+                label=f"{law}, mu={num(mu)}, tau={tau}",
+            )
         ax.axhspan(PROB, 1.0, color="0.9", zorder=0, label=f"Prop. 3.8: >= {PROB:g} by T2")
         ax.axvline(1.0, color="k", lw=0.8, label="T2 (Prop. 3.8)")
         ax.axvline(curves[0][4] / curves[0][3], color="k", lw=0.8, ls=":", label="ODE (3.2) traverse time")
@@ -154,16 +226,25 @@ class TraverseTime(Claim):
         ax.legend(fontsize=6.5, loc="upper left")
         ax = axes[0, 1]
         for suf, t, e, t2, t_ode, T, (law, mu, tau) in curves:
-            ax.semilogy(t, np.maximum(1 - e, 1e-6), lw=1, color=f"C{combos.index((mu, tau))}",
-                        ls=styles.get(law, "-"))
+            ax.semilogy(t, np.maximum(1 - e, 1e-6), lw=1, color=f"C{combos.index((mu, tau))}", ls=styles.get(law, "-"))
         ax.set_xlabel("time t = k eta")
         ax.set_ylabel("mean h_1^2/||h||^2  (log)")
         ax.set_title("mean alignment; solid / dotted verticals: T2 / ODE time per mu", fontsize=9)
         for mu in MUS:
             ax.axvline(T2(problem(), mu=mu, delta=math.sqrt(_delta2())), color="0.3", lw=0.8)
             ax.axvline(_ode_time(mu), color="0.3", lw=0.8, ls=":")
-        claim_title(fig, self, f"phase II traverse from h_1^2 = delta^2 = {_delta2():.3g} to 1 - delta^2 "
-                    "(colours: mu and tau; line style: data law)", fontsize=9)
+        claim_title(
+            fig,
+            self,
+            f"phase II traverse from h_1^2 = delta^2 = {_delta2():.3g} to 1 - delta^2 "
+            "(colours: mu and tau; line style: data law)",
+            fontsize=9,
+        )
         figs = save_figure(fig, figdir, "traverse_time")
-        return ClaimOutput(measurements=ms, figures=figs, findings=findings, inconsistencies=incons,
-                           parameters=self.parameters(profile))
+        return ClaimOutput(
+            measurements=ms,
+            figures=figs,
+            findings=findings,
+            inconsistencies=incons,
+            parameters=self.parameters(profile),
+        )

@@ -97,16 +97,26 @@ class VerdictCalibration(Claim):
     id = "verdict-calibration"
     order = 10
     paper_ref = "DESIGN.md §4 (method); Theorem 3.5 / eq. 3.3 setting"
-    statement = ("Fed exact samples from the prediction, the equivalence and goodness-of-fit verdicts err at about "
-                 "their nominal rate; fed a prediction off by variance +20%, they FAIL with power >= 0.9.")
+    statement = (
+        "Fed exact samples from the prediction, the equivalence and goodness-of-fit verdicts err at about "
+        "their nominal rate; fed a prediction off by variance +20%, they FAIL with power >= 0.9."
+    )
 
     def parameters(self, profile: str) -> dict:
         p = _PROFILES[profile]
         return {
-            "replications": p["reps"], "chunk": p["chunk"], "ci_level": LEVEL, "alpha": ALPHA,
-            "band": f"prediction*(1 +- {BAND_R})", "effect": f"variance +{EFFECT:.0%}",
-            "paths": PATHS, "records": RECORDS, "lag_one_correlation": PHI,
-            "gof_n": GOF_N, "gof_n_small": GOF_N_SMALL, "gof_tests": "KS, AD, CvM (Holm)",
+            "replications": p["reps"],
+            "chunk": p["chunk"],
+            "ci_level": LEVEL,
+            "alpha": ALPHA,
+            "band": f"prediction*(1 +- {BAND_R})",
+            "effect": f"variance +{EFFECT:.0%}",
+            "paths": PATHS,
+            "records": RECORDS,
+            "lag_one_correlation": PHI,
+            "gof_n": GOF_N,
+            "gof_n_small": GOF_N_SMALL,
+            "gof_tests": "KS, AD, CvM (Holm)",
             "targets": f"size <= nominal + 2 SE; power >= {POWER_TARGET}",
         }
 
@@ -124,8 +134,11 @@ class VerdictCalibration(Claim):
         reps = int(cell.params["reps"])
         band = S.relative_band(1.0, BAND_R)
         equiv = {t: {v.value: 0 for v in Verdict} for t in EQUIV_TRUTHS}
-        gof = {f"n={n}/{h}": {"KS": 0, "AD": 0, "CvM": 0, "holm": 0}
-               for n in (GOF_N, GOF_N_SMALL) for h in ("null", "effect")}
+        gof = {
+            f"n={n}/{h}": {"KS": 0, "AD": 0, "CvM": 0, "holm": 0}
+            for n in (GOF_N, GOF_N_SMALL)
+            for h in ("null", "effect")
+        }
         for _ in range(reps):
             for t, var in EQUIV_TRUTHS.items():
                 x = stationary_ou(rng, PATHS, RECORDS, PHI, var)
@@ -142,66 +155,115 @@ class VerdictCalibration(Claim):
 
     def finish(self, profile: str, seed: int, results: dict[str, dict], figdir: Path) -> ClaimOutput:
         n = sum(r["reps"] for r in results.values())
-        equiv = {t: {v.value: sum(r["equivalence"][t][v.value] for r in results.values()) for v in Verdict}
-                 for t in EQUIV_TRUTHS}
+        equiv = {
+            t: {v.value: sum(r["equivalence"][t][v.value] for r in results.values()) for v in Verdict}
+            for t in EQUIV_TRUTHS
+        }
         gkeys = next(iter(results.values()))["gof"].keys()
-        gof = {g: {k: sum(r["gof"][g][k] for r in results.values()) for k in ("KS", "AD", "CvM", "holm")}
-               for g in gkeys}
+        gof = {
+            g: {k: sum(r["gof"][g][k] for r in results.values()) for k in ("KS", "AD", "CvM", "holm")} for g in gkeys
+        }
         nominal_eq = (1 - LEVEL) / 2
         ms: list[Measurement] = []
 
         def size(name, k, nominal, note, informative=True):
             v, tol = _size_verdict(k, n, nominal)
-            ms.append(S.measurement(name, S.proportion_ci(k, n, LEVEL), prediction=nominal, band=tol, verdict=v,
-                                    informative=informative,
-                                    note=f"{note}; PASS if rate <= nominal + 2 SE = {tol[1]:.4f}"))
+            ms.append(
+                S.measurement(
+                    name,
+                    S.proportion_ci(k, n, LEVEL),
+                    prediction=nominal,
+                    band=tol,
+                    verdict=v,
+                    informative=informative,
+                    note=f"{note}; PASS if rate <= nominal + 2 SE = {tol[1]:.4f}",
+                )
+            )
 
         def power(name, k, note, informative=True):
             v = Verdict.PASS if k / n >= POWER_TARGET else Verdict.FAIL
-            ms.append(S.measurement(name, S.proportion_ci(k, n, LEVEL), prediction=None, band=(POWER_TARGET, 1.0),
-                                    verdict=v, informative=informative,
-                                    note=f"{note}; PASS if rate >= {POWER_TARGET}"))
+            ms.append(
+                S.measurement(
+                    name,
+                    S.proportion_ci(k, n, LEVEL),
+                    prediction=None,
+                    band=(POWER_TARGET, 1.0),
+                    verdict=v,
+                    informative=informative,
+                    note=f"{note}; PASS if rate >= {POWER_TARGET}",
+                )
+            )
 
         setting = f"{PATHS} stationary OU paths x {RECORDS} records, lag-1 corr {PHI}, band 1 +- {BAND_R}"
         for side in ("upper_edge", "lower_edge"):
-            size(f"equivalence/pass_rate/truth={side}", equiv[side]["PASS"], nominal_eq,
-                 f"PASS rate with the true variance on the band's {side.replace('_', ' ')}; {setting}")
-        size("equivalence/fail_rate/truth=prediction", equiv["prediction"]["FAIL"], nominal_eq,
-             f"FAIL rate with the true variance equal to the prediction; {setting}")
+            size(
+                f"equivalence/pass_rate/truth={side}",
+                equiv[side]["PASS"],
+                nominal_eq,
+                f"PASS rate with the true variance on the band's {side.replace('_', ' ')}; {setting}",
+            )
+        size(
+            "equivalence/fail_rate/truth=prediction",
+            equiv["prediction"]["FAIL"],
+            nominal_eq,
+            f"FAIL rate with the true variance equal to the prediction; {setting}",
+        )
         k = equiv["prediction"]["PASS"]
-        ms.append(S.measurement("equivalence/pass_rate/truth=prediction", S.proportion_ci(k, n, LEVEL),
-                                informative=False, verdict=Verdict.INCONCLUSIVE,
-                                note=f"how often a true prediction is confirmed (context, no target); {setting}"))
-        power(f"equivalence/power/variance+{EFFECT:.0%}", equiv["effect"]["FAIL"],
-              f"FAIL rate with the true variance {1 + EFFECT:g} x prediction; {setting}")
+        ms.append(
+            S.measurement(
+                "equivalence/pass_rate/truth=prediction",
+                S.proportion_ci(k, n, LEVEL),
+                informative=False,
+                verdict=Verdict.INCONCLUSIVE,
+                note=f"how often a true prediction is confirmed (context, no target); {setting}",
+            )
+        )
+        power(
+            f"equivalence/power/variance+{EFFECT:.0%}",
+            equiv["effect"]["FAIL"],
+            f"FAIL rate with the true variance {1 + EFFECT:g} x prediction; {setting}",
+        )
         for g_n in (GOF_N, GOF_N_SMALL):
             c0, c1 = gof[f"n={g_n}/null"], gof[f"n={g_n}/effect"]
             for tst in ("KS", "AD", "CvM"):
-                size(f"gof/size/test={tst}/n={g_n}", c0[tst], ALPHA,
-                     f"rejection rate (p < {ALPHA}) of {tst} alone, {g_n} exact N(0,1) draws against N(0,1) "
-                     "(diagnostic of the p-values; not combined)", informative=False)
-            size(f"gof/size/holm/n={g_n}", c0["holm"], ALPHA,
-                 f"gof() FAIL rate (Holm over KS, AD, CvM), {g_n} exact N(0,1) draws")
-            power(f"gof/power/variance+{EFFECT:.0%}/n={g_n}", c1["holm"],
-                  f"gof() FAIL rate, {g_n} draws of N(0,{1 + EFFECT:g}) against N(0,1)"
-                  + ("" if g_n == GOF_N else " (context: a claim-sized sample; not combined)"),
-                  informative=(g_n == GOF_N))
+                size(
+                    f"gof/size/test={tst}/n={g_n}",
+                    c0[tst],
+                    ALPHA,
+                    f"rejection rate (p < {ALPHA}) of {tst} alone, {g_n} exact N(0,1) draws against N(0,1) "
+                    "(diagnostic of the p-values; not combined)",
+                    informative=False,
+                )
+            size(
+                f"gof/size/holm/n={g_n}",
+                c0["holm"],
+                ALPHA,
+                f"gof() FAIL rate (Holm over KS, AD, CvM), {g_n} exact N(0,1) draws",
+            )
+            power(
+                f"gof/power/variance+{EFFECT:.0%}/n={g_n}",
+                c1["holm"],
+                f"gof() FAIL rate, {g_n} draws of N(0,{1 + EFFECT:g}) against N(0,1)"
+                + ("" if g_n == GOF_N else " (context: a claim-sized sample; not combined)"),
+                informative=(g_n == GOF_N),
+            )
 
         findings = []
         small = next(m for m in ms if m.name == f"gof/power/variance+{EFFECT:.0%}/n={GOF_N_SMALL}")
         findings.append(
             f"With {GOF_N_SMALL} draws the GOF tests detect a +{EFFECT:.0%} variance error only "
             f"{small.estimate:.0%} of the time: distributional PASS verdicts at claim-sized samples say little "
-            f"about the scale; the variance equivalence test is the sharper check.")
+            f"about the scale; the variance equivalence test is the sharper check."
+        )
         holm_size = next(m for m in ms if m.name == f"gof/size/holm/n={GOF_N}")
         big = next(m for m in ms if m.name == f"gof/power/variance+{EFFECT:.0%}/n={GOF_N}")
         findings.append(
             f"Holm across KS, AD and CvM (strongly correlated tests) is conservative: FAIL rate under the null "
             f"{holm_size.estimate:.3f} against nominal {ALPHA}; at n={GOF_N} its power against variance "
-            f"+{EFFECT:.0%} is {big.estimate:.3f} [{big.ci[0]:.3f}, {big.ci[1]:.3f}] (target {POWER_TARGET}).")
+            f"+{EFFECT:.0%} is {big.estimate:.3f} [{big.ci[0]:.3f}, {big.ci[1]:.3f}] (target {POWER_TARGET})."
+        )
         figures = _figure(ms, figdir)
-        return ClaimOutput(measurements=ms, figures=figures, findings=findings,
-                           parameters={"replications_run": n})
+        return ClaimOutput(measurements=ms, figures=figures, findings=findings, parameters={"replications_run": n})
 
 
 def _figure(ms: list[Measurement], figdir: Path) -> list[str]:
@@ -216,8 +278,15 @@ def _figure(ms: list[Measurement], figdir: Path) -> list[str]:
     y = np.arange(len(ms))[::-1]
     for yi, m in zip(y, ms):
         color = {"PASS": "tab:green", "FAIL": "tab:red"}.get(m.verdict.value, "tab:gray")
-        ax.errorbar(m.estimate, yi, xerr=[[max(m.estimate - m.ci[0], 0.0)], [max(m.ci[1] - m.estimate, 0.0)]],
-                    fmt="o", color=color, mfc=color if m.informative else "white", capsize=2)
+        ax.errorbar(
+            m.estimate,
+            yi,
+            xerr=[[max(m.estimate - m.ci[0], 0.0)], [max(m.ci[1] - m.estimate, 0.0)]],
+            fmt="o",
+            color=color,
+            mfc=color if m.informative else "white",
+            capsize=2,
+        )
         if m.tolerance is not None:
             lo, hi = m.tolerance
             ax.plot([lo, hi], [yi, yi], color=color, alpha=0.25, lw=6, solid_capstyle="butt")
@@ -225,17 +294,28 @@ def _figure(ms: list[Measurement], figdir: Path) -> list[str]:
     ax.axvline(POWER_TARGET, color="0.5", lw=0.7, ls=":")
     ax.set_yticks(y, [m.name + ("" if m.informative else "  (context)") for m in ms], fontsize=7)
     ax.set_xlim(-0.02, 1.02)
-    ax.set_xlabel(f"rate over replications (95% Wilson CI)\ndotted: alpha = {ALPHA:g} and power target "
-                  f"{POWER_TARGET:g}", fontsize=9)
-    ax.legend([Line2D([], [], color="tab:green", marker="o", ls="none"),
-               Line2D([], [], color="tab:red", marker="o", ls="none"),
-               Line2D([], [], color="tab:gray", marker="o", ls="none"),
-               Line2D([], [], color="0.4", marker="o", mfc="white", ls="none"),
-               Line2D([], [], color="0.4", alpha=0.3, lw=6)],
-              ["PASS", "FAIL", "INCONCLUSIVE", "hollow: context, not combined", "accepted range"],
-              fontsize=7, loc="center", bbox_to_anchor=(0.6, 0.5))
-    fig.suptitle(f"{VerdictCalibration.id} \u2014 {VerdictCalibration.paper_ref}\n"
-                 "verdict machinery: size = samples drawn from the prediction,\n"
-                 "power = a prediction off by +20% variance", fontsize=9)
+    ax.set_xlabel(
+        f"rate over replications (95% Wilson CI)\ndotted: alpha = {ALPHA:g} and power target {POWER_TARGET:g}",
+        fontsize=9,
+    )
+    ax.legend(
+        [
+            Line2D([], [], color="tab:green", marker="o", ls="none"),
+            Line2D([], [], color="tab:red", marker="o", ls="none"),
+            Line2D([], [], color="tab:gray", marker="o", ls="none"),
+            Line2D([], [], color="0.4", marker="o", mfc="white", ls="none"),
+            Line2D([], [], color="0.4", alpha=0.3, lw=6),
+        ],
+        ["PASS", "FAIL", "INCONCLUSIVE", "hollow: context, not combined", "accepted range"],
+        fontsize=7,
+        loc="center",
+        bbox_to_anchor=(0.6, 0.5),
+    )
+    fig.suptitle(
+        f"{VerdictCalibration.id} \u2014 {VerdictCalibration.paper_ref}\n"
+        "verdict machinery: size = samples drawn from the prediction,\n"
+        "power = a prediction off by +20% variance",
+        fontsize=9,
+    )
     fig.tight_layout()
     return save_figure(fig, figdir, "rates")

@@ -18,6 +18,7 @@ from typing import Any
 
 __all__ = ["jsonable", "write_json_atomic"]
 
+
 def jsonable(x: Any) -> Any:
     """Turn numpy scalars/arrays, tuples, enums and non-finite floats into JSON-safe values.
 

@@ -12,7 +12,6 @@ from .jsonio import jsonable
 __all__ = ["Verdict", "Measurement", "ClaimResult", "combine_verdicts", "jsonable"]
 
 
-
 class Verdict(str, Enum):
     """Outcome of a measurement or a claim; the value is what the user reads."""
 
@@ -44,8 +43,6 @@ def combine_verdicts(verdicts: list[Verdict]) -> Verdict:
     if all(v is Verdict.PASS for v in vs):
         return Verdict.PASS
     return Verdict.INCONCLUSIVE
-
-
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -161,9 +161,42 @@ def _delay_constants(dcode, dpar, cap):
 
 
 @njit(cache=True, fastmath={"contract"})
-def _steps(d, p, steps, batch, rec_every, mu, eta, sl, ring, st, buf, z, row, law, dcode, dT, dA, dW,
-           ginv, cumw, last, dtrace, tgiven, cap, bound2, pc, pl, ps, pout, rec_err, rec_n2, rec_h,
-           keep_h, gy):
+def _steps(
+    d,
+    p,
+    steps,
+    batch,
+    rec_every,
+    mu,
+    eta,
+    sl,
+    ring,
+    st,
+    buf,
+    z,
+    row,
+    law,
+    dcode,
+    dT,
+    dA,
+    dW,
+    ginv,
+    cumw,
+    last,
+    dtrace,
+    tgiven,
+    cap,
+    bound2,
+    pc,
+    pl,
+    ps,
+    pout,
+    rec_err,
+    rec_n2,
+    rec_h,
+    keep_h,
+    gy,
+):
     """The step loop of one path (eq. 2.1); returns the divergence step or -1.
 
     ``ring`` (L, d): iterates, h_j in row j mod L, all rows h_0 at entry.
@@ -267,9 +300,41 @@ def _steps(d, p, steps, batch, rec_every, mu, eta, sl, ring, st, buf, z, row, la
 
 
 @njit(cache=True, fastmath={"contract"})
-def _steps4(p, steps, rec_every, mu, eta, sl, ring, st, buf, yf, row, nrows, law, dcode, dT, dA, dW,
-            ginv, cumw, last, dtrace, tgiven, cap, bound2, pc, pl, ps, pout, rec_err, rec_n2, rec_h,
-            keep_h, tbuf):
+def _steps4(
+    p,
+    steps,
+    rec_every,
+    mu,
+    eta,
+    sl,
+    ring,
+    st,
+    buf,
+    yf,
+    row,
+    nrows,
+    law,
+    dcode,
+    dT,
+    dA,
+    dW,
+    ginv,
+    cumw,
+    last,
+    dtrace,
+    tgiven,
+    cap,
+    bound2,
+    pc,
+    pl,
+    ps,
+    pout,
+    rec_err,
+    rec_n2,
+    rec_h,
+    keep_h,
+    tbuf,
+):
     """:func:`_steps` for d = 4, B = 1 (the paper's case): the same operations in the same order.
 
     ``ring`` (L, 4) as in :func:`_steps`.  ``yf`` is flat and holds the samples Y = sqrt(lambda) Z
@@ -449,8 +514,35 @@ def _update_long(ring, cur, prv, sw, nxt, a, z, row, es, ec, mu, d):
 
 
 @njit(cache=True, fastmath=False)
-def _run_path(p, gp, sl, law, mu, eta, steps, batch, rec_every, h0, random_start, seed, dcode, dpar,
-              dtrace, cap, bound2, pc, pl, ps, rec_err, rec_n2, rec_h, keep_h, pout, ygiven, tgiven):
+def _run_path(
+    p,
+    gp,
+    sl,
+    law,
+    mu,
+    eta,
+    steps,
+    batch,
+    rec_every,
+    h0,
+    random_start,
+    seed,
+    dcode,
+    dpar,
+    dtrace,
+    cap,
+    bound2,
+    pc,
+    pl,
+    ps,
+    rec_err,
+    rec_n2,
+    rec_h,
+    keep_h,
+    pout,
+    ygiven,
+    tgiven,
+):
     """Set up path ``p`` (global index ``gp``: streams, ring, buffers) and run its steps."""
     d = sl.shape[0]
     L = max(cap + 2, 3)
@@ -491,18 +583,109 @@ def _run_path(p, gp, sl, law, mu, eta, steps, batch, rec_every, h0, random_start
         # Y = sqrt(lambda) Z: buf is scaled after each refill, given samples here (a copy)
         yf = (z * sl).reshape(z.shape[0] * 4) if dcode == DELAY_GIVEN else buf
         tbuf = np.empty(z.shape[0] if dcode != 0 else 0, dtype=np.int64)
-        return _steps4(p, steps, rec_every, mu, eta, sl, ring, st, buf, yf, row, z.shape[0], law, dcode,
-                       dT, dA, dW, ginv, cumw, last, dtrace, tgiven, cap, bound2, pc, pl, ps, pout,
-                       rec_err, rec_n2, rec_h, keep_h, tbuf)
-    return _steps(d, p, steps, batch, rec_every, mu, eta, sl, ring, st, buf, z, row, law, dcode, dT, dA,
-                  dW, ginv, cumw, last, dtrace, tgiven, cap, bound2, pc, pl, ps, pout, rec_err, rec_n2,
-                  rec_h, keep_h, gy)
+        return _steps4(
+            p,
+            steps,
+            rec_every,
+            mu,
+            eta,
+            sl,
+            ring,
+            st,
+            buf,
+            yf,
+            row,
+            z.shape[0],
+            law,
+            dcode,
+            dT,
+            dA,
+            dW,
+            ginv,
+            cumw,
+            last,
+            dtrace,
+            tgiven,
+            cap,
+            bound2,
+            pc,
+            pl,
+            ps,
+            pout,
+            rec_err,
+            rec_n2,
+            rec_h,
+            keep_h,
+            tbuf,
+        )
+    return _steps(
+        d,
+        p,
+        steps,
+        batch,
+        rec_every,
+        mu,
+        eta,
+        sl,
+        ring,
+        st,
+        buf,
+        z,
+        row,
+        law,
+        dcode,
+        dT,
+        dA,
+        dW,
+        ginv,
+        cumw,
+        last,
+        dtrace,
+        tgiven,
+        cap,
+        bound2,
+        pc,
+        pl,
+        ps,
+        pout,
+        rec_err,
+        rec_n2,
+        rec_h,
+        keep_h,
+        gy,
+    )
 
 
 @njit(cache=True, parallel=True)
-def simulate_paths(sl, law, mu, eta, steps, batch, rec_every, h0, random_start, seed, path_offset,
-                   dcode, dpar, dtrace, cap, bound2, pc, pl, ps, rec_err, rec_n2, rec_h, keep_h,
-                   div_step, pout, ygiven, tgiven):
+def simulate_paths(
+    sl,
+    law,
+    mu,
+    eta,
+    steps,
+    batch,
+    rec_every,
+    h0,
+    random_start,
+    seed,
+    path_offset,
+    dcode,
+    dpar,
+    dtrace,
+    cap,
+    bound2,
+    pc,
+    pl,
+    ps,
+    rec_err,
+    rec_n2,
+    rec_h,
+    keep_h,
+    div_step,
+    pout,
+    ygiven,
+    tgiven,
+):
     """Run all paths (prange); outputs are written in place.
 
     Parameters
@@ -529,9 +712,35 @@ def simulate_paths(sl, law, mu, eta, steps, batch, rec_every, h0, random_start, 
     """
     P = h0.shape[0]
     for p in prange(P):
-        div_step[p] = _run_path(p, path_offset + p, sl, law, mu, eta, steps, batch, rec_every, h0,
-                                random_start, seed, dcode, dpar, dtrace, cap, bound2, pc, pl, ps,
-                                rec_err, rec_n2, rec_h, keep_h, pout, ygiven, tgiven)
+        div_step[p] = _run_path(
+            p,
+            path_offset + p,
+            sl,
+            law,
+            mu,
+            eta,
+            steps,
+            batch,
+            rec_every,
+            h0,
+            random_start,
+            seed,
+            dcode,
+            dpar,
+            dtrace,
+            cap,
+            bound2,
+            pc,
+            pl,
+            ps,
+            rec_err,
+            rec_n2,
+            rec_h,
+            keep_h,
+            pout,
+            ygiven,
+            tgiven,
+        )
 
 
 @njit(cache=True)
@@ -570,9 +779,18 @@ def sample_delays(dcode, dpar, dtrace, cap, seed, path, n):
     return out
 
 
-def simulate_given(Y: np.ndarray, taus: np.ndarray, h0: np.ndarray, *, mu: float, eta: float,
-                   rec_every: int = 1, bound: float = 1e6, cap: int | None = None,
-                   passages=()) -> dict:
+def simulate_given(
+    Y: np.ndarray,
+    taus: np.ndarray,
+    h0: np.ndarray,
+    *,
+    mu: float,
+    eta: float,
+    rec_every: int = 1,
+    bound: float = 1e6,
+    cap: int | None = None,
+    passages=(),
+) -> dict:
     """Private entry for the naive twin: the kernel fed pre-drawn samples and delays.
 
     Parameters
@@ -596,12 +814,39 @@ def simulate_given(Y: np.ndarray, taus: np.ndarray, h0: np.ndarray, *, mu: float
     pl = np.array([float(lv) for _, lv, _ in passages], dtype=np.float64)
     ps = np.array([int(s) for _, _, s in passages], dtype=np.int64)
     out = dict(
-        error=np.zeros((P, n_rec)), norm2=np.zeros((P, n_rec)), h=np.zeros((P, n_rec, d)),
-        diverged_step=np.full(P, -1, dtype=np.int64), passage=np.full((P, pc.size), -1, dtype=np.int64),
+        error=np.zeros((P, n_rec)),
+        norm2=np.zeros((P, n_rec)),
+        h=np.zeros((P, n_rec, d)),
+        diverged_step=np.full(P, -1, dtype=np.int64),
+        passage=np.full((P, pc.size), -1, dtype=np.int64),
     )
-    simulate_paths(np.ones(d), 0, float(mu), float(eta), steps, B, rec_every,
-                   np.ascontiguousarray(h0, dtype=np.float64), False, np.uint64(0), 0, DELAY_GIVEN,
-                   np.zeros(1), np.zeros(1, dtype=np.int64), cap, float(bound) ** 2, pc, pl, ps,
-                   out["error"], out["norm2"], out["h"], True, out["diverged_step"], out["passage"],
-                   Y, taus)
+    simulate_paths(
+        np.ones(d),
+        0,
+        float(mu),
+        float(eta),
+        steps,
+        B,
+        rec_every,
+        np.ascontiguousarray(h0, dtype=np.float64),
+        False,
+        np.uint64(0),
+        0,
+        DELAY_GIVEN,
+        np.zeros(1),
+        np.zeros(1, dtype=np.int64),
+        cap,
+        float(bound) ** 2,
+        pc,
+        pl,
+        ps,
+        out["error"],
+        out["norm2"],
+        out["h"],
+        True,
+        out["diverged_step"],
+        out["passage"],
+        Y,
+        taus,
+    )
     return out

@@ -123,7 +123,11 @@ class DataLaw:
 DATA_LAWS: dict[str, DataLaw] = {
     law.name: law
     for law in (
-        DataLaw(name="gaussian", code=0, description="Y_j = sqrt(lambda_j) Z_j, Z_j iid N(0,1) (unbounded: Assumption 2 fails)"),
+        DataLaw(
+            name="gaussian",
+            code=0,
+            description="Y_j = sqrt(lambda_j) Z_j, Z_j iid N(0,1) (unbounded: Assumption 2 fails)",
+        ),
         DataLaw(name="rademacher", code=1, description="Y_j = +-sqrt(lambda_j), independent fair signs"),
         DataLaw(name="sphere", code=2, description="Y = sqrt(d) Lambda^(1/2) r, r uniform on the unit sphere"),
         DataLaw(name="cube", code=3, description="Y_j = sqrt(3 lambda_j) U_j, U_j iid uniform on [-1, 1]"),
@@ -278,32 +282,51 @@ def delay_law(spec: str | int | DelayLaw) -> DelayLaw:
         try:
             float(text)
         except ValueError:
-            raise DiffapproxError(
-                "delay", "const:T, uniform:A,B, geometric:M or workers:M", spec
-            ) from None
+            raise DiffapproxError("delay", "const:T, uniform:A,B, geometric:M or workers:M", spec) from None
         text = f"const:{text}"
     kind, arg = text.split(":", 1)
     if kind == "const":
         (t,) = _parse_ints("delay", arg)[:1] or [None]
         if t is None or t < 0:
             raise DiffapproxError("delay", "const:T with an integer T >= 0", spec)
-        return DelayLaw(spec=f"const:{t}", code=DELAY_CONST, params=np.array([t], float),
-                        mean=float(t), max=t, cap=t, mass_beyond_cap=0.0)
+        return DelayLaw(
+            spec=f"const:{t}",
+            code=DELAY_CONST,
+            params=np.array([t], float),
+            mean=float(t),
+            max=t,
+            cap=t,
+            mass_beyond_cap=0.0,
+        )
     if kind == "uniform":
         vals = _parse_ints("delay", arg)
         if len(vals) != 2 or vals[0] < 0 or vals[1] < vals[0]:
             raise DiffapproxError("delay", "uniform:A,B with integers 0 <= A <= B", spec)
         a, b = vals
-        return DelayLaw(spec=f"uniform:{a},{b}", code=DELAY_UNIFORM, params=np.array([a, b], float),
-                        mean=(a + b) / 2.0, max=b, cap=b, mass_beyond_cap=0.0)
+        return DelayLaw(
+            spec=f"uniform:{a},{b}",
+            code=DELAY_UNIFORM,
+            params=np.array([a, b], float),
+            mean=(a + b) / 2.0,
+            max=b,
+            cap=b,
+            mass_beyond_cap=0.0,
+        )
     if kind == "geometric":
         m = check_range("delay", arg, 0.0)
         if m == 0:
             return delay_law("const:0")
         p = 1.0 / (m + 1.0)
         cap = _geometric_cap(1.0 - p)
-        return DelayLaw(spec=f"geometric:{m:g}", code=DELAY_GEOMETRIC, params=np.array([p]),
-                        mean=m, max=None, cap=cap, mass_beyond_cap=(1.0 - p) ** (cap + 1))
+        return DelayLaw(
+            spec=f"geometric:{m:g}",
+            code=DELAY_GEOMETRIC,
+            params=np.array([p]),
+            mean=m,
+            max=None,
+            cap=cap,
+            mass_beyond_cap=(1.0 - p) ** (cap + 1),
+        )
     if kind == "workers":
         if "@" in arg:
             m_txt, r_txt = arg.split("@", 1)
@@ -323,16 +346,16 @@ def delay_law(spec: str | int | DelayLaw) -> DelayLaw:
             rates = np.ones(m)
         w = rates / rates.sum()
         if m == 1:
-            return DelayLaw(spec="workers:1", code=DELAY_WORKERS, params=rates, mean=0.0, max=0,
-                            cap=0, mass_beyond_cap=0.0)
+            return DelayLaw(
+                spec="workers:1", code=DELAY_WORKERS, params=rates, mean=0.0, max=0, cap=0, mass_beyond_cap=0.0
+            )
         # Worker m's gap between two of its writes is geometric: P(tau >= c+1) = (1-w_m)^(c+1);
         # the stationary staleness is the size-biased mixture over writers, mean sum_m w_m (1/w_m - 1) = M - 1.
         mean = float(sum(wi * (1.0 / wi - 1.0) for wi in w))
         cap = _geometric_cap(1.0 - float(w.min()))
         mass = float(sum(wi * (1.0 - wi) ** (cap + 1) for wi in w))
         tag = f"workers:{m}" if r_txt == "" else f"workers:{m}@" + ",".join(f"{r:g}" for r in rates)
-        return DelayLaw(spec=tag, code=DELAY_WORKERS, params=rates, mean=mean, max=None, cap=cap,
-                        mass_beyond_cap=mass)
+        return DelayLaw(spec=tag, code=DELAY_WORKERS, params=rates, mean=mean, max=None, cap=cap, mass_beyond_cap=mass)
     raise DiffapproxError("delay", "const:T, uniform:A,B, geometric:M or workers:M", spec)
 
 
@@ -343,5 +366,13 @@ def trace_delay(trace: np.ndarray, label: str = "trace") -> DelayLaw:
         raise DiffapproxError("delay", "a non-empty 1-d trace of integers >= 0", f"array of shape {tr.shape}")
     tr = tr.astype(np.int64)
     mx = int(tr.max())
-    return DelayLaw(spec=f"trace:{label}", code=DELAY_TRACE, params=np.zeros(0), mean=float(tr.mean()),
-                    max=mx, cap=mx, mass_beyond_cap=0.0, trace=tr)
+    return DelayLaw(
+        spec=f"trace:{label}",
+        code=DELAY_TRACE,
+        params=np.zeros(0),
+        mean=float(tr.mean()),
+        max=mx,
+        cap=mx,
+        mass_beyond_cap=0.0,
+        trace=tr,
+    )

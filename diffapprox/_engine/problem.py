@@ -57,7 +57,9 @@ class StreamingPCA:
         object.__setattr__(self, "law", law)
         object.__setattr__(self, "data", law.name)
         if (self.spectrum is None) == (self.sigma is None):
-            raise DiffapproxError("spectrum", "exactly one of spectrum or sigma", "both" if self.spectrum is not None else "neither")
+            raise DiffapproxError(
+                "spectrum", "exactly one of spectrum or sigma", "both" if self.spectrum is not None else "neither"
+            )
         if self.sigma is not None:
             s = np.asarray(self.sigma, dtype=float)
             if s.ndim != 2 or s.shape[0] != s.shape[1] or s.shape[0] < 2:
@@ -88,8 +90,9 @@ class StreamingPCA:
             q = np.eye(lam.size)[:, order] if np.any(order != np.arange(lam.size)) else np.eye(lam.size)
             object.__setattr__(self, "spectrum", tuple(float(x) for x in lam))
         if not lam[0] > lam[1] * (1 + 1e-12):
-            raise DiffapproxError("spectrum", "an eigen-gap lambda1 > lambda2 (Assumption 1)",
-                                  f"lambda1={lam[0]:g}, lambda2={lam[1]:g}")
+            raise DiffapproxError(
+                "spectrum", "an eigen-gap lambda1 > lambda2 (Assumption 1)", f"lambda1={lam[0]:g}, lambda2={lam[1]:g}"
+            )
         lam.setflags(write=False)
         q.setflags(write=False)
         object.__setattr__(self, "eigenvalues", lam)

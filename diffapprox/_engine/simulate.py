@@ -105,16 +105,18 @@ class Trajectory:
             err = {"mean": nones, "q10": nones, "q50": nones, "q90": nones}
             n2m = nones
             h2m = None
-        return jsonable({
-            "schema": SCHEMA,
-            "parameters": self.parameters,
-            "times": self.times,
-            "error": err,
-            "h2_mean": h2m,
-            "norm2_mean": n2m,
-            "diverged": int(self.diverged.sum()),
-            "timing": self.timing,
-        })
+        return jsonable(
+            {
+                "schema": SCHEMA,
+                "parameters": self.parameters,
+                "times": self.times,
+                "error": err,
+                "h2_mean": h2m,
+                "norm2_mean": n2m,
+                "diverged": int(self.diverged.sum()),
+                "timing": self.timing,
+            }
+        )
 
 
 # ----------------------------------------------------------------------------- validation
@@ -147,8 +149,9 @@ def _start(start: Any, d: int, paths: int) -> tuple[np.ndarray, bool, Any]:
         h0 = a.copy()
         desc = f"explicit array of shape ({paths}, {d})"
     else:
-        raise DiffapproxError("start", f"a vector of shape ({d},) or an array of shape ({paths}, {d})",
-                              f"shape {a.shape}")
+        raise DiffapproxError(
+            "start", f"a vector of shape ({d},) or an array of shape ({paths}, {d})", f"shape {a.shape}"
+        )
     if not np.all(np.isfinite(h0)):
         raise DiffapproxError("start", "finite entries", "NaN or inf")
     if np.any(np.sum(h0 * h0, axis=1) == 0.0):
@@ -175,8 +178,7 @@ def _passages(passages: Sequence, d: int) -> tuple[np.ndarray, np.ndarray, np.nd
         pl.append(lv)
         ps.append(int(s))
         desc.append([c, lv, int(s)])
-    return (np.array(pc, dtype=np.int64), np.array(pl, dtype=np.float64), np.array(ps, dtype=np.int64),
-            desc)
+    return (np.array(pc, dtype=np.int64), np.array(pl, dtype=np.float64), np.array(ps, dtype=np.int64), desc)
 
 
 def _threads(threads: int | None) -> int | None:
@@ -190,10 +192,24 @@ def _threads(threads: int | None) -> int | None:
 # ----------------------------------------------------------------------------- simulate
 
 
-def simulate(problem: StreamingPCA, *, mu: float, eta: float, steps: int, paths: int,
-             delay: str | int | DelayLaw = "const:0", batch: int = 1, record_every: int = 100,
-             start: Any = "e2", seed: int = 0, path_offset: int = 0, threads: int | None = None,
-             bound: float = 1e6, record_h: bool = True, passages: Sequence = ()) -> Trajectory:
+def simulate(
+    problem: StreamingPCA,
+    *,
+    mu: float,
+    eta: float,
+    steps: int,
+    paths: int,
+    delay: str | int | DelayLaw = "const:0",
+    batch: int = 1,
+    record_every: int = 100,
+    start: Any = "e2",
+    seed: int = 0,
+    path_offset: int = 0,
+    threads: int | None = None,
+    bound: float = 1e6,
+    record_h: bool = True,
+    passages: Sequence = (),
+) -> Trajectory:
     """Simulate ``paths`` independent runs of Async-MSGD (paper eq. 2.1) in the eigenbasis.
 
     ``h_{k+1} = h_k + mu (h_k - h_{k-1}) + eta (I - w w^T) (1/B sum_b Y_b Y_b^T) w`` with
@@ -273,12 +289,14 @@ def simulate(problem: StreamingPCA, *, mu: float, eta: float, steps: int, paths:
     n_rec = steps // record_every + 1
     record_h = bool(record_h)
     if record_h and paths * n_rec * d * 8 > _MAX_RECORD_BYTES:
-        raise DiffapproxError("record_h", f"False for records over {_MAX_RECORD_BYTES >> 30} GiB",
-                              f"{paths * n_rec * d * 8 / 2**30:.1f} GiB of h")
+        raise DiffapproxError(
+            "record_h",
+            f"False for records over {_MAX_RECORD_BYTES >> 30} GiB",
+            f"{paths * n_rec * d * 8 / 2**30:.1f} GiB of h",
+        )
 
     sl = np.sqrt(problem.eigenvalues).astype(np.float64)
-    dtrace = (np.ascontiguousarray(law.trace, dtype=np.int64) if law.trace is not None
-              else np.zeros(1, dtype=np.int64))
+    dtrace = np.ascontiguousarray(law.trace, dtype=np.int64) if law.trace is not None else np.zeros(1, dtype=np.int64)
     dpar = np.ascontiguousarray(law.params, dtype=np.float64)
     if dpar.size == 0:
         dpar = np.zeros(1)
@@ -291,9 +309,35 @@ def simulate(problem: StreamingPCA, *, mu: float, eta: float, steps: int, paths:
     not_ = np.zeros((0, 0), dtype=np.int64)
 
     def call(P, K, h0_, e, n2, hh, ds, po):
-        _kernel.simulate_paths(sl, int(problem.law.code), mu, eta, K, batch, record_every if K == steps else 1,
-                               h0_, random_start, np.uint64(seed), path_offset, int(law.code), dpar, dtrace,
-                               int(law.cap), bound * bound, pc, pl, ps, e, n2, hh, record_h, ds, po, noy, not_)
+        _kernel.simulate_paths(
+            sl,
+            int(problem.law.code),
+            mu,
+            eta,
+            K,
+            batch,
+            record_every if K == steps else 1,
+            h0_,
+            random_start,
+            np.uint64(seed),
+            path_offset,
+            int(law.code),
+            dpar,
+            dtrace,
+            int(law.cap),
+            bound * bound,
+            pc,
+            pl,
+            ps,
+            e,
+            n2,
+            hh,
+            record_h,
+            ds,
+            po,
+            noy,
+            not_,
+        )
 
     import numba
 
@@ -306,8 +350,16 @@ def simulate(problem: StreamingPCA, *, mu: float, eta: float, steps: int, paths:
         if not _kernel.simulate_paths.overloads:
             # first call in this process: compile (or load from the on-disk cache) on a tiny run
             t0 = time.perf_counter()
-            call(1, 1, h0[:1].copy(), np.empty((1, 2)), np.empty((1, 2)), np.empty((1, 2, rec_h.shape[2])),
-                 np.full(1, -1, dtype=np.int64), np.full((1, pc.size), -1, dtype=np.int64))
+            call(
+                1,
+                1,
+                h0[:1].copy(),
+                np.empty((1, 2)),
+                np.empty((1, 2)),
+                np.empty((1, 2, rec_h.shape[2])),
+                np.full(1, -1, dtype=np.int64),
+                np.full((1, pc.size), -1, dtype=np.int64),
+            )
             compile_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         call(paths, steps, h0, rec_err, rec_n2, rec_h, div_step, pout)
@@ -335,10 +387,16 @@ def simulate(problem: StreamingPCA, *, mu: float, eta: float, steps: int, paths:
         "passages": pass_desc,
         "rng": "xoshiro256+ per path (SplitMix64 from (seed, path)), 256-layer ziggurat normals",
     }
-    timing = {"compile_s": compile_s, "run_s": run_s,
-              "path_steps_per_s": paths * steps / run_s if run_s > 0 else None}
+    timing = {"compile_s": compile_s, "run_s": run_s, "path_steps_per_s": paths * steps / run_s if run_s > 0 else None}
     return Trajectory(
-        times=steps_at * eta, steps_at=steps_at, error=rec_err, norm2=rec_n2,
-        h=rec_h if record_h else None, diverged=div_step >= 0, diverged_step=div_step, passage=pout,
-        parameters=parameters, timing=timing,
+        times=steps_at * eta,
+        steps_at=steps_at,
+        error=rec_err,
+        norm2=rec_n2,
+        h=rec_h if record_h else None,
+        diverged=div_step >= 0,
+        diverged_step=div_step,
+        passage=pout,
+        parameters=parameters,
+        timing=timing,
     )

@@ -42,8 +42,9 @@ _NO_TAU = np.empty(0, dtype=np.int64)
 @njit(cache=True, parallel=True)
 def _diag_paths(sl, lam, mu, eta, steps, tau, h0, seed, path_offset, out_every, maxn, bias, dout, dsup, div):
     for q in prange(maxn.size):
-        _diag_path_offset(q, path_offset, sl, lam, mu, eta, steps, tau, h0, seed, out_every, maxn, bias, dout,
-                          dsup, div)
+        _diag_path_offset(
+            q, path_offset, sl, lam, mu, eta, steps, tau, h0, seed, out_every, maxn, bias, dout, dsup, div
+        )
 
 
 @njit(cache=True)
@@ -147,8 +148,19 @@ def _diag_path(q, st, Yg, tg, sl, lam, mu, eta, steps, tau, h0, out_every, maxn,
     dsup[q] = ds
 
 
-def path_diagnostics(problem: StreamingPCA, *, mu: float, eta: float, steps: int, paths: int, tau: int = 0,
-                     start="e2", seed: int = 0, path_offset: int = 0, n_out: int = 10) -> dict:
+def path_diagnostics(
+    problem: StreamingPCA,
+    *,
+    mu: float,
+    eta: float,
+    steps: int,
+    paths: int,
+    tau: int = 0,
+    start="e2",
+    seed: int = 0,
+    path_offset: int = 0,
+    n_out: int = 10,
+) -> dict:
     """Run Async-MSGD with a constant delay and return the Lemma 3.1/3.2/3.4 diagnostics per path.
 
     Parameters
@@ -201,22 +213,61 @@ def path_diagnostics(problem: StreamingPCA, *, mu: float, eta: float, steps: int
     dout = np.full((paths, n_out), np.nan)
     dsup = np.full(paths, np.nan)
     div = np.zeros(paths, dtype=np.bool_)
-    _diag_paths(sl, lam, mu, eta, steps, tau, np.ascontiguousarray(h0), np.uint64(seed), int(path_offset),
-                steps // n_out, maxn, bias, dout, dsup, div)
-    return {"max_norm_excess": maxn, "bias_sup": bias, "D": dout, "D_sup": dsup,
-            "times": np.arange(1, n_out + 1) * (steps // n_out) * eta, "diverged": div}
+    _diag_paths(
+        sl,
+        lam,
+        mu,
+        eta,
+        steps,
+        tau,
+        np.ascontiguousarray(h0),
+        np.uint64(seed),
+        int(path_offset),
+        steps // n_out,
+        maxn,
+        bias,
+        dout,
+        dsup,
+        div,
+    )
+    return {
+        "max_norm_excess": maxn,
+        "bias_sup": bias,
+        "D": dout,
+        "D_sup": dsup,
+        "times": np.arange(1, n_out + 1) * (steps // n_out) * eta,
+        "diverged": div,
+    }
 
 
 @njit(cache=True, parallel=True)
 def _diag_given_paths(Y, taus, lam, mu, eta, h0, out_every, maxn, bias, dout, dsup, div):
     for q in prange(maxn.size):
         st = np.zeros((N_STREAMS, 4), dtype=np.uint64)  # unused: samples are given
-        _diag_path(q, st, Y[q], taus[q], lam, lam, mu, eta, Y.shape[1], taus[q].max(), h0[q], out_every, maxn,
-                   bias, dout, dsup, div)
+        _diag_path(
+            q,
+            st,
+            Y[q],
+            taus[q],
+            lam,
+            lam,
+            mu,
+            eta,
+            Y.shape[1],
+            taus[q].max(),
+            h0[q],
+            out_every,
+            maxn,
+            bias,
+            dout,
+            dsup,
+            div,
+        )
 
 
-def diagnostics_given(Y: np.ndarray, taus: np.ndarray, h0: np.ndarray, lam: np.ndarray, *, mu: float, eta: float,
-                      n_out: int = 1) -> dict:
+def diagnostics_given(
+    Y: np.ndarray, taus: np.ndarray, h0: np.ndarray, lam: np.ndarray, *, mu: float, eta: float, n_out: int = 1
+) -> dict:
     """Private entry for the naive twin (tests only): the kernel fed pre-drawn samples and delays.
 
     Y (P, steps, d) float64 samples in the eigenbasis; taus (P, steps) int >= 0 delays (any law; the
@@ -234,6 +285,18 @@ def diagnostics_given(Y: np.ndarray, taus: np.ndarray, h0: np.ndarray, lam: np.n
     dout = np.full((P, n_out), np.nan)
     dsup = np.full(P, np.nan)
     div = np.zeros(P, dtype=np.bool_)
-    _diag_given_paths(Y, taus, np.ascontiguousarray(lam, dtype=np.float64), float(mu), float(eta), h0,
-                      steps // n_out, maxn, bias, dout, dsup, div)
+    _diag_given_paths(
+        Y,
+        taus,
+        np.ascontiguousarray(lam, dtype=np.float64),
+        float(mu),
+        float(eta),
+        h0,
+        steps // n_out,
+        maxn,
+        bias,
+        dout,
+        dsup,
+        div,
+    )
     return {"max_norm_excess": maxn, "bias_sup": bias, "D": dout, "D_sup": dsup, "diverged": div}

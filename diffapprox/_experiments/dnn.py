@@ -207,8 +207,14 @@ class _TorchSettings:
         return False
 
 
-def train_async_msgd(config: TrainConfig, seed: int, *, threads: int = 1, record_every_epoch: bool = True,
-                     return_parameters: bool = False) -> dict:
+def train_async_msgd(
+    config: TrainConfig,
+    seed: int,
+    *,
+    threads: int = 1,
+    record_every_epoch: bool = True,
+    return_parameters: bool = False,
+) -> dict:
     """Train the MLP on digits by Async-MSGD with simulated staleness; return a summary.
 
     Parameters

@@ -139,11 +139,20 @@ class LiveRun:
         """JSON-ready summary: parameters, throughput, staleness moments, final error."""
         tr = self.trace
         return {
-            "mu": self.mu, "eta": self.eta, "workers": self.workers, "steps": int(tr.size),
-            "compute_mean_s": self.compute_mean_s, "slow_factor": self.slow_factor, "seed": self.seed,
-            "cluster": self.cluster, "elapsed_s": self.elapsed_s, "updates_per_s": self.updates_per_s,
-            "diverged": self.diverged, "predicted_delay_law": self.delay_spec(),
-            "overhead_s": self.overhead_s, "compute_ratio": self.compute_ratio,
+            "mu": self.mu,
+            "eta": self.eta,
+            "workers": self.workers,
+            "steps": int(tr.size),
+            "compute_mean_s": self.compute_mean_s,
+            "slow_factor": self.slow_factor,
+            "seed": self.seed,
+            "cluster": self.cluster,
+            "elapsed_s": self.elapsed_s,
+            "updates_per_s": self.updates_per_s,
+            "diverged": self.diverged,
+            "predicted_delay_law": self.delay_spec(),
+            "overhead_s": self.overhead_s,
+            "compute_ratio": self.compute_ratio,
             "staleness": {
                 "mean": float(tr.mean()) if tr.size else math.nan,
                 "std": float(tr.std()) if tr.size else math.nan,
@@ -157,14 +166,22 @@ class LiveRun:
     def to_dict(self) -> dict:
         """Everything, arrays included (what a claim cell stores)."""
         d = self.summary()
-        d.update(times=self.times, error=self.error, norm2=self.norm2, trace=self.trace,
-                 writer=self.writer, wall_s=self.wall_s, record_every=self.record_every)
+        d.update(
+            times=self.times,
+            error=self.error,
+            norm2=self.norm2,
+            trace=self.trace,
+            writer=self.writer,
+            wall_s=self.wall_s,
+            record_every=self.record_every,
+        )
         return d
 
 
 # ----------------------------------------------------------------------------- worker side
-def _draw(seed: int, worker: int, task: int, lam: np.ndarray, data: str, batch: int,
-          mean_s: float) -> tuple[float, np.ndarray]:
+def _draw(
+    seed: int, worker: int, task: int, lam: np.ndarray, data: str, batch: int, mean_s: float
+) -> tuple[float, np.ndarray]:
     """The task's compute time and data: ``default_rng([seed, worker, task])``, pause first."""
     from .._engine.laws import data_law
 
@@ -178,8 +195,17 @@ def _gradient(h: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (s[:, None] * y).mean(axis=0) - np.mean(s * s) * h
 
 
-def worker_gradient(h: np.ndarray, version: int, worker: int, task: int, seed: int,
-                    lam: np.ndarray, data: str, batch: int, mean_s: float) -> tuple:
+def worker_gradient(
+    h: np.ndarray,
+    version: int,
+    worker: int,
+    task: int,
+    seed: int,
+    lam: np.ndarray,
+    data: str,
+    batch: int,
+    mean_s: float,
+) -> tuple:
     """One worker task: sleep a random compute time, then the stochastic gradient at ``h``.
 
     Parameters
@@ -278,13 +304,21 @@ class _Server:
 
     async def state(self) -> dict:
         k = self.k
-        return {"k": k, "diverged": self.diverged, "err": self.err, "nrm": self.nrm,
-                "trace": self.trace[:k].copy(), "writer": self.writer[:k].copy(), "wall": self.wall[:k].copy(),
-                "elapsed": float(self.wall[k - 1]) if k else 0.0}
+        return {
+            "k": k,
+            "diverged": self.diverged,
+            "err": self.err,
+            "nrm": self.nrm,
+            "trace": self.trace[:k].copy(),
+            "writer": self.writer[:k].copy(),
+            "wall": self.wall[:k].copy(),
+            "elapsed": float(self.wall[k - 1]) if k else 0.0,
+        }
 
 
-def _worker_loop(server, worker: int, seed: int, lam: np.ndarray, data: str, batch: int,
-                 mean_s: float) -> tuple[int, float]:
+def _worker_loop(
+    server, worker: int, seed: int, lam: np.ndarray, data: str, batch: int, mean_s: float
+) -> tuple[int, float]:
     """One worker, a long-running Dask task: read, compute, push, ... until the server says stop.
 
     Returns (tasks, overhead_s): the number of gradients pushed and the summed per-task time
@@ -328,8 +362,6 @@ def _close_cluster() -> None:
 
 
 atexit.register(_close_cluster)
-
-
 
 
 def live_cluster(slots: int = DEFAULT_SLOTS):
@@ -478,8 +510,10 @@ def live(
         t0 = time.perf_counter()
         server_fut = client.submit(_Server, h0, mu, eta, m, k_steps, rec, bound, actor=True)
         server = server_fut.result(timeout=timeout)
-        loops = [client.submit(_worker_loop, server, w, seed, lam, data, batch, float(means[w]), pure=False)
-                 for w in range(m)]
+        loops = [
+            client.submit(_worker_loop, server, w, seed, lam, data, batch, float(means[w]), pure=False)
+            for w in range(m)
+        ]
         # A total deadline: generous (10x the compute time the run needs, plus `timeout`).
         budget = timeout + 10.0 * k_steps * float(means.mean()) / m
         try:
@@ -487,19 +521,37 @@ def live(
         except TimeoutError:
             server.halt().result()
             client.cancel(loops)
-            raise DiffapproxError("timeout", f"a live run finished within {budget:.3g} s "
-                                  f"(needs {m} free task slots)", f"{time.perf_counter() - t0:.3g} s") from None
+            raise DiffapproxError(
+                "timeout",
+                f"a live run finished within {budget:.3g} s (needs {m} free task slots)",
+                f"{time.perf_counter() - t0:.3g} s",
+            ) from None
         st = server.state().result()
         del server
         server_fut.release()
     k = int(st["k"])
     tasks = sum(t for t, _ in done)
     overhead = sum(o for _, o in done) / tasks if tasks else math.nan
-    return LiveRun(mu=mu, eta=eta, workers=m, steps=k, compute_mean_s=mean_s, slow_factor=slow,
-                   seed=seed, record_every=rec, times=np.arange(k_steps // rec + 1, dtype=np.int64) * rec,
-                   error=st["err"], norm2=st["nrm"], trace=st["trace"], writer=st["writer"],
-                   wall_s=st["wall"], elapsed_s=st["elapsed"], diverged=bool(st["diverged"]), cluster=desc,
-                   overhead_s=overhead)
+    return LiveRun(
+        mu=mu,
+        eta=eta,
+        workers=m,
+        steps=k,
+        compute_mean_s=mean_s,
+        slow_factor=slow,
+        seed=seed,
+        record_every=rec,
+        times=np.arange(k_steps // rec + 1, dtype=np.int64) * rec,
+        error=st["err"],
+        norm2=st["nrm"],
+        trace=st["trace"],
+        writer=st["writer"],
+        wall_s=st["wall"],
+        elapsed_s=st["elapsed"],
+        diverged=bool(st["diverged"]),
+        cluster=desc,
+        overhead_s=overhead,
+    )
 
 
 def _gather(client, futures, timeout: float) -> list:

@@ -36,7 +36,8 @@ def require_distributed():
         import distributed
     except ImportError:
         raise DiffapproxError(
-            "scheduler", "dask.distributed installed (pip install 'diffapprox[distributed]')",
+            "scheduler",
+            "dask.distributed installed (pip install 'diffapprox[distributed]')",
             "no module named distributed",
         ) from None
     return distributed
@@ -182,9 +183,11 @@ def wait_for_workers(client, n: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while len(client.scheduler_info(n_workers=-1)["workers"]) < n:
         if time.monotonic() > deadline:
-            raise DiffapproxError("workers", f"{n} Dask workers within {timeout:g} s",
-                                  len(client.scheduler_info(n_workers=-1)["workers"]))
+            raise DiffapproxError(
+                "workers", f"{n} Dask workers within {timeout:g} s", len(client.scheduler_info(n_workers=-1)["workers"])
+            )
         time.sleep(0.05)
+
 
 class quiet_logs:
     """Silence ``distributed``'s INFO chatter while a cluster shuts down (it is expected)."""
@@ -209,9 +212,14 @@ def local_cluster_kwargs(n_workers: int, threads: int, processes: bool = True) -
     """
     import logging
 
-    kw = dict(n_workers=n_workers, threads_per_worker=threads, processes=processes,
-              dashboard_address=None, silence_logs=logging.CRITICAL,
-              scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
+    kw = dict(
+        n_workers=n_workers,
+        threads_per_worker=threads,
+        processes=processes,
+        dashboard_address=None,
+        silence_logs=logging.CRITICAL,
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+    )
     if processes:  # TCP on loopback; without processes Dask talks in-process (no network at all)
         kw["host"] = "127.0.0.1"
     return kw

@@ -129,7 +129,10 @@ class CellStore:
         except Exception:  # noqa: BLE001 - a corrupt checkpoint is recomputed
             return None
         if not isinstance(d, dict) or (d.get("key"), d.get("seed"), d.get("params")) != (
-                cell.key, cell.seed, repr(cell.params)):
+            cell.key,
+            cell.seed,
+            repr(cell.params),
+        ):
             return None
         return d.get("outcome")
 
@@ -139,8 +142,11 @@ class CellStore:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pkl", dir=p.parent)
         try:
             with os.fdopen(fd, "wb") as f:
-                pickle.dump({"key": cell.key, "seed": cell.seed, "params": repr(cell.params), "outcome": outcome}, f,
-                            protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(
+                    {"key": cell.key, "seed": cell.seed, "params": repr(cell.params), "outcome": outcome},
+                    f,
+                    protocol=pickle.HIGHEST_PROTOCOL,
+                )
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, p)
@@ -238,8 +244,10 @@ class Progress:
             return
         eta = self.eta_s()
         tail = f"  ERROR {error}" if error else ""
-        self.stream.write(f"[{self.k}/{self.n}] {cell.claim} {cell.key}  {_fmt_s(elapsed_s)}"
-                          f"  ETA {_fmt_s(eta) if eta == eta else '?'}{tail}\n")
+        self.stream.write(
+            f"[{self.k}/{self.n}] {cell.claim} {cell.key}  {_fmt_s(elapsed_s)}"
+            f"  ETA {_fmt_s(eta) if eta == eta else '?'}{tail}\n"
+        )
         self.stream.flush()
 
     def close(self) -> None:

@@ -51,8 +51,7 @@ def missing_requirements(claim: Claim) -> str | None:
     if not missing:
         return None
     extra = claim.extra or "all"
-    return (f"needs the `{extra}` extra (missing: {', '.join(missing)}): "
-            f"pip install -e '.[{extra}]'")
+    return f"needs the `{extra}` extra (missing: {', '.join(missing)}): pip install -e '.[{extra}]'"
 
 
 def _version(dist: str) -> str | None:
@@ -65,10 +64,16 @@ def _version(dist: str) -> str | None:
 def _git_commit() -> dict:
     here = Path(__file__).resolve().parent
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
-                             timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
     return {"commit": sha or None, "dirty": bool(dirty) if sha else None}
@@ -97,12 +102,27 @@ def environment() -> dict:
     }
 
 
-def _error_result(claim: Claim, profile: str, seed: int, msg: str, elapsed: float = 0.0,
-                  params: dict | None = None, missing_extra: str | None = None) -> ClaimResult:
-    return ClaimResult(id=claim.id, paper_ref=claim.paper_ref, statement=claim.statement, verdict=Verdict.ERROR,
-                       parameters={**(params or {}), "profile": profile, "seed": seed}, measurements=[],
-                       elapsed_s=elapsed, error=msg, reproducible=claim.reproducible,
-                       missing_extra=missing_extra)
+def _error_result(
+    claim: Claim,
+    profile: str,
+    seed: int,
+    msg: str,
+    elapsed: float = 0.0,
+    params: dict | None = None,
+    missing_extra: str | None = None,
+) -> ClaimResult:
+    return ClaimResult(
+        id=claim.id,
+        paper_ref=claim.paper_ref,
+        statement=claim.statement,
+        verdict=Verdict.ERROR,
+        parameters={**(params or {}), "profile": profile, "seed": seed},
+        measurements=[],
+        elapsed_s=elapsed,
+        error=msg,
+        reproducible=claim.reproducible,
+        missing_extra=missing_extra,
+    )
 
 
 def _rel_figures(figs: list, out: Path) -> list[str]:
@@ -222,16 +242,23 @@ def run_claims(
         try:
             fo: ClaimOutput = c.finish(profile, seed, {cell.key: o["result"] for cell, o in zip(cells, oc)}, figdir)
         except Exception as exc:  # noqa: BLE001
-            results[c.id] = _error_result(c, profile, seed, f"finish: {type(exc).__name__}: {exc}",
-                                          cell_time + time.perf_counter() - t0, params)
+            results[c.id] = _error_result(
+                c, profile, seed, f"finish: {type(exc).__name__}: {exc}", cell_time + time.perf_counter() - t0, params
+            )
             continue
         elapsed = cell_time + time.perf_counter() - t0
         verdict = combine_verdicts([m.verdict for m in fo.measurements if m.informative])
         results[c.id] = ClaimResult(
-            id=c.id, paper_ref=c.paper_ref, statement=c.statement, verdict=verdict,
+            id=c.id,
+            paper_ref=c.paper_ref,
+            statement=c.statement,
+            verdict=verdict,
             parameters={**params, **fo.parameters, "profile": profile, "seed": seed, "cells": len(cells)},
-            measurements=list(fo.measurements), figures=_rel_figures(fo.figures, out), elapsed_s=elapsed,
-            findings=list(fo.findings), inconsistencies=list(fo.inconsistencies),
+            measurements=list(fo.measurements),
+            figures=_rel_figures(fo.figures, out),
+            elapsed_s=elapsed,
+            findings=list(fo.findings),
+            inconsistencies=list(fo.inconsistencies),
             reproducible=c.reproducible,
         )
 

@@ -106,8 +106,9 @@ def ode_drift(problem, mu: float, h: np.ndarray) -> np.ndarray:
     return (lam * h - q * h) / (1.0 - mu)
 
 
-def ode_solve_ivp(problem, h0, mu: float, times, *, rtol: float = 1e-12, atol: float = 1e-14,
-                  method: str = "DOP853") -> np.ndarray:
+def ode_solve_ivp(
+    problem, h0, mu: float, times, *, rtol: float = 1e-12, atol: float = 1e-14, method: str = "DOP853"
+) -> np.ndarray:
     """Numerical solution of ODE (3.2) with :func:`scipy.integrate.solve_ivp` (the cross-check).
 
     Same parameters and return as :func:`ode_closed_form`; ``rtol``, ``atol`` and
@@ -124,8 +125,9 @@ def ode_solve_ivp(problem, h0, mu: float, times, *, rtol: float = 1e-12, atol: f
     t_end = float(ts[-1])
     if t_end == 0.0:
         return np.tile(h, (t.size, 1))
-    sol = solve_ivp(lambda _t, y: ode_drift(lam, mu, y), (0.0, t_end), h, method=method,
-                    t_eval=ts, rtol=rtol, atol=atol)
+    sol = solve_ivp(
+        lambda _t, y: ode_drift(lam, mu, y), (0.0, t_end), h, method=method, t_eval=ts, rtol=rtol, atol=atol
+    )
     if not sol.success:  # pragma: no cover - DOP853 on this smooth ODE does not fail
         raise RuntimeError(f"solve_ivp failed: {sol.message}")
     out = np.empty((t.size, lam.size))

@@ -33,10 +33,20 @@ from .._engine.problem import StreamingPCA
 
 __all__ = [
     "Constants",
-    "T1", "T2", "T3", "N1", "N2", "N3", "N3_hat", "N3_tilde",
-    "lemma31_norm_bound", "lemma31_step_bound",
-    "tau_threshold_ode", "tau_threshold_sde",
-    "why_undefined", "VERSIONS",
+    "T1",
+    "T2",
+    "T3",
+    "N1",
+    "N2",
+    "N3",
+    "N3_hat",
+    "N3_tilde",
+    "lemma31_norm_bound",
+    "lemma31_step_bound",
+    "tau_threshold_ode",
+    "tau_threshold_sde",
+    "why_undefined",
+    "VERSIONS",
 ]
 
 #: The places a twice-printed formula stands.
@@ -89,8 +99,13 @@ class Constants:
             raise DiffapproxError("problem", "a StreamingPCA or Constants", type(problem).__name__)
         lam = problem.eigenvalues
         cd = problem.C_d
-        return cls(lambda1=float(lam[0]), lambda2=float(lam[1]), alpha12=float(problem.alpha[0, 1]),
-                   phi=problem.phi, C_d=math.inf if cd is None else float(cd))
+        return cls(
+            lambda1=float(lam[0]),
+            lambda2=float(lam[1]),
+            alpha12=float(problem.alpha[0, 1]),
+            phi=problem.phi,
+            C_d=math.inf if cd is None else float(cd),
+        )
 
 
 def _mu(mu):
@@ -173,8 +188,13 @@ def T3(problem, *, mu: float, eta: float, delta: float, epsilon: float, version:
     (constant 1) always lies there.
     """
     c = Constants.of(problem)
-    mu, eta, delta, epsilon, version = (_mu(mu), _pos("eta", eta), _unit("delta", delta),
-                                        _pos("epsilon", epsilon), _version(version))
+    mu, eta, delta, epsilon, version = (
+        _mu(mu),
+        _pos("eta", eta),
+        _unit("delta", delta),
+        _pos("epsilon", epsilon),
+        _version(version),
+    )
     num, den = _t3_arg(c, mu, eta, delta, epsilon, version)
     return (1.0 - mu) / (2.0 * c.gap) * (_log(num / den) if den > 0 else math.nan)
 
@@ -195,8 +215,14 @@ def N1(problem, *, mu: float, eta: float, delta: float, nu: float, epsilon: floa
     ``nan`` for unbounded data (``C_d = inf``).
     """
     c = Constants.of(problem)
-    mu, eta, delta, nu, epsilon, gamma = (_mu(mu), _pos("eta", eta), _unit("delta", delta), _unit("nu", nu),
-                                          _pos("epsilon", epsilon), _gamma(gamma, 0.5))
+    mu, eta, delta, nu, epsilon, gamma = (
+        _mu(mu),
+        _pos("eta", eta),
+        _unit("delta", delta),
+        _unit("nu", nu),
+        _pos("epsilon", epsilon),
+        _gamma(gamma, 0.5),
+    )
     e = 0.5 + gamma
     pre = (c.lambda1 + c.C_d) * c.phi**e / (2.0 * (1.0 - mu) * c.gap ** (1.0 + e) * epsilon**e)
     return pre * _log(_t1_arg(c, mu, eta, delta, nu, "main")) if math.isfinite(pre) else math.nan
@@ -224,8 +250,13 @@ def N3(problem, *, mu: float, eta: float, delta: float, epsilon: float, gamma: f
     is <= 0 or ``C_d = inf``.
     """
     c = Constants.of(problem)
-    mu, eta, delta, epsilon, gamma = (_mu(mu), _pos("eta", eta), _unit("delta", delta), _pos("epsilon", epsilon),
-                                      _gamma(gamma, 0.5))
+    mu, eta, delta, epsilon, gamma = (
+        _mu(mu),
+        _pos("eta", eta),
+        _unit("delta", delta),
+        _pos("epsilon", epsilon),
+        _gamma(gamma, 0.5),
+    )
     e = 0.5 + gamma
     pre = (c.lambda1 + c.C_d) * c.phi**e / (((1.0 - mu) * c.gap) ** (1.0 + e) * epsilon**e)
     num, den = _t3_arg(c, mu, eta, delta, epsilon, "main")
@@ -242,7 +273,12 @@ def N3_hat(problem, *, eta0: float, delta: float, epsilon: float, gamma: float) 
     which the argument is ``-8 delta^2/(3 eps) < 0``: pass the step size actually used).
     """
     c = Constants.of(problem)
-    eta0, delta, epsilon, gamma = _pos("eta0", eta0), _unit("delta", delta), _pos("epsilon", epsilon), _gamma(gamma, 0.5)
+    eta0, delta, epsilon, gamma = (
+        _pos("eta0", eta0),
+        _unit("delta", delta),
+        _pos("epsilon", epsilon),
+        _gamma(gamma, 0.5),
+    )
     e = 0.5 + gamma
     pre = (c.lambda1 + c.C_d) * c.phi**e / (c.gap ** (1.0 + e) * epsilon**e)
     den = c.gap * epsilon - 4.0 * eta0 * c.phi
@@ -322,13 +358,17 @@ def why_undefined(name: str, problem, **kw) -> str | None:
         num, den = _t3_arg(c, kw["mu"], kw["eta"], kw["delta"], kw["epsilon"], kw.get("version", "main"))
         if den <= 0:
             k = 4 if kw.get("version", "main") == "main" else 2
-            return (f"log argument <= 0: (1-mu)(lambda1-lambda2) eps - {k} eta phi = {den:.6g} <= 0; "
-                    f"needs eta < (1-mu)(lambda1-lambda2) eps/({k} phi) = {(1 - kw['mu']) * c.gap * kw['epsilon'] / (k * c.phi):.6g}")
+            return (
+                f"log argument <= 0: (1-mu)(lambda1-lambda2) eps - {k} eta phi = {den:.6g} <= 0; "
+                f"needs eta < (1-mu)(lambda1-lambda2) eps/({k} phi) = {(1 - kw['mu']) * c.gap * kw['epsilon'] / (k * c.phi):.6g}"
+            )
     if name in ("N3_hat", "N3_tilde"):
         den = c.gap * kw["epsilon"] - 4.0 * kw["eta0"] * c.phi
         if den <= 0:
-            return (f"log argument <= 0: (lambda1-lambda2) eps - 4 eta0 phi = {den:.6g} <= 0; "
-                    f"needs eta0 < (lambda1-lambda2) eps/(4 phi) = {c.gap * kw['epsilon'] / (4 * c.phi):.6g}")
+            return (
+                f"log argument <= 0: (lambda1-lambda2) eps - 4 eta0 phi = {den:.6g} <= 0; "
+                f"needs eta0 < (lambda1-lambda2) eps/(4 phi) = {c.gap * kw['epsilon'] / (4 * c.phi):.6g}"
+            )
     if name in ("T2", "N2"):
         d2 = kw["delta"] ** 2
         if (1 - d2) / d2 <= 0:  # pragma: no cover - delta < 1 is validated

@@ -116,8 +116,7 @@ class OULimit:
         object.__setattr__(self, "rate", rate)
         object.__setattr__(self, "sigma", sigma)
         object.__setattr__(self, "equation", "3.3" if j == 0 else "A.2")
-        object.__setattr__(self, "reference",
-                           "Theorem 3.5, eq. (3.3)" if j == 0 else "Theorem 3.9, eq. (A.2)")
+        object.__setattr__(self, "reference", "Theorem 3.5, eq. (3.3)" if j == 0 else "Theorem 3.9, eq. (A.2)")
 
     @property
     def dim(self) -> int:
@@ -136,7 +135,9 @@ class OULimit:
         if u.ndim == 0:
             u = np.full(self.dim, float(u))
         if u.shape != (self.dim,) or not np.all(np.isfinite(u)):
-            raise DiffapproxError("u0", f"a finite vector of length {self.dim} (coordinates {self.coords.tolist()})", u0)
+            raise DiffapproxError(
+                "u0", f"a finite vector of length {self.dim} (coordinates {self.coords.tolist()})", u0
+            )
         return u
 
     def mean(self, t, u0=None) -> np.ndarray:
@@ -207,8 +208,9 @@ class OULimit:
         _ou_paths(np.uint64(rng.integers(0, 2**63)), decay, sd, u0, out)
         return out
 
-    def sample_sdeint(self, times, n_paths: int, rng: np.random.Generator, u0=None,
-                      method: str = "itoEuler") -> np.ndarray:
+    def sample_sdeint(
+        self, times, n_paths: int, rng: np.random.Generator, u0=None, method: str = "itoEuler"
+    ) -> np.ndarray:
         """Paths by numerical integration with ``sdeint`` (independent cross-check).
 
         ``method`` is ``"itoEuler"`` or ``"itoSRI2"``; ``times`` must be an evenly

@@ -61,9 +61,19 @@ from .._engine.problem import StreamingPCA
 from .paper import Constants
 
 __all__ = [
-    "characteristic_polynomial", "spectral_radius", "critical_gain", "is_stable",
-    "largest_stable_delay", "Mode", "modes", "StabilityReport", "max_stable_delay",
-    "max_stable_momentum", "mean_field_jacobian", "design_delay", "iterate_mode",
+    "characteristic_polynomial",
+    "spectral_radius",
+    "critical_gain",
+    "is_stable",
+    "largest_stable_delay",
+    "Mode",
+    "modes",
+    "StabilityReport",
+    "max_stable_delay",
+    "max_stable_momentum",
+    "mean_field_jacobian",
+    "design_delay",
+    "iterate_mode",
 ]
 
 
@@ -121,8 +131,9 @@ def critical_gain(mu: float, tau: int) -> float:
     hi = min(math.pi, 4.0 * math.pi / (2.0 * tau + 1.0))
     while _psi(hi, mu, tau) < math.pi:  # pragma: no cover - 4 pi/(2tau+1) always suffices
         hi = min(math.pi, 2.0 * hi)
-    theta = brentq(lambda t: _psi(t, mu, tau) - math.pi, 1e-300, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps,
-                   maxiter=500)
+    theta = brentq(
+        lambda t: _psi(t, mu, tau) - math.pi, 1e-300, hi, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500
+    )
     return _qabs(theta, mu)
 
 
@@ -191,8 +202,9 @@ def modes(problem: StreamingPCA, eta: float) -> list[Mode]:
     lam = problem.eigenvalues
     out = [Mode(name="radial", a=2.0 * eta * float(lam[0]), formula="2 eta lambda1")]
     for i in range(1, problem.d):
-        out.append(Mode(name=f"transverse_{i + 1}", a=eta * float(lam[0] - lam[i]),
-                        formula=f"eta (lambda1 - lambda{i + 1})"))
+        out.append(
+            Mode(name=f"transverse_{i + 1}", a=eta * float(lam[0] - lam[i]), formula=f"eta (lambda1 - lambda{i + 1})")
+        )
     return out
 
 
@@ -232,8 +244,12 @@ class StabilityReport:
     binding: str = ""
 
     def as_dict(self) -> dict:
-        return {"overall": self.overall, "per_mode": dict(self.per_mode), "gains": dict(self.gains),
-                "binding_mode": self.binding}
+        return {
+            "overall": self.overall,
+            "per_mode": dict(self.per_mode),
+            "gains": dict(self.gains),
+            "binding_mode": self.binding,
+        }
 
 
 def max_stable_delay(problem: StreamingPCA, *, mu: float, eta: float) -> StabilityReport:
@@ -243,8 +259,14 @@ def max_stable_delay(problem: StreamingPCA, *, mu: float, eta: float) -> Stabili
     per = {m.name: largest_stable_delay(mu, m.a) for m in ms}
     vals = [(v if v is not None else -1, n) for n, v in per.items()]
     low, name = min(vals)
-    return StabilityReport(mu=mu, eta=float(eta), overall=None if low < 0 else low, per_mode=per,
-                           gains={m.name: m.a for m in ms}, binding=name)
+    return StabilityReport(
+        mu=mu,
+        eta=float(eta),
+        overall=None if low < 0 else low,
+        per_mode=per,
+        gains={m.name: m.a for m in ms},
+        binding=name,
+    )
 
 
 def max_stable_momentum(problem: StreamingPCA, *, eta: float, tau: int, grid: int = 2000) -> dict:
@@ -315,8 +337,15 @@ def design_delay(law: str | int | DelayLaw, quantile: float = 0.9) -> int:
 # ----------------------------------------------------------------------------- momentum advisor
 
 
-def advise(problem: StreamingPCA, *, eta: float, workers: int, gamma: float = 0.0,
-           delay: str | int | DelayLaw | None = None, quantile: float = 0.9) -> dict:
+def advise(
+    problem: StreamingPCA,
+    *,
+    eta: float,
+    workers: int,
+    gamma: float = 0.0,
+    delay: str | int | DelayLaw | None = None,
+    quantile: float = 0.9,
+) -> dict:
     """Largest momentum for ``workers`` asynchronous workers, by stability and by the paper.
 
     The delay is ``tau = workers - 1`` (each of M workers computes on an iterate that is
@@ -351,9 +380,17 @@ def advise(problem: StreamingPCA, *, eta: float, workers: int, gamma: float = 0.
     else:
         law = delay_law(delay)
         tau = design_delay(law, quantile)
-        rule = (f"tau = {tau}: " + ("the value of the constant law" if law.kind == "const" else
-                                     "the maximum of the bounded law" if law.max is not None else
-                                     f"the {quantile:g}-quantile of the stationary staleness") + f" ({law.spec})")
+        rule = (
+            f"tau = {tau}: "
+            + (
+                "the value of the constant law"
+                if law.kind == "const"
+                else "the maximum of the bounded law"
+                if law.max is not None
+                else f"the {quantile:g}-quantile of the stationary staleness"
+            )
+            + f" ({law.spec})"
+        )
     c = Constants.of(problem)
     stab = max_stable_momentum(problem, eta=eta, tau=tau)
 
@@ -374,12 +411,17 @@ def advise(problem: StreamingPCA, *, eta: float, workers: int, gamma: float = 0.
             "mu_max": stab["mu_max"],
             "interval": stab["interval"],
             "binding_gain": stab["a"],
-            "formula": ("largest mu with 2 eta lambda1 < a_c(mu, tau), a_c the exact stability boundary of "
-                        "x_{k+1} = (1+mu) x_k - mu x_{k-1} - a x_{k-tau} (radial mode binds)"),
+            "formula": (
+                "largest mu with 2 eta lambda1 < a_c(mu, tau), a_c the exact stability boundary of "
+                "x_{k+1} = (1+mu) x_k - mu x_{k-1} - a x_{k-tau} (radial mode binds)"
+            ),
         },
         "paper": {
-            "sde": {"mu_max": sde, "formula": "mu <= 1 - sqrt(tau (lambda1 + C_d) eta^(1/2-gamma))  (Thm 3.5, Remark 3.11)",
-                    "note": None if math.isfinite(c.C_d) else "C_d infinite (unbounded data): no delay is covered"},
+            "sde": {
+                "mu_max": sde,
+                "formula": "mu <= 1 - sqrt(tau (lambda1 + C_d) eta^(1/2-gamma))  (Thm 3.5, Remark 3.11)",
+                "note": None if math.isfinite(c.C_d) else "C_d infinite (unbounded data): no delay is covered",
+            },
             "ode": {"mu_max": ode, "formula": "mu <= 1 - sqrt(tau lambda1 eta^(1-gamma))  (Thm 3.3)"},
         },
     }

@@ -11,8 +11,23 @@ from .._core.jsonio import jsonable
 from .._engine.problem import StreamingPCA
 from .ode import ode_closed_form
 from .paper import (
-    N1, N2, N3, N3_hat, N3_tilde, T1, T2, T3, VERSIONS, _mu, _pos, _unit, lemma31_norm_bound,
-    lemma31_step_bound, tau_threshold_ode, tau_threshold_sde, why_undefined,
+    N1,
+    N2,
+    N3,
+    N3_hat,
+    N3_tilde,
+    T1,
+    T2,
+    T3,
+    VERSIONS,
+    _mu,
+    _pos,
+    _unit,
+    lemma31_norm_bound,
+    lemma31_step_bound,
+    tau_threshold_ode,
+    tau_threshold_sde,
+    why_undefined,
 )
 from .sde import stationary_variance
 from .stability import max_stable_delay
@@ -23,8 +38,19 @@ __all__ = ["THEORY_SCHEMA", "theory_summary"]
 THEORY_SCHEMA = "diffapprox.theory/1"
 
 
-def theory_summary(problem: StreamingPCA, *, mu: float, eta: float, delta: float, nu: float, epsilon: float,
-                   gamma: float, h0=None, times=(0.0,), tau: int = 0) -> dict:
+def theory_summary(
+    problem: StreamingPCA,
+    *,
+    mu: float,
+    eta: float,
+    delta: float,
+    nu: float,
+    epsilon: float,
+    gamma: float,
+    h0=None,
+    times=(0.0,),
+    tau: int = 0,
+) -> dict:
     """Every prediction of the paper (and the exact stability boundary) for one problem.
 
     Returns the JSON-ready dict printed by ``diffapprox theory`` (keys documented in
@@ -38,7 +64,13 @@ def theory_summary(problem: StreamingPCA, *, mu: float, eta: float, delta: float
     """
     if not isinstance(problem, StreamingPCA):
         raise DiffapproxError("problem", "a StreamingPCA", type(problem).__name__)
-    mu, eta, delta, nu, epsilon = _mu(mu), _pos("eta", eta), _unit("delta", delta), _unit("nu", nu), _pos("epsilon", epsilon)
+    mu, eta, delta, nu, epsilon = (
+        _mu(mu),
+        _pos("eta", eta),
+        _unit("delta", delta),
+        _unit("nu", nu),
+        _pos("epsilon", epsilon),
+    )
     gamma = check_range("gamma", gamma, 0.0, 1.0, lo_open=True)
     tau = check_int("tau", tau, 0)
     h0 = np.ones(problem.d) if h0 is None else h0
@@ -63,10 +95,19 @@ def theory_summary(problem: StreamingPCA, *, mu: float, eta: float, delta: float
     eta0 = eta / (1.0 - mu)
     out = {
         "schema": THEORY_SCHEMA,
-        "parameters": {"data": problem.data, "mu": mu, "eta": eta, "delta": delta, "nu": nu, "epsilon": epsilon,
-                       "gamma": gamma, "tau": tau, "eta0": eta0,
-                       "conventions": "every asymp/lesssim constant is 1; indices in per_mode are the paper's "
-                                      "(1-based); N3_hat/N3_tilde use eta0 = eta/(1-mu)"},
+        "parameters": {
+            "data": problem.data,
+            "mu": mu,
+            "eta": eta,
+            "delta": delta,
+            "nu": nu,
+            "epsilon": epsilon,
+            "gamma": gamma,
+            "tau": tau,
+            "eta0": eta0,
+            "conventions": "every asymp/lesssim constant is 1; indices in per_mode are the paper's "
+            "(1-based); N3_hat/N3_tilde use eta0 = eta/(1-mu)",
+        },
         "eigenvalues": problem.eigenvalues.tolist(),
         "alpha": problem.alpha.tolist(),
         "phi": problem.phi,
@@ -81,13 +122,14 @@ def theory_summary(problem: StreamingPCA, *, mu: float, eta: float, delta: float
         "N3_hat": val("N3_hat", N3_hat, eta0=eta0, delta=delta, epsilon=epsilon, gamma=gamma),
         "N3_tilde": val("N3_tilde", N3_tilde, eta0=eta0, delta=delta, epsilon=epsilon),
         "tau_threshold": {
-            "ode": val("tau_threshold_ode", tau_threshold_ode, "ode", at="tau_threshold", mu=mu, eta=eta,
-                       gamma=gamma),
-            "sde": val("tau_threshold_sde", tau_threshold_sde, "sde", at="tau_threshold", mu=mu, eta=eta,
-                       gamma=gamma),
+            "ode": val("tau_threshold_ode", tau_threshold_ode, "ode", at="tau_threshold", mu=mu, eta=eta, gamma=gamma),
+            "sde": val("tau_threshold_sde", tau_threshold_sde, "sde", at="tau_threshold", mu=mu, eta=eta, gamma=gamma),
         },
-        "lemma_3_1": {"tau_max": tau, "norm_sq_bound": lemma31_norm_bound(mu=mu, eta=eta, tau_max=tau),
-                      "step_bound": lemma31_step_bound(problem, mu=mu, eta=eta)},
+        "lemma_3_1": {
+            "tau_max": tau,
+            "norm_sq_bound": lemma31_norm_bound(mu=mu, eta=eta, tau_max=tau),
+            "step_bound": lemma31_step_bound(problem, mu=mu, eta=eta),
+        },
         "max_stable_delay": max_stable_delay(problem, mu=mu, eta=eta).as_dict(),
     }
     t = np.atleast_1d(np.asarray(times, dtype=float))

@@ -16,6 +16,7 @@ from .._core.jsonio import jsonable, write_json_atomic
 
 __all__ = ["parse_floats", "emit_json"]
 
+
 def parse_floats(param: str, text: str) -> list[float]:
     """``"4,3,2,1"`` -> ``[4.0, 3.0, 2.0, 1.0]``; a non-number is an error naming ``param``."""
     try:

@@ -20,10 +20,15 @@ def add_parser(sub) -> None:
     a.add_argument("--data", default="gaussian", help="gaussian, rademacher, sphere or cube")
     a.add_argument("--eta", type=float, required=True, help="step size > 0")
     a.add_argument("--workers", type=int, required=True, help="number of asynchronous workers M >= 1")
-    a.add_argument("--gamma", type=float, default=0.0,
-                   help="gamma of the paper's thresholds in [0, 0.5]; 0 (default) = the supremum, most permissive")
-    a.add_argument("--delay", default=None,
-                   help="delay law instead of tau = M-1 (uses its max, or --quantile of an unbounded law)")
+    a.add_argument(
+        "--gamma",
+        type=float,
+        default=0.0,
+        help="gamma of the paper's thresholds in [0, 0.5]; 0 (default) = the supremum, most permissive",
+    )
+    a.add_argument(
+        "--delay", default=None, help="delay law instead of tau = M-1 (uses its max, or --quantile of an unbounded law)"
+    )
     a.add_argument("--quantile", type=float, default=0.9, help="quantile of an unbounded --delay law (default 0.9)")
     a.add_argument("--json", default=None, metavar="FILE", help="write JSON instead of text (- = stdout)")
     a.set_defaults(func=run_advise)
@@ -38,8 +43,9 @@ def run_advise(args: argparse.Namespace) -> int:
     from .._theory.stability import advise
 
     problem = StreamingPCA(spectrum=parse_floats("spectrum", args.spectrum), data=args.data)
-    res = advise(problem, eta=args.eta, workers=args.workers, gamma=args.gamma, delay=args.delay,
-                 quantile=args.quantile)
+    res = advise(
+        problem, eta=args.eta, workers=args.workers, gamma=args.gamma, delay=args.delay, quantile=args.quantile
+    )
     if args.json is not None:
         emit_json({"schema": "diffapprox.advise/1", **res}, args.json)
         return 0
@@ -51,8 +57,7 @@ def run_advise(args: argparse.Namespace) -> int:
         f"(a) linear stability (exact):  mu < {_fmt(s['mu_max'])}"
         + ("" if s["interval"] or s["mu_max"] is None else "  (stable set is not an interval below it)"),
         f"    {s['formula']}; binding gain a = {s['binding_gain']:g}",
-        f"(b) paper, SDE regime:         mu <= {_fmt(ps['mu_max'])}"
-        + (f"  ({ps['note']})" if ps["note"] else ""),
+        f"(b) paper, SDE regime:         mu <= {_fmt(ps['mu_max'])}" + (f"  ({ps['note']})" if ps["note"] else ""),
         f"    {ps['formula']}, gamma = {res['gamma']:g}",
         f"    paper, ODE regime:         mu <= {_fmt(po['mu_max'])}",
         f"    {po['formula']}",

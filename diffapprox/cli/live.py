@@ -30,19 +30,37 @@ def add_parser(sub) -> None:
     p.add_argument("--eta", type=float, required=True, help="step size > 0")
     p.add_argument("--workers", type=int, required=True, metavar="M", help="concurrent workers (1..64)")
     p.add_argument("--steps", type=int, required=True, metavar="K", help="server updates")
-    p.add_argument("--compute-ms", type=float, default=5.0,
-                   help="mean exponential compute time of a worker task, milliseconds (default 5)")
-    p.add_argument("--slow-worker", type=float, default=1.0, metavar="FACTOR",
-                   help="worker 0 computes FACTOR times slower (default 1: all equal)")
+    p.add_argument(
+        "--compute-ms",
+        type=float,
+        default=5.0,
+        help="mean exponential compute time of a worker task, milliseconds (default 5)",
+    )
+    p.add_argument(
+        "--slow-worker",
+        type=float,
+        default=1.0,
+        metavar="FACTOR",
+        help="worker 0 computes FACTOR times slower (default 1: all equal)",
+    )
     p.add_argument("--batch", type=int, default=1, help="minibatch size per gradient")
     p.add_argument("--record-every", type=int, default=10, help="record the error every R updates")
     p.add_argument("--start", default="e2", help="e1..ed (default e2, the paper's saddle)")
     p.add_argument("--seed", type=int, default=0, help="seeds data and compute times (not the interleaving)")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="run on this Dask scheduler (needs M free task slots); default a local cluster")
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="run on this Dask scheduler (needs M free task slots); default a local cluster",
+    )
     p.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for --scheduler")
-    p.add_argument("--replay-paths", type=int, default=0, metavar="P",
-                   help="also simulate P paths replaying the measured staleness trace")
+    p.add_argument(
+        "--replay-paths",
+        type=int,
+        default=0,
+        metavar="P",
+        help="also simulate P paths replaying the measured staleness trace",
+    )
     p.add_argument("--json", default="-", metavar="FILE", help="where to write the JSON (- = stdout)")
     p.set_defaults(func=run)
 
@@ -69,21 +87,37 @@ def run(args: argparse.Namespace) -> int:
         executor = DaskExecutor(address=args.scheduler, timeout=args.timeout)
         client = executor.client
     try:
-        r = live(problem, mu=args.mu, eta=args.eta, workers=args.workers, steps=args.steps,
-                 compute_mean_s=args.compute_ms / 1e3, slow_factor=args.slow_worker, batch=args.batch,
-                 record_every=args.record_every, start=args.start, seed=args.seed, client=client)
+        r = live(
+            problem,
+            mu=args.mu,
+            eta=args.eta,
+            workers=args.workers,
+            steps=args.steps,
+            compute_mean_s=args.compute_ms / 1e3,
+            slow_factor=args.slow_worker,
+            batch=args.batch,
+            record_every=args.record_every,
+            start=args.start,
+            seed=args.seed,
+            client=client,
+        )
     finally:
         if executor is not None:
             executor.close()
-    out = {"schema": SCHEMA, "problem": problem.describe(), **r.summary(),
-           "records": {"steps_at": r.times, "error": r.error, "norm2": r.norm2},
-           "trace": r.trace, "writer": r.writer}
+    out = {
+        "schema": SCHEMA,
+        "problem": problem.describe(),
+        **r.summary(),
+        "records": {"steps_at": r.times, "error": r.error, "norm2": r.norm2},
+        "trace": r.trace,
+        "writer": r.writer,
+    }
     if args.workers > 1:
         from .._experiments.live import staleness_pmf
 
         pmf = staleness_pmf(r.workers, r.rates)
         n = max(pmf.size, int(r.trace.max()) + 1 if r.trace.size else 1)
-        emp = np.bincount(r.trace[r.workers:], minlength=n) / max(1, r.trace[r.workers:].size)
+        emp = np.bincount(r.trace[r.workers :], minlength=n) / max(1, r.trace[r.workers :].size)
         pp = np.zeros(n)
         pp[: pmf.size] = pmf[:n]
         out["staleness"]["tv_to_predicted_law"] = 0.5 * float(np.abs(emp - pp).sum())
@@ -91,12 +125,27 @@ def run(args: argparse.Namespace) -> int:
         from .._engine.laws import trace_delay
         from .._engine.simulate import simulate
 
-        sim = simulate(problem, mu=r.mu, eta=r.eta, steps=args.steps, paths=args.replay_paths,
-                       delay=trace_delay(r.trace), batch=args.batch, record_every=args.record_every,
-                       start=args.start, seed=args.seed, record_h=False)
+        sim = simulate(
+            problem,
+            mu=r.mu,
+            eta=r.eta,
+            steps=args.steps,
+            paths=args.replay_paths,
+            delay=trace_delay(r.trace),
+            batch=args.batch,
+            record_every=args.record_every,
+            start=args.start,
+            seed=args.seed,
+            record_h=False,
+        )
         e = np.asarray(sim.error, dtype=float)
-        out["replay"] = {"paths": args.replay_paths, "seed": args.seed, "diverged": int(sim.diverged.sum()),
-                         "q025": np.quantile(e, 0.025, axis=0), "q50": np.quantile(e, 0.5, axis=0),
-                         "q975": np.quantile(e, 0.975, axis=0)}
+        out["replay"] = {
+            "paths": args.replay_paths,
+            "seed": args.seed,
+            "diverged": int(sim.diverged.sum()),
+            "q025": np.quantile(e, 0.025, axis=0),
+            "q50": np.quantile(e, 0.5, axis=0),
+            "q975": np.quantile(e, 0.975, axis=0),
+        }
     emit_json(out, args.json, indent=1)
     return 0

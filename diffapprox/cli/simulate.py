@@ -18,8 +18,9 @@ def add_parser(sub) -> None:
     )
     g = p.add_mutually_exclusive_group()
     g.add_argument("--spectrum", default=None, help="eigenvalues, comma-separated (default 4,3,2,1)")
-    g.add_argument("--sigma", default=None,
-                   help="full covariance: rows separated by ';' and entries by ',', or a .npy/.txt file")
+    g.add_argument(
+        "--sigma", default=None, help="full covariance: rows separated by ';' and entries by ',', or a .npy/.txt file"
+    )
     p.add_argument("--data", default="gaussian", help="gaussian, rademacher, sphere or cube")
     p.add_argument("--mu", type=float, required=True, help="momentum in [0, 1)")
     p.add_argument("--eta", type=float, required=True, help="step size > 0")
@@ -33,8 +34,13 @@ def add_parser(sub) -> None:
     p.add_argument("--path-offset", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--bound", type=float, default=1e6, help="divergence bound on ||h||")
-    p.add_argument("--passage", action="append", default=[], metavar="C,L,S",
-                   help="first step with h_C^2/||h||^2 >= L (S=1) or <= L (S=-1); C 0-based; repeatable")
+    p.add_argument(
+        "--passage",
+        action="append",
+        default=[],
+        metavar="C,L,S",
+        help="first step with h_C^2/||h||^2 >= L (S=1) or <= L (S=-1); C 0-based; repeatable",
+    )
     p.add_argument("--json", default="-", metavar="FILE", help="where to write the JSON summary (- = stdout)")
     p.add_argument("--npz", default=None, metavar="FILE", help="also save the full records")
     p.set_defaults(func=run)
@@ -76,15 +82,35 @@ def run(args: argparse.Namespace) -> int:
         if len(v) != 3:
             raise DiffapproxError("passage", "C,L,S (coordinate, level, direction)", text)
         passages.append((v[0], v[1], v[2]))
-    traj = simulate(problem, mu=args.mu, eta=args.eta, steps=args.steps, paths=args.paths, delay=args.delay,
-                    batch=args.batch, record_every=args.record_every, start=start, seed=args.seed,
-                    path_offset=args.path_offset, threads=args.threads, bound=args.bound, passages=passages)
+    traj = simulate(
+        problem,
+        mu=args.mu,
+        eta=args.eta,
+        steps=args.steps,
+        paths=args.paths,
+        delay=args.delay,
+        batch=args.batch,
+        record_every=args.record_every,
+        start=start,
+        seed=args.seed,
+        path_offset=args.path_offset,
+        threads=args.threads,
+        bound=args.bound,
+        passages=passages,
+    )
     doc = traj.summary()
     emit_json(doc, args.json, indent=1)
     if args.npz:
         np.savez_compressed(
-            args.npz, times=traj.times, steps_at=traj.steps_at, error=traj.error, norm2=traj.norm2,
-            h=traj.h, diverged=traj.diverged, diverged_step=traj.diverged_step, passage=traj.passage,
+            args.npz,
+            times=traj.times,
+            steps_at=traj.steps_at,
+            error=traj.error,
+            norm2=traj.norm2,
+            h=traj.h,
+            diverged=traj.diverged,
+            diverged_step=traj.diverged_step,
+            passage=traj.passage,
             parameters=json.dumps(jsonable(traj.parameters)),
         )
     return 0

@@ -36,14 +36,23 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run_theory)
 
 
-
 def run_theory(args: argparse.Namespace) -> int:
     from .._engine.problem import StreamingPCA
     from .._theory.summary import theory_summary
 
     problem = StreamingPCA(spectrum=parse_floats("spectrum", args.spectrum), data=args.data)
     h0 = None if args.h0 is None else parse_floats("h0", args.h0)
-    out = theory_summary(problem, mu=args.mu, eta=args.eta, delta=args.delta, nu=args.nu, epsilon=args.epsilon,
-                         gamma=args.gamma, h0=h0, times=parse_floats("times", args.times), tau=args.tau)
+    out = theory_summary(
+        problem,
+        mu=args.mu,
+        eta=args.eta,
+        delta=args.delta,
+        nu=args.nu,
+        epsilon=args.epsilon,
+        gamma=args.gamma,
+        h0=h0,
+        times=parse_floats("times", args.times),
+        tau=args.tau,
+    )
     emit_json(out, args.json)
     return 0

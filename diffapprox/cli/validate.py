@@ -33,23 +33,32 @@ def add_parser(sub) -> None:
         "under --out, and print a summary table. Exit 0 ran (whatever the verdicts), 1 a --baseline "
         "regression, 2 bad input.",
     )
-    p.add_argument("--profile", choices=PROFILES, default="standard",
-                   help="quick (<= 60 s), standard (default, <= 10 min), paper (<= 60 min)")
+    p.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="standard",
+        help="quick (<= 60 s), standard (default, <= 10 min), paper (<= 60 min)",
+    )
     p.add_argument("--claims", metavar="ID,...", default=None, help="comma-separated claim ids (default: all)")
     p.add_argument("--seed", type=int, default=20180330, help="master seed (default: %(default)s)")
-    p.add_argument("--out", metavar="DIR", default=None,
-                   help="output directory (default: reports/<profile>-<UTC timestamp>/)")
+    p.add_argument(
+        "--out", metavar="DIR", default=None, help="output directory (default: reports/<profile>-<UTC timestamp>/)"
+    )
     p.add_argument("--threads", type=int, default=None, metavar="N", help="threads for the simulation kernels")
     p.add_argument("--scheduler", metavar="ADDRESS", default=None, help="run cells on this Dask scheduler")
-    p.add_argument("--workers", type=int, default=None, metavar="N",
-                   help="Dask workers (a local Dask cluster when no --scheduler is given)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Dask workers (a local Dask cluster when no --scheduler is given)",
+    )
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    p.add_argument("--baseline", metavar="FILE", default=None,
-                   help="compare with this results.json; exit 1 on a regression")
+    p.add_argument(
+        "--baseline", metavar="FILE", default=None, help="compare with this results.json; exit 1 on a regression"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress output")
     p.set_defaults(func=run_validate)
-
-
 
 
 # ---------------------------------------------------------------------------
@@ -95,13 +104,17 @@ def _make_executor(args):
     try:
         import dask.distributed  # noqa: F401
     except ImportError:
-        raise DiffapproxError("--scheduler/--workers", "the `distributed` extra: pip install -e '.[distributed]'",
-                              "dask.distributed not installed") from None
+        raise DiffapproxError(
+            "--scheduler/--workers",
+            "the `distributed` extra: pip install -e '.[distributed]'",
+            "dask.distributed not installed",
+        ) from None
     try:
         from .._run.dask import DaskExecutor
     except ImportError as exc:
-        raise DiffapproxError("--scheduler/--workers", "the Dask executor (diffapprox._run.dask)",
-                              f"not importable ({exc})") from None
+        raise DiffapproxError(
+            "--scheduler/--workers", "the Dask executor (diffapprox._run.dask)", f"not importable ({exc})"
+        ) from None
     return DaskExecutor(address=args.scheduler, n_workers=args.workers)
 
 
@@ -119,8 +132,7 @@ def summary_table(doc: dict) -> str:
     rows = [(c["id"], c["verdict"], _key_number(c), f"{c['elapsed_s']:.1f}s") for c in doc["claims"]]
     head = ("claim", "verdict", "key number", "time")
     w = [max([len(head[i])] + [len(r[i]) for r in rows]) for i in range(4)]
-    lines = ["  ".join(h.ljust(w[i]) for i, h in enumerate(head)).rstrip(),
-             "  ".join("-" * w[i] for i in range(4))]
+    lines = ["  ".join(h.ljust(w[i]) for i, h in enumerate(head)).rstrip(), "  ".join("-" * w[i] for i in range(4))]
     for r in rows:
         lines.append("  ".join(r[i].ljust(w[i]) if i < 3 else r[i].rjust(w[i]) for i in range(4)).rstrip())
     return "\n".join(lines)
@@ -165,16 +177,28 @@ def run_validate(args) -> int:
         write_json_atomic(out / "run.json", run_info)
 
     executor = _make_executor(args)
-    command = (["diffapprox", "validate", f"--profile={args.profile}", f"--seed={args.seed}"]
-               + ([f"--claims={','.join(c.id for c in claims)}"] if ids is not None else [])
-               + [f"--out={out}"])
+    command = (
+        ["diffapprox", "validate", f"--profile={args.profile}", f"--seed={args.seed}"]
+        + ([f"--claims={','.join(c.id for c in claims)}"] if ids is not None else [])
+        + [f"--out={out}"]
+    )
     resume_cmd = " ".join(shlex.quote(a) for a in command + ["--resume"])
     try:
-        doc = run_claims(claims, profile=args.profile, seed=args.seed, out=out, executor=executor,
-                         resume=args.resume, progress=not args.no_progress, command=command)
+        doc = run_claims(
+            claims,
+            profile=args.profile,
+            seed=args.seed,
+            out=out,
+            executor=executor,
+            resume=args.resume,
+            progress=not args.no_progress,
+            command=command,
+        )
     except KeyboardInterrupt:
-        sys.stderr.write(f"diffapprox validate: interrupted; finished cells are saved under {out / 'cells'}.\n"
-                         f"Resume with: {resume_cmd}\n")
+        sys.stderr.write(
+            f"diffapprox validate: interrupted; finished cells are saved under {out / 'cells'}.\n"
+            f"Resume with: {resume_cmd}\n"
+        )
         return 130
     finally:
         executor.close()
@@ -203,4 +227,3 @@ def run_validate(args) -> int:
             return 1
         print(f"\nno regression against {args.baseline}")
     return 0
-

@@ -12,5 +12,13 @@ from ._render import render_pdf as render_pdf
 from ._render import render_report as render_report
 from ._render import validate_results as validate_results
 
-__all__ = ["SCHEMA", "HTML_NAME", "PDF_NAME", "load_results", "validate_results", "render_report", "render_html",
-           "render_pdf"]
+__all__ = [
+    "SCHEMA",
+    "HTML_NAME",
+    "PDF_NAME",
+    "load_results",
+    "validate_results",
+    "render_report",
+    "render_html",
+    "render_pdf",
+]

@@ -64,13 +64,31 @@ def _styles():
         cellr=ParagraphStyle("cellr", base, fontSize=8, leading=10, spaceAfter=0, alignment=2),
         mono=ParagraphStyle("mono", base, fontName=_FONT_MONO, fontSize=7.5, leading=9.5, spaceAfter=0),
         note=ParagraphStyle("note", base, fontSize=7, leading=8.5, spaceAfter=0, textColor=colors.HexColor("#59636e")),
-        noter=ParagraphStyle("noter", base, fontSize=7, leading=8.5, spaceAfter=0, alignment=2,
-                             textColor=colors.HexColor("#59636e")),
+        noter=ParagraphStyle(
+            "noter", base, fontSize=7, leading=8.5, spaceAfter=0, alignment=2, textColor=colors.HexColor("#59636e")
+        ),
         small=ParagraphStyle("small", base, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#59636e")),
-        verdict=ParagraphStyle("verdict", base, fontName=_FONT_BOLD, fontSize=7.5, leading=9.5, spaceAfter=0,
-                               alignment=1, textColor=colors.white),
-        pre=ParagraphStyle("pre", base, fontName=_FONT_MONO, fontSize=7.5, leading=9.5,
-                           backColor=colors.HexColor("#f6f8fa"), borderPadding=4, spaceBefore=4, spaceAfter=8),
+        verdict=ParagraphStyle(
+            "verdict",
+            base,
+            fontName=_FONT_BOLD,
+            fontSize=7.5,
+            leading=9.5,
+            spaceAfter=0,
+            alignment=1,
+            textColor=colors.white,
+        ),
+        pre=ParagraphStyle(
+            "pre",
+            base,
+            fontName=_FONT_MONO,
+            fontSize=7.5,
+            leading=9.5,
+            backColor=colors.HexColor("#f6f8fa"),
+            borderPadding=4,
+            spaceBefore=4,
+            spaceAfter=8,
+        ),
         bullet=ParagraphStyle("bullet", base, leftIndent=12, bulletIndent=2),
     )
 
@@ -97,7 +115,7 @@ def _table(rows, widths, *, header=True, verdict_cells=(), zebra=False, long=Fal
     ]
     if header:
         cmds.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef1f4")))
-    for (col, row, verdict) in verdict_cells:
+    for col, row, verdict in verdict_cells:
         cmds.append(("BACKGROUND", (col, row), (col, row), colors.HexColor(F.VERDICT_COLOURS[verdict][0])))
         cmds.append(("VALIGN", (col, row), (col, row), "MIDDLE"))
     t.setStyle(TableStyle(cmds))
@@ -153,20 +171,29 @@ def _measurement_table(ms, st, width):
         ci = F.fmt_ci(m["ci"])
         if m["ci"] and level is None:
             ci += f" ({100 * m['ci_level']:g}%)"
-        texts = [F.fmt_estimate(m["estimate"], m["ci"]), ci, F.fmt_num(m["prediction"]),
-                 F.fmt_tolerance(m["tolerance"])]
-        rows.append([first] + [_short(t, st["cellr"], w[i + 1]) for i, t in enumerate(texts)]
-                    + [_short(m["verdict"], st["verdict"], w[5])])
+        texts = [
+            F.fmt_estimate(m["estimate"], m["ci"]),
+            ci,
+            F.fmt_num(m["prediction"]),
+            F.fmt_tolerance(m["tolerance"]),
+        ]
+        rows.append(
+            [first]
+            + [_short(t, st["cellr"], w[i + 1]) for i, t in enumerate(texts)]
+            + [_short(m["verdict"], st["verdict"], w[5])]
+        )
         cells.append((5, r, m["verdict"]))
     t = _table(rows, w, verdict_cells=cells, long=len(ms) > MANY_MEASUREMENTS)
     # plain-string cells: same look as the paragraph styles
-    t.setStyle([
-        ("FONT", (0, 0), (-1, -1), _FONT, 8, 10),
-        ("ALIGN", (1, 0), (4, -1), "RIGHT"),
-        ("FONT", (5, 1), (5, -1), _FONT_BOLD, 7.5, 9.5),
-        ("TEXTCOLOR", (5, 1), (5, -1), colors.white),
-        ("ALIGN", (5, 1), (5, -1), "CENTER"),
-    ])
+    t.setStyle(
+        [
+            ("FONT", (0, 0), (-1, -1), _FONT, 8, 10),
+            ("ALIGN", (1, 0), (4, -1), "RIGHT"),
+            ("FONT", (5, 1), (5, -1), _FONT_BOLD, 7.5, 9.5),
+            ("TEXTCOLOR", (5, 1), (5, -1), colors.white),
+            ("ALIGN", (5, 1), (5, -1), "CENTER"),
+        ]
+    )
     return t
 
 
@@ -189,15 +216,19 @@ def _claim_story(c: dict, out_dir: Path, st, width):
     story = [PageBreak()]
     bg = F.VERDICT_COLOURS[c["verdict"]][0]
     heading = Paragraph(f'{escape(c["id"])} &#160; <font color="{bg}">{c["verdict"]}</font>', st["h1"])
-    heading.outline_title = f'{c["id"]} \u2014 {c["verdict"]}'
+    heading.outline_title = f"{c['id']} \u2014 {c['verdict']}"
     story.append(heading)
-    story.append(_p(f'{c["paper_ref"]} · ran {F.fmt_seconds(c["elapsed_s"])}', st["sub"]))
+    story.append(_p(f"{c['paper_ref']} · ran {F.fmt_seconds(c['elapsed_s'])}", st["sub"]))
     story.append(_p(c["statement"], st["body"]))
     key = F.key_measurement(c)
     if key is not None:
-        story.append(Paragraph(
-            f'Verdict decided by <font name="{_FONT_MONO}">{escape(key["name"])}</font>: '
-            f'{escape(F.fmt_key_number(key, with_name=False))} ({key["verdict"]})', st["body"]))
+        story.append(
+            Paragraph(
+                f'Verdict decided by <font name="{_FONT_MONO}">{escape(key["name"])}</font>: '
+                f"{escape(F.fmt_key_number(key, with_name=False))} ({key['verdict']})",
+                st["body"],
+            )
+        )
     if c["combination_rule"]:
         story.append(_p(f"Combination rule: {c['combination_rule']}", st["small"]))
     if c["error"]:
@@ -261,31 +292,51 @@ def _summary_story(results: dict, st, width):
         _p("Summary", st["h2"]),
     ]
     counts = F.verdict_counts(claims)
-    story.append(Paragraph(" &#160; ".join(
-        f'<font color="{F.VERDICT_COLOURS[v][0]}"><b>{counts[v]} {v}</b></font>' for v in F.VERDICTS), st["body"]))
-    rows = [[_p(h, st["cell"] if i < 4 else st["cellr"]) for i, h in enumerate(
-        ["claim", "paper reference", "verdict", "key number (decided the verdict)", "measurements", "time"])]]
+    story.append(
+        Paragraph(
+            " &#160; ".join(
+                f'<font color="{F.VERDICT_COLOURS[v][0]}"><b>{counts[v]} {v}</b></font>' for v in F.VERDICTS
+            ),
+            st["body"],
+        )
+    )
+    rows = [
+        [
+            _p(h, st["cell"] if i < 4 else st["cellr"])
+            for i, h in enumerate(
+                ["claim", "paper reference", "verdict", "key number (decided the verdict)", "measurements", "time"]
+            )
+        ]
+    ]
     cells = []
     for r, c in enumerate(claims, start=1):
         mc = F.verdict_counts(c["measurements"])
         detail = ", ".join(f"{k} {v}" for v, k in mc.items() if k)
-        rows.append([
-            _p(c["id"], st["mono"]),
-            _p(c["paper_ref"], st["cell"]),
-            _verdict_cell(c["verdict"], st),
-            _key_cell(c, st),
-            [_p(f"{len(c['measurements'])}", st["cellr"])] + ([_p(detail, st["noter"])] if detail else []),
-            _p(F.fmt_seconds(c["elapsed_s"]), st["cellr"]),
-        ])
+        rows.append(
+            [
+                _p(c["id"], st["mono"]),
+                _p(c["paper_ref"], st["cell"]),
+                _verdict_cell(c["verdict"], st),
+                _key_cell(c, st),
+                [_p(f"{len(c['measurements'])}", st["cellr"])] + ([_p(detail, st["noter"])] if detail else []),
+                _p(F.fmt_seconds(c["elapsed_s"]), st["cellr"]),
+            ]
+        )
         cells.append((2, r, c["verdict"]))
     if not claims:
         rows.append([_p("No claims in this run.", st["cell"]), "", "", "", "", ""])
-    story.append(_p(
-        "A measurement PASSes when its whole confidence interval lies inside the tolerance band stated before "
-        "measuring, FAILs when the interval lies entirely outside, and is INCONCLUSIVE otherwise; ERROR means "
-        "the run broke. Each claim states how its measurements combine; the key number is the measurement "
-        "that decided the claim's verdict (the worst of those sharing it).", st["small"]))
-    story.append(_table(rows, [width * f for f in (0.18, 0.14, 0.14, 0.30, 0.15, 0.09)], verdict_cells=cells, long=True))
+    story.append(
+        _p(
+            "A measurement PASSes when its whole confidence interval lies inside the tolerance band stated before "
+            "measuring, FAILs when the interval lies entirely outside, and is INCONCLUSIVE otherwise; ERROR means "
+            "the run broke. Each claim states how its measurements combine; the key number is the measurement "
+            "that decided the claim's verdict (the worst of those sharing it).",
+            st["small"],
+        )
+    )
+    story.append(
+        _table(rows, [width * f for f in (0.18, 0.14, 0.14, 0.30, 0.15, 0.09)], verdict_cells=cells, long=True)
+    )
     return story
 
 
@@ -301,16 +352,25 @@ def _repro_story(results: dict, st, width):
     ]
     for k, v in results["extra"].items():
         rows.append([_p(k.replace("_", " "), st["cell"]), _p(v if isinstance(v, str) else F.fmt_value(v), st["mono"])])
-    rows += [[_p(f"run time {c['id']}", st["cell"]), _p(F.fmt_seconds(c["elapsed_s"]), st["mono"])]
-             for c in results["claims"]]
-    story = [PageBreak(), _p("Reproducibility", st["h1"]),
-             _table(rows, [width * 0.3, width * 0.7], header=False, long=True),
-             *_h2("Environment", st)]
+    rows += [
+        [_p(f"run time {c['id']}", st["cell"]), _p(F.fmt_seconds(c["elapsed_s"]), st["mono"])]
+        for c in results["claims"]
+    ]
+    story = [
+        PageBreak(),
+        _p("Reproducibility", st["h1"]),
+        _table(rows, [width * 0.3, width * 0.7], header=False, long=True),
+        *_h2("Environment", st),
+    ]
     env = results["environment"]
-    story.append(_table(_kv_rows(env, st), [width * 0.3, width * 0.7], header=False, long=True) if env
-                 else _p(F.DASH, st["body"]))
-    story.append(_p("Rendered by diffapprox from results.json alone; `diffapprox report DIR` rebuilds this file.",
-                    st["small"]))
+    story.append(
+        _table(_kv_rows(env, st), [width * 0.3, width * 0.7], header=False, long=True)
+        if env
+        else _p(F.DASH, st["body"])
+    )
+    story.append(
+        _p("Rendered by diffapprox from results.json alone; `diffapprox report DIR` rebuilds this file.", st["small"])
+    )
     return story
 
 
@@ -362,8 +422,12 @@ def render_pdf(results: dict, out_dir: Path) -> bytes:
         canvas.saveState()
         canvas.setFont(_FONT, 7.5)
         canvas.setFillColorRGB(0.35, 0.39, 0.43)
-        canvas.drawString(doc.leftMargin, 10 * mm, f"diffapprox validation report · profile {results['profile'] or F.DASH}"
-                          f" · seed {F.DASH if results['seed'] is None else results['seed']}")
+        canvas.drawString(
+            doc.leftMargin,
+            10 * mm,
+            f"diffapprox validation report · profile {results['profile'] or F.DASH}"
+            f" · seed {F.DASH if results['seed'] is None else results['seed']}",
+        )
         canvas.drawRightString(doc.pagesize[0] - doc.rightMargin, 10 * mm, f"page {doc.page}")
         canvas.restoreState()
 
