@@ -1,4 +1,4 @@
-"""Local executor vs a 2-worker Dask LocalCluster: wall time and overhead per cell (issue 7).
+"""Local executor vs a 2-worker Dask LocalCluster: wall time and overhead per cell.
 
     python benchmarks/dask_overhead.py [--profile quick|standard|paper] [--max-cells N] [--workers 2]
 
@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from diffapprox import Cell, get_claim  # noqa: E402
-from diffapprox._run.dask import DaskExecutor  # noqa: E402
-from diffapprox._run.execute import LocalExecutor, run_cell  # noqa: E402
+from diffapprox import Cell, get_claim
+from diffapprox._run.dask import DaskExecutor
+from diffapprox._run.execute import LocalExecutor, run_cell
 
 
 def null_cell(cell: Cell) -> dict:

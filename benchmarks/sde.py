@@ -1,4 +1,4 @@
-"""Throughput of exact OU sampling vs sdeint (issue 3).
+"""Throughput of exact OU sampling vs sdeint.
 
 A 4-dim OU process (eq. 3.3 for Sigma = diag(5, 4, 3, 2, 1), mu = 0.8, Gaussian data),
 T = 10, dt = 1e-3 (10^4 steps), 1000 paths, by exact transition sampling

@@ -1,16 +1,17 @@
-"""Throughput of the Async-MSGD kernel against the C yardstick (issue 2).
+"""Throughput of the Async-MSGD kernel, alone or as a ratio to a reference C implementation.
 
-Runs, in the same process run, the C yardstick (``../shared/yardstick/run.sh d P K``,
-whose last line is its median path-steps/s) and ``diffapprox.simulate`` on the cases
+Runs, in the same process run, a reference C implementation of the same kernel (``--reference
+SCRIPT`` or the environment variable ``DIFFAPPROX_REFERENCE``: a script called as ``SCRIPT d P K -r
+REPS`` whose last output line is its median path-steps/s) and ``diffapprox.simulate`` on the cases
 
     (d=4, P=1000), (d=100, P=100), (d=1000, P=10),  K=20000,
     tau=50, mu=0.9, eta=5e-4, lambda_j = 1/j, Gaussian data, start e2, R=100,
 
-single-threaded and on two threads (the yardstick with ``OMP=1 OMP_NUM_THREADS=2``),
-and prints path-steps/s of each and the ratio project / yardstick, of the medians and
+single-threaded and on two threads (the reference with ``OMP=1 OMP_NUM_THREADS=2``),
+and prints path-steps/s of each and the ratio project / reference, of the medians and
 of the bests (the best is the figure least disturbed by other work on the machine).
 The project's kernel gets a warm-up call (compile or cache load) before timing; each
-side does ``--reps`` timed runs.  Like the yardstick, the
+side does ``--reps`` timed runs.  Like the reference, the
 project records the error every R steps and not h (``record_h=False``).
 
 It asserts nothing about time: other work on the machine moves these numbers, so
@@ -18,7 +19,7 @@ read the ratios, which are measured side by side.
 
 Usage::
 
-    python benchmarks/throughput.py [--reps N] [--cases 4,100,1000] [--threads 1,2] [--steps K]
+    python benchmarks/throughput.py [--reps N] [--cases 4,100,1000] [--threads 1,2] [--steps K] [--reference SCRIPT]
 """
 
 from __future__ import annotations
@@ -35,14 +36,13 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-YARDSTICK = REPO.parent / "shared" / "yardstick" / "run.sh"
 CASES = {4: 1000, 100: 100, 1000: 10}
 MU, ETA, TAU, R = 0.9, 5e-4, 50, 100
 
 
-def yardstick(d: int, P: int, K: int, threads: int, reps: int) -> tuple[float, float] | None:
-    """(median, best) path-steps/s of the C yardstick, or None if it cannot run."""
-    if not YARDSTICK.exists():
+def reference(script: Path | None, d: int, P: int, K: int, threads: int, reps: int) -> tuple[float, float] | None:
+    """(median, best) path-steps/s of the reference implementation, or None if there is none or it fails."""
+    if script is None or not script.exists():
         return None
     env = dict(os.environ)
     if threads > 1:
@@ -52,7 +52,7 @@ def yardstick(d: int, P: int, K: int, threads: int, reps: int) -> tuple[float, f
         env.pop("OMP", None)
     try:
         out = subprocess.run(
-            ["bash", str(YARDSTICK), str(d), str(P), str(K), "-r", str(reps)],
+            ["bash", str(script), str(d), str(P), str(K), "-r", str(reps)],
             capture_output=True,
             text=True,
             env=env,
@@ -60,7 +60,7 @@ def yardstick(d: int, P: int, K: int, threads: int, reps: int) -> tuple[float, f
             timeout=900,
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        print(f"  yardstick failed: {exc}", file=sys.stderr)
+        print(f"  reference failed: {exc}", file=sys.stderr)
         return None
     lines = out.stdout.strip().splitlines()
     med = float(lines[-1])
@@ -91,31 +91,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", default="4,100,1000", help="dimensions d (P is fixed per case)")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--steps", type=int, default=20000)
+    ap.add_argument(
+        "--reference",
+        type=Path,
+        default=os.environ.get("DIFFAPPROX_REFERENCE") or None,
+        help="script of a reference C implementation (default: $DIFFAPPROX_REFERENCE)",
+    )
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
-    import diffapprox  # noqa: F401  (import time is not part of any figure)
+    import diffapprox  # noqa: F401 - imported here so that import time is not part of any figure
 
     print(
-        f"# diffapprox throughput vs C yardstick; K={args.steps} tau={TAU} mu={MU} eta={ETA} R={R}, "
+        f"# diffapprox throughput; K={args.steps} tau={TAU} mu={MU} eta={ETA} R={R}, "
         f"lambda_j=1/j, gaussian, start e2; median of {args.reps} runs"
     )
-    if YARDSTICK.exists():
-        print(f"# yardstick: {YARDSTICK}")
+    ref = Path(args.reference) if args.reference else None
+    if ref is not None and ref.exists():
+        print(f"# reference: {ref}")
     else:
-        print(
-            f"# yardstick MISSING: expected {YARDSTICK} (../shared/yardstick from the repo root); "
-            "printing the project's figures only"
-        )
+        print(f"# no reference implementation{f' at {ref}' if ref else ''}: printing the project's figures only")
     print(
-        f"{'d':>5} {'P':>5} {'thr':>3} {'project/s':>11} {'yardstick/s':>12} {'ratio':>6}"
-        f" {'best/s':>11} {'ys best/s':>11} {'ratio':>6} {'ns/step':>8} {'compile_s':>9}"
+        f"{'d':>5} {'P':>5} {'thr':>3} {'project/s':>11} {'reference/s':>12} {'ratio':>6}"
+        f" {'best/s':>11} {'ref best/s':>11} {'ratio':>6} {'ns/step':>8} {'compile_s':>9}"
     )
     for d in [int(x) for x in args.cases.split(",")]:
         P = CASES.get(d, max(1, 4000 // d))
         for thr in [int(x) for x in args.threads.split(",")]:
             med, best, comp = project(d, P, args.steps, thr, args.reps)
-            ys = yardstick(d, P, args.steps, thr, args.reps)
+            ys = reference(ref, d, P, args.steps, thr, args.reps)
             if ys:
                 cols = f"{ys[0]:12.4e} {med / ys[0]:6.2f} {best:11.4e} {ys[1]:11.4e} {best / ys[1]:6.2f}"
             else:

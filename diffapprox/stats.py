@@ -1,4 +1,4 @@
-"""Statistics behind every verdict (DESIGN.md §4): confidence intervals, equivalence
+"""Statistics behind every verdict: confidence intervals, equivalence
 tests, goodness of fit with Holm's correction, and scaling-exponent fits.
 
 Every interval function returns an :class:`Estimate` (value, two-sided CI, level,
@@ -333,7 +333,7 @@ def measurement(
     note: str = "",
     level: float | None = None,
     verdict: Verdict | None = None,
-    informative: bool = True,
+    judged: bool = True,
 ) -> Measurement:
     """Build a :class:`~diffapprox.Measurement`, judging it by :func:`equivalence`.
 
@@ -359,7 +359,7 @@ def measurement(
         tolerance=None if band is None else (float(band[0]), float(band[1])),
         verdict=Verdict(verdict),
         ci_level=level,
-        informative=informative,
+        judged=judged,
         note=note,
     )
 

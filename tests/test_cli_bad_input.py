@@ -1,6 +1,6 @@
 """Bad input on every subcommand: one line on stderr naming the parameter, exit 2, nothing touched.
 
-DESIGN.md §6 (exit code 2 = bad input) and issue 6 (one-line error, existing results untouched).
+Exit code 2 = bad input: one line naming the parameter, existing results untouched.
 Each case runs ``diffapprox.cli.main`` in-process.  The working directory is a fresh
 ``tmp_path`` holding a few existing files (an old JSON summary, a run directory with a
 report); after the failing command the whole tree must be byte-for-byte the same, so a
@@ -115,7 +115,7 @@ CASES = [
     ("live-unwritable-json", LIVE + ["--json", "{tmp}/afile/x.json"], "--json"),
 ]
 
-#: Every subcommand the contract (DESIGN.md §6, issues 3, 6, 7) names.
+#: Every subcommand of the command-line contract.
 SUBCOMMANDS = ["simulate", "theory", "advise", "validate", "claims", "report", "live"]
 
 

@@ -1,4 +1,4 @@
-"""The Dask executor (issue 7): same results as local, a killed worker, an unreachable scheduler.
+"""The Dask executor: same results as local, a killed worker, an unreachable scheduler.
 
 Starts one real ``distributed.LocalCluster`` (2 worker processes, loopback only) for the module.
 """
@@ -16,10 +16,10 @@ import pytest
 
 pytest.importorskip("distributed", reason="the Dask executor needs the `distributed` extra")
 
-import cloudpickle  # noqa: E402  (a dependency of distributed)
+import cloudpickle
 
-from diffapprox import Cell, DiffapproxError  # noqa: E402
-from diffapprox._run.dask import DaskExecutor  # noqa: E402
+from diffapprox import Cell, DiffapproxError
+from diffapprox._run.dask import DaskExecutor
 
 # Workers cannot import this test module by name: ship its functions by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])

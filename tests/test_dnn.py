@@ -168,7 +168,7 @@ def test_finish_reports_measurements_and_figure(tmp_path):
     c = get_claim("dnn-tradeoff")
     n = c.parameters("quick")["seeds"]
     out = c.finish("quick", SEED, _synthetic_results(PAPER_TREND, n, noise=0.002), tmp_path)
-    trend = [m for m in out.measurements if m.informative]
+    trend = [m for m in out.measurements if m.judged]
     assert [m.name for m in trend] == ["momentum_trend_spearman/delay=const", "momentum_trend_spearman/delay=workers"]
     assert all(m.verdict is Verdict.PASS and m.tolerance == (-1.0, 0.0) for m in trend)
     stars = {m.name: m.estimate for m in out.measurements if m.name.startswith("optimal_momentum/delay=const")}

@@ -1,4 +1,4 @@
-"""The live parameter server (issue 7): exact replay of a run from its trace, invariants, the CLI.
+"""The live parameter server: exact replay of a run from its trace, invariants, the CLI.
 
 A live run's interleaving is not reproducible, but everything else is: data and compute times
 are seeded per (seed, worker, task), so the recorded trace and writer ids determine the run.
@@ -14,9 +14,9 @@ import pytest
 
 pytest.importorskip("distributed", reason="the live parameter server needs the `distributed` extra")
 
-from diffapprox import DiffapproxError, StreamingPCA, delay_law  # noqa: E402
-from diffapprox._experiments import live as _live  # noqa: E402
-from diffapprox._experiments.live import live, staleness_pmf, worker_gradient  # noqa: E402
+from diffapprox import DiffapproxError, StreamingPCA, delay_law
+from diffapprox._experiments import live as _live
+from diffapprox._experiments.live import live, staleness_pmf, worker_gradient
 
 SPECTRUM = (4.0, 3.0, 2.0, 1.0)
 MU, ETA = 0.5, 0.004

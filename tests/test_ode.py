@@ -6,7 +6,7 @@ import pytest
 from diffapprox import DiffapproxError, StreamingPCA
 from diffapprox.limits import ODELimit, ode_closed_form, ode_drift, ode_solve_ivp
 
-ATOL = 1e-8  # issue 3: closed form vs solve_ivp, max abs difference
+ATOL = 1e-8  # closed form vs solve_ivp, max abs difference
 PROBLEM = StreamingPCA(spectrum=(4, 3, 2, 1))  # Section 5.1's Sigma = diag(4, 3, 2, 1)
 TIMES = np.array([0.0, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0])
 STARTS = {

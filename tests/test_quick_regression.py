@@ -1,4 +1,4 @@
-"""The quick profile against the committed baseline (issue 6, item 6).
+"""The quick profile against the committed baseline.
 
 ``reports/baseline-quick.json`` is a real ``diffapprox validate --profile quick`` run
 at the default seed.  Every bit-reproducible claim must keep its verdicts and its
@@ -26,6 +26,7 @@ def baseline() -> dict:
     return json.loads(BASELINE.read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow
 def test_quick_profile_keeps_the_baseline(tmp_path, capsys, baseline):
     out = tmp_path / "quick"
     # Name the claims: other test modules register toy claims in the same process.

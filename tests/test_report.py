@@ -78,7 +78,7 @@ def test_load_results_normalises(out_dir):
     res = load_results(out_dir)
     assert [c["id"] for c in res["claims"]] == IDS
     m = res["claims"][1]["measurements"][-1]
-    assert m["estimate"] is None and m["ci"] is None and m["informative"] is False
+    assert m["estimate"] is None and m["ci"] is None and m["judged"] is False
 
 
 @pytest.mark.parametrize(

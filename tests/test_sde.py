@@ -8,7 +8,7 @@ from diffapprox import DiffapproxError, StreamingPCA
 from diffapprox.limits import escape_time, ou_optimum, ou_saddle, stationary_variance
 
 SEED = 20240603
-K_SE = 4.0  # issue 3: within 4 Monte Carlo standard errors
+K_SE = 4.0  # within 4 Monte Carlo standard errors
 GOF_ALPHA = 1e-3  # goodness-of-fit level for exact sampling vs transition law
 SDEINT_PATHS = 300
 GOF_PATHS = 20000

@@ -58,6 +58,7 @@ def _ar1(rng, paths, n, phi):
         ),
     ],
 )
+@pytest.mark.slow
 def test_ci_coverage(name, make, truth):
     cov = _coverage(make, truth, seed=12345)
     assert abs(cov - LEVEL) <= K_SE * SE, f"{name}: coverage {cov:.3f}"

@@ -154,7 +154,7 @@ def test_interrupt_then_resume_equals_uninterrupted(tmp_path, capsys):
 
 
 def test_results_state_steps_and_paths_from_cells():
-    """DESIGN.md §4: a result states its paths and steps; the runner reads them from the cells when the
+    """A result states its paths and steps; the runner reads them from the cells when the
     claim's parameters do not (one number when uniform, else per cell key), and never overrides a claim."""
     from diffapprox._run.claims import Cell
     from diffapprox._run.runner import _with_run_size

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import math
 
 import numpy as np
@@ -25,6 +27,7 @@ def test_stationary_ou_is_exact():
     assert abs(np.arctanh(r) - np.arctanh(0.8)) <= K_SE / math.sqrt(n)
 
 
+@pytest.mark.slow
 def test_quick_profile_structure_and_verdicts(tmp_path):
     claim = get_claim("verdict-calibration")
     doc = run_claims([claim], profile="quick", seed=20180330, out=tmp_path, progress=False)

@@ -1,4 +1,4 @@
-"""Shared pieces of the weak-convergence claims (issue 4): reference problem, delays, names, figures.
+"""Shared pieces of the weak-convergence claims: reference problem, delays, names, figures.
 
 The reference problem is the paper's Section 5.1 experiment: d = 4,
 ``Sigma = diag(4, 3, 2, 1)`` (so ``lambda_1 - lambda_2 = 1``), time in the

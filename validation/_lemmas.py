@@ -13,7 +13,7 @@ from __future__ import annotations
 from diffapprox import Claim, StreamingPCA
 from diffapprox import path_diagnostics
 
-from . import _tradeoff as tr
+from . import _tradeoff as tradeoff
 
 SPECTRUM = (4.0, 3.0, 2.0, 1.0)
 MUS = (0.5, 0.7, 0.9)
@@ -31,7 +31,7 @@ def grid():
     out = []
     for mu in MUS:
         for eta in ETAS:
-            s = tr.stable_delay(mu, eta, SPECTRUM[0])
+            s = tradeoff.stable_delay(mu, eta, SPECTRUM[0])
             for f in FRACS:
                 out.append((mu, eta, int(round(f * s))))
     return out

@@ -1,4 +1,4 @@
-"""Shared helpers of the momentum-asynchrony claims (issue 5).
+"""Shared helpers of the momentum-asynchrony claims.
 
 * :func:`tau_star` / :func:`tau_star_boot`: the "optimal delay" of Section 5.1 under
   stated criteria, from per-path final errors on a grid of delays, with a bootstrap
@@ -29,7 +29,7 @@ import math
 import numpy as np
 from scipy import stats as _st
 
-from ._common import save_figure  # noqa: F401  (re-exported: the tradeoff claims call tr.save_figure)
+from ._common import save_figure  # noqa: F401 - re-exported: the trade-off claims call tradeoff.save_figure
 
 __all__ = [
     "CRITERIA",

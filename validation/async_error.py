@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, ClaimOutput, StreamingPCA, register
+from diffapprox import Claim, ClaimOutput, StreamingPCA
 from diffapprox import path_diagnostics
 from diffapprox.stats import measurement
 
-from . import _tradeoff as tr
+from . import _tradeoff as tradeoff
 from ._common import claim_title, log_ticks
 
 SPECTRUM = (4.0, 3.0, 2.0, 1.0)
@@ -42,7 +42,7 @@ _PROFILES = {
 
 
 def _tau(eta: float, gamma: float) -> int:
-    tau0 = tr.stable_delay(MU, ETAS[0], SPECTRUM[0]) / 4.0
+    tau0 = tradeoff.stable_delay(MU, ETAS[0], SPECTRUM[0]) / 4.0
     return int(round(tau0 * (eta / ETAS[0]) ** -(0.5 - gamma)))
 
 
@@ -99,11 +99,11 @@ class AsyncError(Claim):
     def finish(self, profile, seed, results, figdir: Path) -> ClaimOutput:
         nb = _PROFILES[profile]["n_boot"]
         meas, findings = [], []
-        fig, axes = tr.new_figure(ncols=1, width=6.0, height=4.6)
+        fig, axes = tradeoff.new_figure(ncols=1, width=6.0, height=4.6)
         ax = axes[0]
         for j, g in enumerate(GAMMAS):
             ss = [results[f"gamma={g:g}/eta={e:g}"]["D_sup"] for e in ETAS]
-            est, ci = tr.boot_slope(ETAS, ss, lambda s: [x.mean() for x in s], n_boot=nb, seed=seed + 11 + j)
+            est, ci = tradeoff.boot_slope(ETAS, ss, lambda s: [x.mean() for x in s], n_boot=nb, seed=seed + 11 + j)
             meas.append(
                 measurement(
                     f"rate/gamma={g:g}",
@@ -111,7 +111,7 @@ class AsyncError(Claim):
                     ci,
                     prediction=g,
                     band=(0.0, math.inf),
-                    verdict=tr.band_verdict(ci, (0.0, math.inf)),
+                    verdict=tradeoff.band_verdict(ci, (0.0, math.inf)),
                     note="log-log slope of mean sup_t ||D(t)|| on eta; > 0 means D -> 0; "
                     "prediction: eta^gamma from the proof's bound",
                 )
@@ -122,7 +122,7 @@ class AsyncError(Claim):
                     est - g,
                     (ci[0] - g, ci[1] - g),
                     prediction=0.0,
-                    informative=False,
+                    judged=False,
                     note="measured rate minus gamma",
                 )
             )
@@ -151,7 +151,7 @@ class AsyncError(Claim):
             f"accumulated async error D(t), mu={MU:g}, tau ~ eta^-(1/2-gamma); PASS: slope > 0 (D -> 0)",
             fontsize=9,
         )
-        figs = tr.save_figure(fig, figdir, "async_error")
+        figs = tradeoff.save_figure(fig, figdir, "async_error")
         params = self.parameters(profile)
         params["diverged_paths"] = {k: v["diverged"] for k, v in results.items()}
         return ClaimOutput(

@@ -11,7 +11,7 @@ N = first step with 1 - h1^2/||h||^2 <= eps.
 (a) mu = 0.5, eta = 5e-4, delays from M workers (``workers:M``, equal rates,
 staleness mean M - 1), M in {1, 2, 4, 8, 16, 32} judged (mean delay far below the
 stability limit 194), M = 128 shown only: ``iteration_ratio/workers=M`` = N(M)/N(1) and
-``speedup/workers=M`` = M N(1)/N(M) (informative).
+``speedup/workers=M`` = M N(1)/N(M) (context).
 (b) tau = 0, mu in {0.5, 0.7, 0.9} vs mu = 0, eta = (1-mu) eta0: ``momentum_ratio/mu=m``
 = N(mu)/N(0): "does not reduce" is judged one-sided, band [0.8, inf).
 Tolerance for (a): [0.8, 1.25] (near-linear: efficiency within 20%).  Paths that never
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, ClaimOutput, StreamingPCA, register
+from diffapprox import Claim, ClaimOutput, StreamingPCA
 from diffapprox import simulate
 from diffapprox.stats import measurement
 
-from . import _tradeoff as tr
+from . import _tradeoff as tradeoff
 from ._common import claim_title, log_ticks
 
 SPECTRUM = (4.0, 3.0, 2.0, 1.0)
@@ -113,7 +113,7 @@ class AsyncSpeedup(Claim):
         ws, sp, spc = [], [], []
         for i, m in enumerate(WORKERS[1:]):
             r = results[f"workers={m}"]
-            est, ci = tr.ratio_ci(r["N"], base, n_boot=nb, seed=seed * 101 + i)
+            est, ci = tradeoff.ratio_ci(r["N"], base, n_boot=nb, seed=seed * 101 + i)
             meas.append(
                 measurement(
                     f"iteration_ratio/workers={m}",
@@ -121,7 +121,7 @@ class AsyncSpeedup(Claim):
                     ci,
                     prediction=1.0,
                     band=BAND,
-                    informative=m <= JUDGED_W,
+                    judged=m <= JUDGED_W,
                     note=f"N(M)/N(1), mu={MU_A}, eta={(1 - MU_A) * ETA0:g}; {r['missing']} paths "
                     "never reached eps" + ("" if m <= JUDGED_W else "; beyond the judged range"),
                 )
@@ -133,7 +133,7 @@ class AsyncSpeedup(Claim):
                     s,
                     (m / ci[1], m / ci[0]),
                     prediction=float(m),
-                    informative=False,
+                    judged=False,
                     note="M N(1)/N(M): wall-clock speed-up if each worker computes one gradient per unit time",
                 )
             )
@@ -143,7 +143,7 @@ class AsyncSpeedup(Claim):
         base0 = results["mu=0"]["N"]
         for i, m in enumerate(MUS_B[1:]):
             r = results[f"mu={m:g}"]
-            est, ci = tr.ratio_ci(r["N"], base0, n_boot=nb, seed=seed * 103 + i)
+            est, ci = tradeoff.ratio_ci(r["N"], base0, n_boot=nb, seed=seed * 103 + i)
             meas.append(
                 measurement(
                     f"momentum_ratio/mu={m:g}",
@@ -151,7 +151,7 @@ class AsyncSpeedup(Claim):
                     ci,
                     prediction=1.0,
                     band=BAND_MOM,
-                    verdict=tr.band_verdict(ci, BAND_MOM),
+                    verdict=tradeoff.band_verdict(ci, BAND_MOM),
                     note=f"N(mu)/N(0) with eta=(1-mu) eta0; {r['missing']} paths never reached eps",
                 )
             )
@@ -163,7 +163,7 @@ class AsyncSpeedup(Claim):
             "momentum, eta=(1-mu) eta0: "
             + ", ".join(f"mu={m:g}: {np.nanmean(results[f'mu={m:g}']['N']):.0f}" for m in MUS_B)
         )
-        fig, axes = tr.new_figure(ncols=3, width=4.2, height=3.9)
+        fig, axes = tradeoff.new_figure(ncols=3, width=4.2, height=3.9)
 
         def _panel(ax, prefix, key, band, judged):
             pts = [(float(m.name.split("=")[-1]), m) for m in meas if m.name.startswith(prefix)]
@@ -230,7 +230,7 @@ class AsyncSpeedup(Claim):
             f"phase III (error <= eps={EPS:.3g}), eta0={ETA0:g}; PASS: every judged CI inside the grey band",
             fontsize=9,
         )
-        figs = tr.save_figure(fig, figdir, "async_speedup")
+        figs = tradeoff.save_figure(fig, figdir, "async_speedup")
         return ClaimOutput(
             measurements=meas,
             figures=figs,

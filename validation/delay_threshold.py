@@ -30,11 +30,11 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, ClaimOutput, StreamingPCA, register
+from diffapprox import Claim, ClaimOutput, StreamingPCA
 from diffapprox import simulate
 from diffapprox.stats import measurement
 
-from . import _tradeoff as tr
+from . import _tradeoff as tradeoff
 from ._common import claim_title, log_ticks
 
 MUS = (0.5, 0.7, 0.8, 0.9)
@@ -59,7 +59,7 @@ _PROFILES = {
 
 
 def _taus(mu: float, eta: float) -> list[int]:
-    s = tr.stable_delay(mu, eta, SPECTRUM[0])
+    s = tradeoff.stable_delay(mu, eta, SPECTRUM[0])
     return sorted({0} | {max(1, int(round(f * s))) for f in FACTORS})
 
 
@@ -99,8 +99,8 @@ class DelayThreshold(Claim):
             "tolerance": {
                 "exponent_p": list(P_BAND),
                 "exponent_q": list(Q_BAND),
-                "exponent_q/ode (informative)": list(Q_ODE_BAND),
-                "stability_ratio (informative)": list(RATIO_BAND),
+                "exponent_q/ode (context)": list(Q_ODE_BAND),
+                "stability_ratio (context)": list(RATIO_BAND),
             },
             "fit": "OLS of log tau* on log(1-mu), -log eta; percentile bootstrap over paths",
         }
@@ -149,19 +149,19 @@ class DelayThreshold(Claim):
             for j, eta in enumerate(ETAS):
                 taus = _taus(mu, eta)
                 errs = np.array([results[_key(mu, eta, t)]["error"] for t in taus])
-                s = tr.tau_star_summary(
+                s = tradeoff.tau_star_summary(
                     taus, errs, CRITERION, n_boot=pr["n_boot"], seed=(seed * 104729 + 17 * i + j) % 2**32
                 )
                 star[(mu, eta)] = s
-                stab[(mu, eta)] = tr.stable_delay(mu, eta, SPECTRUM[0])
+                stab[(mu, eta)] = tradeoff.stable_delay(mu, eta, SPECTRUM[0])
                 div[f"mu={mu:g}/eta={eta:g}"] = [int(results[_key(mu, eta, t)]["diverged"]) for t in taus]
                 pts.append((mu, eta))
         a = np.array([1 - m for m, _ in pts])
         e = np.array([x for _, x in pts])
         tp = np.array([star[k]["estimate"] for k in pts])
         reps = np.array([star[k]["reps"] for k in pts]).T
-        fit = tr.power_law_boot(a, e, tp, reps, LEVEL)
-        sfit = tr.power_law_boot(a, e, np.array([stab[k] for k in pts], float), np.zeros((1, len(pts))), LEVEL)
+        fit = tradeoff.power_law_boot(a, e, tp, reps, LEVEL)
+        sfit = tradeoff.power_law_boot(a, e, np.array([stab[k] for k in pts], float), np.zeros((1, len(pts))), LEVEL)
         meas = []
         how = (
             f"{fit['usable']}/{fit['n_boot']} usable bootstrap resamples; tau* by {CRITERION}; "
@@ -185,7 +185,7 @@ class DelayThreshold(Claim):
                 fit["q_ci"],
                 prediction=1.0,
                 band=Q_ODE_BAND,
-                informative=False,
+                judged=False,
                 note="ODE regime (Thm 3.3): q = 1 - gamma, gamma in (0, 1]",
             )
         )
@@ -195,7 +195,7 @@ class DelayThreshold(Claim):
                 sfit["p"],
                 (sfit["p"], sfit["p"]),
                 prediction=2.0,
-                informative=False,
+                judged=False,
                 note="exponent of the exact linear-stability limit on this grid",
             )
         )
@@ -205,7 +205,7 @@ class DelayThreshold(Claim):
                 sfit["q"],
                 (sfit["q"], sfit["q"]),
                 prediction=0.5,
-                informative=False,
+                judged=False,
                 note="exponent of the exact linear-stability limit on this grid",
             )
         )
@@ -219,8 +219,8 @@ class DelayThreshold(Claim):
                     ci,
                     prediction=1.0,
                     band=RATIO_BAND,
-                    verdict=tr.band_verdict(ci, RATIO_BAND),
-                    informative=False,
+                    verdict=tradeoff.band_verdict(ci, RATIO_BAND),
+                    judged=False,
                     note=f"tau*/max_stable_delay at eta={ETA_REF:g} (S={S})",
                 )
             )
@@ -232,7 +232,7 @@ class DelayThreshold(Claim):
                     s["estimate"],
                     s["ci"],
                     prediction=float(stab[k]),
-                    informative=False,
+                    judged=False,
                     note="prediction = exact linear-stability limit S of the radial mode",
                 )
             )
@@ -282,7 +282,7 @@ class DelayThreshold(Claim):
     def _figure(self, pts, star, stab, fit, figdir) -> list[str]:
         from matplotlib.lines import Line2D
 
-        fig, axes = tr.new_figure(ncols=2, width=6.0, height=4.8)
+        fig, axes = tradeoff.new_figure(ncols=2, width=6.0, height=4.8)
         ax = axes[0]
         xs = np.linspace(0.08, 0.55, 50)
         for j, eta in enumerate(ETAS):
@@ -351,4 +351,4 @@ class DelayThreshold(Claim):
             "(95% bootstrap CI); fit tau* = C (1-mu)^p eta^-q",
             fontsize=9,
         )
-        return tr.save_figure(fig, figdir, "delay_threshold")
+        return tradeoff.save_figure(fig, figdir, "delay_threshold")

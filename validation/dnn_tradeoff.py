@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, ClaimOutput, Measurement, Verdict, register
+from diffapprox import Claim, ClaimOutput, Measurement, Verdict
 from diffapprox import Cell, cell_seed
 from diffapprox import DiffapproxError
 
@@ -329,7 +329,7 @@ class DnnTradeoff(Claim):
                         tolerance=None,
                         verdict=Verdict.INCONCLUSIVE,
                         ci_level=CI_LEVEL,
-                        informative=False,
+                        judged=False,
                         note=f"argmax over mu of the mean validation accuracy, delay {delay_spec(kind, m)}; "
                         "CI: seed bootstrap percentiles (prediction: the paper's CIFAR-100 optimum, for context)",
                     )
@@ -347,7 +347,7 @@ class DnnTradeoff(Claim):
                         tolerance=None,
                         verdict=Verdict.INCONCLUSIVE,
                         ci_level=CI_LEVEL,
-                        informative=False,
+                        judged=False,
                         note=f"accuracy of the best momentum ({MOMENTA[order[0]]:g}) minus the runner-up "
                         f"({MOMENTA[order[1]]:g}), paired over seeds, Student-t interval: how firmly mu* is decided",
                     )
@@ -364,7 +364,7 @@ class DnnTradeoff(Claim):
                             tolerance=None,
                             verdict=Verdict.INCONCLUSIVE,
                             ci_level=CI_LEVEL,
-                            informative=False,
+                            judged=False,
                             note=f"mean over {n_seeds} seeds, Student-t interval",
                         )
                     )

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, ClaimOutput, StreamingPCA, register
+from diffapprox import Claim, ClaimOutput, StreamingPCA
 from diffapprox import simulate
 from diffapprox.stats import mean_ci, measurement
 
-from . import _tradeoff as tr
+from . import _tradeoff as tradeoff
 from ._common import claim_title
 
 MUS = (0.7, 0.8, 0.85, 0.9, 0.95)
@@ -144,8 +144,8 @@ class Figure1(Claim):
         star: dict[tuple, dict] = {}
         for K in budgets:
             for mu in MUS:
-                for ci_, crit in enumerate(tr.CRITERIA):
-                    s = tr.tau_star_summary(
+                for ci_, crit in enumerate(tradeoff.CRITERIA):
+                    s = tradeoff.tau_star_summary(
                         taus,
                         errors[K][mu],
                         crit,
@@ -155,7 +155,7 @@ class Figure1(Claim):
                     star[(K, mu, crit)] = s
                     paper = PAPER_TAU[mu]
                     band = (paper / BAND_FACTOR, paper * BAND_FACTOR)
-                    verdict = tr.band_verdict(s["ci"], band)
+                    verdict = tradeoff.band_verdict(s["ci"], band)
                     name = f"tau_star/{crit}/mu={mu:g}" + ("" if K == K_MAIN else f"/K={K}")
                     meas.append(
                         measurement(
@@ -165,7 +165,7 @@ class Figure1(Claim):
                             prediction=paper,
                             band=band,
                             verdict=verdict,
-                            informative=(K == K_MAIN),
+                            judged=(K == K_MAIN),
                             note=(
                                 f"K={K}, {par['paths_per_cell']} paths per delay, grid step {step:g}"
                                 + ("; censored at the grid's end" if s["censored"] else "")
@@ -175,7 +175,7 @@ class Figure1(Claim):
         # trend: is tau* decreasing in mu?  slope of log(tau* + step/2) on log(1 - mu)
         lx = np.log(1.0 - np.array(MUS))
         X = np.column_stack([np.ones(lx.size), lx])
-        for crit in tr.CRITERIA:
+        for crit in tradeoff.CRITERIA:
             pts = np.array([star[(K_MAIN, mu, crit)]["estimate"] for mu in MUS]) + step / 2
             reps = np.array([star[(K_MAIN, mu, crit)]["reps"] for mu in MUS]).T + step / 2
             slope = float(np.linalg.lstsq(X, np.log(pts), rcond=None)[0][1])
@@ -191,7 +191,7 @@ class Figure1(Claim):
                     ci,
                     prediction=paper_slope,
                     band=(0.0, math.inf),
-                    verdict=tr.band_verdict(ci, (0.0, math.inf)),
+                    verdict=tradeoff.band_verdict(ci, (0.0, math.inf)),
                     note=(
                         "log-log slope of tau*(mu) against 1-mu at K=20000; > 0 means less momentum tolerates "
                         "more delay (the tradeoff); prediction = slope of the paper's 120..10"
@@ -199,9 +199,9 @@ class Figure1(Claim):
                 )
             )
 
-        stab = {mu: tr.stable_delay(mu, ETA, SPECTRUM[0]) for mu in MUS}
+        stab = {mu: tradeoff.stable_delay(mu, ETA, SPECTRUM[0]) for mu in MUS}
         for mu in MUS:
-            vals = ", ".join(f"{c} {star[(K_MAIN, mu, c)]['estimate']:g}" for c in tr.CRITERIA)
+            vals = ", ".join(f"{c} {star[(K_MAIN, mu, c)]['estimate']:g}" for c in tradeoff.CRITERIA)
             longk = max(budgets)
             findings.append(
                 f"mu={mu:g}: tau* at K={K_MAIN}: {vals}; at K={longk}: "
@@ -241,7 +241,7 @@ class Figure1(Claim):
 
     def _figure(self, taus, errors, budgets, figdir, stab) -> list[str]:
         shown = [K_MAIN, max(budgets)] if max(budgets) != K_MAIN else [min(budgets), K_MAIN]
-        fig, axes = tr.new_figure(ncols=2, width=5.6, height=4.3)
+        fig, axes = tradeoff.new_figure(ncols=2, width=5.6, height=4.3)
         colors = ["C0", "C1", "C2", "C3", "C4"]
         for ax, K in zip(axes, shown):
             for mu, c in zip(MUS, colors):
@@ -272,4 +272,4 @@ class Figure1(Claim):
             "(dotted lines and triangles share the curve's colour)",
             fontsize=9,
         )
-        return tr.save_figure(fig, figdir, "figure1")
+        return tradeoff.save_figure(fig, figdir, "figure1")

@@ -1,4 +1,4 @@
-"""Claim ``live-staleness``: real asynchrony on a Dask parameter server (issue 7, beyond the paper).
+"""Claim ``live-staleness``: real asynchrony on a Dask parameter server (beyond the paper).
 
 The paper *models* asynchrony as a delay tau_k (Section 1's parameter server; eq. 2.1).
 Here a live parameter server (:func:`diffapprox.live`) with M Dask workers produces
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, ClaimOutput, Verdict, register
+from diffapprox import Claim, ClaimOutput, Verdict
 from diffapprox.stats import holm, measurement
 
 from . import _common as cm
@@ -52,7 +52,7 @@ MU_LO, MU_HI = 0.5, 0.9
 #: cluster is ~0.3-0.5 ms at M = 1 and ~1-2.5 ms at M = 4-8 on two busy cores.
 #: ``compute``: 25 ms, >= 10x that latency -- the premise of the workers:M law (exponential
 #: compute times, instantaneous server).  ``latency``: no compute pause at all -- the cycle is the
-#: latency alone, the staleness shape is the system's, and no law is claimed (informative only).
+#: latency alone, the staleness shape is the system's, and no law is claimed (context only).
 REGIMES = {"latency": 0.0, "compute": 0.025}
 #: Part (a) is judged only on runs whose *measured* compute / latency ratio is at least this.
 PREMISE_RATIO = 10.0
@@ -165,9 +165,9 @@ def tv_floor(spec: str, pmf: np.ndarray, n: int, *, reps: int, seed: int) -> tup
     burn = 1000
     direct, boot = [], []
     for _ in range(reps):
-        tr = np.asarray(law.sample(n + burn, rng), dtype=np.int64)[burn:]
-        direct.append(tv_distance(tr, pmf))
-        boot.append(tv_distance(_block_resample(tr, rng), pmf))
+        trace = np.asarray(law.sample(n + burn, rng), dtype=np.int64)[burn:]
+        direct.append(tv_distance(trace, pmf))
+        boot.append(tv_distance(_block_resample(trace, rng), pmf))
     return float(np.median(direct)), float(np.median(boot))
 
 
@@ -179,7 +179,7 @@ def _window_stat(error: np.ndarray, times: np.ndarray, k0: int) -> np.ndarray:
 class LiveStaleness(Claim):
     id = "live-staleness"
     order = 150
-    paper_ref = "Section 1 (parameter server), eq. (2.1); beyond the paper (issue 7)"
+    paper_ref = "Section 1 (parameter server), eq. (2.1); beyond the paper"
     statement = (
         "On a real asynchronous parameter server (Dask, M workers with exponential compute "
         "times) the staleness follows the workers:M queue law (not a constant M-1 delay), the "
@@ -231,7 +231,7 @@ class LiveStaleness(Claim):
                 f"({N_BLOCKS} blocks, {p['n_boot']} resamples, {LEVEL:.0%} percentile) minus the "
                 f"bootstrap floor; PASS if the CI lies in {list(TV_BAND)}; judged only for "
                 f"regime=compute runs whose measured compute/latency ratio is >= {PREMISE_RATIO:g} "
-                "(INCONCLUSIVE otherwise); regime=latency runs are informative only"
+                "(INCONCLUSIVE otherwise); regime=latency runs are context only"
             ),
             "trajectory_test": (
                 "mean error over the last third of the run, live vs simulate(delay=trace_delay("
@@ -374,7 +374,7 @@ class LiveStaleness(Claim):
                     ci,
                     prediction=None,
                     band=None,
-                    informative=False,
+                    judged=False,
                     note=f"{common}; latency-dominated: the workers:M law's premise (compute >> "
                     "latency) does not hold, so this is the system's own staleness, not a test",
                 )
@@ -389,7 +389,7 @@ class LiveStaleness(Claim):
                     ci_c,
                     prediction=None,
                     band=None,
-                    informative=False,
+                    judged=False,
                     note=f"raw TV distance to const:{m - 1} (context)",
                 )
             )
@@ -399,7 +399,7 @@ class LiveStaleness(Claim):
                     float(tr_.mean()),
                     None,
                     prediction=float(m - 1),
-                    informative=False,
+                    judged=False,
                     note="M - 1 for any server (each update is seen by the M-1 other reads)",
                 )
             )
@@ -509,7 +509,7 @@ class LiveStaleness(Claim):
                     ds,
                     None,
                     prediction=None,
-                    informative=False,
+                    judged=False,
                     note="the same D from the simulated paths replaying each run's trace",
                 )
             )
@@ -550,7 +550,7 @@ class LiveStaleness(Claim):
         fig, axes = cm.new_figure(ncols=4, nrows=2, size=(3.6, 3.0))
         plain = [x for x in runs if x[0] == MU_LO and x[1] > 1 and x[2] == 1.0]
         plain = ([x for x in plain if x[3] == _C] + [x for x in plain if x[3] == _L][::-1])[:4]
-        for k, (ax, (mu, m, s, g, r)) in enumerate(zip(axes[0], plain)):
+        for k, (ax, (mu, m, s, g, _r)) in enumerate(zip(axes[0], plain)):
             tr_, pmf = hist[(mu, m, s, g)]
             n = max(int(tr_.max()) + 1, min(pmf.size, 4 * m + 2)) if tr_.size else 1
             emp = np.bincount(tr_, minlength=n)[:n] / max(1, tr_.size)
@@ -566,7 +566,7 @@ class LiveStaleness(Claim):
         for ax in axes[0][len(plain) :]:
             ax.set_visible(False)
         curves = [x for x in runs if x[2] == 1.0 and (x[1] == 1 or (x[1] == 8 and x[3] == _C))][:4]
-        for k, (ax, (mu, m, s, g, r)) in enumerate(zip(axes[1], curves)):
+        for k, (ax, (mu, m, _s, g, r)) in enumerate(zip(axes[1], curves)):
             t = np.asarray(r["times"])
             ts = np.asarray(r["sim"]["steps_at"])
             ax.fill_between(

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import ClaimOutput, register
+from diffapprox import ClaimOutput
 from diffapprox.stats import measurement
 
 from . import _lemmas as lm
-from . import _tradeoff as tr
+from . import _tradeoff as tradeoff
 from ._common import claim_title, log_ticks
 
 L1 = lm.SPECTRUM[0]
@@ -47,7 +47,7 @@ class MomentumBias(lm.LemmaGridClaim):
         inf = math.inf
         meas = []
         sel = [c for c in g if c[0] == 0.7 and c[2] == 0]
-        est, ci = tr.boot_slope(
+        est, ci = tradeoff.boot_slope(
             [c[1] for c in sel], [S[c] for c in sel], lambda ss: [s.mean() for s in ss], n_boot=nb, seed=seed + 5
         )
         band = (_LOCAL - 0.2, inf)
@@ -58,7 +58,7 @@ class MomentumBias(lm.LemmaGridClaim):
                 ci,
                 prediction=_LOCAL,
                 band=band,
-                verdict=tr.band_verdict(ci, band),
+                verdict=tradeoff.band_verdict(ci, band),
                 note="prediction: local slope of eta log(1/eta) on the eta grid",
             )
         )
@@ -71,7 +71,7 @@ class MomentumBias(lm.LemmaGridClaim):
         def diff(ss):
             return [ss[i].mean() - ss[n + i].mean() for i in range(n)]
 
-        est, ci = tr.boot_slope(x, samples, diff, n_boot=nb, seed=seed + 6)
+        est, ci = tradeoff.boot_slope(x, samples, diff, n_boot=nb, seed=seed + 6)
         meas.append(
             measurement(
                 "slope/delay_term",
@@ -79,7 +79,7 @@ class MomentumBias(lm.LemmaGridClaim):
                 ci,
                 prediction=1.0,
                 band=(0.8, inf),
-                verdict=tr.band_verdict(ci, (0.8, inf)),
+                verdict=tradeoff.band_verdict(ci, (0.8, inf)),
                 note="sup(tau) - sup(0) against tau lambda1 eta/(1-mu)^2, all tau > 0 cells",
             )
         )
@@ -90,11 +90,11 @@ class MomentumBias(lm.LemmaGridClaim):
                 "ratio_max/delay_term",
                 float(r.max()),
                 (float(r.min()), float(r.max())),
-                informative=False,
+                judged=False,
                 note="max (min as the 'ci') of [sup(tau)-sup(0)] / x",
             )
         )
-        fig, axes = tr.new_figure(ncols=2, width=5.2, height=4.4)
+        fig, axes = tradeoff.new_figure(ncols=2, width=5.2, height=4.4)
         pos_d = d > 0
         floor = float(d[pos_d].min()) / 3 if pos_d.any() else 1e-6
         for j, mu in enumerate(lm.MUS):
@@ -149,7 +149,7 @@ class MomentumBias(lm.LemmaGridClaim):
             "PASS: both slopes above their bands",
             fontsize=9,
         )
-        figs = tr.save_figure(fig, figdir, "momentum_bias")
+        figs = tradeoff.save_figure(fig, figdir, "momentum_bias")
         params = self.parameters(profile)
         params["diverged_paths"] = {lm.key(*c): results[lm.key(*c)]["diverged"] for c in g}
         return ClaimOutput(

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import ClaimOutput, register
+from diffapprox import ClaimOutput
 from diffapprox.stats import measurement
 
 from . import _lemmas as lm
-from . import _tradeoff as tr
+from . import _tradeoff as tradeoff
 from ._common import claim_title, log_ticks
 
 
@@ -47,9 +47,12 @@ class NormBound(lm.LemmaGridClaim):
         g = lm.grid()
         S = [np.clip(results[lm.key(*c)]["max_norm_excess"], 1e-12, None) for c in g]
         B = np.array([_B(*c) for c in g])
-        mean = lambda ss: np.array([s.mean() for s in ss])  # noqa: E731
+
+        def mean(ss):
+            return np.array([s.mean() for s in ss])
+
         meas = []
-        est, ci = tr.boot_slope(B, S, mean, n_boot=nb, seed=seed + 1)
+        est, ci = tradeoff.boot_slope(B, S, mean, n_boot=nb, seed=seed + 1)
         inf = math.inf
         meas.append(
             measurement(
@@ -58,7 +61,7 @@ class NormBound(lm.LemmaGridClaim):
                 ci,
                 prediction=1.0,
                 band=(0.8, inf),
-                verdict=tr.band_verdict(ci, (0.8, inf)),
+                verdict=tradeoff.band_verdict(ci, (0.8, inf)),
                 note=(
                     "all grid cells; judged as stated before the first run. A low slope means "
                     "the form tau eta/(1-mu)^2 + eta/(1-mu)^3 is loose along 1-mu (where B "
@@ -68,7 +71,7 @@ class NormBound(lm.LemmaGridClaim):
             )
         )
         sel = [i for i, c in enumerate(g) if c[0] == 0.7 and c[2] == 0]
-        est, ci = tr.boot_slope([g[i][1] for i in sel], [S[i] for i in sel], mean, n_boot=nb, seed=seed + 2)
+        est, ci = tradeoff.boot_slope([g[i][1] for i in sel], [S[i] for i in sel], mean, n_boot=nb, seed=seed + 2)
         meas.append(
             measurement(
                 "slope/eta/tau=0/mu=0.7",
@@ -76,11 +79,11 @@ class NormBound(lm.LemmaGridClaim):
                 ci,
                 prediction=1.0,
                 band=(0.8, inf),
-                verdict=tr.band_verdict(ci, (0.8, inf)),
+                verdict=tradeoff.band_verdict(ci, (0.8, inf)),
             )
         )
         sel = [i for i, c in enumerate(g) if c[1] == 5e-4 and c[2] == 0]
-        est, ci = tr.boot_slope([1 - g[i][0] for i in sel], [S[i] for i in sel], mean, n_boot=nb, seed=seed + 3)
+        est, ci = tradeoff.boot_slope([1 - g[i][0] for i in sel], [S[i] for i in sel], mean, n_boot=nb, seed=seed + 3)
         meas.append(
             measurement(
                 "slope/one_minus_mu/tau=0/eta=0.0005",
@@ -88,7 +91,7 @@ class NormBound(lm.LemmaGridClaim):
                 ci,
                 prediction=-3.0,
                 band=(-3.2, inf),
-                verdict=tr.band_verdict(ci, (-3.2, inf)),
+                verdict=tradeoff.band_verdict(ci, (-3.2, inf)),
             )
         )
         ratios = mean(S) / B
@@ -97,11 +100,11 @@ class NormBound(lm.LemmaGridClaim):
                 "ratio_max",
                 float(ratios.max()),
                 (float(ratios.min()), float(ratios.max())),
-                informative=False,
+                judged=False,
                 note="max (and min, as the 'ci') over cells of E/B",
             )
         )
-        fig, axes = tr.new_figure(ncols=1, width=6.0, height=4.6)
+        fig, axes = tradeoff.new_figure(ncols=1, width=6.0, height=4.6)
         ax = axes[0]
         for j, mu in enumerate(lm.MUS):
             idx = [i for i, c in enumerate(g) if c[0] == mu]
@@ -125,7 +128,7 @@ class NormBound(lm.LemmaGridClaim):
         log_ticks(ax)
         ax.legend(fontsize=7, loc="upper left")
         claim_title(fig, self, "norm excess vs the bound's form; one point per (mu, eta, tau) cell", fontsize=9)
-        figs = tr.save_figure(fig, figdir, "norm_bound")
+        figs = tradeoff.save_figure(fig, figdir, "norm_bound")
         params = self.parameters(profile)
         params["diverged_paths"] = {lm.key(*c): results[lm.key(*c)]["diverged"] for c in g}
         return ClaimOutput(

@@ -17,7 +17,7 @@ must lie in ``[0, ERR_TOL]``.  Three delay rules are run:
 * ``delay=fast``: tau = floor(c (1-mu)^2/(lambda_1 eta^1.5)), c = eta_max^(3/4) so that it
   equals the ``thm`` delay at the largest eta, then grows faster than the theorem
   allows (tau eta -> infinity).  Outside the theorem: its measurements are shown with
-  their own verdicts (same rule) but marked ``informative=false`` (not combined);
+  their own verdicts (same rule) but marked ``judged=false`` (not combined);
   the limit is expected to break there.
 """
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, ClaimOutput, register
+from diffapprox import Claim, ClaimOutput
 from diffapprox import simulate
 from diffapprox.limits import ode_closed_form
 from diffapprox import lemma31_norm_bound
@@ -105,7 +105,7 @@ class OdeLimit(Claim):
                 "thm": f"floor((1-mu)^2/(lambda1 eta^(1-gamma))), gamma={GAMMA_THM}, constant 1",
                 "fast": (
                     f"floor(c (1-mu)^2/(lambda1 eta^{FAST_EXPONENT})), c = eta_max^{FAST_EXPONENT - 1 + GAMMA_THM}"
-                    " (equals thm at eta_max); outside Theorem 3.3, informative only"
+                    " (equals thm at eta_max); outside Theorem 3.3, context only"
                 ),
             },
             "taus": {f"mu={num(m)}/delay={r}": [_tau(r, m, e) for e in ETAS] for m in MUS for r in DELAYS},
@@ -144,7 +144,7 @@ class OdeLimit(Claim):
     def run_cell(self, cell) -> dict:
         p = cell.params
         prob = problem(p["law"])
-        tr = simulate(
+        traj = simulate(
             prob,
             mu=p["mu"],
             eta=p["eta"],
@@ -156,16 +156,16 @@ class OdeLimit(Claim):
             seed=seed_of(cell.seed),
             threads=None,
         )
-        ok = tr.finite
+        ok = traj.finite
         nf = int(ok.sum())
-        H2 = ode_closed_form(prob, np.array(H0), p["mu"], tr.times) ** 2  # (n_rec, d)
-        res = {"tau": p["tau"], "n_paths": p["paths"], "n_finite": nf, "times": tr.times, "ode_h2": H2}
+        H2 = ode_closed_form(prob, np.array(H0), p["mu"], traj.times) ** 2  # (n_rec, d)
+        res = {"tau": p["tau"], "n_paths": p["paths"], "n_finite": nf, "times": traj.times, "ode_h2": H2}
         if nf < 2:
             res.update(
                 err=np.full(prob.d, np.nan), boot=np.full((N_BOOT, prob.d), np.nan), mean_h2=None, max_norm2=math.nan
             )
             return res
-        X = tr.h[ok] ** 2 / tr.norm2[ok][:, :, None]  # (P, n_rec, d)
+        X = traj.h[ok] ** 2 / traj.norm2[ok][:, :, None]  # (P, n_rec, d)
         mean = X.mean(axis=0)
         err = np.max(np.abs(mean - H2), axis=0)
         W = bootstrap_weights(nf, N_BOOT, seed_of(cell.seed, 1))
@@ -175,8 +175,8 @@ class OdeLimit(Claim):
             err=err,
             boot=boot,
             mean_h2=mean,
-            max_norm2=float(tr.norm2[ok].max()),
-            mean_norm2_max=float(tr.norm2[ok].mean(axis=0).max()),
+            max_norm2=float(traj.norm2[ok].max()),
+            mean_norm2_max=float(traj.norm2[ok].mean(axis=0).max()),
         )
         return res
 
@@ -212,7 +212,7 @@ class OdeLimit(Claim):
                                 ci,
                                 0.0,
                                 (0.0, ERR_TOL),
-                                informative=info and smallest,
+                                judged=info and smallest,
                                 note=(
                                     f"sup_t |mean h_i^2/||h||^2 - H_i^2|, percentile bootstrap over paths "
                                     f"({N_BOOT}); tau={rs[j]['tau']}; {finite_count_note(nf[j], rs[j]['n_paths'])}"
@@ -221,7 +221,7 @@ class OdeLimit(Claim):
                                         if smallest
                                         else "; larger eta: data point of the order fit, not judged alone"
                                     )
-                                    + ("" if info else "; delay outside Theorem 3.3 (informative only)")
+                                    + ("" if info else "; delay outside Theorem 3.3 (context only)")
                                 ),
                             )
                         )
@@ -247,7 +247,7 @@ class OdeLimit(Claim):
                             ci,
                             None,
                             (0.0, math.inf),
-                            informative=info,
+                            judged=info,
                             note=(
                                 f"log-log OLS slope of err_i over eta in {list(ETAS)}, percentile bootstrap over paths "
                                 f"(each eta resampled independently); the theorem states no rate: PASS needs a "
@@ -265,7 +265,7 @@ class OdeLimit(Claim):
                             None,
                             bound - 1.0,
                             None,
-                            informative=False,
+                            judged=False,
                             verdict=None,
                             note=(
                                 "max over paths and records of ||h||^2 - 1 (Lemma 3.1, constants 1: "

@@ -22,7 +22,7 @@ constant 1, the bounded law's C_d, also used for Gaussian data whose own thresho
 is 0); ``tau_far`` = floor of the ODE threshold of Theorem 3.3 at gamma -> 0,
 ``(1-mu)^2/(lambda_1 eta)``, far beyond the SDE one (ratio ~ (lambda_1+C_d)/(lambda_1
 sqrt(eta))).  Cells where ``tau_in = 0`` are not duplicated.  Far-beyond cells are
-outside Theorem 3.5: shown with verdicts, ``informative=false``.
+outside Theorem 3.5: shown with verdicts, ``judged=false``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as sst
 
-from diffapprox import Claim, ClaimOutput, register, stats
+from diffapprox import Claim, ClaimOutput, stats
 from diffapprox import simulate
 from diffapprox.limits import ou_optimum
 
@@ -100,7 +100,7 @@ class OuOptimum(Claim):
             "taus": {num(m): {lab: t for t, lab in _taus(m, eta)} for m in MUS},
             "tau_rules": {
                 "inside": "floor((1-mu)^2/((lambda1 + C_d(cube)) sqrt(eta))) (gamma -> 0, constant 1)",
-                "far": "floor((1-mu)^2/(lambda1 eta)) (Theorem 3.3 threshold, gamma -> 0): informative only",
+                "far": "floor((1-mu)^2/(lambda1 eta)) (Theorem 3.3 threshold, gamma -> 0): context only",
             },
             "paths_stationary": PATHS[profile],
             "paths_decay": DECAY_PATHS[profile],
@@ -168,7 +168,7 @@ class OuOptimum(Claim):
         prob = problem(p["law"])
         eta = p["eta"]
         start = "e1" if p["start"] == "e1" else self._u0(p["law"], p["mu"], eta)[0]
-        tr = simulate(
+        traj = simulate(
             prob,
             mu=p["mu"],
             eta=eta,
@@ -179,15 +179,15 @@ class OuOptimum(Claim):
             start=start,
             seed=seed_of(cell.seed),
         )
-        ok = tr.finite
-        U = tr.h[ok][:, :, 1:] / math.sqrt(eta)  # (P, n_rec, d-1)
-        res = {"n_paths": p["paths"], "n_finite": int(ok.sum()), "times": tr.times}
+        ok = traj.finite
+        U = traj.h[ok][:, :, 1:] / math.sqrt(eta)  # (P, n_rec, d-1)
+        res = {"n_paths": p["paths"], "n_finite": int(ok.sum()), "times": traj.times}
         if p["start"] == "e1":
             t_burn = BURN * (1 - p["mu"]) / eta * eta
-            w = tr.times >= t_burn - 1e-12
+            w = traj.times >= t_burn - 1e-12
             res["path_means"] = (U[:, w, :] ** 2).mean(axis=1)  # (P, d-1)
             res["final"] = U[:, -1, :]
-            res["window"] = [float(tr.times[w][0]), float(tr.times[-1])]
+            res["window"] = [float(traj.times[w][0]), float(traj.times[-1])]
         else:
             res["m2"] = (U**2).mean(axis=0)  # (n_rec, d-1) for the figure
             res["u2"] = {}
@@ -195,8 +195,8 @@ class OuOptimum(Claim):
             for k, i in enumerate(range(1, prob.d)):
                 for s in DECAY_S:
                     t_target = s * (1 - p["mu"]) / (2.0 * (-lim.rate[k] * (1 - p["mu"])))
-                    j = int(np.argmin(np.abs(tr.times - t_target)))
-                    res["u2"][f"{i}/{s}"] = (float(tr.times[j]), U[:, j, k] ** 2)
+                    j = int(np.argmin(np.abs(traj.times - t_target)))
+                    res["u2"][f"{i}/{s}"] = (float(traj.times[j]), U[:, j, k] ** 2)
         return res
 
     def finish(self, profile: str, seed: int, results: dict, figdir: Path) -> ClaimOutput:
@@ -216,7 +216,7 @@ class OuOptimum(Claim):
                     r2 = results.get(f"{cell}/start=u0")
                     why = ""
                     if lab == "far":
-                        why = "; tau far beyond the SDE threshold (outside Theorem 3.5): informative only"
+                        why = "; tau far beyond the SDE threshold (outside Theorem 3.5): context only"
                     elif lab == "inside" and law == "gaussian":
                         why = "; Gaussian data: C_d infinite, tau_in uses the cube law's C_d"
                     fin1 = finite_count_note(r1["n_finite"], r1["n_paths"])
@@ -235,7 +235,7 @@ class OuOptimum(Claim):
                                 None,
                                 float(S[k]),
                                 stats.relative_band(S[k], BAND),
-                                informative=info,
+                                judged=info,
                                 note=(
                                     f"mean of h_i^2/eta over paths and records t in {r1['window']} (start e1), CI across "
                                     f"path time-averages; {fin1}{why}"
@@ -269,7 +269,7 @@ class OuOptimum(Claim):
                                 1.0,
                                 (1 - BAND, 1 + BAND),
                                 verdict=v,
-                                informative=info,
+                                judged=info,
                                 level=1 - ALPHA / len(DECAY_S),
                                 note=(
                                     f"ratio mean U_i(t)^2 / Prop. 3.6 formula from U_i(0)={u0[k]:.3g} (eta={eta / DECAY_ETA_DIV:g}), at "
@@ -304,7 +304,7 @@ class OuOptimum(Claim):
                                     None,
                                     (ALPHA, 1.0),
                                     verdict=v,
-                                    informative=info,
+                                    judged=info,
                                     note=(
                                         f"standardised U_i(T)/sqrt(var) vs N(0,1) at t={r1['window'][1]:.3g}; "
                                         f"{t.name} statistic {t.statistic:.4g}, raw p={t.pvalue:.3g}, Holm p={q:.3g} "
@@ -313,7 +313,7 @@ class OuOptimum(Claim):
                                     ),
                                 )
                             )
-        for law, mu, tau, lab, i, r, lo, hi in ratios:
+        for law, mu, tau, lab, i, _r, _lo, _hi in ratios:
             if i == 1:
                 findings.append(
                     f"law={law} mu={num(mu)} tau={tau} ({lab}): stationary variance / formula, i=2..4: "

@@ -11,10 +11,10 @@ log argument of T3 is negative).  At each record the fraction ``p(t)`` of paths 
   ``T3_V`` (Wilson CI) against the stated ``>= 3/4`` (one-sided band [0.75, 1]: T3 comes
   from a Markov bound, so the inequality, not equality, is tested), for
   V = main (Prop. 3.6) and appendix (A.6); V = derived (what A.6's own inequality solves
-  to, ``log(4(1-mu)g delta^2/((1-mu)g eps - 2 eta phi))``) is shown, ``informative=false``.
+  to, ``log(4(1-mu)g delta^2/((1-mu)g eps - 2 eta phi))``) is shown, ``judged=false``.
 * ``phase3_time/...``: the first record time with ``p(t) >= 3/4``; CI from the first
   times the pointwise Wilson upper / lower limits reach 3/4; shown against T3_main,
-  ``informative=false`` (a bound is not expected to be tight); ratios in the note.
+  ``judged=false`` (a bound is not expected to be tight); ratios in the note.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, ClaimOutput, register, stats
+from diffapprox import Claim, ClaimOutput, stats
 from diffapprox import simulate
 from diffapprox import T3
 
@@ -139,7 +139,7 @@ class Phase3Time(Claim):
     def run_cell(self, cell) -> dict:
         p = cell.params
         h0 = np.array([math.sqrt(1 - DELTA2), math.sqrt(DELTA2), 0.0, 0.0])
-        tr = simulate(
+        traj = simulate(
             problem(p["law"]),
             mu=p["mu"],
             eta=p["eta"],
@@ -151,12 +151,12 @@ class Phase3Time(Claim):
             seed=seed_of(cell.seed),
             record_h=False,
         )
-        ok = tr.finite
-        s = tr.norm2[ok] * tr.error[ok]  # sum_{i>=2} h_i^2
+        ok = traj.finite
+        s = traj.norm2[ok] * traj.error[ok]  # sum_{i>=2} h_i^2
         return {
             "n_paths": p["paths"],
             "n_finite": int(ok.sum()),
-            "times": tr.times,
+            "times": traj.times,
             "k_below": (s <= p["eps"]).sum(axis=0),
             "mean_s": s.mean(axis=0),
         }
@@ -184,7 +184,7 @@ class Phase3Time(Claim):
                             None,
                             PROB,
                             (PROB, 1.0),
-                            informative=(v != "derived"),
+                            judged=(v != "derived"),
                             note="T3 undefined (log argument <= 0) at these parameters",
                         )
                     )
@@ -199,7 +199,7 @@ class Phase3Time(Claim):
                         None,
                         PROB,
                         (PROB, 1.0),
-                        informative=(v != "derived"),
+                        judged=(v != "derived"),
                         note=(
                             f"fraction with sum_(i>=2) h_i^2 <= eps={eps:.4g} at t={t[j]:.4g} (first record >= T3_{v}="
                             f"{t3:.4g}); inequality >= 3/4 (Markov bound), one-sided band; {fin}"
@@ -227,7 +227,7 @@ class Phase3Time(Claim):
                     ci,
                     tv["main"],
                     None,
-                    informative=False,
+                    judged=False,
                     note=(
                         f"first record time with P(sum_(i>=2) h_i^2 <= eps) >= 3/4; CI from pointwise Wilson limits; "
                         f"ratio to T3: {ratios}; T3 is a Markov-inequality bound, not expected to be tight; {fin}"

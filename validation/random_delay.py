@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, ClaimOutput, StreamingPCA, register
+from diffapprox import Claim, ClaimOutput, StreamingPCA
 from diffapprox import simulate
 from diffapprox.stats import measurement
 
-from . import _tradeoff as tr
+from . import _tradeoff as tradeoff
 from ._common import claim_title, log_ticks
 
 MU, ETA, K, REC = 0.7, 5e-4, 20000, 500
@@ -69,21 +69,21 @@ class RandomDelay(Claim):
             "data": "gaussian",
             "spectrum": list(SPECTRUM),
             "means": list(MEANS),
-            "laws": {l: _spec(l, 0).replace("0", "M", 1) for l in LAWS},
+            "laws": {law: _spec(law, 0).replace("0", "M", 1) for law in LAWS},
             "moment_condition_mean_max": M_OK,
             "paths_per_cell": p["paths"],
             "n_boot": p["n_boot"],
             "tolerance": list(BAND),
             "traverse_ode_steps": T_ODE,
-            "judged": "means <= (1-mu)^2/(lambda1 eta) = 45 only; larger means informative",
+            "judged": "means <= (1-mu)^2/(lambda1 eta) = 45 only; larger means context only",
         }
 
     def cells(self, profile: str, seed: int):
         n = _PROFILES[profile]["paths"]
         return [
-            self.make_cell(f"law={l}/mean={m}", {"delay": _spec(l, m), "paths": n}, seed, cost=n * K)
+            self.make_cell(f"law={law}/mean={m}", {"delay": _spec(law, m), "paths": n}, seed, cost=n * K)
             for m in MEANS
-            for l in LAWS
+            for law in LAWS
         ]
 
     def run_cell(self, cell) -> dict:
@@ -122,7 +122,7 @@ class RandomDelay(Claim):
             for j, law in enumerate(LAWS[1:]):
                 r = results[f"law={law}/mean={m}"]
                 for i, (q, what) in enumerate((("stat", "stationary_error_ratio"), ("escape", "escape_ratio"))):
-                    est, ci = tr.ratio_ci(r[q], c[q], n_boot=nb, seed=seed * 1009 + m * 7 + j * 3 + i)
+                    est, ci = tradeoff.ratio_ci(r[q], c[q], n_boot=nb, seed=seed * 1009 + m * 7 + j * 3 + i)
                     meas.append(
                         measurement(
                             f"{what}/law={law}/mean={m}",
@@ -130,14 +130,14 @@ class RandomDelay(Claim):
                             ci,
                             prediction=1.0,
                             band=BAND,
-                            informative=ok,
+                            judged=ok,
                             note=("inside (4.1)" if ok else "outside (4.1): shown, not judged")
                             + f"; {r['diverged']} diverged (random), {c['diverged']} (const)",
                         )
                     )
             for j, law in enumerate(LAWS):
                 r = results[f"law={law}/mean={m}"]
-                est, ci = tr.ratio_ci(r["traverse"], np.full(8, T_ODE), n_boot=nb, seed=seed * 31 + m + j)
+                est, ci = tradeoff.ratio_ci(r["traverse"], np.full(8, T_ODE), n_boot=nb, seed=seed * 31 + m + j)
                 meas.append(
                     measurement(
                         f"traverse_ode_ratio/law={law}/mean={m}",
@@ -145,18 +145,18 @@ class RandomDelay(Claim):
                         ci,
                         prediction=1.0,
                         band=BAND,
-                        informative=ok,
+                        judged=ok,
                         note=f"ODE (3.2) traverse {T_ODE:.0f} steps; "
                         f"{int(np.isnan(r['traverse']).sum())} paths without a traverse",
                     )
                 )
         for mm in meas:
-            if not mm.informative or mm.verdict.value != "PASS":
+            if not mm.judged or mm.verdict.value != "PASS":
                 findings.append(
                     f"{mm.name}: {mm.estimate:.3g} [{mm.ci[0]:.3g}, {mm.ci[1]:.3g}] {mm.verdict.value}"
-                    + ("" if mm.informative else " (not judged)")
+                    + ("" if mm.judged else " (not judged)")
                 )
-        fig, _ = tr.new_figure(ncols=1, width=14.4, height=7.6)
+        fig, _ = tradeoff.new_figure(ncols=1, width=14.4, height=7.6)
         fig.clear()
         gs = fig.add_gridspec(2, 12)
         top = [fig.add_subplot(gs[0, 3 * k : 3 * k + 3]) for k in range(len(MEANS))]
@@ -204,7 +204,7 @@ class RandomDelay(Claim):
             "with equal mean (top) and the judged ratios (bottom)",
             fontsize=10,
         )
-        figs = tr.save_figure(fig, figdir, "random_delay")
+        figs = tradeoff.save_figure(fig, figdir, "random_delay")
         params = self.parameters(profile)
         params["diverged_paths"] = {k: int(v["diverged"]) for k, v in results.items()}
         return ClaimOutput(

@@ -15,7 +15,7 @@ paper's ``delta ~ sqrt(eta)``, constant KAPPA fixed here):
   escape time (order-statistic CI) against A.9's T1, band +-10% (equality: A.9 solves
   P(escape by T1) = 1 - nu).  ``escape_quantile/nu=N/T1=main``: the same against
   Prop. 3.10's T1 (which is the (1-nu/2)-quantile of the same law), shown to tell the
-  versions apart, ``informative=false`` (the main text states only the inequality).
+  versions apart, ``judged=false`` (the main text states only the inequality).
 * ``escape_probability/nu=N/T1=V``: the fraction of paths escaped by ``T1_V`` (Wilson CI)
   against the stated inequality ``>= 1 - nu``: one-sided band ``[1-nu, 1]``.
 
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as sst
 
-from diffapprox import Claim, ClaimOutput, register, stats
+from diffapprox import Claim, ClaimOutput, stats
 from diffapprox import simulate
 from diffapprox.limits import escape_time
 
@@ -148,7 +148,7 @@ class SaddleEscape(Claim):
     def run_cell(self, cell) -> dict:
         p = cell.params
         d2 = KAPPA * ETA
-        tr = simulate(
+        traj = simulate(
             problem(p["law"]),
             mu=p["mu"],
             eta=ETA,
@@ -160,12 +160,12 @@ class SaddleEscape(Claim):
             seed=seed_of(cell.seed),
             passages=[(1, 1.0 - d2, -1), (0, d2, 1)],
         )
-        ok = tr.finite
+        ok = traj.finite
         early = {}
         for t in p["early_times"]:
-            j = int(np.argmin(np.abs(tr.times - t)))
-            early[f"{t}"] = (float(tr.times[j]), tr.h[ok][:, j, 0] / math.sqrt(ETA))
-        pas = tr.passage[ok]
+            j = int(np.argmin(np.abs(traj.times - t)))
+            early[f"{t}"] = (float(traj.times[j]), traj.h[ok][:, j, 0] / math.sqrt(ETA))
+        pas = traj.passage[ok]
         return {
             "n_paths": p["paths"],
             "n_finite": int(ok.sum()),
@@ -191,7 +191,7 @@ class SaddleEscape(Claim):
             cnote = f"{fin}; {ncens} censored (no escape by t={horizon:.3g})"
             # early law of U_1
             early_gofs = []
-            for key, (t, u) in r["early"].items():
+            for _key, (t, u) in r["early"].items():
                 u = np.asarray(u)
                 v_pred = float(et.sd(t) ** 2)
                 ve = stats.variance_ci(u)
@@ -248,7 +248,7 @@ class SaddleEscape(Claim):
                             None,
                             t1,
                             stats.relative_band(t1, BAND),
-                            informative=(ver == "appendix"),
+                            judged=(ver == "appendix"),
                             note=(
                                 f"empirical {1 - nu:g}-quantile of the escape time vs T1 ({'A.9' if ver == 'appendix' else 'Prop. 3.10'}) = "
                                 f"{t1:.4g}, band +-{BAND:.0%} (equality); ratio {q.estimate / t1:.3f}; {cnote}"

@@ -11,7 +11,7 @@ counter of time, H^1(0) = delta", the rest on the saddle direction e_2 it left),
   which is at least as likely as the literal fixed-time event at T2: generous to the paper).
 * ``traverse_time_vs_ode/...``: the median traverse time against the time the ODE (3.2)
   closed form itself needs (root of H_1(t)^2 = 1 - delta^2 from h0), band +-10%;
-  not the paper's statement: ``informative=false``.  Its ratio to T2 is in the note.
+  not the paper's statement: ``judged=false``.  Its ratio to T2 is in the note.
 
 Delays: tau = 0 and Prop. 3.8's ``floor((1-mu)^2/(lambda_1 eta^(1-gamma)))``, gamma = 1/4.
 """
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import brentq
 
-from diffapprox import Claim, ClaimOutput, register, stats
+from diffapprox import Claim, ClaimOutput, stats
 from diffapprox import simulate
 from diffapprox import T2
 from diffapprox.limits import ode_closed_form
@@ -65,7 +65,10 @@ def _h0() -> np.ndarray:
 def _ode_time(mu: float) -> float:
     """Time the ODE (3.2) closed form needs from h0 to H_1^2 = 1 - delta^2."""
     d2 = _delta2()
-    f = lambda t: float(ode_closed_form(problem(), _h0(), mu, [t])[0, 0] ** 2) - (1 - d2)
+
+    def f(t):
+        return float(ode_closed_form(problem(), _h0(), mu, [t])[0, 0] ** 2) - (1 - d2)
+
     return brentq(f, 0.0, 100.0, xtol=1e-10)
 
 
@@ -124,7 +127,7 @@ class TraverseTime(Claim):
 
     def run_cell(self, cell) -> dict:
         p = cell.params
-        tr = simulate(
+        traj = simulate(
             problem(p["law"]),
             mu=p["mu"],
             eta=ETA,
@@ -137,14 +140,14 @@ class TraverseTime(Claim):
             passages=[(0, 1 - _delta2(), 1)],
             record_h=False,
         )
-        ok = tr.finite
+        ok = traj.finite
         return {
             "n_paths": p["paths"],
             "n_finite": int(ok.sum()),
             "horizon": p["steps"] * ETA,
-            "k": tr.passage[ok][:, 0],
-            "mean_err": tr.error[ok].mean(axis=0),
-            "times": tr.times,
+            "k": traj.passage[ok][:, 0],
+            "mean_err": traj.error[ok].mean(axis=0),
+            "times": traj.times,
         }
 
     def finish(self, profile: str, seed: int, results: dict, figdir: Path) -> ClaimOutput:
@@ -181,7 +184,7 @@ class TraverseTime(Claim):
                     None,
                     t_ode,
                     stats.relative_band(t_ode, BAND),
-                    informative=False,
+                    judged=False,
                     note=(
                         f"median traverse time vs the ODE (3.2) time {t_ode:.4g} from h0 (band +-{BAND:.0%}); "
                         f"median / T2 = {med.estimate / t2:.3f}; not the paper's statement; {note}"
@@ -204,7 +207,7 @@ class TraverseTime(Claim):
         combos = list(dict.fromkeys((c[6][1], c[6][2]) for c in curves))
         styles = {LAWS[0]: "-", LAWS[1]: "--"} if len(LAWS) > 1 else {LAWS[0]: "-"}
         ax = axes[0, 0]
-        for suf, t, e, t2, t_ode, T, (law, mu, tau) in curves:
+        for _suf, _t, _e, t2, _t_ode, T, (law, mu, tau) in curves:
             ts = np.sort(T) / t2
             col = f"C{combos.index((mu, tau))}"
             ax.step(
@@ -225,7 +228,7 @@ class TraverseTime(Claim):
         ax.set_title("judged: fraction arrived at time T2 (x = 1)", fontsize=9)
         ax.legend(fontsize=6.5, loc="upper left")
         ax = axes[0, 1]
-        for suf, t, e, t2, t_ode, T, (law, mu, tau) in curves:
+        for _suf, t, e, _t2, _t_ode, _T, (law, mu, tau) in curves:
             ax.semilogy(t, np.maximum(1 - e, 1e-6), lw=1, color=f"C{combos.index((mu, tau))}", ls=styles.get(law, "-"))
         ax.set_xlabel("time t = k eta")
         ax.set_ylabel("mean h_1^2/||h||^2  (log)")

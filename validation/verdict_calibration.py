@@ -1,4 +1,4 @@
-"""Claim ``verdict-calibration``: the verdict machinery tested on itself (DESIGN.md §4, issue 4).
+"""Claim ``verdict-calibration``: the verdict machinery tested on itself.
 
 Samples are drawn *exactly* from a known law and fed to the same statistics the
 claims use; over many independent replications we count wrong verdicts (size) and,
@@ -38,7 +38,7 @@ combined: with six of them, each judged at nominal + 2 SE, a perfectly calibrate
 set would still FAIL one of them about 1 time in 8 (a quick run did, CvM at 0.09
 with 200 replications, while 1500 replications gave 0.053 +- 0.006).
 
-Targets (issue 4), fixed before measuring: a size measurement PASSes when the rate
+Targets, fixed before measuring: a size measurement PASSes when the rate
 is <= nominal + 2 SE with SE = sqrt(nominal (1 - nominal) / reps), else FAILs; a
 power measurement PASSes when the rate is >= 0.9, else FAILs.  Rates are shown with
 95% Wilson intervals.  Replications are split into cells of ``CHUNK`` seeds.
@@ -53,7 +53,7 @@ import numpy as np
 from scipy.signal import lfilter
 from scipy.stats import norm
 
-from diffapprox import Claim, ClaimOutput, Measurement, Verdict, register
+from diffapprox import Claim, ClaimOutput, Measurement, Verdict
 from diffapprox import stats as S
 from diffapprox import Cell
 
@@ -96,7 +96,7 @@ def _size_verdict(k: int, n: int, nominal: float) -> tuple[Verdict, tuple[float,
 class VerdictCalibration(Claim):
     id = "verdict-calibration"
     order = 10
-    paper_ref = "DESIGN.md §4 (method); Theorem 3.5 / eq. 3.3 setting"
+    paper_ref = "method (equivalence and goodness-of-fit rules); Theorem 3.5 / eq. (3.3) setting"
     statement = (
         "Fed exact samples from the prediction, the equivalence and goodness-of-fit verdicts err at about "
         "their nominal rate; fed a prediction off by variance +20%, they FAIL with power >= 0.9."
@@ -166,7 +166,7 @@ class VerdictCalibration(Claim):
         nominal_eq = (1 - LEVEL) / 2
         ms: list[Measurement] = []
 
-        def size(name, k, nominal, note, informative=True):
+        def size(name, k, nominal, note, judged=True):
             v, tol = _size_verdict(k, n, nominal)
             ms.append(
                 S.measurement(
@@ -175,12 +175,12 @@ class VerdictCalibration(Claim):
                     prediction=nominal,
                     band=tol,
                     verdict=v,
-                    informative=informative,
+                    judged=judged,
                     note=f"{note}; PASS if rate <= nominal + 2 SE = {tol[1]:.4f}",
                 )
             )
 
-        def power(name, k, note, informative=True):
+        def power(name, k, note, judged=True):
             v = Verdict.PASS if k / n >= POWER_TARGET else Verdict.FAIL
             ms.append(
                 S.measurement(
@@ -189,7 +189,7 @@ class VerdictCalibration(Claim):
                     prediction=None,
                     band=(POWER_TARGET, 1.0),
                     verdict=v,
-                    informative=informative,
+                    judged=judged,
                     note=f"{note}; PASS if rate >= {POWER_TARGET}",
                 )
             )
@@ -213,7 +213,7 @@ class VerdictCalibration(Claim):
             S.measurement(
                 "equivalence/pass_rate/truth=prediction",
                 S.proportion_ci(k, n, LEVEL),
-                informative=False,
+                judged=False,
                 verdict=Verdict.INCONCLUSIVE,
                 note=f"how often a true prediction is confirmed (context, no target); {setting}",
             )
@@ -232,7 +232,7 @@ class VerdictCalibration(Claim):
                     ALPHA,
                     f"rejection rate (p < {ALPHA}) of {tst} alone, {g_n} exact N(0,1) draws against N(0,1) "
                     "(diagnostic of the p-values; not combined)",
-                    informative=False,
+                    judged=False,
                 )
             size(
                 f"gof/size/holm/n={g_n}",
@@ -245,7 +245,7 @@ class VerdictCalibration(Claim):
                 c1["holm"],
                 f"gof() FAIL rate, {g_n} draws of N(0,{1 + EFFECT:g}) against N(0,1)"
                 + ("" if g_n == GOF_N else " (context: a claim-sized sample; not combined)"),
-                informative=(g_n == GOF_N),
+                judged=(g_n == GOF_N),
             )
 
         findings = []
@@ -284,7 +284,7 @@ def _figure(ms: list[Measurement], figdir: Path) -> list[str]:
             xerr=[[max(m.estimate - m.ci[0], 0.0)], [max(m.ci[1] - m.estimate, 0.0)]],
             fmt="o",
             color=color,
-            mfc=color if m.informative else "white",
+            mfc=color if m.judged else "white",
             capsize=2,
         )
         if m.tolerance is not None:
@@ -292,7 +292,7 @@ def _figure(ms: list[Measurement], figdir: Path) -> list[str]:
             ax.plot([lo, hi], [yi, yi], color=color, alpha=0.25, lw=6, solid_capstyle="butt")
     ax.axvline(ALPHA, color="0.5", lw=0.7, ls=":")
     ax.axvline(POWER_TARGET, color="0.5", lw=0.7, ls=":")
-    ax.set_yticks(y, [m.name + ("" if m.informative else "  (context)") for m in ms], fontsize=7)
+    ax.set_yticks(y, [m.name + ("" if m.judged else "  (context)") for m in ms], fontsize=7)
     ax.set_xlim(-0.02, 1.02)
     ax.set_xlabel(
         f"rate over replications (95% Wilson CI)\ndotted: alpha = {ALPHA:g} and power target {POWER_TARGET:g}",

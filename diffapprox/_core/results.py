@@ -1,15 +1,13 @@
-"""Verdicts, measurements and claim results: the data model of ``results.json`` (DESIGN.md §6)."""
+"""Verdicts, measurements and claim results: the data model of ``results.json``."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Any
 
 from .jsonio import jsonable
 
-__all__ = ["Verdict", "Measurement", "ClaimResult", "combine_verdicts", "jsonable"]
+__all__ = ["Verdict", "Measurement", "ClaimResult", "combine_verdicts", "RESULTS_SCHEMA", "READABLE_SCHEMAS"]
 
 
 class Verdict(str, Enum):
@@ -24,10 +22,17 @@ class Verdict(str, Enum):
         return self.value
 
 
+#: ``results.json`` schema id written by this version; bump on incompatible changes.
+#: results/2 renamed the measurement flag ``informative`` to ``judged`` (both keys are written).
+RESULTS_SCHEMA = "diffapprox.results/2"
+#: Schemas this version reads (reports and ``--baseline`` comparisons).
+READABLE_SCHEMAS = ("diffapprox.results/1", RESULTS_SCHEMA)
+
+
 #: How a claim's verdict is formed from its measurements' verdicts, stated in every result.
 COMBINATION_RULE = (
     "ERROR if any measurement is ERROR; else FAIL if any is FAIL; else PASS if all are PASS; "
-    "else INCONCLUSIVE. Measurements marked informative=false are reported but not combined."
+    "else INCONCLUSIVE. Measurements marked judged=false (context) are reported but not combined."
 )
 
 
@@ -64,8 +69,9 @@ class Measurement:
         the whole CI inside it.
     verdict : Verdict
     ci_level : float
-    informative : bool
-        ``False`` for measurements shown for context but not combined into the claim verdict.
+    judged : bool
+        ``True`` when the verdict enters the claim's verdict; ``False`` for a context row, shown
+        with its own verdict but not combined.
     note : str
         How the number was formed / why the verdict.
     """
@@ -77,11 +83,13 @@ class Measurement:
     tolerance: tuple[float | None, float | None] | None
     verdict: Verdict
     ci_level: float = 0.95
-    informative: bool = True
+    judged: bool = True
     note: str = ""
 
     def to_json(self) -> dict:
         d = asdict(self)
+        # ``informative`` is the results/1 name of ``judged``, still written for one schema version
+        d["informative"] = d["judged"]
         return jsonable(d)
 
     @classmethod
@@ -97,7 +105,7 @@ class Measurement:
             tolerance=None if d.get("tolerance") is None else tuple(d["tolerance"]),
             verdict=Verdict(d["verdict"]),
             ci_level=d.get("ci_level", 0.95),
-            informative=d.get("informative", True),
+            judged=d.get("judged", d.get("informative", True)),
             note=d.get("note", ""),
         )
 

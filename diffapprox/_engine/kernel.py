@@ -2,7 +2,7 @@
 
 Private: arrays and scalars in, preallocated arrays out, no checking (the public
 wrapper :func:`diffapprox.simulate` validates).  One step of one path, in the
-eigenbasis (DESIGN.md §3)::
+eigenbasis (the update (2.1) is equivariant under Sigma = Q Lambda Q^T, so h = Q^T v)::
 
     w       = h_{k - tau_k}                       (h_{-i} = h_0, so h_{-1} = h_0)
     Y_b     = sqrt(lambda) * Z_b,  b = 1..B        (Z_b standardised draws of the data law)
@@ -11,14 +11,14 @@ eigenbasis (DESIGN.md §3)::
     h_{k+1} = h_k + mu (h_k - h_{k-1}) + eta g
 
 ``w . (Y s) = s (w . Y) = s^2`` exactly, for any ``w``, so one dot product per
-sample suffices (the yardstick's trick).  Iterates live in a ring buffer of
+sample suffices.  Iterates live in a ring buffer of
 ``L = max(cap + 2, 3)`` rows: ``h_j`` is in row ``j mod L``, so the row written
 by a step is never one it reads (``h_k``, ``h_{k-1}``, ``h_{k-tau}``, tau <= cap):
 the long-vector loops vectorise, and ``h_k`` survives a step, which is the state
 a diverged path is frozen at.  d = 4 with B = 1 (the paper's case) has its own loop,
 :func:`_steps4`: the same floating-point operations in the same order, but ``h_k`` and
 ``h_{k-1}`` carried in registers, so the step-to-step dependency is one fused
-multiply-add (the yardstick's register trick), and nothing called inside the loop.
+multiply-add, and nothing called inside the loop.
 
 Every helper states its fast-math flags.  numba compiles a helper that states none with the
 flags of whichever caller reaches it first and caches that on disk, so results depended on
@@ -40,9 +40,19 @@ import math
 import numpy as np
 from numba import njit, prange
 
-# The _rng helpers are inlined here, and numba's on-disk cache is keyed on this file only:
-# a change to _rng.py needs a change to this file too, or warm caches keep the old code.
+# The rng helpers and the law codes are compiled into these kernels, and numba's on-disk cache
+# is keyed on this file only: a change to rng.py (or to the codes in laws.py) needs a change to
+# this file too, or warm caches keep the old code.
 from . import rng as _rng
+from .laws import (
+    DATA_GAUSSIAN,
+    DATA_RADEMACHER,
+    DATA_SPHERE,
+    DELAY_CONST,
+    DELAY_GEOMETRIC,
+    DELAY_UNIFORM,
+    DELAY_WORKERS,
+)
 from .rng import N_STREAMS, STREAM_DATA, STREAM_DELAY, STREAM_START
 
 __all__ = ["simulate_paths", "simulate_given", "DELAY_GIVEN", "block_length"]
@@ -65,11 +75,11 @@ def block_length(d: int, batch: int) -> int:
 def _refill(law, st, buf, d):
     """Fill ``buf`` with standardised draws Z (E Z_j^2 = 1) of the data law, d at a time."""
     n = buf.shape[0]
-    if law == 0:  # gaussian
+    if law == DATA_GAUSSIAN:
         _rng.fill_normals(st, STREAM_DATA, buf, 0, n)
-    elif law == 1:  # rademacher
+    elif law == DATA_RADEMACHER:
         _rng.fill_signs(st, STREAM_DATA, buf, 0, n)
-    elif law == 2:  # sphere: sqrt(d) r, r uniform on the unit sphere
+    elif law == DATA_SPHERE:  # sqrt(d) r, r uniform on the unit sphere
         _rng.fill_normals(st, STREAM_DATA, buf, 0, n)
         rd = math.sqrt(d)
         for o in range(0, n, d):
@@ -109,17 +119,17 @@ def _passages(ring, slot, n2, k, pc, pl, ps, pout, p):
 
 @njit(cache=True, fastmath={"contract"})
 def _draw_tau(k, dcode, dA, dW, ginv, cumw, last, dtrace, st):
-    """tau_k of the random delay laws (uniform 1, geometric 2, workers 3, trace 4), unclipped.
+    """tau_k of the random delay laws (uniform, geometric, workers, trace), unclipped.
 
     uniform: A + floor(U (B - A + 1));  geometric: floor(log(1 - U) / log(1 - p)), so
     P(tau >= m) = (1 - p)^m;  workers: the writer m has probability r_m / sum(r) (``cumw``
     cumulative) and tau_k = k - (last write of m + 1);  trace: cycled.
     """
-    if dcode == 1:
+    if dcode == DELAY_UNIFORM:
         return dA + np.int64(_rng.next_uniform(st, STREAM_DELAY) * dW)
-    if dcode == 2:
+    if dcode == DELAY_GEOMETRIC:
         return np.int64(math.log1p(-_rng.next_uniform(st, STREAM_DELAY)) * ginv)
-    if dcode == 3:
+    if dcode == DELAY_WORKERS:
         u = _rng.next_uniform(st, STREAM_DELAY)
         nw = cumw.shape[0]
         m = 0
@@ -138,17 +148,17 @@ def _delay_constants(dcode, dpar, cap):
     dA = 0
     dW = 1.0
     ginv = 0.0
-    nw = dpar.shape[0] if dcode == 3 else 1
+    nw = dpar.shape[0] if dcode == DELAY_WORKERS else 1
     cumw = np.zeros(nw)
     last = np.full(nw, -1, dtype=np.int64)
-    if dcode == 0:
+    if dcode == DELAY_CONST:
         dT = min(np.int64(dpar[0]), cap)
-    elif dcode == 1:
+    elif dcode == DELAY_UNIFORM:
         dA = np.int64(dpar[0])
         dW = dpar[1] - dpar[0] + 1.0
-    elif dcode == 2:
+    elif dcode == DELAY_GEOMETRIC:
         ginv = 1.0 / math.log1p(-dpar[0])
-    elif dcode == 3:
+    elif dcode == DELAY_WORKERS:
         tot = 0.0
         for m in range(nw):
             tot += dpar[m]
@@ -225,7 +235,7 @@ def _steps(
     div_step = -1
     for k in range(steps):
         # ---- delay tau_k, clipped at the cap and at k (h_{-i} = h_0)
-        if dcode == 0:
+        if dcode == DELAY_CONST:
             tau = dT
         elif dcode == DELAY_GIVEN:
             tau = tgiven[p, k]
@@ -255,7 +265,7 @@ def _steps(
                 n2 = 0.0
                 for j in range(d):
                     # h_k enters last, through one fused multiply-add: the step-to-step
-                    # dependency is short (the yardstick's register trick)
+                    # dependency is short
                     a = (es * (sl[j] * z[row, 0, j]) - ec * ring[sw, j]) - mu * ring[prv, j]
                     nv = opm * ring[cur, j] + a
                     ring[nxt, j] = nv
@@ -341,7 +351,7 @@ def _steps4(
     (the product, rounded, that the step would form): ``buf`` scaled in place after each
     refill (vectorised), or the path's pre-drawn samples.  The steps run in chunks that end
     at a refill, a record or the last step, so the inner loop calls nothing: h_k and h_{k-1}
-    stay in registers (the yardstick's register trick), the ring is a flat array indexed
+    stay in registers, the ring is a flat array indexed
     with unsigned offsets that wrap without a modulo, and random delays are drawn into
     ``tbuf`` before the chunk (from their own stream: the data draws keep their order).
 
@@ -407,7 +417,7 @@ def _steps4(
         yo = row * 4
         done = 0
         for i in range(n):
-            if dcode == 0:
+            if dcode == DELAY_CONST:
                 tau = dT
                 if tau > k + i:
                     tau = k + i
@@ -771,7 +781,7 @@ def sample_delays(dcode, dpar, dtrace, cap, seed, path, n):
     dT, dA, dW, ginv, cumw, last = _delay_constants(dcode, dpar, cap)
     out = np.empty(n, dtype=np.int64)
     for k in range(n):
-        if dcode == 0:
+        if dcode == DELAY_CONST:
             tau = dT
         else:
             tau = _draw_tau(k, dcode, dA, dW, ginv, cumw, last, dtrace, st)

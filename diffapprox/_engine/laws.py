@@ -1,6 +1,6 @@
 """Data laws and delay laws.
 
-Data laws are written in the eigenbasis of Sigma (DESIGN.md §3): a law draws
+Data laws are written in the eigenbasis of Sigma (the kernels simulate h = Q^T v): a law draws
 ``Y = Q^T X`` with ``E[Y Y^T] = Lambda`` and known fourth moments, so that the
 constants of Assumptions 1-2 of the paper are exact:
 
@@ -120,17 +120,22 @@ class DataLaw:
         raise DiffapproxError("data", f"one of {sorted(DATA_LAWS)}", self.name)  # pragma: no cover
 
 
+#: Kernel codes of the data laws (``DataLaw.code``).
+DATA_GAUSSIAN, DATA_RADEMACHER, DATA_SPHERE, DATA_CUBE = 0, 1, 2, 3
+
 DATA_LAWS: dict[str, DataLaw] = {
     law.name: law
     for law in (
         DataLaw(
             name="gaussian",
-            code=0,
+            code=DATA_GAUSSIAN,
             description="Y_j = sqrt(lambda_j) Z_j, Z_j iid N(0,1) (unbounded: Assumption 2 fails)",
         ),
-        DataLaw(name="rademacher", code=1, description="Y_j = +-sqrt(lambda_j), independent fair signs"),
-        DataLaw(name="sphere", code=2, description="Y = sqrt(d) Lambda^(1/2) r, r uniform on the unit sphere"),
-        DataLaw(name="cube", code=3, description="Y_j = sqrt(3 lambda_j) U_j, U_j iid uniform on [-1, 1]"),
+        DataLaw(name="rademacher", code=DATA_RADEMACHER, description="Y_j = +-sqrt(lambda_j), independent fair signs"),
+        DataLaw(
+            name="sphere", code=DATA_SPHERE, description="Y = sqrt(d) Lambda^(1/2) r, r uniform on the unit sphere"
+        ),
+        DataLaw(name="cube", code=DATA_CUBE, description="Y_j = sqrt(3 lambda_j) U_j, U_j iid uniform on [-1, 1]"),
     )
 }
 
@@ -150,6 +155,7 @@ def data_law(name: str | DataLaw) -> DataLaw:
 #: Largest probability mass an unbounded delay law may put beyond the kernel's cap.
 CAP_MASS = 1e-9
 
+#: Kernel codes of the delay laws (``DelayLaw.code``).
 DELAY_CONST, DELAY_UNIFORM, DELAY_GEOMETRIC, DELAY_WORKERS, DELAY_TRACE = 0, 1, 2, 3, 4
 
 

@@ -18,7 +18,7 @@ class StreamingPCA:
 
     Give either ``spectrum`` (the eigenvalues; Sigma = diag(spectrum) up to a
     rotation) or ``sigma`` (a full symmetric positive definite matrix, which is
-    eigendecomposed once).  Simulation happens in the eigenbasis (DESIGN.md §3):
+    eigendecomposed once).  Simulation happens in the eigenbasis:
     ``h = Q^T v`` and ``Y = Q^T X`` are simulated directly.
 
     Parameters

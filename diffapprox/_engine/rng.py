@@ -1,4 +1,4 @@
-"""Per-path random streams for the numba kernels (DESIGN.md §5, §7 "randomness by stream").
+"""Per-path random streams for the numba kernels: path i's numbers depend only on (seed, i).
 
 Every path has its own generators, keyed only by ``(seed, path)``, so results do
 not depend on the number of threads nor on how paths are split into chunks:
@@ -12,7 +12,7 @@ not depend on the number of threads nor on how paths are split into chunks:
   start).  Separate streams keep the delay draws from shifting the data draws.
 * Normals come from a 256-layer ziggurat (Marsaglia & Tsang 2000) on the top
   bits of xoshiro256+ outputs, the table layout of NumPy's
-  ``Generator.standard_normal`` and of the C yardstick's ``-g zig`` variant.
+  ``Generator.standard_normal``.
   Uniforms are ``(x >> 11) * 2^-53``.
 
 All functions here are ``@njit`` helpers inlined into the kernels; the

@@ -1,4 +1,4 @@
-"""Real asynchrony: Async-MSGD (eq. 2.1) on a parameter server with Dask workers (issue 7).
+"""Real asynchrony: Async-MSGD (eq. 2.1) on a parameter server with Dask workers (beyond the paper).
 
 The paper *models* asynchrony by a delay tau_k.  Here the delay is *produced*: a parameter
 server -- a Dask actor -- holds ``h_k``, ``h_{k-1}`` (the momentum buffer) and a version

@@ -1,4 +1,4 @@
-"""Run claim cells on a Dask cluster (DESIGN.md §5; issue 7).
+"""Run claim cells on a Dask cluster: the same cells, seeds and results as the local executor.
 
 :class:`DaskExecutor` implements the executor protocol of ``diffapprox._run.execute``::
 

@@ -1,4 +1,4 @@
-"""Running cells: executors, checkpoints, progress (DESIGN.md §5).
+"""Running cells: executors, checkpoints, progress.
 
 Work is a list of independent :class:`~diffapprox.Cell` objects.  An *executor*
 maps a picklable module-level function over them and yields ``(cell, result)``

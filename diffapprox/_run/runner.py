@@ -1,4 +1,4 @@
-"""Run claims for a profile and write ``results.json`` (DESIGN.md §6).
+"""Run claims for a profile and write ``results.json``.
 
 :func:`run_claims` is the engine behind ``diffapprox validate``: it lists every
 claim's cells, runs them all through one executor (so a cluster sees all the work
@@ -25,12 +25,12 @@ from .claims import PROFILES, Claim, ClaimOutput, all_claims, get_claim
 from .._core.errors import DiffapproxError
 from .execute import CellStore, Executor, LocalExecutor, Progress, execute
 from .._core.jsonio import write_json_atomic
-from .._core.results import ClaimResult, Verdict, combine_verdicts
+from .._core.results import RESULTS_SCHEMA, ClaimResult, Verdict, combine_verdicts
 
 __all__ = ["SCHEMA", "run_claims", "environment", "resolve_claims", "missing_requirements"]
 
-#: ``results.json`` schema id; bump on incompatible changes.
-SCHEMA = "diffapprox.results/1"
+#: ``results.json`` schema id (defined with the data model).
+SCHEMA = RESULTS_SCHEMA
 
 
 def resolve_claims(ids: list[str] | None) -> list[Claim]:
@@ -139,7 +139,7 @@ def _rel_figures(figs: list, out: Path) -> list[str]:
 def _with_run_size(params: dict, cells: list) -> dict:
     """Add ``steps`` / ``paths`` from the cells when the claim's parameters do not state them.
 
-    DESIGN.md §4: every result states the paths, steps and seed it used.  A claim whose
+    Every result states the paths, steps and seed it used.  A claim whose
     ``parameters`` give no key mentioning steps (or paths) gets them here, read from the cells
     it ran: one number when every cell used the same, else a mapping cell key -> number.
     """
@@ -207,7 +207,7 @@ def run_claims(
             continue
         try:
             plan[c.id] = c.cells(profile, seed)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a broken claim is reported as ERROR; the others go on
             results[c.id] = _error_result(c, profile, seed, f"listing cells: {type(exc).__name__}: {exc}")
     all_cells = [cell for cs in plan.values() for cell in cs]
 
@@ -227,7 +227,7 @@ def run_claims(
         cell_time = sum(float(o.get("elapsed_s", 0.0)) for o in oc)
         try:
             params = _with_run_size(dict(c.parameters(profile)), cells)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a broken claim is reported as ERROR; the others go on
             results[c.id] = _error_result(c, profile, seed, f"parameters: {type(exc).__name__}: {exc}", cell_time)
             continue
         errors = [(cell.key, o["error"]) for cell, o in zip(cells, oc) if o.get("error")]
@@ -241,13 +241,13 @@ def run_claims(
         t0 = time.perf_counter()
         try:
             fo: ClaimOutput = c.finish(profile, seed, {cell.key: o["result"] for cell, o in zip(cells, oc)}, figdir)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a broken claim is reported as ERROR; the others go on
             results[c.id] = _error_result(
                 c, profile, seed, f"finish: {type(exc).__name__}: {exc}", cell_time + time.perf_counter() - t0, params
             )
             continue
         elapsed = cell_time + time.perf_counter() - t0
-        verdict = combine_verdicts([m.verdict for m in fo.measurements if m.informative])
+        verdict = combine_verdicts([m.verdict for m in fo.measurements if m.judged])
         results[c.id] = ClaimResult(
             id=c.id,
             paper_ref=c.paper_ref,

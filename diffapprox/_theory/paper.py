@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 
 from .._core.errors import DiffapproxError, check_int, check_range
 from .._engine.problem import StreamingPCA

@@ -53,8 +53,7 @@ def theory_summary(
 ) -> dict:
     """Every prediction of the paper (and the exact stability boundary) for one problem.
 
-    Returns the JSON-ready dict printed by ``diffapprox theory`` (keys documented in
-    issue 3): ``schema``, ``eigenvalues``, ``alpha``, ``phi``, ``C_d`` (None when unbounded),
+    Returns the JSON-ready dict printed by ``diffapprox theory``: ``schema``, ``eigenvalues``, ``alpha``, ``phi``, ``C_d`` (None when unbounded),
     ``stationary_variance`` (None at index 0), ``T1``/``T3`` (``main``/``appendix``), ``T2``,
     ``N1``, ``N2``, ``N3``, ``tau_threshold`` {``ode``, ``sde``}, ``max_stable_delay``
     {``overall``, ``per_mode``, ...}, ``ode`` {``times``, ``h``}; plus ``N3_hat``, ``N3_tilde``

@@ -1,4 +1,4 @@
-"""The ``diffapprox`` command (DESIGN.md §6).
+"""The ``diffapprox`` command.
 
 Each subcommand lives in its own module ``diffapprox/cli/<name>.py`` exposing
 ``add_parser(subparsers)`` (which registers the subcommand and sets ``func``) and
@@ -43,7 +43,7 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self._negative_number_matcher = _NEGATIVE_NUMBER  # argparse's (private) hook for this
 
-    def error(self, message: str):  # noqa: D401 - argparse API
+    def error(self, message: str):  # argparse's hook
         sys.stderr.write(f"{self.prog}: error: {message}\n")
         raise SystemExit(2)
 

@@ -1,4 +1,4 @@
-"""``diffapprox live``: Async-MSGD on a real parameter server with Dask workers (issue 7).
+"""``diffapprox live``: Async-MSGD on a real parameter server with Dask workers.
 
 Prints a JSON summary (schema ``diffapprox.live/1``): the run's parameters, throughput,
 the measured staleness (pmf, mean, sd, the whole trace) beside the ``workers:M`` law its

@@ -1,4 +1,4 @@
-"""``diffapprox simulate``: one simulation of Async-MSGD, summary as JSON (issue 2, DESIGN.md §6)."""
+"""``diffapprox simulate``: one simulation of Async-MSGD, summary as JSON."""
 
 from __future__ import annotations
 

@@ -1,12 +1,8 @@
-"""``diffapprox theory`` (the paper's predictions as JSON) and ``diffapprox advise`` (momentum advisor).
-
-Both registered here (issue 3); ``cli.COMMANDS`` lists ``theory`` once.
-"""
+"""``diffapprox theory``: the paper's constants and predictions for one problem, as JSON."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ._common import emit_json, parse_floats
 

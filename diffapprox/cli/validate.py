@@ -1,4 +1,4 @@
-"""``diffapprox validate`` and ``diffapprox claims`` (DESIGN.md §6, issue 6 items 1, 2, 5).
+"""``diffapprox validate``: run the claims of a profile.
 
 ``validate`` runs the claims of a profile, checkpointing each finished cell under
 ``--out``; it writes ``results.json`` and ``figures/`` (then ``report.html`` and
@@ -102,7 +102,7 @@ def _make_executor(args):
     if args.scheduler is None and args.workers is None:
         return LocalExecutor(threads=args.threads)
     try:
-        import dask.distributed  # noqa: F401
+        import dask.distributed  # noqa: F401 - imported only to learn whether the extra is installed
     except ImportError:
         raise DiffapproxError(
             "--scheduler/--workers",

@@ -214,15 +214,15 @@ def _gap(m: dict) -> float | None:
 def key_measurement(claim: dict) -> dict | None:
     """The measurement that decided the claim's verdict: the worst of those that share it.
 
-    Among the informative measurements with the claim's verdict: for FAIL the one
+    Among the judged measurements with the claim's verdict: for FAIL the one
     whose CI lies farthest outside its tolerance band, for PASS the one closest to
     its band's edge, for INCONCLUSIVE the one reaching farthest out of its band
     (distances in units of the band width, else of the prediction, else of the CI).
     Ties keep the first in the claim's order. ``None`` when there are no measurements.
     """
     ms = claim.get("measurements") or []
-    informative = [m for m in ms if m.get("informative", True)]
-    pool = [m for m in informative if m.get("verdict") == claim.get("verdict")] or informative or list(ms)
+    judged = [m for m in ms if m.get("judged", m.get("informative", True))]
+    pool = [m for m in judged if m.get("verdict") == claim.get("verdict")] or judged or list(ms)
     if not pool:
         return None
     if claim.get("verdict") == "FAIL":

@@ -101,8 +101,8 @@ def _claim_view(claim: dict, out_dir: Path) -> dict:
         key=F.key_measurement(claim),
         n_measurements=len(ms),
         collapse=len(ms) > MANY_MEASUREMENTS,
-        not_passing=[m for m in ms if m["verdict"] != "PASS" and m["informative"]],
-        n_context=sum(1 for m in ms if not m["informative"]),
+        not_passing=[m for m in ms if m["verdict"] != "PASS" and m["judged"]],
+        n_context=sum(1 for m in ms if not m["judged"]),
         n_params=_leaves(claim["parameters"]),
         embedded=[_embed(out_dir, stem, files) for stem, files in figure_groups(claim["figures"])],
     )

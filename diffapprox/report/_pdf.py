@@ -163,7 +163,7 @@ def _measurement_table(ms, st, width):
     cells = []
     for r, m in enumerate(ms, start=1):
         name = escape(m["name"])
-        if not m["informative"]:
+        if not m["judged"]:
             name += ' <font color="#59636e">(context only)</font>'
         first = [Paragraph(name, st["mono"])]
         if m["note"]:
@@ -204,7 +204,7 @@ def _figure(path: Path, width: float, st):
     try:
         data = path.read_bytes()
         iw, ih = ImageReader(io.BytesIO(data)).getSize()
-    except Exception as exc:  # unreadable image: say so in the document, do not fail the report
+    except Exception as exc:  # noqa: BLE001 - an unreadable image is said in the document, not a failed report
         return _p(f"Figure {path.name}: cannot be read ({type(exc).__name__}).", st["small"])
     scale = min(width / iw, _FIG_MAX_H / ih, 1.0 if iw > width / 2 else width / 2 / iw)
     return Image(io.BytesIO(data), width=iw * scale, height=ih * scale, hAlign="LEFT")

@@ -19,13 +19,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .._core.errors import DiffapproxError
+from .._core.results import READABLE_SCHEMAS, RESULTS_SCHEMA
 from . import _html, _pdf
 from ._format import VERDICTS
 
 __all__ = ["SCHEMA", "load_results", "validate_results", "render_report", "render_html", "render_pdf"]
 
 #: The ``schema`` value this renderer reads.
-SCHEMA = "diffapprox.results/1"
+SCHEMA = RESULTS_SCHEMA
 
 #: Top-level keys rendered in their own place; any other key is listed as it is.
 _KNOWN_KEYS = frozenset({"schema", "profile", "seed", "command", "environment", "elapsed_s", "claims", "extra"})
@@ -83,7 +84,8 @@ def _validate_measurement(where: str, m: Any) -> dict:
     out.setdefault("estimate", None)
     out.setdefault("prediction", None)
     out.setdefault("ci_level", 0.95)
-    out.setdefault("informative", True)
+    # results/1 files name the judged flag "informative"; results/2 writes both keys
+    out.setdefault("judged", m.get("informative", True))
     out.setdefault("note", "")
     return out
 
@@ -153,8 +155,8 @@ def validate_results(results: Any) -> dict:
     if not isinstance(results, dict):
         raise DiffapproxError("results.json", "a JSON object", type(results).__name__)
     results = _clean(results)
-    if results.get("schema") != SCHEMA:
-        raise DiffapproxError("results.json: schema", repr(SCHEMA), results.get("schema"))
+    if results.get("schema") not in READABLE_SCHEMAS:
+        raise DiffapproxError("results.json: schema", " or ".join(map(repr, READABLE_SCHEMAS)), results.get("schema"))
     claims = results.get("claims")
     if not isinstance(claims, list):
         raise DiffapproxError("results.json: claims", "a list", type(claims).__name__)
