@@ -20,9 +20,11 @@ from ._version import __version__ as __version__
 # core: errors and the verdict data model
 from ._core.errors import DiffapproxError as DiffapproxError
 from ._core.results import ClaimResult as ClaimResult
+from ._core.results import HistoryEntry as HistoryEntry
 from ._core.results import Measurement as Measurement
 from ._core.results import Verdict as Verdict
 from ._core.results import combine_verdicts as combine_verdicts
+from ._core.seeds import derive_seed as derive_seed
 
 # engine: laws, problem, simulation
 from ._engine.laws import CAP_MASS as CAP_MASS
@@ -75,6 +77,7 @@ from . import stats as stats
 from ._run.claims import Cell as Cell
 from ._run.claims import Claim as Claim
 from ._run.claims import ClaimOutput as ClaimOutput
+from ._run.claims import Findings as Findings
 from ._run.claims import all_claims as all_claims
 from ._run.claims import cell_seed as cell_seed
 from ._run.claims import get_claim as get_claim

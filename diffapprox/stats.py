@@ -10,12 +10,17 @@ Equivalence (:func:`equivalence`)
     entirely outside it (``ci_hi < lo`` or ``ci_lo > hi``); INCONCLUSIVE otherwise,
     and also when the estimate or CI is not finite (no usable data).
 
-Goodness of fit (:func:`gof`)
-    KS, Anderson–Darling and Cramér–von Mises against a fully specified continuous
-    CDF; p-values are Holm-adjusted across the sub-tests (and across any further
-    sub-tests the claim passes to :func:`holm`).  FAIL if any adjusted p < alpha;
-    otherwise PASS, unless the sample was too small to see the stated effect
-    ``detect`` (a sup-distance between CDFs), in which case INCONCLUSIVE.
+Goodness of fit by distance (:func:`ks_distance`, :func:`gof_distance`)
+    A law that holds only in a limit is always rejected by enough paths, so a point-null
+    test would turn path counts into verdicts.  Instead the Kolmogorov sup-distance
+    between the sample's law and the prediction is estimated with a CI (the DKW band,
+    Massart's constant) and judged against ``[0, effect]`` by the equivalence rule: more
+    paths sharpen the verdict and never flip it.  KS / Anderson–Darling / Cramér–von
+    Mises p-values (:func:`gof`, Holm across the tests) are context.
+
+Band and effect (:func:`detectable_effect`)
+    Each judged measurement states its band and, separately, the effect beyond the band's
+    edge it is built to detect at the profile's sample size: ``(z_{1-a/2} + z_power) SE``.
 
 All randomness (bootstrap) comes from an explicit ``seed``.
 """
@@ -47,6 +52,10 @@ __all__ = [
     "absolute_band",
     "equivalence",
     "measurement",
+    "detectable_effect",
+    "dkw_halfwidth",
+    "ks_distance",
+    "gof_distance",
     "GofTest",
     "GofResult",
     "ks_test",
@@ -334,6 +343,7 @@ def measurement(
     level: float | None = None,
     verdict: Verdict | None = None,
     judged: bool = True,
+    effect: float | None = None,
 ) -> Measurement:
     """Build a :class:`~diffapprox.Measurement`, judging it by :func:`equivalence`.
 
@@ -361,6 +371,7 @@ def measurement(
         ci_level=level,
         judged=judged,
         note=note,
+        effect=None if effect is None else float(effect),
     )
 
 
@@ -556,6 +567,83 @@ def gof_measurements(name: str, result: GofResult) -> list[Measurement]:
             )
         )
     return out
+
+
+def detectable_effect(se: float, *, level: float = 0.95, power: float = 0.8) -> float:
+    """The departure beyond a band's edge that a two-sided ``level`` CI detects with ``power``.
+
+    ``(z_{(1+level)/2} + z_power) * se``: with the truth that far outside the band, the whole CI
+    lies outside it with probability ``power`` (normal approximation).  State it before running,
+    from the standard error the profile's sample sizes give.
+    """
+    se = check_range("se", se, 0.0)
+    level = _level(level)
+    power = check_range("power", power, 0.0, 1.0, lo_open=True, hi_open=True)
+    return float((_st.norm.ppf(0.5 + level / 2) + _st.norm.ppf(power)) * se)
+
+
+def dkw_halfwidth(n: int, level: float = 0.95) -> float:
+    """Half-width ``eps = sqrt(log(2/(1-level)) / (2n))`` of the DKW band (Massart 1990's constant).
+
+    ``P(sup_x |F_n(x) - F(x)| > eps) <= 2 exp(-2 n eps^2) = 1 - level`` for every continuous F.
+    """
+    n = check_int("n", n, 1)
+    return math.sqrt(math.log(2.0 / (1.0 - _level(level))) / (2.0 * n))
+
+
+def ks_distance(x, cdf: Callable, level: float = 0.95) -> Estimate:
+    """The Kolmogorov sup-distance between the law of ``x`` and ``cdf``, with a DKW confidence interval.
+
+    The true distance ``D = sup |F - G|`` satisfies ``|D_n - D| <= sup |F_n - F|``, so the DKW
+    band gives ``D in [max(0, D_n - eps), min(1, D_n + eps)]`` with probability >= ``level``,
+    whatever F (:func:`dkw_halfwidth`).  The interval is conservative (it holds uniformly), and
+    its width shrinks like ``1/sqrt(n)``: a distance judged against ``[0, effect]`` can only
+    sharpen with more paths.
+    """
+    a = _finite_1d("x", x)
+    n = a.size
+    if n == 0:
+        return Estimate(estimate=math.nan, ci=(math.nan, math.nan), level=level, n=0, method="KS distance (no data)")
+    d = float(_st.kstest(a, cdf).statistic)
+    eps = dkw_halfwidth(n, level)
+    return Estimate(
+        estimate=d, ci=(max(0.0, d - eps), min(1.0, d + eps)), level=level, n=n, method="KS sup-distance, DKW band"
+    )
+
+
+def gof_distance(
+    name: str,
+    x,
+    cdf: Callable,
+    effect: float,
+    *,
+    level: float = 0.95,
+    judged: bool = True,
+    note: str = "",
+    tests: Sequence[str] = ("ks", "ad", "cvm"),
+) -> Measurement:
+    """Goodness of fit judged by distance: the KS sup-distance with its DKW CI against ``[0, effect]``.
+
+    PASS when the whole CI lies within ``effect`` of the prediction, FAIL when even its lower end
+    is beyond it, INCONCLUSIVE otherwise.  The p-values of :func:`gof` (Holm across ``tests``) go
+    into the note as context; they decide nothing.
+    """
+    effect = check_range("effect", effect, 0.0, 1.0, lo_open=True)
+    est = ks_distance(x, cdf, level)
+    ctx = ""
+    if est.n >= 5 and tests:
+        g = gof(x, cdf, tests=tests)
+        ctx = "; context p-values (Holm): " + ", ".join(f"{t.name} {t.pvalue_holm:.3g}" for t in g.tests)
+    return measurement(
+        name,
+        est,
+        prediction=0.0,
+        band=(0.0, effect),
+        level=level,
+        judged=judged,
+        effect=effect,
+        note=(f"{note}; " if note else "") + f"sup-distance to the predicted law, band [0, {effect:g}]{ctx}",
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pickle
 import numpy as np
 import pytest
 
-from diffapprox import Claim, ClaimOutput, Verdict, register
+from diffapprox import Cell, Claim, ClaimOutput, DiffapproxError, Verdict, register
 from diffapprox import stats as S
 from diffapprox._run.execute import CellStore, Executor, LocalExecutor, Progress, execute, run_cell_safe
 from diffapprox._run.runner import SCHEMA, run_claims
@@ -184,3 +184,26 @@ def test_eta_weights_costs_within_a_claim_only():
     p.finished(cells[3], 0.5, None)
     # a: 2 x 2 s; b: 3 cells x 0.5 s per unit cost
     assert p.eta_s() == pytest.approx(4.0 + 1.5)
+
+
+def test_cell_uses_is_checked_and_history_entries_state_the_old_verdict():
+    from diffapprox import HistoryEntry
+
+    assert Cell(claim="c", key="k", params={}, seed=1).uses == "cores"
+    with pytest.raises(DiffapproxError, match="uses"):
+        Cell(claim="c", key="k", params={}, seed=1, uses="gpu")
+    HistoryEntry(date="2026-11-29", version=2, change="c", reason="r", old_rows=("ks/",))
+    HistoryEntry(date="2026-11-29", version=2, change="c", reason="r", old_verdict="FAIL", old_source="earlier run")
+    with pytest.raises(ValueError, match="old_rows"):
+        HistoryEntry(date="2026-11-29", version=2, change="c", reason="r")
+    with pytest.raises(ValueError, match="date"):
+        HistoryEntry(date="29.11.2026", version=2, change="c", reason="r", old_rows=("x",))
+
+
+def test_derive_seed_is_the_cell_seed_and_depends_on_every_label():
+    from diffapprox import derive_seed
+    from diffapprox._run.claims import cell_seed
+
+    assert cell_seed(7, "claim", "k=1") == derive_seed(7, "claim", "k=1")
+    assert len({derive_seed(7, "a"), derive_seed(7, "b"), derive_seed(8, "a"), derive_seed(7, "a", 0)}) == 4
+    assert 0 <= derive_seed(2**70, "x") < 2**63

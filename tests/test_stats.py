@@ -237,3 +237,53 @@ def test_power_law_fit_recovers_exponents():
     assert abs(g.p - 2.0) <= K_SE * hw / 1.96 and g.p_ci[0] < g.p < g.p_ci[1]
     with pytest.raises(DiffapproxError):
         S.power_law_fit([0.1, 0.2, 0.3], [1e-3, 1e-3, 1e-3], [1, 2, 3], seed=0)
+
+
+# ---------------------------------------------------------------------------
+# goodness of fit by distance, band and effect
+DIST_SEED = 20261129
+
+
+def test_detectable_effect_is_z_sum_times_se():
+    assert S.detectable_effect(1.0) == pytest.approx(1.959964 + 0.841621, abs=1e-5)
+    assert S.detectable_effect(0.5, level=0.9, power=0.5) == pytest.approx(0.5 * 1.644854, abs=1e-5)
+
+
+def test_ks_distance_ci_covers_the_true_distance():
+    """N(delta, 1) against N(0, 1): true sup-distance 2 Phi(delta/2) - 1; the DKW CI covers it >= 95%."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(DIST_SEED)
+    delta, n, reps = 0.2, 500, 300
+    truth = 2 * norm.cdf(delta / 2) - 1
+    cover = 0
+    for _ in range(reps):
+        e = S.ks_distance(rng.normal(delta, 1.0, n), norm.cdf)
+        cover += e.ci[0] <= truth <= e.ci[1]
+    # DKW is conservative: coverage >= 0.95; 3 binomial SEs of slack below
+    assert cover / reps >= 0.95 - 3 * math.sqrt(0.95 * 0.05 / reps)
+
+
+def test_gof_distance_passes_the_null_and_fails_a_distance_beyond_the_effect():
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(DIST_SEED + 1)
+    n, effect = 4096, 0.05
+    null = [S.gof_distance("x", rng.standard_normal(n), norm.cdf, effect, tests=()).verdict for _ in range(50)]
+    assert Verdict.FAIL not in null and null.count(Verdict.PASS) >= 45
+    # true distance 2 Phi(0.25) - 1 = 0.197 >> effect + 2 eps
+    alt = [S.gof_distance("x", rng.normal(0.5, 1.0, n), norm.cdf, effect, tests=()).verdict for _ in range(20)]
+    assert alt == [Verdict.FAIL] * 20
+    m = S.gof_distance("x", rng.standard_normal(n), norm.cdf, effect)
+    assert m.tolerance == (0.0, effect) and m.effect == effect and "KS" in m.note
+
+
+def test_more_paths_sharpen_a_distance_verdict_without_flipping_it():
+    """The same small deviation (distance 0.02) judged against effect 0.05: INCONCLUSIVE at few paths, PASS at many."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(DIST_SEED + 2)
+    shift = 2 * norm.ppf(0.51)  # N(shift, 1) vs N(0, 1): sup-distance 0.02
+    small = S.gof_distance("x", rng.normal(shift, 1.0, 500), norm.cdf, 0.05, tests=()).verdict
+    large = S.gof_distance("x", rng.normal(shift, 1.0, 200_000), norm.cdf, 0.05, tests=()).verdict
+    assert small is Verdict.INCONCLUSIVE and large is Verdict.PASS

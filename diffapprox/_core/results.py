@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 
 from .jsonio import jsonable
 
-__all__ = ["Verdict", "Measurement", "ClaimResult", "combine_verdicts", "RESULTS_SCHEMA", "READABLE_SCHEMAS"]
+__all__ = [
+    "Verdict",
+    "Measurement",
+    "ClaimResult",
+    "HistoryEntry",
+    "combine_verdicts",
+    "RESULTS_SCHEMA",
+    "READABLE_SCHEMAS",
+]
 
 
 class Verdict(str, Enum):
@@ -72,6 +81,11 @@ class Measurement:
     judged : bool
         ``True`` when the verdict enters the claim's verdict; ``False`` for a context row, shown
         with its own verdict but not combined.
+    effect : float or None
+        The smallest departure beyond the band's edge (in the estimate's units) that this
+        measurement is built to detect at the profile's sample size, stated before measuring
+        (see :func:`diffapprox.stats.detectable_effect`); its alternative control moves the truth
+        by this much.  ``None`` for context rows and for rows stated before effects existed.
     note : str
         How the number was formed / why the verdict.
     """
@@ -85,6 +99,7 @@ class Measurement:
     ci_level: float = 0.95
     judged: bool = True
     note: str = ""
+    effect: float | None = None
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -107,7 +122,53 @@ class Measurement:
             ci_level=d.get("ci_level", 0.95),
             judged=d.get("judged", d.get("informative", True)),
             note=d.get("note", ""),
+            effect=d.get("effect"),
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryEntry:
+    """One dated change of a claim's rule (band, statistic, grid, path count) made after seeing results.
+
+    The old rule's verdict stays visible: either recomputed on the same data, from the context
+    rows that still implement the old rule (``old_rows``: measurement-name prefixes, combined by
+    :data:`COMBINATION_RULE` as if judged), or taken from an earlier run (``old_verdict`` with
+    ``old_source`` naming the commit, profile and seed).
+
+    Attributes
+    ----------
+    date : str
+        ISO date of the change, e.g. ``"2026-11-29"``.
+    version : int
+        The claim's rule version after the change (the first rule is version 1).
+    change : str
+        What changed, e.g. ``"judged the fixed-time escape fraction instead of the first-passage law"``.
+    reason : str
+        Why, citing the paper's equation where it applies.
+    old_rows : tuple of str
+        Prefixes of the context measurements that compute the old rule on the same data.
+    old_verdict : str or None
+        The old rule's verdict from an earlier run (when it cannot be recomputed).
+    old_source : str
+        Where ``old_verdict`` comes from (``"earlier run: commit ..., profile standard, seed ..."``);
+        filled by the runner when the old rule is recomputed.
+    """
+
+    date: str
+    version: int
+    change: str
+    reason: str
+    old_rows: tuple[str, ...] = ()
+    old_verdict: str | None = None
+    old_source: str = ""
+
+    def __post_init__(self):
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", self.date):
+            raise ValueError(f"HistoryEntry.date: expected YYYY-MM-DD, found {self.date!r}")
+        if not self.old_rows and (self.old_verdict is None or not self.old_source):
+            raise ValueError("HistoryEntry: give old_rows (recomputed) or old_verdict with old_source (earlier run)")
+        if self.old_verdict is not None and self.old_verdict not in {v.value for v in Verdict}:
+            raise ValueError(f"HistoryEntry.old_verdict: expected a verdict, found {self.old_verdict!r}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

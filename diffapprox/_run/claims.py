@@ -8,7 +8,19 @@ A claim turns one statement of the paper into work that can be run and judged:
   (numbers and small numpy arrays, never raw K x P x d paths).  It is what the
   executor (local threads/processes or Dask) runs and what checkpoints store.
 * :meth:`Claim.finish` turns the summaries of all cells into measurements,
-  figures and findings; it must not simulate.
+  figures and findings; it must not simulate.  The base class composes it from four
+  named steps, each short and each testable alone:
+
+  - :meth:`Claim.predict` -- the paper's values (no data);
+  - :meth:`Claim.measure` -- pure: cell summaries (+ prediction) -> measurements, no figures;
+  - :meth:`Claim.figures` -- measurements and summaries -> figure files;
+  - :meth:`Claim.findings` -- what the numbers say, and the paper's inconsistencies met.
+
+* :meth:`Claim.synthetic` draws cell summaries whose truth is known, at the claim's own sizes:
+  the *null* (truth = prediction; on the boundary of a one-sided band), the *alternative* (every
+  judged truth moved by its stated effect) and, where a sampler of the limit exists, the *limit*.
+  Pushed through :meth:`Claim.measure` only, they calibrate the verdicts (``diffapprox
+  calibrate``).  A claim without controls says why in :attr:`Claim.uncalibrated`.
 
 Claims are found through the entry-point group ``diffapprox.claims``: this
 package's own (``validation/``, one module per claim) and any installed package's.
@@ -19,24 +31,46 @@ claim's code before anything is measured, and are printed in the result.
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.metadata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .._core.errors import DiffapproxError
-from .._core.results import Measurement
+import numpy as np
 
-__all__ = ["Cell", "Claim", "ClaimOutput", "register", "get_claim", "all_claims", "PROFILES", "cell_seed"]
+from .._core.errors import DiffapproxError
+from .._core.results import HistoryEntry, Measurement
+from .._core.seeds import derive_seed
+
+__all__ = [
+    "Cell",
+    "Claim",
+    "ClaimOutput",
+    "Findings",
+    "register",
+    "get_claim",
+    "all_claims",
+    "PROFILES",
+    "CELL_USES",
+    "CONTROL_KINDS",
+    "cell_seed",
+]
 
 PROFILES = ("quick", "standard", "paper")
 
 
+#: What a cell keeps busy, for executors that pack cells onto the machine: ``cores`` (numba kernels
+#: spreading paths over every core), ``core`` (single-threaded work), ``waiting`` (mostly sleeps or
+#: waits on I/O, e.g. a live parameter server).
+CELL_USES = ("cores", "core", "waiting")
+
+#: Kinds of synthetic controls (see :meth:`Claim.synthetic`).
+CONTROL_KINDS = ("null", "alternative", "limit")
+
+
 def cell_seed(seed: int, claim_id: str, key: str) -> int:
-    """A 63-bit seed that depends only on (master seed, claim id, cell key)."""
-    h = hashlib.sha256(f"{int(seed)}|{claim_id}|{key}".encode()).digest()
-    return int.from_bytes(h[:8], "little") >> 1
+    """A 63-bit seed that depends only on (master seed, claim id, cell key): ``derive_seed(seed, claim_id, key)``."""
+    return derive_seed(seed, claim_id, key)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +90,9 @@ class Cell:
         Seed of this cell, from :func:`cell_seed`.
     cost : float
         Rough relative cost (path-steps), for progress/ETA and scheduling.
+    uses : {"cores", "core", "waiting"}
+        What the cell keeps busy (see :data:`CELL_USES`); executors may run ``core`` and
+        ``waiting`` cells beside ``cores`` cells.  It never changes the cell's result.
     """
 
     claim: str
@@ -63,6 +100,19 @@ class Cell:
     params: dict = field(hash=False)
     seed: int
     cost: float = 1.0
+    uses: str = "cores"
+
+    def __post_init__(self):
+        if self.uses not in CELL_USES:
+            raise DiffapproxError("uses", f"one of {', '.join(CELL_USES)}", self.uses)
+
+
+@dataclass(slots=True, kw_only=True)
+class Findings:
+    """What :meth:`Claim.findings` returns: plain sentences, numbers included."""
+
+    findings: list[str] = field(default_factory=list)
+    inconsistencies: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -77,7 +127,13 @@ class ClaimOutput:
 
 
 class Claim:
-    """Base class of every claim (subclass in ``validation/`` and decorate with :func:`register`)."""
+    """Base class of every claim (subclass it in ``validation/``; register it as an entry point).
+
+    A claim states, as class attributes, what it checks (``id``, ``paper_ref``, ``statement``) and
+    how its rule evolved (``history``); it lists cells, runs one cell, and judges the summaries in
+    four steps composed by :meth:`finish`.  Everything a verdict depends on (grids, path counts,
+    bands, effects, seeds) is fixed in code before anything is measured.
+    """
 
     id: ClassVar[str]
     paper_ref: ClassVar[str]
@@ -90,23 +146,77 @@ class Claim:
     reproducible: ClassVar[bool] = True
     #: Position in listings and reports among the claims of the same package (smaller first, ties by id).
     order: ClassVar[int] = 1000
+    #: Dated changes of the claim's rule made after seeing results, oldest first (see
+    #: :class:`~diffapprox.HistoryEntry`); the current rule is version ``len(history) + 1``.
+    history: ClassVar[tuple[HistoryEntry, ...]] = ()
+    #: Why the claim has no synthetic controls (``None`` when :meth:`synthetic` provides them).
+    uncalibrated: ClassVar[str | None] = None
 
+    # the work --------------------------------------------------------------
     def parameters(self, profile: str) -> dict:
         """The fixed parameters of ``profile`` (grids, paths, steps, tolerances)."""
         raise NotImplementedError
 
     def cells(self, profile: str, seed: int) -> list[Cell]:
+        """The independent cells of ``profile`` under master ``seed`` (use :meth:`make_cell`)."""
         raise NotImplementedError
 
     def run_cell(self, cell: Cell) -> dict[str, Any]:
+        """Run one cell: a pure function of ``cell`` returning a small summary dict."""
         raise NotImplementedError
+
+    # the four steps of finish ------------------------------------------------
+    def predict(self, profile: str) -> dict:
+        """The paper's values this claim compares with (no data), keyed as :meth:`measure` reads them."""
+        return {}
+
+    def measure(self, profile: str, seed: int, results: dict[str, dict], prediction: dict) -> list[Measurement]:
+        """Cell summaries -> measurements.  Pure: no figures, no files, randomness only from ``seed``.
+
+        ``results`` maps cell key -> summary (as returned by :meth:`run_cell`, or drawn by
+        :meth:`synthetic`); ``seed`` is the master seed (derive bootstrap seeds from it with
+        :func:`diffapprox.derive_seed`).
+        """
+        raise NotImplementedError
+
+    def figures(
+        self, profile: str, results: dict[str, dict], measurements: list[Measurement], figdir: Path
+    ) -> list[str]:
+        """Write the claim's figures into ``figdir``; return their paths."""
+        return []
+
+    def findings(self, profile: str, results: dict[str, dict], measurements: list[Measurement]) -> Findings:
+        """Plain sentences: what the measurements say, and the paper's inconsistencies met on the way."""
+        return Findings()
 
     def finish(self, profile: str, seed: int, results: dict[str, dict], figdir: Path) -> ClaimOutput:
-        raise NotImplementedError
+        """:meth:`predict`, :meth:`measure`, :meth:`figures`, :meth:`findings`, in that order."""
+        prediction = self.predict(profile)
+        ms = self.measure(profile, seed, results, prediction)
+        figs = self.figures(profile, results, ms, figdir)
+        f = self.findings(profile, results, ms)
+        return ClaimOutput(
+            measurements=list(ms),
+            figures=list(figs),
+            findings=list(f.findings),
+            inconsistencies=list(f.inconsistencies),
+        )
 
-    # helpers ---------------------------------------------------------------
-    def make_cell(self, key: str, params: dict, seed: int, cost: float = 1.0) -> Cell:
-        return Cell(claim=self.id, key=key, params=params, seed=cell_seed(seed, self.id, key), cost=cost)
+    # controls ----------------------------------------------------------------
+    def synthetic(self, profile: str, kind: str, rng: np.random.Generator) -> dict[str, dict] | None:
+        """Cell summaries with known truth, at ``profile``'s sizes, keyed like :meth:`cells`.
+
+        ``kind`` is ``"null"`` (every judged truth equals its prediction; on the boundary for a
+        one-sided band; a constant ratio for an O(.) bound; the exact order plus the claim's
+        Monte-Carlo noise for a slope), ``"alternative"`` (every judged truth moved together by
+        its stated effect, in the stated direction) or ``"limit"`` (samples of the limit itself;
+        ``None`` when no sampler of the limit exists).  Draw every number from ``rng``.
+        """
+        raise NotImplementedError(f"claim {self.id} has no synthetic controls")
+
+    # helpers -----------------------------------------------------------------
+    def make_cell(self, key: str, params: dict, seed: int, cost: float = 1.0, uses: str = "cores") -> Cell:
+        return Cell(claim=self.id, key=key, params=params, seed=cell_seed(seed, self.id, key), cost=cost, uses=uses)
 
 
 #: Entry-point group through which packages (this one included) add claims:
