@@ -18,6 +18,15 @@ Goodness of fit by distance (:func:`ks_distance`, :func:`gof_distance`)
     paths sharpen the verdict and never flip it.  KS / Anderson–Darling / Cramér–von
     Mises p-values (:func:`gof`, Holm across the tests) are context.
 
+Diverged paths (:func:`measurement` ``diverged=``)
+    A path that diverges (non-finite, or frozen by the kernel's divergence bound) is never
+    dropped silently.  An event probability counts it as the event *not* happening when the
+    event is the paper's good outcome (escape, arrival, error below epsilon), i.e. against the
+    paper, with the path kept in the denominator.  A moment, quantile, slope or distance is
+    computed on the finite paths, and the row states how many diverged; if any did, the row
+    cannot PASS (a PASS becomes INCONCLUSIVE): the law that was measured is then not the
+    whole law.
+
 Band and effect (:func:`detectable_effect`)
     Each judged measurement states its band and, separately, the effect beyond the band's
     edge it is built to detect at the profile's sample size: ``(z_{1-a/2} + z_power) SE``.
@@ -344,13 +353,16 @@ def measurement(
     verdict: Verdict | None = None,
     judged: bool = True,
     effect: float | None = None,
+    diverged: int = 0,
 ) -> Measurement:
     """Build a :class:`~diffapprox.Measurement`, judging it by :func:`equivalence`.
 
     ``estimate`` may be an :class:`Estimate` (then ``ci`` and ``level`` come from it
     and its method is appended to ``note``).  The verdict is ``verdict`` if given,
     else ``equivalence(estimate, ci, band)``; without a band and verdict it is
-    INCONCLUSIVE (nothing to judge against).
+    INCONCLUSIVE (nothing to judge against).  ``effect`` is the stated detectable effect
+    (:func:`detectable_effect`); ``diverged`` the number of paths left out because they
+    diverged, which withholds a PASS (the diverged-path rule in this module's docstring).
     """
     if isinstance(estimate, Estimate):
         ci = estimate.ci if ci is None else ci
@@ -361,6 +373,12 @@ def measurement(
     level = 0.95 if level is None else float(level)
     if verdict is None:
         verdict = Verdict.INCONCLUSIVE if band is None else equivalence(estimate, ci, band)
+    diverged = check_int("diverged", diverged, 0)
+    if diverged:
+        note = f"{note}; {diverged} diverged path(s) left out" if note else f"{diverged} diverged path(s) left out"
+        if Verdict(verdict) is Verdict.PASS:
+            verdict = Verdict.INCONCLUSIVE
+            note += " (PASS withheld: the measured law is not the whole law)"
     return Measurement(
         name=name,
         estimate=None if estimate is None else float(estimate),

@@ -287,3 +287,12 @@ def test_more_paths_sharpen_a_distance_verdict_without_flipping_it():
     small = S.gof_distance("x", rng.normal(shift, 1.0, 500), norm.cdf, 0.05, tests=()).verdict
     large = S.gof_distance("x", rng.normal(shift, 1.0, 200_000), norm.cdf, 0.05, tests=()).verdict
     assert small is Verdict.INCONCLUSIVE and large is Verdict.PASS
+
+
+def test_diverged_paths_withhold_a_pass_but_not_a_fail():
+    ok = S.measurement("m", 1.0, (0.95, 1.05), 1.0, (0.9, 1.1))
+    assert ok.verdict is Verdict.PASS
+    held = S.measurement("m", 1.0, (0.95, 1.05), 1.0, (0.9, 1.1), diverged=3)
+    assert held.verdict is Verdict.INCONCLUSIVE and "3 diverged" in held.note
+    bad = S.measurement("m", 2.0, (1.9, 2.1), 1.0, (0.9, 1.1), diverged=3)
+    assert bad.verdict is Verdict.FAIL
