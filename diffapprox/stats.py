@@ -62,6 +62,9 @@ __all__ = [
     "equivalence",
     "measurement",
     "detectable_effect",
+    "row_level",
+    "NULL_FAIL_TARGET",
+    "POWER_TARGET",
     "dkw_halfwidth",
     "ks_distance",
     "gof_distance",
@@ -598,6 +601,25 @@ def detectable_effect(se: float, *, level: float = 0.95, power: float = 0.8) -> 
     level = _level(level)
     power = check_range("power", power, 0.0, 1.0, lo_open=True, hi_open=True)
     return float((_st.norm.ppf(0.5 + level / 2) + _st.norm.ppf(power)) * se)
+
+
+#: Claim-level targets of the synthetic controls (``diffapprox calibrate``): the FAIL rate of a claim
+#: under its null at most NULL_FAIL_TARGET, under its alternative at least POWER_TARGET, each judged
+#: by the CI rule on the Wilson CI of the rate over the replicates.
+NULL_FAIL_TARGET = 0.05
+POWER_TARGET = 0.8
+
+
+def row_level(m: int, alpha: float = NULL_FAIL_TARGET) -> float:
+    """CI level of each of ``m`` judged rows so that a claim FAILs its null with probability <= ``alpha``.
+
+    Bonferroni: ``1 - alpha/m``.  A claim FAILs when any judged row FAILs, and a row whose truth
+    is inside (or on the edge of) its band FAILs only when its CI misses the truth, so ``m`` rows
+    at this level FAIL together with probability at most ``alpha``.
+    """
+    m = check_int("m", m, 1)
+    alpha = check_range("alpha", alpha, 0.0, 1.0, lo_open=True, hi_open=True)
+    return 1.0 - alpha / m
 
 
 def dkw_halfwidth(n: int, level: float = 0.95) -> float:

@@ -296,3 +296,9 @@ def test_diverged_paths_withhold_a_pass_but_not_a_fail():
     assert held.verdict is Verdict.INCONCLUSIVE and "3 diverged" in held.note
     bad = S.measurement("m", 2.0, (1.9, 2.1), 1.0, (0.9, 1.1), diverged=3)
     assert bad.verdict is Verdict.FAIL
+
+
+def test_row_level_is_bonferroni():
+    assert S.row_level(1) == pytest.approx(0.95) and S.row_level(10) == pytest.approx(0.995)
+    with pytest.raises(DiffapproxError, match="m"):
+        S.row_level(0)
