@@ -207,3 +207,31 @@ def test_derive_seed_is_the_cell_seed_and_depends_on_every_label():
     assert cell_seed(7, "claim", "k=1") == derive_seed(7, "claim", "k=1")
     assert len({derive_seed(7, "a"), derive_seed(7, "b"), derive_seed(8, "a"), derive_seed(7, "a", 0)}) == 4
     assert 0 <= derive_seed(2**70, "x") < 2**63
+
+
+def test_controls_run_measure_on_synthetic_summaries():
+    """A toy claim whose measure is a proportion against 0.5: its null rarely FAILs, its alternative does."""
+    from diffapprox._run.calibrate import Rates, run_controls
+
+    class Coin(Claim):
+        id, paper_ref, statement = "coin", "toy", "a fair coin"
+        N = 400
+
+        def predict(self, profile):
+            return {"p": 0.5}
+
+        def measure(self, profile, seed, results, prediction):
+            k = results["c"]["heads"]
+            return [S.measurement("p", S.proportion_ci(k, self.N), None, prediction["p"], (0.45, 0.55))]
+
+        def synthetic(self, profile, kind, rng):
+            if kind == "limit":
+                return None
+            return {"c": {"heads": int(rng.binomial(self.N, 0.5 if kind == "null" else 0.65))}}
+
+    c = Coin()
+    null = Rates.of(run_controls(c, "quick", "null", 100, 3).claim)
+    alt = Rates.of(run_controls(c, "quick", "alternative", 100, 3).claim)
+    assert null.fail == 0 and alt.fail >= 90 and alt.reps == 100
+    assert run_controls(c, "quick", "limit", 5, 3) is None
+    assert null.to_json()["fail_ci"][1] < 0.05
