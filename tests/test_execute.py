@@ -131,7 +131,8 @@ def test_plain_progress_lines():
     p = Progress(cells, stream=buf)
     execute(cells, LocalExecutor(), progress=p)
     lines = buf.getvalue().splitlines()
-    assert len(lines) == 6 and lines[0].startswith("[1/6] test-execute-toy i=0") and "ETA" in lines[0]
+    assert len(lines) == 7 and lines[0].startswith("[0/6] 1 claim, 6 cells") and "ETA" in lines[0]
+    assert lines[1].startswith("[1/6] test-execute-toy i=0") and "ETA" in lines[1]
 
 
 def test_run_claims_writes_results_and_isolates_errors(tmp_path):
@@ -168,22 +169,6 @@ def test_run_claims_resume_gives_identical_results(tmp_path):
         return [{k: v for k, v in c.items() if k != "elapsed_s"} for c in doc["claims"]]
 
     assert strip(resumed) == strip(full)
-
-
-def test_eta_weights_costs_within_a_claim_only():
-    from diffapprox import Cell
-
-    # claim a: cost in path-steps (1e6 per cell, 2 s each); claim b: cost in epochs (1 per cell).
-    cells = [Cell(claim="a", key=f"i={i}", params={}, seed=i, cost=1e6) for i in range(3)]
-    cells += [Cell(claim="b", key=f"i={i}", params={}, seed=i, cost=1.0) for i in range(4)]
-    p = Progress(cells, stream=io.StringIO(), enabled=False)
-    assert p.eta_s() != p.eta_s()  # nan before anything ran
-    p.finished(cells[0], 2.0, None)
-    # a: 2 cells x 2 s; b not started: 4 cells x the mean cell time (2 s)
-    assert p.eta_s() == pytest.approx(2 * 2.0 + 4 * 2.0)
-    p.finished(cells[3], 0.5, None)
-    # a: 2 x 2 s; b: 3 cells x 0.5 s per unit cost
-    assert p.eta_s() == pytest.approx(4.0 + 1.5)
 
 
 def test_cell_uses_is_checked_and_history_entries_state_the_old_verdict():

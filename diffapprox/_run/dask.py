@@ -10,6 +10,15 @@ It either connects to a running scheduler (``address="tcp://host:8786"``) or sta
 dashboard off.  Nothing here is home-made cluster code: submission, placement, and the
 rescheduling of tasks whose worker died are Dask's.
 
+Packing on Dask: a cell declares what it keeps busy (``Cell.uses``).  Where the workers declare
+how many cores they offer as the resource ``cores`` (``dask worker ADDRESS --nthreads 2
+--resources "cores=2"``), a ``cores`` cell asks for as many as the smallest such worker offers
+(so it has a worker to itself), a ``core`` cell for one, a ``waiting`` cell for none: Dask then
+runs single-threaded cells side by side and a multi-threaded one alone.  Where no connected
+worker declares it, cells are submitted plainly (an annotation no worker can satisfy would wait
+forever).  Every annotation asks for at most what each declaring worker offers, so each
+annotated cell fits on any of them.
+
 Why results are bit-identical whatever runs them: ``fn`` is a pure, module-level
 function of the cell and every cell carries its own seed (:func:`diffapprox._run.claims.cell_seed`),
 so a cell computed twice (e.g. after its worker was killed and Dask re-ran it elsewhere)
@@ -24,10 +33,37 @@ from typing import Any, Callable, Iterator
 
 from .._core.errors import DiffapproxError, check_int, check_range
 
-__all__ = ["DaskExecutor", "require_distributed", "DEFAULT_TIMEOUT"]
+__all__ = ["DaskExecutor", "require_distributed", "DEFAULT_TIMEOUT", "CORES_RESOURCE", "cell_resources"]
 
 #: Seconds to wait for a scheduler to answer (and for a local cluster to start).
 DEFAULT_TIMEOUT = 30.0
+
+#: The worker resource packing annotations use: how many cores a worker offers.
+CORES_RESOURCE = "cores"
+
+
+def cell_resources(uses: str, offered: list[float]) -> dict | None:
+    """Dask resources a cell asks for, given the ``cores`` each connected worker declares.
+
+    Parameters
+    ----------
+    uses : {"cores", "core", "waiting"}
+        What the cell keeps busy.
+    offered : list of float
+        The ``cores`` resource of every connected worker that declares one (others left out).
+
+    Returns
+    -------
+    dict or None
+        ``None`` (plain submission) when no worker declares ``cores`` or the cell only waits;
+        else ``{"cores": min(offered)}`` for a ``cores`` cell, ``{"cores": min(1, min(offered))}``
+        for a ``core`` cell: never more than any declaring worker offers.
+    """
+    offered = [float(x) for x in offered if x and float(x) > 0]
+    if not offered or uses == "waiting":
+        return None
+    least = min(offered)
+    return {CORES_RESOURCE: least if uses == "cores" else min(1.0, least)}
 
 
 def require_distributed():
@@ -127,9 +163,12 @@ class DaskExecutor:
         cells = list(cells)
         if not cells:
             return
+        offered = self.offered_cores()
         futures = {}
         for cell in cells:
-            fut = self.client.submit(fn, cell, pure=False, key=_task_key(cell))
+            res = cell_resources(getattr(cell, "uses", "cores"), offered)
+            kw = {} if res is None else {"resources": res}
+            fut = self.client.submit(fn, cell, pure=False, key=_task_key(cell), **kw)
             futures[fut.key] = (fut, cell)
         pending = set(futures)
         try:
@@ -155,6 +194,15 @@ class DaskExecutor:
                     self._cluster = None
 
     # ------------------------------------------------------------------ conveniences
+    def offered_cores(self) -> list[float]:
+        """The ``cores`` resource of each connected worker that declares one (empty: plain submission)."""
+        workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
+        return [float(w["resources"][CORES_RESOURCE]) for w in workers if CORES_RESOURCE in (w.get("resources") or {})]
+
+    def predict_wall(self, tasks: list[tuple[str, float]]) -> float:
+        """Rough wall seconds of ``tasks`` (``(uses, core_seconds)``): their sum shared by the workers."""
+        return sum(s for _, s in tasks) / max(1, self.n_workers)
+
     @property
     def n_workers(self) -> int:
         """Workers currently connected to the scheduler."""

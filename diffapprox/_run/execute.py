@@ -1,10 +1,21 @@
-"""Running cells: executors, checkpoints, progress.
+"""Running cells: executors, checkpoints, progress and the ETA.
 
 Work is a list of independent :class:`~diffapprox.Cell` objects.  An *executor*
 maps a picklable module-level function over them and yields ``(cell, result)``
 pairs as they finish; :func:`execute` adds checkpointing (each finished cell is
 written atomically to ``OUT/cells/<claim>/<sha1(key)>.pkl``), resuming (finished
 cells are loaded, not recomputed) and progress.
+
+Two local executors:
+
+* :class:`PackingExecutor` (the default of ``diffapprox validate``) packs cells onto the
+  machine by what they declare in :attr:`Cell.uses`: ``cores`` cells (numba kernels spreading
+  paths over the cores with ``prange``) one at a time in a worker process whose numba thread
+  count is set per cell, ``core`` cells (single-threaded work) in a pool of one-thread worker
+  processes beside them, ``waiting`` cells (mostly sleeping) in a worker of their own; the
+  threads in use never exceed the cores given.
+* :class:`LocalExecutor` (``--executor sequential``) runs every cell in this process, one
+  after another.
 
 Results never depend on the executor: each cell carries its own seed, and the
 simulator's random streams depend only on (seed, path), not on thread count.
@@ -13,27 +24,39 @@ simulator's random streams depend only on (seed, path), not on thread count.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import os
 import pickle
 import sys
 import tempfile
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from .claims import Cell, get_claim
+from .._core.errors import DiffapproxError, check_int
+from .claims import CELL_USES, Cell, get_claim
+from .costs import CostModel, load_costs, speed_probe
 
 __all__ = [
     "Executor",
     "LocalExecutor",
+    "PackingExecutor",
+    "EXECUTORS",
+    "make_local_executor",
+    "machine_cores",
+    "predict_wall",
     "CellStore",
     "Progress",
     "run_cell",
     "run_cell_safe",
     "execute",
 ]
+
+#: Names of the local executors (``validate --executor``); the first is the default.
+EXECUTORS = ("packing", "sequential")
 
 
 def run_cell(cell: Cell) -> dict:
@@ -42,13 +65,14 @@ def run_cell(cell: Cell) -> dict:
 
 
 def run_cell_safe(cell: Cell) -> dict:
-    """Run one cell and wrap the outcome: ``{"result", "elapsed_s", "error"}``.
+    """Run one cell and wrap the outcome: ``{"result", "elapsed_s", "cpu_s", "error"}``.
 
     An exception inside the claim becomes ``error`` (``"TypeName: message"``) and
     ``result`` is ``None``, so one broken claim does not stop the others.
-    ``KeyboardInterrupt`` is not caught.
+    ``KeyboardInterrupt`` is not caught.  ``cpu_s`` is the CPU time of the process
+    meanwhile (every thread: a cell's core-seconds, whatever else runs on the machine).
     """
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         res = run_cell(cell)
         err = None
@@ -57,7 +81,7 @@ def run_cell_safe(cell: Cell) -> dict:
         tb = traceback.extract_tb(exc.__traceback__)
         where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
         err = f"{type(exc).__name__}: {exc}{where}"
-    return {"result": res, "elapsed_s": time.perf_counter() - t0, "error": err}
+    return {"result": res, "elapsed_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "error": err}
 
 
 @runtime_checkable
@@ -69,13 +93,56 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-class LocalExecutor:
-    """Run cells in this process, one after another, in the given order.
+def machine_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the system tells it, else the CPU count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
 
-    The simulator's numba kernels already spread paths over the cores with
-    ``prange``, so running cells concurrently would only oversubscribe them;
-    ``threads`` sets numba's thread count (when numba is installed) and changes
-    speed only, never results.
+
+def _uses(item: Any) -> str:
+    """What an item keeps busy; an item that does not say is treated as ``cores``."""
+    u = getattr(item, "uses", "cores")
+    return u if u in CELL_USES else "cores"
+
+
+def _numba_max_threads() -> int:
+    import numba
+
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+_BLAS_LIMIT: list = []  # the active threadpoolctl limiter of this process (kept so it is not collected)
+
+
+def _limit_threads(k: int) -> None:
+    """Run this thread's numba kernels (and BLAS, when threadpoolctl is installed) on ``k`` threads.
+
+    Speed only: every kernel gives the same bits whatever the thread count.
+    """
+    import numba
+
+    numba.set_num_threads(max(1, min(int(k), _numba_max_threads())))
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    _BLAS_LIMIT[:] = [threadpool_limits(limits=int(k), user_api="blas")]
+
+
+def _with_threads(out: Any, threads: int) -> Any:
+    """Record the threads a cell ran on beside its outcome (the ETA turns wall time into core time)."""
+    return {**out, "threads": int(threads)} if isinstance(out, dict) else out
+
+
+class LocalExecutor:
+    """Run cells in this process, one after another, in the given order (``--executor sequential``).
+
+    The simulator's numba kernels spread paths over the cores with ``prange``, so
+    the numba claims keep the cores busy; single-threaded and waiting cells do not
+    (see :class:`PackingExecutor`).  ``threads`` sets numba's thread count and
+    changes speed only, never results.
 
     Parameters
     ----------
@@ -92,15 +159,334 @@ class LocalExecutor:
                 return
             numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
 
+    def _threads_now(self) -> int:
+        import numba
+
+        return int(numba.get_num_threads())
+
     def map(self, fn: Callable[[Cell], dict], cells: list[Cell]) -> Iterator[tuple[Cell, dict]]:
         for c in cells:
-            yield c, fn(c)
+            yield c, _with_threads(fn(c), self._threads_now() if _uses(c) == "cores" else 1)
+
+    def predict_wall(self, tasks: list[tuple[str, float]]) -> float:
+        """Wall seconds of ``tasks`` (``(uses, core_seconds)``) run one after another."""
+        k = self.threads or _numba_max_threads()
+        return sum(s / k if u == "cores" else s for u, s in tasks)
 
     def close(self) -> None:
         pass
 
     def __repr__(self) -> str:
         return f"LocalExecutor(threads={self.threads})"
+
+
+class _Packer:
+    """The packing rule as pure bookkeeping, shared by :class:`PackingExecutor` and its ETA.
+
+    ``slots`` cores are shared out: a ``core`` item takes one, a ``cores`` item takes the threads
+    it is given, a ``waiting`` item none (it sleeps).  At most one ``cores`` item runs at a time
+    (its kernels already fill the cores it gets); it gets every free slot except those that
+    queued ``core`` items could fill, and at least one.  So with work of both kinds queued on two
+    cores, a one-thread ``cores`` item runs beside a ``core`` item (each keeps its core fully
+    busy, Python-side work included); once either queue is empty the other gets the machine.
+    Items of a kind start in the order they were added.
+    """
+
+    def __init__(self, slots: int, *, core_workers: int | None = None, waiting_workers: int = 1):
+        self.free = self.slots = int(slots)
+        self.core_workers = int(slots if core_workers is None else core_workers)
+        self.waiting_workers = int(waiting_workers)
+        self.queues: dict[str, deque] = {u: deque() for u in CELL_USES}
+        self.running = dict.fromkeys(CELL_USES, 0)
+
+    def add(self, item: Any, uses: str) -> None:
+        self.queues[uses].append(item)
+
+    def next(self) -> list[tuple[Any, str, int]]:
+        """Items to start now, as ``(item, uses, threads)``."""
+        q, out = self.queues, []
+        while q["waiting"] and self.running["waiting"] < self.waiting_workers:
+            out.append((q["waiting"].popleft(), "waiting", 1))
+            self.running["waiting"] += 1
+        while self.free > 0:
+            demand = min(len(q["core"]), self.core_workers - self.running["core"])
+            if q["cores"] and self.running["cores"] == 0:
+                k = max(1, self.free - demand)
+                out.append((q["cores"].popleft(), "cores", k))
+                self.running["cores"] += 1
+                self.free -= k
+            elif demand > 0:
+                out.append((q["core"].popleft(), "core", 1))
+                self.running["core"] += 1
+                self.free -= 1
+            else:
+                break
+        return out
+
+    def done(self, uses: str, threads: int) -> None:
+        self.running[uses] -= 1
+        self.free += 0 if uses == "waiting" else (threads if uses == "cores" else 1)
+
+
+def _simulate_packing(tasks: list[tuple[str, float]], slots: int) -> float:
+    """Wall seconds the packing rule takes over ``tasks`` (``(uses, core_seconds)``, in start order).
+
+    A ``cores`` task given k threads takes ``core_seconds / k``; ``core`` and ``waiting`` tasks
+    take their seconds.
+    """
+    pk = _Packer(slots)
+    for u, s in tasks:
+        pk.add(s, u)
+    t, seq, heap = 0.0, 0, []
+    while True:
+        for s, u, k in pk.next():
+            heapq.heappush(heap, (t + (s / k if u == "cores" else s), seq, u, k))
+            seq += 1
+        if not heap:
+            return t
+        t, _, u, k = heapq.heappop(heap)
+        pk.done(u, k)
+
+
+def _worker_context():
+    """How worker processes start: from a fork server that has imported diffapprox once (Linux, macOS),
+    else spawned.
+
+    Never a plain fork of this process: it may already run OpenMP (numba) or torch thread pools,
+    which a forked child inherits broken.  The fork server is a fresh interpreter that imports
+    diffapprox (numpy, numba, scipy; no kernel has run, no thread pool exists) and forks each
+    worker from that state, so a worker starts in milliseconds instead of a second or two of imports.
+    """
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["diffapprox"])
+    return ctx
+
+
+def _worker_init(threads: int) -> None:
+    """Worker process start: Ctrl-C is the parent's to handle; ``threads`` threads per kernel."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _limit_threads(threads)
+
+
+def _worker_call(fn: Callable, item: Any, claim: Any, threads: int) -> Any:
+    """Run ``fn(item)`` in a worker process on ``threads`` threads.
+
+    ``claim`` is the item's claim when it was added at run time (:func:`~diffapprox.register`)
+    and so is unknown to a fresh process; entry-point claims are found by id.
+    """
+    if claim is not None:
+        from . import claims as _claims
+
+        if claim.id not in _claims.all_claims():
+            _claims._REGISTRY[claim.id] = claim
+    _limit_threads(threads)
+    return _with_threads(fn(item), threads)
+
+
+class PackingExecutor:
+    """Pack cells onto the machine by what they keep busy (the default local executor).
+
+    ``cores`` cells run one at a time in a worker process (numba threads set per cell),
+    ``core`` cells in a pool of one-thread worker processes, ``waiting`` cells in a worker of
+    their own; the rule (:class:`_Packer`) never runs more threads than ``threads`` cores, a
+    waiting cell counting for none.  Worker processes are started (:func:`_worker_context`) the first
+    time a lane has work and reused until :meth:`close`.  When every cell is ``cores`` there is nothing
+    to pack and they run in this process, as with :class:`LocalExecutor`.  A cell whose claim
+    cannot be sent to another process (a class defined inside a function) runs in this process.
+
+    Results are those of :class:`LocalExecutor`, bit for bit: a cell is a pure function of its
+    parameters and seed, and the kernels give the same bits whatever the thread count.
+
+    Parameters
+    ----------
+    threads : int, optional
+        Cores to use (default: the cores this process may run on).
+    waiting : int
+        How many ``waiting`` cells may run at the same time (default 1: a live parameter server
+        measures its own latency, which other live servers would disturb).
+    """
+
+    #: Run claims' finish steps in the one-thread pool (see :func:`diffapprox._run.runner.run_claims`).
+    parallel_finish = True
+
+    def __init__(self, threads: int | None = None, *, waiting: int = 1):
+        self.threads = None if threads is None else check_int("threads", threads, 1)
+        self.slots = self.threads or machine_cores()
+        self.waiting = check_int("waiting", waiting, 1)
+        self._pools: dict[tuple[str, int], Any] = {}
+        self._busy: dict[str, set[int]] = {}
+        self._inflight: set = set()
+        self._ship: dict[str, tuple[bool, Any]] = {}
+
+    # ---------------------------------------------------------------- workers
+    def _lane_size(self, lane: str) -> int:
+        return {"cores": 1, "core": self.slots, "waiting": self.waiting}[lane]
+
+    def _worker(self, lane: str):
+        """An idle worker of ``lane``: ``(slot, pool)``, started on first use.
+
+        Each worker is a one-process pool of its own, so a worker that dies (a crash, the
+        out-of-memory killer) fails only the cell it was running.
+        """
+        from concurrent.futures import ProcessPoolExecutor
+
+        busy = self._busy.setdefault(lane, set())
+        i = next(j for j in range(self._lane_size(lane)) if j not in busy)
+        pool = self._pools.get((lane, i))
+        if pool is None:
+            # one thread per kernel until a cores cell asks for more
+            pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=_worker_context(), initializer=_worker_init, initargs=(1,)
+            )
+            self._pools[(lane, i)] = pool
+        busy.add(i)
+        return i, pool
+
+    def _shipping(self, claim_id: str) -> tuple[bool, Any]:
+        """(can run in a worker, claim object to send along or None), cached per claim."""
+        got = self._ship.get(claim_id)
+        if got is None:
+            from . import claims as _claims
+
+            if claim_id in _claims._entry_point_claims():
+                got = (True, None)
+            else:
+                claim = _claims.all_claims().get(claim_id)
+                try:
+                    pickle.dumps(claim)
+                    got = (True, claim)
+                except Exception:  # noqa: BLE001 - any pickling failure means: run it here
+                    got = (False, None)
+            self._ship[claim_id] = got
+        return got
+
+    # ---------------------------------------------------------------- protocol
+    def map(self, fn: Callable[[Cell], dict], cells: list[Cell]) -> Iterator[tuple[Cell, dict]]:
+        """Yield ``(cell, fn(cell))`` as cells finish, packed as the class docstring says.
+
+        ``fn`` must be a module-level function (it is sent to worker processes).  A worker
+        process that dies takes only its own cell down: that cell's outcome is an error and
+        the lane starts a fresh worker for the rest.
+        """
+        cells = list(cells)
+        here = [c for c in cells if not self._shipping(getattr(c, "claim", ""))[0]]
+        away = [c for c in cells if self._shipping(getattr(c, "claim", ""))[0]]
+        if all(_uses(c) == "cores" for c in away) and not self._pools:
+            here, away = cells, []  # nothing to pack: no worker processes
+        if here:
+            yield from self._map_here(fn, here)
+        if away:
+            yield from self._map_away(fn, away)
+
+    def _map_here(self, fn, cells):
+        import numba
+
+        old = numba.get_num_threads()
+        k = max(1, min(self.slots, _numba_max_threads()))
+        try:
+            for c in cells:
+                numba.set_num_threads(k if _uses(c) == "cores" else 1)
+                yield c, _with_threads(fn(c), k if _uses(c) == "cores" else 1)
+        finally:
+            numba.set_num_threads(old)
+
+    def _map_away(self, fn, cells):
+        from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
+
+        pk = _Packer(self.slots, waiting_workers=self.waiting)
+        for c in cells:
+            pk.add(c, _uses(c))
+        running: dict = {}
+
+        def start():
+            for c, lane, k in pk.next():
+                i, pool = self._worker(lane)
+                fut = pool.submit(_worker_call, fn, c, self._shipping(c.claim)[1], k)
+                running[fut] = (c, lane, k, i)
+                self._inflight.add(fut)
+
+        try:
+            while True:
+                start()
+                if not running:
+                    return
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                ready = []
+                for fut in done:
+                    c, lane, k, i = running.pop(fut)
+                    self._inflight.discard(fut)
+                    self._busy[lane].discard(i)
+                    pk.done(lane, k)
+                    try:
+                        ready.append((c, fut.result()))
+                    except BrokenProcessPool as exc:
+                        self._drop((lane, i))
+                        msg = f"worker process died ({exc})"
+                        ready.append((c, {"result": None, "elapsed_s": 0.0, "error": msg, "threads": k}))
+                start()  # the next cells start before these are handed over (checkpointing takes time)
+                yield from ready
+        finally:
+            for fut in running:
+                fut.cancel()
+
+    def _drop(self, key: tuple[str, int], kill: bool = False) -> None:
+        pool = self._pools.pop(key, None)
+        if pool is None:
+            return
+        if kill:
+            for p in list(getattr(pool, "_processes", {}).values()):
+                p.terminate()
+        pool.shutdown(wait=not kill, cancel_futures=True)
+
+    def predict_wall(self, tasks: list[tuple[str, float]]) -> float:
+        """Wall seconds the packing rule takes over ``tasks`` (``(uses, core_seconds)``, in start order)."""
+        if all(u == "cores" for u, _ in tasks) and not self._pools:
+            k = max(1, min(self.slots, _numba_max_threads()))
+            return sum(s / k for _, s in tasks)
+        return _simulate_packing(tasks, self.slots)
+
+    def close(self) -> None:
+        """Stop the worker processes (at once when cells are still running, e.g. after Ctrl-C)."""
+        kill = any(not f.done() for f in self._inflight)
+        self._inflight.clear()
+        self._busy.clear()
+        for key in list(self._pools):
+            self._drop(key, kill=kill)
+
+    def __enter__(self) -> "PackingExecutor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PackingExecutor(threads={self.slots})"
+
+
+def make_local_executor(name: str, threads: int | None = None):
+    """The local executor called ``name`` (one of :data:`EXECUTORS`)."""
+    if name == "packing":
+        return PackingExecutor(threads=threads)
+    if name == "sequential":
+        return LocalExecutor(threads=threads)
+    raise DiffapproxError("executor", f"one of {', '.join(EXECUTORS)}", name)
+
+
+def predict_wall(executor: Any, tasks: list[tuple[str, float]]) -> float:
+    """Wall seconds ``executor`` takes over ``tasks`` (``(uses, core_seconds)``): its own rule when it
+    has one, else one after another on every core."""
+    f = getattr(executor, "predict_wall", None)
+    if f is not None:
+        return float(f(tasks))
+    k = machine_cores()
+    return sum(s / k if u == "cores" else s for u, s in tasks)
 
 
 class CellStore:
@@ -173,81 +559,200 @@ def _fmt_s(s: float) -> str:
 
 
 class Progress:
-    """Progress over cells, weighted by their cost for the ETA.
+    """Progress over cells and an ETA for the whole run.
 
-    A tqdm bar on a terminal; plain lines (``[k/n] claim key  2.1s  ETA 40s``) when
-    the stream is not a terminal or ``CI=true``; nothing when ``enabled=False``.
+    A tqdm bar on a terminal; plain lines (``[k/n] claim key  2.1s  ETA 40s``) when the stream
+    is not a terminal or ``CI=true``; nothing when ``enabled=False``.  The first line, printed
+    before any cell runs, already carries an ETA.
+
+    The ETA is the wall time left: the executor's own rule (:func:`predict_wall`) applied to the
+    cells not yet finished, plus the claims' finish steps and the reports.  A cell's core-seconds
+    are predicted from the cost model (:mod:`diffapprox._run.costs`), scaled by this machine's
+    speed, learnt from every finished cell, and refined per claim as its own cells finish::
+
+        speed  = (measured + S0 g0) / (predicted + S0)              over finished cells, S0 = PRIOR_SECONDS
+        rate_c = (measured_c + K speed prior_c) / (cost_c + K mean_cost_c)    K = PRIOR_CELLS
+
+    (``g0``: the speed before any cell finished, the ratio of :func:`~diffapprox._run.costs.speed_probe`
+    now to its value on the reference machine, or 1; ``measured_c``, ``cost_c``: core-seconds and
+    cost of claim c's finished cells; ``prior_c``: the model's core-seconds of a cell of mean cost.)
+    Between refreshes (every ``REFRESH_S`` seconds) the ETA counts down.
+
+    Parameters
+    ----------
+    cells : list of Cell
+        Every cell of the run.
+    model : CostModel, optional
+        Default: the model shipped with the package.
+    executor : optional
+        The executor running the cells (its ``predict_wall``; one after another when it has none).
+    finishes : list of str, optional
+        Claims whose finish step follows the cells (default: the claims of ``cells``).
+    clock : callable
+        Seconds (monotonic); tests pass a fake one.
+    probe : callable or None
+        Seconds of the speed probe now (default :func:`~diffapprox._run.costs.speed_probe`), run by
+        :meth:`start` when the model states the reference probe and the run is predicted to take
+        at least ``PROBE_MIN_S``; ``None``: no probe (``g0 = 1``).
     """
 
-    def __init__(self, cells: list[Cell], *, stream=None, enabled: bool = True, plain: bool | None = None):
+    PRIOR_CELLS = 2.0
+    PRIOR_SECONDS = 5.0
+    REFRESH_S = 1.0
+    PROBE_MIN_S = 30.0
+
+    def __init__(
+        self,
+        cells: list[Cell],
+        *,
+        stream=None,
+        enabled: bool = True,
+        plain: bool | None = None,
+        model: CostModel | None = None,
+        executor: Any = None,
+        finishes: list[str] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+        probe: Callable[[], float] | None = speed_probe,
+    ):
         self.stream = sys.stderr if stream is None else stream
         self.enabled = enabled
+        self.clock = clock
+        self.model = load_costs() if model is None else model
+        self.executor = executor
         self.n = len(cells)
         self.k = 0
-        # Costs are comparable only within a claim (each claim picks its own unit), so the ETA
-        # keeps, per claim, the cost left and the seconds per unit of cost measured so far.
-        self.left: dict[str, list[float]] = {}  # claim -> [cost left, cells left]
-        for c in cells:
-            acc = self.left.setdefault(c.claim, [0.0, 0])
-            acc[0] += c.cost
-            acc[1] += 1
-        self.spent: dict[str, list[float]] = {}  # claim -> [cost run, cells run, seconds]
-        self.t0 = time.perf_counter()
+        self.pending: dict[tuple[str, str], Cell] = {(c.claim, c.key): c for c in cells}
+        claims = list(dict.fromkeys(c.claim for c in cells))
+        self.to_finish: dict[str, None] = dict.fromkeys(claims if finishes is None else finishes)
+        # per claim: mean cost and the model's mean core-seconds of its cells (the prior)
+        self._mean: dict[str, tuple[float, float]] = {}
+        for cid in claims:
+            cs = [c for c in cells if c.claim == cid]
+            self._mean[cid] = (
+                sum(float(c.cost) for c in cs) / len(cs),
+                sum(self.model.core_seconds(c) for c in cs) / len(cs),
+            )
+        self.measured: dict[str, list[float]] = {}  # claim -> [core-seconds, cost] of finished cells
+        self._speed = [0.0, 0.0]  # measured, predicted core-seconds of finished non-waiting cells
+        self.g0 = 1.0
+        self._probe = probe
+        self._eta: tuple[float, float] | None = None  # (clock, seconds left) at the last refresh
+        self.first_eta_s: float | None = None
+        self.t0 = clock()
         self.plain = (not _interactive(self.stream)) if plain is None else plain
         self._bar = None
         if enabled and not self.plain and self.n:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=self.n, file=self.stream, unit="cell", dynamic_ncols=True)
+            self._bar = tqdm(
+                total=self.n,
+                file=self.stream,
+                unit="cell",
+                dynamic_ncols=True,
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]",
+            )
 
-    def loaded(self, cell: Cell) -> None:
-        """A cell restored from its checkpoint (counts as done, not toward the rate)."""
-        self.k += 1
-        self._consume(cell)
-        if self._bar is not None:
-            self._bar.update(1)
+    # ------------------------------------------------------------------ the model
+    def speed(self) -> float:
+        """This machine's seconds per reference second, from the finished cells (``g0`` before any)."""
+        m, p = self._speed
+        return (m + self.PRIOR_SECONDS * self.g0) / (p + self.PRIOR_SECONDS)
 
-    def _consume(self, cell: Cell) -> None:
-        acc = self.left[cell.claim]
-        acc[0] -= cell.cost
-        acc[1] -= 1
+    def core_seconds(self, cell: Cell) -> float:
+        """Predicted core-seconds of ``cell`` (wall seconds for a ``waiting`` cell)."""
+        g = self.speed()
+        mean_cost, mean_prior = self._mean.get(cell.claim, (float(cell.cost), self.model.core_seconds(cell)))
+        got = self.measured.get(cell.claim)
+        if got is None or mean_cost <= 0:
+            return g * self.model.core_seconds(cell)
+        rate = (got[0] + self.PRIOR_CELLS * g * mean_prior) / (got[1] + self.PRIOR_CELLS * mean_cost)
+        return rate * float(cell.cost)
 
     def eta_s(self) -> float:
-        """Seconds left: per claim, cost left x its measured seconds per cost; claims not yet
-        started use the mean seconds per cell over everything run so far (nan before any)."""
-        cells = sum(v[1] for v in self.spent.values())
-        secs = sum(v[2] for v in self.spent.values())
-        if cells == 0:
-            return float("nan")
-        per_cell = secs / cells
-        total = 0.0
-        for claim, (cost_left, cells_left) in self.left.items():
-            done = self.spent.get(claim)
-            if done is not None and done[0] > 0:
-                total += max(cost_left, 0.0) * done[2] / done[0]
-            else:
-                total += max(cells_left, 0) * per_cell
-        return total
+        """Wall seconds left (cells, finish steps, reports), counting down between refreshes."""
+        now = self.clock()
+        if self._eta is not None and now - self._eta[0] < self.REFRESH_S:
+            return max(0.0, self._eta[1] - (now - self._eta[0]))
+        g = self.speed()
+        cells = [(_uses(c), self.core_seconds(c)) for c in self.pending.values()]
+        fins = [("core", g * self.model.finish_seconds(cid)) for cid in self.to_finish]
+        if getattr(self.executor, "parallel_finish", False):
+            fin_s = predict_wall(self.executor, fins) if fins else 0.0
+        else:
+            fin_s = sum(s for _, s in fins)
+        left = (predict_wall(self.executor, cells) if cells else 0.0) + fin_s + g * self.model.report_s
+        self._eta = (now, left)
+        return left
 
-    def finished(self, cell: Cell, elapsed_s: float, error: str | None) -> None:
-        self.k += 1
-        self._consume(cell)
-        acc = self.spent.setdefault(cell.claim, [0.0, 0, 0.0])  # cost run, cells run, seconds
-        acc[0] += cell.cost
-        acc[1] += 1
-        acc[2] += float(elapsed_s)
+    # ------------------------------------------------------------------ events
+    def start(self) -> None:
+        """Say what is planned and the first ETA (before any cell runs)."""
+        ref = self.model.reference.get("probe_s")
+        if self._probe is not None and ref and self.eta_s() >= self.PROBE_MIN_S:
+            self.g0 = float(self._probe()) / float(ref)
+            self._eta = None
+        eta = self.eta_s()
+        self.first_eta_s = eta
         if not self.enabled:
             return
         if self._bar is not None:
-            self._bar.set_postfix_str(f"{cell.claim} {cell.key}"[:40], refresh=False)
+            self._bar.set_postfix_str(f"ETA {_fmt_s(eta)}")
+            return
+        nc = len(self.to_finish)
+        on = "" if self.executor is None else f" on {self.executor!r}"
+        self.stream.write(
+            f"[0/{self.n}] {nc} claim{'' if nc == 1 else 's'}, {self.n} cell{'' if self.n == 1 else 's'}{on}"
+            f"  ETA {_fmt_s(eta)}\n"
+        )
+        self.stream.flush()
+
+    def loaded(self, cell: Cell) -> None:
+        """A cell restored from its checkpoint (counts as done, not toward the rates)."""
+        self.k += 1
+        self.pending.pop((cell.claim, cell.key), None)
+        self._eta = None
+        if self._bar is not None:
             self._bar.update(1)
+
+    def finished(self, cell: Cell, elapsed_s: float, error: str | None, threads: int | None = None) -> None:
+        """A cell ran for ``elapsed_s`` wall seconds on ``threads`` threads."""
+        self.k += 1
+        predicted = self.model.core_seconds(cell) * 1.0
+        self.pending.pop((cell.claim, cell.key), None)
+        uses = _uses(cell)
+        core_s = float(elapsed_s) * (int(threads or 1) if uses == "cores" else 1)
+        if error is None:
+            acc = self.measured.setdefault(cell.claim, [0.0, 0.0])
+            acc[0] += core_s
+            acc[1] += float(cell.cost)
+            if uses != "waiting":  # a sleeping cell says nothing about the machine's speed
+                self._speed[0] += core_s
+                self._speed[1] += predicted
+        self._eta = None
+        if not self.enabled:
             return
         eta = self.eta_s()
+        if self._bar is not None:
+            self._bar.set_postfix_str(f"ETA {_fmt_s(eta)}, {cell.claim} {cell.key}"[:60], refresh=False)
+            self._bar.update(1)
+            return
         tail = f"  ERROR {error}" if error else ""
         self.stream.write(
-            f"[{self.k}/{self.n}] {cell.claim} {cell.key}  {_fmt_s(elapsed_s)}"
-            f"  ETA {_fmt_s(eta) if eta == eta else '?'}{tail}\n"
+            f"[{self.k}/{self.n}] {cell.claim} {cell.key}  {_fmt_s(elapsed_s)}  ETA {_fmt_s(eta)}{tail}\n"
         )
+        self.stream.flush()
+
+    def finished_claim(self, claim_id: str, elapsed_s: float) -> None:
+        """A claim's finish step ran for ``elapsed_s`` seconds."""
+        self.to_finish.pop(claim_id, None)
+        self._eta = None
+        if not self.enabled:
+            return
+        eta = self.eta_s()
+        if self._bar is not None:
+            self._bar.set_postfix_str(f"ETA {_fmt_s(eta)}, finished {claim_id}"[:60])
+            return
+        self.stream.write(f"[finish] {claim_id}  {_fmt_s(elapsed_s)}  ETA {_fmt_s(eta)}\n")
         self.stream.flush()
 
     def close(self) -> None:
@@ -288,12 +793,16 @@ def execute(
                 progress.loaded(c)
         else:
             todo.append(c)
+    if progress is not None:
+        progress.start()
     if todo:
         for c, outcome in executor.map(fn, todo):
             out[(c.claim, c.key)] = outcome
             if store is not None and outcome.get("error") is None:
                 store.save(c, outcome)
             if progress is not None:
-                progress.finished(c, float(outcome.get("elapsed_s", 0.0)), outcome.get("error"))
+                progress.finished(
+                    c, float(outcome.get("elapsed_s", 0.0)), outcome.get("error"), threads=outcome.get("threads")
+                )
     # return in the cells' order, whatever order the executor finished them in
     return {k: out[k] for k in keys}

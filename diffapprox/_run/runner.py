@@ -8,6 +8,10 @@ at once), checkpoints them, then lets each claim ``finish`` into a
 ``requires`` imports are missing gets verdict ERROR with the pip command that
 installs its extra: it is reported, never silently dropped (ERROR rather than
 INCONCLUSIVE because nothing was measured at all).
+
+With an executor that can (``parallel_finish``, the packing executor), the claims' ``finish``
+steps (measurements, figures) run in its one-thread worker processes too, once every cell has
+finished: they are pure functions of the cell summaries, so where they run changes nothing.
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ import os
 import platform
 import subprocess
 import time
+import traceback
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .claims import PROFILES, Claim, ClaimOutput, all_claims, get_claim
 from .._core.errors import DiffapproxError
-from .execute import CellStore, Executor, LocalExecutor, Progress, execute
+from .costs import CostModel, load_costs
+from .execute import CellStore, Executor, PackingExecutor, Progress, execute
 from .._core.jsonio import write_json_atomic
 from .._core.results import RESULTS_SCHEMA, ClaimResult, Verdict, combine_verdicts
 
@@ -154,6 +161,89 @@ def _with_run_size(params: dict, cells: list) -> dict:
     return params
 
 
+#: Where each run writes its timings (beside results.json, which holds no per-cell timing).
+TIMINGS_NAME = "timings.json"
+
+
+def _timings(plan: dict, outcomes: dict, finished: dict, prog: Progress, doc: dict) -> dict:
+    """Per claim: cells, their wall, CPU and core seconds (wall x threads), the finish step's wall and CPU.
+
+    What the cost model is rebuilt from (:func:`diffapprox._run.costs.build_costs`), with the run's
+    first ETA to compare with its run time.
+    """
+    claims = {}
+    for cid, cells in plan.items():
+        oc = [outcomes[(cid, cell.key)] for cell in cells]
+        fin = finished.get(cid, {})
+        claims[cid] = {
+            "uses": sorted({cell.uses for cell in cells}),
+            "cells": len(cells),
+            "cost": sum(float(cell.cost) for cell in cells),
+            "cells_wall_s": sum(float(o.get("elapsed_s", 0.0)) for o in oc),
+            "cells_cpu_s": sum(float(o.get("cpu_s", 0.0)) for o in oc),
+            "cells_core_s": sum(
+                float(o.get("elapsed_s", 0.0)) * (int(o.get("threads") or 1) if cell.uses == "cores" else 1)
+                for cell, o in zip(cells, oc)
+            ),
+            "finish_wall_s": fin.get("elapsed_s"),
+            "finish_cpu_s": fin.get("cpu_s"),
+        }
+    return {
+        "executor": doc["executor"],
+        "elapsed_s": doc["elapsed_s"],
+        "first_eta_s": prog.first_eta_s,
+        "claims": claims,
+    }
+
+
+#: Finish steps go to the executor's worker processes only when, by the cost model, they add up to
+#: at least this many seconds (starting the workers costs a second or two).
+FINISH_IN_WORKERS_MIN_S = 10.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _FinishJob:
+    """A claim's finish step as a unit of work (single-threaded: ``uses="core"``)."""
+
+    claim: str
+    profile: str
+    seed: int
+    results: dict = field(hash=False)
+    figdir: str
+    key: str = "finish"
+    uses: str = "core"
+    cost: float = 1.0
+
+
+def _finish_safe(job: _FinishJob) -> dict:
+    """Run ``claim.finish``: ``{"output": ClaimOutput | None, "error": str | None, "elapsed_s", "cpu_s"}``."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    try:
+        out = get_claim(job.claim).finish(job.profile, job.seed, job.results, Path(job.figdir))
+        err = None
+    except Exception as exc:  # noqa: BLE001 - a broken claim is reported as ERROR; the others go on
+        out = None
+        tb = traceback.extract_tb(exc.__traceback__)
+        where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
+        err = f"finish: {type(exc).__name__}: {exc}{where}"
+    return {"output": out, "error": err, "elapsed_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0}
+
+
+def _run_finishes(jobs: list[_FinishJob], executor, model: CostModel, prog: Progress) -> dict[str, dict]:
+    """Every finish job's outcome by claim id: in the executor's workers when that pays, else here."""
+    done: dict[str, dict] = {}
+    away = (
+        getattr(executor, "parallel_finish", False)
+        and len(jobs) >= 2
+        and sum(model.finish_seconds(j.claim) for j in jobs) >= FINISH_IN_WORKERS_MIN_S
+    )
+    it = executor.map(_finish_safe, jobs) if away else ((j, _finish_safe(j)) for j in jobs)
+    for job, outcome in it:
+        done[job.claim] = outcome
+        prog.finished_claim(job.claim, float(outcome["elapsed_s"]))
+    return done
+
+
 def run_claims(
     claims: list[Claim],
     *,
@@ -178,7 +268,7 @@ def run_claims(
         Existing, writable output directory.  Receives ``cells/`` (checkpoints),
         ``figures/<claim>/`` and ``results.json``.
     executor : Executor, optional
-        Default :class:`LocalExecutor()`.  Not closed here.
+        Not closed here.  Default: a :class:`PackingExecutor` on every core, closed at the end.
     resume : bool
         Reuse checkpointed cells under ``out/cells``.
     progress : bool
@@ -194,7 +284,8 @@ def run_claims(
     out = Path(out)
     t_start = time.perf_counter()
     started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    executor = LocalExecutor() if executor is None else executor
+    own_executor = executor is None
+    executor = PackingExecutor() if own_executor else executor
     store = CellStore(out)
 
     # 1. cells of every runnable claim
@@ -212,13 +303,31 @@ def run_claims(
     all_cells = [cell for cs in plan.values() for cell in cs]
 
     # 2. run them all (checkpointed)
-    prog = Progress(all_cells, stream=stream, enabled=progress)
+    model = load_costs()
+    prog = Progress(all_cells, stream=stream, enabled=progress, model=model, executor=executor, finishes=list(plan))
     try:
         outcomes = execute(all_cells, executor, store=store, resume=resume, progress=prog)
+        # 3. the finish steps of the claims whose cells all ran
+        jobs = [
+            _FinishJob(
+                claim=cid,
+                profile=profile,
+                seed=seed,
+                results={cell.key: outcomes[(cid, cell.key)]["result"] for cell in cells},
+                figdir=str(out / "figures" / cid),
+            )
+            for cid, cells in plan.items()
+            if not any(outcomes[(cid, cell.key)].get("error") for cell in cells)
+        ]
+        for job in jobs:
+            Path(job.figdir).mkdir(parents=True, exist_ok=True)
+        finished = _run_finishes(jobs, executor, model, prog)
     finally:
         prog.close()
+        if own_executor:
+            executor.close()
 
-    # 3. finish each claim
+    # 4. each claim's result
     for c in claims:
         if c.id in results:
             continue
@@ -236,17 +345,12 @@ def run_claims(
             more = f" (and {len(errors) - 1} more failed cells)" if len(errors) > 1 else ""
             results[c.id] = _error_result(c, profile, seed, f"cell {k}: {e}{more}", cell_time, params)
             continue
-        figdir = out / "figures" / c.id
-        figdir.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
-        try:
-            fo: ClaimOutput = c.finish(profile, seed, {cell.key: o["result"] for cell, o in zip(cells, oc)}, figdir)
-        except Exception as exc:  # noqa: BLE001 - a broken claim is reported as ERROR; the others go on
-            results[c.id] = _error_result(
-                c, profile, seed, f"finish: {type(exc).__name__}: {exc}", cell_time + time.perf_counter() - t0, params
-            )
+        fin = finished[c.id]
+        if fin["error"] is not None:
+            results[c.id] = _error_result(c, profile, seed, fin["error"], cell_time + fin["elapsed_s"], params)
             continue
-        elapsed = cell_time + time.perf_counter() - t0
+        fo: ClaimOutput = fin["output"]
+        elapsed = cell_time + fin["elapsed_s"]
         verdict = combine_verdicts([m.verdict for m in fo.measurements if m.judged])
         results[c.id] = ClaimResult(
             id=c.id,
@@ -274,4 +378,5 @@ def run_claims(
         "claims": [results[c.id].to_json() for c in claims],
     }
     write_json_atomic(out / "results.json", doc)
+    write_json_atomic(out / TIMINGS_NAME, _timings(plan, outcomes, finished, prog, doc))
     return doc

@@ -20,6 +20,12 @@ def add_parser(subparsers) -> None:
         default="all",
         help="which report to write (default: both)",
     )
+    p.add_argument(
+        "--pdf-appendix",
+        action="store_true",
+        help="append every claim's parameters and full measurement table to report.pdf "
+        "(they are always in report.html and results.json)",
+    )
     p.set_defaults(func=run)
 
 
@@ -30,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     formats = ("html", "pdf") if args.format == "all" else (args.format,)
     t0 = time.perf_counter()
-    written = render_report(args.dir, formats=formats)
+    written = render_report(args.dir, formats=formats, pdf_appendix=args.pdf_appendix)
     dt = time.perf_counter() - t0
     for path in written.values():
         print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")

@@ -21,8 +21,39 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .._core.errors import DiffapproxError
+from .._run.execute import EXECUTORS
 
 PROFILES = ("quick", "standard", "paper")
+
+#: What ``--profile`` says about each profile besides its cost.
+_PROFILE_NOTES = {
+    "quick": "structure checks, used by the regression test",
+    "standard": "the default",
+    "paper": "paper-scale path counts and epochs",
+}
+
+
+def _fmt_minutes(s: float) -> str:
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min"
+
+
+def profile_help() -> str:
+    """``--profile``'s help: each profile's wall time on the reference machine, from the shipped cost model."""
+    from .._run.costs import load_costs
+
+    model = load_costs()
+    cores = model.reference.get("cores")
+    parts = []
+    for name in PROFILES:
+        est = model.profiles.get(name, {})
+        cost = ""
+        if "packing" in est:
+            cost = f"about {_fmt_minutes(est['packing'])}"
+            if "sequential" in est:
+                cost += f"; {_fmt_minutes(est['sequential'])} with --executor sequential"
+        parts.append(f"{name} ({_PROFILE_NOTES[name]}{', ' + cost if cost else ''})")
+    where = f" Times on {cores} cores, predicted by the cost model shipped with the package." if cores else ""
+    return "; ".join(parts) + "." + where
 
 
 def add_parser(sub) -> None:
@@ -33,18 +64,27 @@ def add_parser(sub) -> None:
         "under --out, and print a summary table. Exit 0 ran (whatever the verdicts), 1 a --baseline "
         "regression, 2 bad input.",
     )
-    p.add_argument(
-        "--profile",
-        choices=PROFILES,
-        default="standard",
-        help="quick (<= 60 s), standard (default, <= 10 min), paper (<= 60 min)",
-    )
+    p.add_argument("--profile", choices=PROFILES, default="standard", help=profile_help())
     p.add_argument("--claims", metavar="ID,...", default=None, help="comma-separated claim ids (default: all)")
     p.add_argument("--seed", type=int, default=20180330, help="master seed (default: %(default)s)")
     p.add_argument(
         "--out", metavar="DIR", default=None, help="output directory (default: reports/<profile>-<UTC timestamp>/)"
     )
-    p.add_argument("--threads", type=int, default=None, metavar="N", help="threads for the simulation kernels")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="cores to use (default: all); with --executor sequential, threads for the simulation kernels",
+    )
+    p.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default=None,
+        help="packing (default): single-threaded and waiting cells run in worker processes beside the "
+        "multi-threaded simulations, never more threads than cores; sequential: every cell in this process, "
+        "one after another. Results are identical either way.",
+    )
     p.add_argument("--scheduler", metavar="ADDRESS", default=None, help="run cells on this Dask scheduler")
     p.add_argument(
         "--workers",
@@ -58,6 +98,12 @@ def add_parser(sub) -> None:
         "--baseline", metavar="FILE", default=None, help="compare with this results.json; exit 1 on a regression"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress output")
+    p.add_argument(
+        "--pdf-appendix",
+        action="store_true",
+        help="append every claim's parameters and full measurement table to report.pdf "
+        "(they are always in report.html and results.json)",
+    )
     p.set_defaults(func=run_validate)
 
 
@@ -97,10 +143,10 @@ def _load_baseline(path: str):
 
 
 def _make_executor(args):
-    from .._run.execute import LocalExecutor
+    from .._run.execute import make_local_executor
 
     if args.scheduler is None and args.workers is None:
-        return LocalExecutor(threads=args.threads)
+        return make_local_executor(args.executor or EXECUTORS[0], threads=args.threads)
     try:
         import dask.distributed  # noqa: F401 - imported only to learn whether the extra is installed
     except ImportError:
@@ -148,6 +194,10 @@ def run_validate(args) -> int:
         raise DiffapproxError("--threads", "an integer >= 1", args.threads)
     if args.workers is not None and args.workers < 1:
         raise DiffapproxError("--workers", "an integer >= 1", args.workers)
+    if args.executor is not None and (args.scheduler is not None or args.workers is not None):
+        raise DiffapproxError(
+            "--executor", "no --executor with --scheduler/--workers (they run on Dask)", args.executor
+        )
     ids = None
     if args.claims is not None:
         ids = [s.strip() for s in args.claims.split(",") if s.strip()]
@@ -207,7 +257,7 @@ def run_validate(args) -> int:
     from ..report import render_report
 
     try:
-        render_report(out)
+        render_report(out, pdf_appendix=args.pdf_appendix)
     except Exception as exc:  # noqa: BLE001 - results.json is safe; say why the report is missing
         sys.stderr.write(f"diffapprox validate: report not rendered: {type(exc).__name__}: {exc}\n")
 

@@ -1,8 +1,9 @@
-"""The PDF report (reportlab platypus): same content as the HTML report.
+"""The PDF report (reportlab platypus): the report a person reads in ten minutes.
 
-Page 1 holds the summary table; each claim starts on a new page (statement, the
-measurement that decided the verdict, error, PNG figures, findings, inconsistencies,
-parameters, measurements); the
+Page 1 holds the summary table; then one page per claim: statement, verdict, the judged
+measurements that decided it, one figure, findings, inconsistencies, calibration and history.
+Every claim's parameters and full measurement table stay in the HTML report and
+``results.json``; in the PDF they are an appendix behind a flag (``--pdf-appendix``).  The
 reproducibility block closes the document. Text is real text (DejaVu Sans,
 embedded as a subset, shipped with matplotlib), so it is searchable and paper
 symbols (mu, eta, tau in Greek, <=, em dash) render. The document is built with
@@ -27,8 +28,16 @@ _FONT_MONO = "DiffapproxMono"
 #: Space (points) a section heading needs below it, else it starts the next page.
 _HEADING_ROOM = 72
 
-#: Widest and tallest a figure may be drawn (points).
+#: Tallest a figure may be drawn (points).
 _FIG_MAX_H = 340
+
+#: Tallest the one figure of a claim's page may be drawn (points): with the statement, the deciding
+#: measurements and the findings, a claim keeps to about one page.
+_FIG_PAGE_H = 260
+_FIG_PAGE_MIN_H = 150
+
+#: Judged measurements shown on a claim's page (the key one first); the rest are in the appendix.
+_DECIDING_ROWS = 5
 
 
 def _register_fonts() -> None:
@@ -68,6 +77,22 @@ def _styles():
             "noter", base, fontSize=7, leading=8.5, spaceAfter=0, alignment=2, textColor=colors.HexColor("#59636e")
         ),
         small=ParagraphStyle("small", base, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#59636e")),
+        # the summary table's compact cells
+        smono=ParagraphStyle("smono", base, fontName=_FONT_MONO, fontSize=7, leading=8.5, spaceAfter=0),
+        tiny=ParagraphStyle("tiny", base, fontSize=6.5, leading=8, spaceAfter=0, textColor=colors.HexColor("#59636e")),
+        tinyr=ParagraphStyle(
+            "tinyr", base, fontSize=6.5, leading=8, spaceAfter=0, alignment=2, textColor=colors.HexColor("#59636e")
+        ),
+        sverdict=ParagraphStyle(
+            "sverdict",
+            base,
+            fontName=_FONT_BOLD,
+            fontSize=7,
+            leading=8.5,
+            spaceAfter=0,
+            alignment=1,
+            textColor=colors.white,
+        ),
         verdict=ParagraphStyle(
             "verdict",
             base,
@@ -90,6 +115,10 @@ def _styles():
             spaceAfter=8,
         ),
         bullet=ParagraphStyle("bullet", base, leftIndent=12, bulletIndent=2),
+        # findings on a claim's page: a little smaller, so a claim keeps to about one page
+        pbullet=ParagraphStyle(
+            "pbullet", base, fontSize=8.5, leading=10.8, spaceAfter=2, leftIndent=12, bulletIndent=2
+        ),
     )
 
 
@@ -152,13 +181,14 @@ def _short(text: str, style, width: float):
     return _p(text, style)
 
 
-def _measurement_table(ms, st, width):
+def _measurement_table(ms, st, width, *, notes: bool = True):
     from reportlab.lib import colors
     from reportlab.platypus import Paragraph
 
     level = F.common_ci_level(ms)
     ci_head = "CI" if level is None else f"{100 * level:g}% CI"
-    w = [width * f for f in (0.32, 0.11, 0.18, 0.11, 0.14, 0.14)]
+    # without notes the names are the long column
+    w = [width * f for f in ((0.32, 0.11, 0.18, 0.11, 0.14, 0.14) if notes else (0.40, 0.10, 0.16, 0.10, 0.12, 0.12))]
     rows = [["measurement", "estimate", ci_head, "prediction", "tolerance", "verdict"]]
     cells = []
     for r, m in enumerate(ms, start=1):
@@ -166,7 +196,7 @@ def _measurement_table(ms, st, width):
         if not m["judged"]:
             name += ' <font color="#59636e">(context only)</font>'
         first = [Paragraph(name, st["mono"])]
-        if m["note"]:
+        if m["note"] and notes:
             first.append(_p(m["note"], st["note"]))
         ci = F.fmt_ci(m["ci"])
         if m["ci"] and level is None:
@@ -197,7 +227,7 @@ def _measurement_table(ms, st, width):
     return t
 
 
-def _figure(path: Path, width: float, st):
+def _figure(path: Path, width: float, st, max_h: float = _FIG_MAX_H):
     from reportlab.lib.utils import ImageReader
     from reportlab.platypus import Image
 
@@ -206,12 +236,75 @@ def _figure(path: Path, width: float, st):
         iw, ih = ImageReader(io.BytesIO(data)).getSize()
     except Exception as exc:  # noqa: BLE001 - an unreadable image is said in the document, not a failed report
         return _p(f"Figure {path.name}: cannot be read ({type(exc).__name__}).", st["small"])
-    scale = min(width / iw, _FIG_MAX_H / ih, 1.0 if iw > width / 2 else width / 2 / iw)
+    scale = min(width / iw, max_h / ih, 1.0 if iw > width / 2 else width / 2 / iw)
     return Image(io.BytesIO(data), width=iw * scale, height=ih * scale, hAlign="LEFT")
 
 
-def _claim_story(c: dict, out_dir: Path, st, width):
-    from reportlab.platypus import KeepTogether, PageBreak, Paragraph, Spacer
+def _fit_figure(path: Path, width: float, st, after: list):
+    """A figure as tall as the page leaves room for, given the flowables ``after`` it on the page.
+
+    Between ``_FIG_PAGE_MIN_H`` and ``_FIG_PAGE_H`` points high (never wider than ``width``): a
+    claim with short findings gets a large figure, one with long findings a smaller one, so the
+    claim keeps to one page when it can.
+    """
+    from reportlab.lib.utils import ImageReader
+    from reportlab.platypus import Flowable
+
+    try:
+        data = path.read_bytes()
+        iw, ih = ImageReader(io.BytesIO(data)).getSize()
+    except Exception as exc:  # noqa: BLE001 - an unreadable image is said in the document, not a failed report
+        return _p(f"Figure {path.name}: cannot be read ({type(exc).__name__}).", st["small"])
+
+    class FitImage(Flowable):
+        def wrap(self, aw, ah):
+            need = 0.0
+            for f in after:
+                need += f.wrap(aw, 1e6)[1] + f.getSpaceBefore() + f.getSpaceAfter()
+            top = min(_FIG_PAGE_H, ih * min(1.0, width / iw))
+            h = max(min(top, _FIG_PAGE_MIN_H), min(top, ah - need - 4))
+            self.h, self.w = h, iw * h / ih
+            return self.w, self.h
+
+        def draw(self):
+            self.canv.drawImage(ImageReader(io.BytesIO(data)), 0, 0, self.w, self.h)
+
+    return FitImage()
+
+
+def _deciding(c: dict) -> list[dict]:
+    """The judged measurements that decided the verdict (those sharing it), the key one first."""
+    judged = [m for m in c["measurements"] if m["judged"]]
+    pool = [m for m in judged if m["verdict"] == c["verdict"]] or judged
+    key = F.key_measurement(c)
+    return sorted(pool, key=lambda m: m is not key)  # stable: the claim's order after the key one
+
+
+def _figure_story(c: dict, out_dir: Path, st, width, after: list) -> list:
+    """The claim's first figure (PNG), sized to the room ``after`` leaves; a line saying how many others exist."""
+    from reportlab.platypus import Spacer
+
+    groups = figure_groups(c["figures"])
+    if not groups:
+        return []
+    stem, files = groups[0]
+    rel = files.get("png")
+    if rel is None:
+        block = [_p(f"Figure {stem}: no PNG version (see the HTML report).", st["small"])]
+    elif not (out_dir / rel).is_file():
+        block = [_p(f"Figure {rel}: file missing.", st["small"])]
+    else:
+        more = len(groups) - 1
+        note = rel + (f" ({more} more figure{'s' if more > 1 else ''} in report.html)" if more else "")
+        caption = _p(note, st["small"])
+        block = [_fit_figure(out_dir / rel, width, st, [caption, *after]), caption]
+    return [Spacer(1, 4), *block, Spacer(1, 2)]
+
+
+def _claim_page(c: dict, out_dir: Path, st, width, appendix: bool = False) -> list:
+    """One page for a claim: statement, verdict, the judged measurements that decided it, one figure,
+    findings, inconsistencies, calibration and history."""
+    from reportlab.platypus import PageBreak, Paragraph
 
     story = [PageBreak()]
     bg = F.VERDICT_COLOURS[c["verdict"]][0]
@@ -220,64 +313,81 @@ def _claim_story(c: dict, out_dir: Path, st, width):
     story.append(heading)
     story.append(_p(f"{c['paper_ref']} · ran {F.fmt_seconds(c['elapsed_s'])}", st["sub"]))
     story.append(_p(c["statement"], st["body"]))
-    key = F.key_measurement(c)
-    if key is not None:
-        story.append(
-            Paragraph(
-                f'Verdict decided by <font name="{_FONT_MONO}">{escape(key["name"])}</font>: '
-                f"{escape(F.fmt_key_number(key, with_name=False))} ({key['verdict']})",
-                st["body"],
-            )
-        )
     if c["combination_rule"]:
         story.append(_p(f"Combination rule: {c['combination_rule']}", st["small"]))
     if c["error"]:
         story += _h2("Error", st)
         story.append(Paragraph(escape(c["error"]).replace("\n", "<br/>"), st["pre"]))
-    # figures and findings first: a long measurement table would push them pages away from the verdict
-    groups = figure_groups(c["figures"])
-    if groups:
-        # the heading travels with the first figure (platypus keepWithNext cannot see into KeepTogether)
-        pending = [_p("Figures", st["h2"])]
-        for stem, files in groups:
-            rel = files.get("png")
-            if rel is None:
-                block = [_p(f"Figure {stem}: no PNG version (see the HTML report).", st["small"])]
-            elif not (out_dir / rel).is_file():
-                block = [_p(f"Figure {rel}: file missing.", st["small"])]
-            else:
-                block = [_figure(out_dir / rel, width, st), _p(rel, st["small"]), Spacer(1, 6)]
-            story.append(KeepTogether(pending + block))
-            pending = []
+    rows = _deciding(c)
+    if rows:
+        shown = rows[:_DECIDING_ROWS]
+        n_j = sum(1 for m in c["measurements"] if m["judged"])
+        story += _h2(f"What decided it ({len(rows)} of {n_j} judged measurement{'s' if n_j != 1 else ''})", st)
+        story.append(_measurement_table(shown, st, width, notes=False))
+        key = F.key_measurement(c)
+        if key is not None and key["note"]:
+            story.append(_p(f"{key['name']}: {key['note']}", st["small"]))
+        rest = [f"{len(rows) - len(shown)} more with the same verdict"] if len(rows) > len(shown) else []
+        others = F.verdict_counts([m for m in c["measurements"] if m not in rows])
+        rest += [f"{n} other {v}" for v, n in others.items() if n]
+        if rest:
+            story.append(
+                _p(
+                    "; ".join(rest)
+                    + ": every measurement is in report.html and results.json"
+                    + (" and in the appendix." if appendix else " (and in this PDF with --pdf-appendix)."),
+                    st["small"],
+                )
+            )
+    after = []
     for key, title in (("findings", "Findings"), ("inconsistencies", "Inconsistencies with the paper")):
         if c[key]:
-            story += _h2(title, st)
-            story += [Paragraph(escape(s), st["bullet"], bulletText="•") for s in c[key]]
-    story += _h2("Parameters", st)
-    if c["parameters"]:
-        story.append(_table(_kv_rows(c["parameters"], st), [width * 0.3, width * 0.7], header=False))
-    else:
-        story.append(_p(F.DASH, st["body"]))
-    counts = F.verdict_counts(c["measurements"])
-    summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-    story += _h2(f"Measurements ({len(c['measurements'])}{': ' + summary if summary else ''})", st)
-    if c["measurements"]:
-        story.append(_measurement_table(c["measurements"], st, width))
+            after += _h2(title, st)
+            after += [Paragraph(escape(s), st["pbullet"], bulletText="•") for s in c[key]]
+    return story + _figure_story(c, out_dir, st, width, after) + after
+
+
+def _appendix_story(results: dict, st, width) -> list:
+    """Every claim's parameters and full measurement table (``--pdf-appendix``)."""
+    from reportlab.platypus import PageBreak, Paragraph, Spacer
+
+    story = [PageBreak(), _p("Appendix: parameters and measurements", st["h1"])]
+    story.append(
+        _p(
+            "Every claim's parameters (grids, paths, steps, seeds) and every measurement, judged and context.",
+            st["small"],
+        )
+    )
+    for c in results["claims"]:
+        story += _h2(f"{c['id']} ({c['verdict']})", st)
+        story.append(Paragraph("Parameters", st["small"]))
+        if c["parameters"]:
+            story.append(_table(_kv_rows(c["parameters"], st), [width * 0.3, width * 0.7], header=False, long=True))
+        else:
+            story.append(_p(F.DASH, st["body"]))
+        counts = F.verdict_counts(c["measurements"])
+        summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
         story.append(Spacer(1, 4))
-    else:
-        story.append(_p("No measurements.", st["body"]))
+        story.append(
+            Paragraph(f"Measurements ({len(c['measurements'])}{': ' + summary if summary else ''})", st["small"])
+        )
+        if c["measurements"]:
+            story.append(_measurement_table(c["measurements"], st, width))
+        else:
+            story.append(_p("No measurements.", st["body"]))
+        story.append(Spacer(1, 6))
     return story
 
 
 def _key_cell(c: dict, st):
     m = F.key_measurement(c)
     if m is None:
-        return _p("error" if c["error"] else F.DASH, st["note"])
-    return [_p(m["name"], st["mono"]), _p(F.fmt_key_number(m, with_name=False), st["note"])]
+        return _p("error" if c["error"] else F.DASH, st["tiny"])
+    return [_p(m["name"], st["smono"]), _p(F.fmt_key_number(m, with_name=False), st["tiny"])]
 
 
 def _summary_story(results: dict, st, width):
-    from reportlab.platypus import Paragraph
+    from reportlab.platypus import Paragraph, Spacer
 
     claims = results["claims"]
     n = len(claims)
@@ -300,31 +410,36 @@ def _summary_story(results: dict, st, width):
             st["body"],
         )
     )
+    # compact rows (small type, the paper reference under the id, verdict counts as coloured numbers)
+    # so that the table fits page 1
+    legend = " · ".join(f'<font color="{F.VERDICT_COLOURS[v][0]}">{v.lower()}</font>' for v in F.VERDICTS[:3])
     rows = [
         [
-            _p(h, st["cell"] if i < 4 else st["cellr"])
-            for i, h in enumerate(
-                ["claim", "paper reference", "verdict", "key number (decided the verdict)", "measurements", "time"]
-            )
+            _p("claim", st["cell"]),
+            _p("verdict", st["cell"]),
+            _p("key number (decided the verdict)", st["cell"]),
+            Paragraph(f"measurements<br/>{legend}", st["tinyr"]),
+            _p("time", st["cellr"]),
         ]
     ]
     cells = []
     for r, c in enumerate(claims, start=1):
         mc = F.verdict_counts(c["measurements"])
-        detail = ", ".join(f"{k} {v}" for v, k in mc.items() if k)
+        split = " · ".join(f'<font color="{F.VERDICT_COLOURS[v][0]}">{mc[v]}</font>' for v in F.VERDICTS[:3])
         rows.append(
             [
-                _p(c["id"], st["mono"]),
-                _p(c["paper_ref"], st["cell"]),
-                _verdict_cell(c["verdict"], st),
+                [_p(c["id"], st["smono"]), _p(c["paper_ref"], st["tiny"])],
+                _p(c["verdict"], st["sverdict"]),
                 _key_cell(c, st),
-                [_p(f"{len(c['measurements'])}", st["cellr"])] + ([_p(detail, st["noter"])] if detail else []),
+                [_p(f"{len(c['measurements'])}", st["cellr"]), Paragraph(split, st["tinyr"])],
                 _p(F.fmt_seconds(c["elapsed_s"]), st["cellr"]),
             ]
         )
-        cells.append((2, r, c["verdict"]))
+        cells.append((1, r, c["verdict"]))
     if not claims:
-        rows.append([_p("No claims in this run.", st["cell"]), "", "", "", "", ""])
+        rows.append([_p("No claims in this run.", st["cell"]), "", "", "", ""])
+    story.append(_table(rows, [width * f for f in (0.27, 0.15, 0.40, 0.11, 0.07)], verdict_cells=cells, long=True))
+    story.append(Spacer(1, 4))
     story.append(
         _p(
             "A measurement PASSes when its whole confidence interval lies inside the tolerance band stated before "
@@ -333,9 +448,6 @@ def _summary_story(results: dict, st, width):
             "that decided the claim's verdict (the worst of those sharing it).",
             st["small"],
         )
-    )
-    story.append(
-        _table(rows, [width * f for f in (0.18, 0.14, 0.14, 0.30, 0.15, 0.09)], verdict_cells=cells, long=True)
     )
     return story
 
@@ -390,8 +502,12 @@ def _run_timestamp(results: dict) -> tuple[int, ...] | None:
     return (t.year, t.month, t.day, t.hour, t.minute, t.second)
 
 
-def render_pdf(results: dict, out_dir: Path) -> bytes:
-    """Render validated ``results`` to PDF bytes (deterministic: ``invariant=1``)."""
+def render_pdf(results: dict, out_dir: Path, *, appendix: bool = False) -> bytes:
+    """Render validated ``results`` to PDF bytes (deterministic: ``invariant=1``).
+
+    Page 1 is the summary table, then one page per claim (:func:`_claim_page`), then, with
+    ``appendix``, every claim's parameters and full measurement table, then the reproducibility block.
+    """
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
     from reportlab.platypus import SimpleDocTemplate
@@ -451,7 +567,9 @@ def render_pdf(results: dict, out_dir: Path) -> bytes:
     width = doc.width
     story = _summary_story(results, st, width)
     for c in results["claims"]:
-        story += _claim_story(c, out_dir, st, width)
+        story += _claim_page(c, out_dir, st, width, appendix)
+    if appendix:
+        story += _appendix_story(results, st, width)
     story += _repro_story(results, st, width)
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buf.getvalue()

@@ -238,12 +238,17 @@ def render_html(results: dict, out_dir: str | os.PathLike) -> str:
     return _html.render_html(results, Path(out_dir))
 
 
-def render_pdf(results: dict, out_dir: str | os.PathLike) -> bytes:
-    """The PDF report of validated ``results``; identical results give identical bytes."""
-    return _pdf.render_pdf(results, Path(out_dir))
+def render_pdf(results: dict, out_dir: str | os.PathLike, *, appendix: bool = False) -> bytes:
+    """The PDF report of validated ``results``; identical results give identical bytes.
+
+    ``appendix`` adds every claim's parameters and full measurement table after the claim pages.
+    """
+    return _pdf.render_pdf(results, Path(out_dir), appendix=appendix)
 
 
-def render_report(out_dir: str | os.PathLike, *, formats: tuple[str, ...] = ("html", "pdf")) -> dict[str, Path]:
+def render_report(
+    out_dir: str | os.PathLike, *, formats: tuple[str, ...] = ("html", "pdf"), pdf_appendix: bool = False
+) -> dict[str, Path]:
     """Rebuild ``out_dir/report.html`` and ``out_dir/report.pdf`` from ``out_dir/results.json``.
 
     Both documents are rendered in memory first, then each is written to a
@@ -255,6 +260,8 @@ def render_report(out_dir: str | os.PathLike, *, formats: tuple[str, ...] = ("ht
         A directory written by ``diffapprox validate``.
     formats : tuple of {"html", "pdf"}
         Which reports to write.
+    pdf_appendix : bool
+        Add every claim's parameters and full measurement table to the PDF (always in the HTML).
 
     Returns
     -------
@@ -278,7 +285,7 @@ def render_report(out_dir: str | os.PathLike, *, formats: tuple[str, ...] = ("ht
     if "html" in formats:
         rendered["html"] = (d / HTML_NAME, render_html(results, d).encode("utf-8"))
     if "pdf" in formats:
-        rendered["pdf"] = (d / PDF_NAME, render_pdf(results, d))
+        rendered["pdf"] = (d / PDF_NAME, render_pdf(results, d, appendix=pdf_appendix))
     written: dict[str, Path] = {}
     for fmt, (path, data) in rendered.items():
         try:

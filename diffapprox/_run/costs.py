@@ -1,0 +1,224 @@
+"""The per-claim cost model behind the ETA and the profile costs printed by ``validate --help``.
+
+A claim's cells carry a ``cost`` in the claim's own unit (path-steps, training epochs,
+replicates, ...), comparable only within the claim.  The model turns it into time: for each
+claim, the *core-seconds per unit of cost* of its cells (wall seconds times the threads the
+cell ran on; a ``waiting`` cell's wall seconds, since it keeps no core busy), the seconds of
+its ``finish`` step (measurements, figures), and the seconds of rendering the reports.  It is
+shipped as ``costs.json`` beside this module, measured from a reference run; during a run the
+ETA refines it as cells finish (:class:`~diffapprox._run.execute.Progress`).
+
+``python benchmarks/whole_run.py --write-costs`` (or :func:`build_costs` on any finished
+``validate`` output directory) refreshes the file, e.g. after claims are added or on another
+machine.  A claim missing from the file is predicted from the median seconds per cell of the
+claims with the same ``uses`` until its own cells have finished.
+
+Machines differ, and so does the load on them: the file keeps the CPU seconds a fixed
+single-threaded workload (:func:`speed_probe`) took on the reference machine, and a run's first
+ETA scales the reference timings by the ratio of the probe's wall seconds now to that.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import median
+
+from .._core.errors import DiffapproxError
+from .claims import CELL_USES, Cell
+
+__all__ = ["COSTS_SCHEMA", "COSTS_PATH", "ClaimCost", "CostModel", "load_costs", "build_costs", "speed_probe"]
+
+COSTS_SCHEMA = "diffapprox.costs/1"
+
+#: The cost model shipped with the package.
+COSTS_PATH = Path(__file__).with_name("costs.json")
+
+#: Seconds per cell assumed when neither the claim nor any claim of the same ``uses`` is in the model.
+_FALLBACK_CELL_S = 1.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimCost:
+    """Reference timings of one claim.
+
+    Attributes
+    ----------
+    uses : {"cores", "core", "waiting"}
+        What its cells kept busy in the reference run.
+    s_per_cost : float
+        Core-seconds per unit of the claim's cell cost (wall seconds for ``waiting`` cells).
+    cell_s : float
+        Mean core-seconds per cell (the fallback for claims of the same ``uses``).
+    finish_s : float
+        Wall seconds of the claim's ``finish`` step (one core).
+    """
+
+    uses: str
+    s_per_cost: float
+    cell_s: float
+    finish_s: float
+
+    def __post_init__(self):
+        if self.uses not in CELL_USES:
+            raise DiffapproxError("uses", f"one of {', '.join(CELL_USES)}", self.uses)
+        for name in ("s_per_cost", "cell_s", "finish_s"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise DiffapproxError(name, "a finite number >= 0", v)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CostModel:
+    """Per-claim reference timings (see the module docstring).
+
+    Attributes
+    ----------
+    claims : dict
+        Claim id -> :class:`ClaimCost`.
+    report_s : float
+        Wall seconds of rendering ``report.html`` and ``report.pdf``.
+    reference : dict
+        Where the numbers come from (profile, seed, cores, executor, date, load), and ``probe_s``:
+        the seconds :func:`speed_probe` took on the reference machine.
+    profiles : dict
+        Profile -> {executor: predicted wall seconds on ``reference['cores']`` cores}, computed
+        from this model when it was written (what ``validate --help`` prints).
+    """
+
+    claims: dict = field(default_factory=dict)
+    report_s: float = 0.0
+    reference: dict = field(default_factory=dict)
+    profiles: dict = field(default_factory=dict)
+
+    def core_seconds(self, cell: Cell) -> float:
+        """Predicted core-seconds of ``cell`` (wall seconds for a ``waiting`` cell)."""
+        c = self.claims.get(cell.claim)
+        if c is not None:
+            return c.s_per_cost * float(cell.cost)
+        return self.default_cell_s(getattr(cell, "uses", "cores"))
+
+    def default_cell_s(self, uses: str) -> float:
+        """Median seconds per cell of the claims with this ``uses`` (any claim when none has it)."""
+        same = [c.cell_s for c in self.claims.values() if c.uses == uses]
+        pool = same or [c.cell_s for c in self.claims.values()]
+        return median(pool) if pool else _FALLBACK_CELL_S
+
+    def finish_seconds(self, claim_id: str) -> float:
+        """Predicted wall seconds of ``claim_id``'s finish step (the median claim's when unknown)."""
+        c = self.claims.get(claim_id)
+        if c is not None:
+            return c.finish_s
+        return median([c.finish_s for c in self.claims.values()]) if self.claims else _FALLBACK_CELL_S
+
+    def to_json(self) -> dict:
+        return {
+            "schema": COSTS_SCHEMA,
+            "reference": self.reference,
+            "report_s": self.report_s,
+            "profiles": self.profiles,
+            "claims": {
+                k: {"uses": c.uses, "s_per_cost": c.s_per_cost, "cell_s": c.cell_s, "finish_s": c.finish_s}
+                for k, c in self.claims.items()
+            },
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict) -> "CostModel":
+        if not isinstance(doc, dict) or doc.get("schema") != COSTS_SCHEMA:
+            raise DiffapproxError(
+                "costs", f"a {COSTS_SCHEMA} document", doc.get("schema") if isinstance(doc, dict) else doc
+            )
+        claims = {k: ClaimCost(**v) for k, v in doc.get("claims", {}).items()}
+        return cls(
+            claims=claims,
+            report_s=float(doc.get("report_s", 0.0)),
+            reference=dict(doc.get("reference", {})),
+            profiles=dict(doc.get("profiles", {})),
+        )
+
+
+def speed_probe(repeats: int = 3, clock=time.perf_counter) -> float:
+    """Median seconds of a fixed single-threaded workload (about 0.05 s on a recent core).
+
+    Sorting and cumulative sums of 10^5 normals (numpy) and a plain Python loop: roughly the mix of
+    a cell's work.  With the default wall clock it is taken under the machine's current load (a
+    busy machine measures slower); with ``clock=time.process_time``, as for the reference value,
+    it is the CPU time, which the load hardly changes.
+    """
+    import numpy as np
+
+    x = np.random.default_rng(0).standard_normal(100_000)
+    times = []
+    for _ in range(repeats):
+        t0 = clock()
+        y = x.copy()
+        for _ in range(4):
+            y = np.cumsum(np.sort(y)) / y.size
+        acc = 0.0
+        for i in range(60_000):
+            acc += i * 0.5
+        times.append(clock() - t0)
+    return float(median(times))
+
+
+def load_costs(path: str | Path | None = None) -> CostModel:
+    """The cost model at ``path`` (default: the one shipped with the package).
+
+    A missing or unreadable shipped file gives an empty model (every claim then uses the
+    fallback until its cells finish): the ETA is a convenience, never a reason to stop a run.
+    """
+    p = COSTS_PATH if path is None else Path(path)
+    try:
+        return CostModel.from_json(json.loads(p.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError) as exc:
+        if path is None:
+            return CostModel()
+        raise DiffapproxError("costs", "a readable cost model (costs.json)", f"{p} ({exc})") from None
+
+
+def build_costs(run_dir: str | Path, claims: list, *, report_s: float, reference: dict) -> CostModel:
+    """A cost model from a finished ``validate`` output directory (its ``timings.json``).
+
+    A cell's core-seconds are its CPU time (every thread of its process: independent of the
+    machine's load and of the thread count); a ``waiting`` cell's are its wall seconds.  A claim's
+    finish seconds are its finish step's CPU time.
+
+    Parameters
+    ----------
+    run_dir : path
+        Output directory of a run (``results.json`` and ``timings.json``), run with OpenMP threads
+        that sleep when idle (``OMP_WAIT_POLICY=PASSIVE``), else spinning threads count as work.
+    claims : list of Claim
+        The claims to include (those of the run that did not end in ERROR; others are skipped).
+    report_s : float
+        CPU seconds of rendering the reports.
+    reference : dict
+        Facts about the run, kept in the file (see :attr:`CostModel.reference`).
+
+    Returns
+    -------
+    CostModel
+        ``profiles`` is left empty (the benchmark fills it in).
+    """
+    run_dir = Path(run_dir)
+    doc = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    timings = json.loads((run_dir / "timings.json").read_text(encoding="utf-8"))["claims"]
+    by_id = {c["id"]: c for c in doc["claims"]}
+    out: dict[str, ClaimCost] = {}
+    for claim in claims:
+        res, t = by_id.get(claim.id), timings.get(claim.id)
+        if res is None or t is None or res.get("verdict") == "ERROR" or not t["cells"]:
+            continue
+        uses = t["uses"][0] if len(t["uses"]) == 1 else "cores"
+        core_s = t["cells_wall_s"] if uses == "waiting" else t["cells_cpu_s"]
+        out[claim.id] = ClaimCost(
+            uses=uses,
+            s_per_cost=core_s / t["cost"] if t["cost"] > 0 else 0.0,
+            cell_s=core_s / t["cells"],
+            finish_s=float(t["finish_cpu_s"] or 0.0),
+        )
+    return CostModel(claims=out, report_s=float(report_s), reference=dict(reference))
