@@ -91,6 +91,8 @@ CASES = [
     ("validate-out-holds-a-run", VALIDATE + ["--out", "{tmp}/run"], "--out"),
     ("validate-seed-negative", VALIDATE + ["--seed", "-1"], "--seed"),
     ("validate-threads-0", VALIDATE + ["--threads", "0"], "--threads"),
+    ("validate-bad-executor", VALIDATE + ["--executor", "threads"], "--executor"),
+    ("validate-executor-and-dask", VALIDATE + ["--executor", "sequential", "--workers", "2"], "--executor"),
     ("validate-corrupt-baseline", VALIDATE + ["--baseline", "{tmp}/run/results.json"], "--baseline"),
     ("validate-missing-baseline", VALIDATE + ["--baseline", "{tmp}/none.json"], "--baseline"),
     # --- claims ---------------------------------------------------------------

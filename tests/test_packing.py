@@ -327,8 +327,10 @@ def test_eta_follows_the_cost_model_then_the_measured_cells():
     # between refreshes the ETA counts down
     clock.t += 0.5
     assert p.eta_s() == pytest.approx(first - 0.5)
-    # a cell of a ran 2 s on 2 threads: 4 core-seconds against 2 predicted
+    # a cell of a ran 2 s on 2 threads: 4 core-seconds against 2 predicted (seen at the next refresh)
     p.finished(cells[0], 2.0, None, threads=2)
+    assert p.eta_s() == pytest.approx(first - 0.5)
+    clock.t += p.REFRESH_S
     g = (4.0 + p.PRIOR_SECONDS) / (2.0 + p.PRIOR_SECONDS)
     assert p.speed() == pytest.approx(g)
     per_a = (4.0 + p.PRIOR_CELLS * g * 2.0) / (1e6 + p.PRIOR_CELLS * 1e6) * 1e6
@@ -366,3 +368,52 @@ def test_shipped_cost_model_loads_and_builds_from_a_run(tmp_path):
     assert m.claims[PackWait.id].uses == "waiting" and m.claims[PackWait.id].cell_s >= 0.02
     assert m.claims[PackCore.id].s_per_cost == pytest.approx(m.claims[PackCore.id].cell_s)  # cost 1 per cell
     assert m.report_s == 1.5
+
+
+def test_first_eta_scales_by_the_speed_probe():
+    model = CostModel(claims=MODEL.claims, report_s=40.0, reference={"probe_s": 0.05})
+    cells = _eta_cells()
+    plain = Progress(cells, enabled=False, model=model, executor=_OneByOne(), clock=_Clock(), probe=None)
+    plain.start()
+    probed = Progress(cells, enabled=False, model=model, executor=_OneByOne(), clock=_Clock(), probe=lambda: 0.1)
+    probed.start()
+    assert plain.first_eta_s >= Progress.PROBE_MIN_S
+    assert probed.g0 == pytest.approx(2.0) and probed.first_eta_s == pytest.approx(2.0 * plain.first_eta_s)
+
+
+# ----------------------------------------------------------------------------- what cells declare
+#: Claims whose cells are single-threaded or mostly waiting, and what they must declare.
+DECLARED = {"dnn-tradeoff": "core", "verdict-calibration": "core", "live-staleness": "waiting"}
+#: A ``core`` cell may keep at most this many cores busy on average (CPU / wall): one, with slack for
+#: the interpreter's own threads.  Load on the machine only lowers the ratio.
+CORE_MAX_BUSY = 1.25
+#: A ``waiting`` cell keeps less than this many cores busy on average.
+WAITING_MAX_BUSY = 0.75
+
+
+def _cheapest(claim_id: str) -> Cell:
+    return min(all_claims()[claim_id].cells("quick", RUN_SEED), key=lambda c: c.cost)
+
+
+@pytest.mark.parametrize("claim_id", sorted(DECLARED))
+def test_single_threaded_and_waiting_claims_declare_it_and_keep_to_it(claim_id):
+    """What a cell declares is what it does: its cheapest quick cell, run with two numba threads available."""
+    import numba
+
+    from diffapprox._run.runner import missing_requirements
+
+    claim = all_claims()[claim_id]
+    if missing_requirements(claim):
+        pytest.skip(f"{claim_id} needs an extra that is not installed: {missing_requirements(claim)}")
+    cell = _cheapest(claim_id)
+    assert {c.uses for c in claim.cells("quick", RUN_SEED)} == {DECLARED[claim_id]}
+    old = numba.get_num_threads()
+    try:
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        run_cell_safe(cell)  # warm-up: imports and compilation are not the cell's steady work
+        out = run_cell_safe(cell)
+    finally:
+        numba.set_num_threads(old)
+    assert out["error"] is None
+    busy = out["cpu_s"] / out["elapsed_s"]
+    assert busy <= (CORE_MAX_BUSY if DECLARED[claim_id] == "core" else WAITING_MAX_BUSY), busy

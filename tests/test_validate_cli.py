@@ -63,6 +63,20 @@ def test_help(capsys):
         assert sub in capsys.readouterr().out
 
 
+def test_validate_help_says_what_each_profile_costs_and_names_the_executors(capsys):
+    from diffapprox._run.costs import load_costs
+
+    with pytest.raises(SystemExit):
+        cli.main(["validate", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    profiles = load_costs().profiles
+    assert set(profiles) == {"quick", "standard", "paper"}
+    for profile, est in profiles.items():
+        assert f"{profile} (" in out and "about" in out, profile
+        assert est["packing"] <= est["sequential"]
+    assert "--executor {packing,sequential}" in out and "--pdf-appendix" in out
+
+
 def test_claims_lists_ids(capsys):
     code, out, _ = run(["claims"], capsys)
     assert code == 0 and "verdict-calibration" in out and "test-cli-toy" in out

@@ -576,7 +576,8 @@ class Progress:
     (``g0``: the speed before any cell finished, the ratio of :func:`~diffapprox._run.costs.speed_probe`
     now to its value on the reference machine, or 1; ``measured_c``, ``cost_c``: core-seconds and
     cost of claim c's finished cells; ``prior_c``: the model's core-seconds of a cell of mean cost.)
-    Between refreshes (every ``REFRESH_S`` seconds) the ETA counts down.
+    The ETA is recomputed at most every ``REFRESH_S`` seconds (a packing run's rule is simulated
+    over every cell left) and counts down in between.
 
     Parameters
     ----------
@@ -710,7 +711,6 @@ class Progress:
         """A cell restored from its checkpoint (counts as done, not toward the rates)."""
         self.k += 1
         self.pending.pop((cell.claim, cell.key), None)
-        self._eta = None
         if self._bar is not None:
             self._bar.update(1)
 
@@ -728,7 +728,6 @@ class Progress:
             if uses != "waiting":  # a sleeping cell says nothing about the machine's speed
                 self._speed[0] += core_s
                 self._speed[1] += predicted
-        self._eta = None
         if not self.enabled:
             return
         eta = self.eta_s()
@@ -745,7 +744,6 @@ class Progress:
     def finished_claim(self, claim_id: str, elapsed_s: float) -> None:
         """A claim's finish step ran for ``elapsed_s`` seconds."""
         self.to_finish.pop(claim_id, None)
-        self._eta = None
         if not self.enabled:
             return
         eta = self.eta_s()

@@ -314,7 +314,7 @@ def run_claims(
                 profile=profile,
                 seed=seed,
                 results={cell.key: outcomes[(cid, cell.key)]["result"] for cell in cells},
-                figdir=str(out / "figures" / cid),
+                figdir=str((out / "figures" / cid).resolve()),  # workers may run in another directory
             )
             for cid, cells in plan.items()
             if not any(outcomes[(cid, cell.key)].get("error") for cell in cells)

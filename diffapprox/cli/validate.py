@@ -52,7 +52,8 @@ def profile_help() -> str:
             if "sequential" in est:
                 cost += f"; {_fmt_minutes(est['sequential'])} with --executor sequential"
         parts.append(f"{name} ({_PROFILE_NOTES[name]}{', ' + cost if cost else ''})")
-    where = f" Times on {cores} cores, predicted by the cost model shipped with the package." if cores else ""
+    shown = cores and any("packing" in model.profiles.get(n, {}) for n in PROFILES)
+    where = f" Times on {cores} cores, predicted by the cost model shipped with the package." if shown else ""
     return "; ".join(parts) + "." + where
 
 
