@@ -148,11 +148,20 @@ def parse_duration(text: str) -> float:
     return 60 * int(m) + int(s)
 
 
+#: Timings some claims record among their parameters.
+TIMING_PARAMETERS = {"finish_s", "elapsed_s"}
+
+
 def strip_timings(doc: dict) -> dict:
+    """results.json without timings: run-level and per-claim ones, and those a claim keeps in its parameters."""
     out = {k: v for k, v in doc.items() if k not in TIMING_KEYS}
-    out["claims"] = [
-        {k: v for k, v in c.items() if k not in TIMING_KEYS} for c in doc["claims"] if c.get("reproducible", True)
-    ]
+    out["claims"] = []
+    for c in doc["claims"]:
+        if not c.get("reproducible", True):
+            continue
+        c = {k: v for k, v in c.items() if k not in TIMING_KEYS}
+        c["parameters"] = {k: v for k, v in c.get("parameters", {}).items() if k not in TIMING_PARAMETERS}
+        out["claims"].append(c)
     return out
 
 

@@ -113,22 +113,26 @@ def _numba_max_threads() -> int:
     return int(numba.config.NUMBA_NUM_THREADS)
 
 
-_BLAS_LIMIT: list = []  # the active threadpoolctl limiter of this process (kept so it is not collected)
+#: The BLAS thread limit set in this process (threadpoolctl's limiter kept alive beside it).
+_BLAS_LIMIT: list = [None, None]
 
 
 def _limit_threads(k: int) -> None:
     """Run this thread's numba kernels (and BLAS, when threadpoolctl is installed) on ``k`` threads.
 
-    Speed only: every kernel gives the same bits whatever the thread count.
+    Speed only: every kernel gives the same bits whatever the thread count.  BLAS is limited
+    only when ``k`` changes (threadpoolctl scans the loaded libraries, milliseconds per call).
     """
     import numba
 
     numba.set_num_threads(max(1, min(int(k), _numba_max_threads())))
+    if _BLAS_LIMIT[0] == int(k):
+        return
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
         return
-    _BLAS_LIMIT[:] = [threadpool_limits(limits=int(k), user_api="blas")]
+    _BLAS_LIMIT[:] = [int(k), threadpool_limits(limits=int(k), user_api="blas")]
 
 
 def _with_threads(out: Any, threads: int) -> Any:
