@@ -34,7 +34,9 @@ _PROFILE_NOTES = {
 
 
 def _fmt_minutes(s: float) -> str:
-    return f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min"
+    if s < 90:
+        return f"{s:.0f} s"
+    return f"{s / 60:.1f} min" if s < 600 else f"{s / 60:.0f} min"
 
 
 def profile_help() -> str:
