@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from diffapprox import Claim, ClaimOutput, Measurement, Verdict
-from diffapprox import Cell, cell_seed
+from diffapprox import Cell, derive_seed
 from diffapprox import DiffapproxError
 
 from ._common import save_figure
@@ -228,13 +228,15 @@ class DnnTradeoff(Claim):
                             "decay_factor": DECAY_FACTOR,
                         }
                         # The stream seed depends on (master seed, rep) only: common random numbers.
+                        # Single-threaded torch: the cell keeps one core busy.
                         out.append(
                             Cell(
                                 claim=self.id,
                                 key=key,
                                 params=params,
-                                seed=cell_seed(seed, self.id, f"rep={r}"),
+                                seed=derive_seed(seed, self.id, f"rep={r}"),
                                 cost=float(steps),
+                                uses="core",
                             )
                         )
         return out
@@ -298,7 +300,7 @@ class DnnTradeoff(Claim):
         findings: list[str] = []
         analyses = {}
         for kind in KINDS:
-            rng = np.random.default_rng(cell_seed(seed, self.id, f"bootstrap/{kind}"))
+            rng = np.random.default_rng(derive_seed(seed, self.id, f"bootstrap/{kind}"))
             a = trend_analysis(acc[kind], n_boot=par["bootstrap_replicates"], rng=rng)
             analyses[kind] = a
             measurements.append(

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, ClaimOutput, Verdict
+from diffapprox import Claim, ClaimOutput, Verdict, derive_seed
 from diffapprox.stats import holm, measurement
 
 from . import _common as cm
@@ -265,6 +265,7 @@ class LiveStaleness(Claim):
                 },
                 seed,
                 cost=float(k * (1 + p["paths"] / 50)),
+                uses="waiting",  # the workers sleep through their compute times; the server waits on them
             )
             for mu, m, s, g, k in _runs(profile)
         ]
@@ -302,7 +303,7 @@ class LiveStaleness(Claim):
             delay=trace_delay(trace, label=cell.key),
             record_every=p["record_every"],
             start="e2",
-            seed=cm.seed_of(cell.seed, 1),
+            seed=derive_seed(cell.seed, "replay"),
             record_h=False,
         )
         serr = _freeze_diverged(np.asarray(sim.error, dtype=float), sim)
@@ -316,7 +317,7 @@ class LiveStaleness(Claim):
             "window_stat": _window_stat(serr, np.asarray(sim.steps_at), k0),
             "diverged": int(sim.diverged.sum()),
             "paths": p["paths"],
-            "seed": cm.seed_of(cell.seed, 1),
+            "seed": derive_seed(cell.seed, "replay"),
         }
         return out
 
@@ -331,7 +332,7 @@ class LiveStaleness(Claim):
 
         # (a) staleness law
         hist = {}
-        for i, (mu, m, s, g, r) in enumerate(runs):
+        for mu, m, s, g, r in runs:
             tr_ = np.asarray(r["trace"], dtype=np.int64)[m:]  # drop the start: all first reads see version 0
             rates = np.ones(m)
             rates[0] = 1.0 / s
@@ -342,9 +343,15 @@ class LiveStaleness(Claim):
             name = _key(mu, m, s, g)
             ratio = float(r.get("compute_ratio", math.nan))
             lat_ms = float(r.get("overhead_s", math.nan)) * 1e3
-            tv, ci_raw = block_bootstrap_tv(tr_, pmf, n_boot=pr["n_boot"], seed=cm.seed_of(seed, 100 + i))
+            tv, ci_raw = block_bootstrap_tv(
+                tr_, pmf, n_boot=pr["n_boot"], seed=derive_seed(seed, self.id, "bootstrap-workers", name)
+            )
             floor, floor_b = tv_floor(
-                r["predicted_delay_law"], pmf, tr_.size, reps=pr["n_null"], seed=cm.seed_of(seed, 300 + i)
+                r["predicted_delay_law"],
+                pmf,
+                tr_.size,
+                reps=pr["n_null"],
+                seed=derive_seed(seed, self.id, "floor", name),
             )
             est, ci = tv - floor, (ci_raw[0] - floor_b, ci_raw[1] - floor_b)
             regime_note = (
@@ -381,7 +388,9 @@ class LiveStaleness(Claim):
             meas.append(m_)
             const = np.zeros(m)
             const[m - 1] = 1.0
-            est_c, ci_c = block_bootstrap_tv(tr_, const, n_boot=pr["n_boot"], seed=cm.seed_of(seed, 200 + i))
+            est_c, ci_c = block_bootstrap_tv(
+                tr_, const, n_boot=pr["n_boot"], seed=derive_seed(seed, self.id, "bootstrap-const", name)
+            )
             meas.append(
                 measurement(
                     f"staleness_tv_const/{name}",
