@@ -83,6 +83,16 @@ __all__ = [
     "loglog_slope_bootstrap",
     "PowerLawFit",
     "power_law_fit",
+    "detectable_effect_t",
+    "resample_indices",
+    "percentile_ci",
+    "grid_argmax",
+    "spearman_rows",
+    "tv_distances",
+    "block_bootstrap_tv",
+    "excess_tv",
+    "one_draw_ci",
+    "contrast_ci",
 ]
 
 
@@ -906,4 +916,254 @@ def power_law_fit(
         level=level,
         n=m,
         method=f"OLS in logs; {how} ({ok.shape[0]}/{n_boot} usable resamples)",
+    )
+
+
+# ---------------------------------------------------------------------------
+# Experiments: trends over seeds, staleness laws, one live run against its replay
+# ---------------------------------------------------------------------------
+def detectable_effect_t(se: float, dof: int, *, level: float = 0.95, power: float = 0.8) -> float:
+    """:func:`detectable_effect` for a Student-t CI with ``dof`` degrees of freedom.
+
+    ``(t_{(1+level)/2, dof} + z_power) * se``: with few independent units (e.g. 10 seeds) the t
+    quantile, not the normal one, sets how far beyond a band's edge the truth must lie for the
+    whole CI to fall outside it with probability about ``power``.
+    """
+    se = check_range("se", se, 0.0)
+    dof = check_int("dof", dof, 1)
+    level = _level(level)
+    power = check_range("power", power, 0.0, 1.0, lo_open=True, hi_open=True)
+    return float((_st.t.ppf(0.5 + level / 2, dof) + _st.norm.ppf(power)) * se)
+
+
+def resample_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """Bootstrap resampling indices, shape ``(n_boot, n)``: row b draws ``n`` units with replacement.
+
+    The same draws as :func:`bootstrap_ci` makes for ``(n, n_boot, seed)``, for statistics that
+    are cheaper to compute on all replicates at once (e.g. an argmax over a grid).
+    """
+    n = check_int("n", n, 1)
+    n_boot = check_int("n_boot", n_boot, 10)
+    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+
+def percentile_ci(replicates, estimate: float, *, level: float = 0.95, n: int, method: str) -> Estimate:
+    """Percentile CI from bootstrap ``replicates`` (non-finite ones dropped) around ``estimate``.
+
+    Parameters
+    ----------
+    replicates : array, shape (n_boot,)
+    estimate : float
+        The statistic on the original data.
+    n : int
+        Number of independent units resampled (seeds, paths, blocks).
+    method : str
+        How the replicates were formed, shown in reports.
+    """
+    level = _level(level)
+    r = _finite_1d("replicates", replicates)
+    if r.size == 0:
+        return Estimate(estimate=float(estimate), ci=_NAN2, level=level, n=n, method=method)
+    lo, hi = np.quantile(r, [(1 - level) / 2, (1 + level) / 2])
+    return Estimate(estimate=float(estimate), ci=(float(lo), float(hi)), level=level, n=n, method=method)
+
+
+def grid_argmax(values, grid) -> np.ndarray:
+    """The grid point where ``values`` is largest, along the last axis; ties -> mean of the tied points.
+
+    Parameters
+    ----------
+    values : array, shape (..., n_grid)
+    grid : array, shape (n_grid,)
+
+    Returns
+    -------
+    array, shape (...)
+    """
+    a = np.asarray(values, dtype=float)
+    g = np.asarray(grid, dtype=float)
+    if a.shape[-1] != g.size:
+        raise DiffapproxError("grid", f"{a.shape[-1]} points (the last axis of values)", g.size)
+    tied = np.isclose(a, a.max(axis=-1, keepdims=True), rtol=0.0, atol=1e-12)
+    return (tied * g).sum(axis=-1) / tied.sum(axis=-1)
+
+
+def spearman_rows(x, y) -> np.ndarray:
+    """Spearman's rho between fixed ``x`` (shape (n,)) and each row of ``y`` (shape (B, n) or (n,)).
+
+    Average ranks for ties; rho := 0 for a constant row (no trend to rank).
+
+    Returns
+    -------
+    array, shape (B,)
+    """
+    rx = _st.rankdata(np.asarray(x, dtype=float))
+    ry = _st.rankdata(np.atleast_2d(np.asarray(y, dtype=float)), axis=-1)
+    rx = rx - rx.mean()
+    ry = ry - ry.mean(axis=-1, keepdims=True)
+    den = np.sqrt((rx**2).sum() * (ry**2).sum(axis=-1))
+    num = (ry * rx).sum(axis=-1)
+    return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+
+
+def _tv_counts(counts: np.ndarray, pmf: np.ndarray) -> np.ndarray:
+    """TV distance between the empirical pmf of histogram(s) ``counts`` (..., K) and ``pmf`` (K,)."""
+    emp = counts / counts.sum(axis=-1, keepdims=True)
+    return 0.5 * (np.abs(emp - pmf).sum(axis=-1) + max(0.0, 1.0 - float(pmf.sum())))
+
+
+def _histograms(traces: list[np.ndarray], k: int) -> np.ndarray:
+    return np.stack([np.bincount(np.minimum(t, k - 1), minlength=k) for t in traces]).astype(float)
+
+
+def _padded(pmf, k: int) -> np.ndarray:
+    p = np.asarray(pmf, dtype=float).ravel()
+    out = np.zeros(max(k, p.size))
+    out[: p.size] = p
+    return out
+
+
+def tv_distances(traces, pmf) -> np.ndarray:
+    """Total-variation distance between the empirical law of each trace and ``pmf``.
+
+    Parameters
+    ----------
+    traces : sequence of arrays of non-negative int
+    pmf : array, shape (K,)
+        ``P(tau = j)`` for j = 0..K-1; mass the pmf leaves out (``1 - sum``) counts as a mismatch.
+
+    Returns
+    -------
+    array, shape (len(traces),)
+    """
+    ts = [np.asarray(t, dtype=np.int64).ravel() for t in traces]
+    p = _padded(pmf, max(int(t.max()) for t in ts) + 1)
+    return _tv_counts(_histograms(ts, p.size), p)
+
+
+def _blocks(trace: np.ndarray, n_blocks: int) -> np.ndarray:
+    """The last ``n_blocks * b`` values of ``trace`` as ``n_blocks`` contiguous blocks, shape (n_blocks, b)."""
+    b = trace.size // n_blocks
+    return trace[trace.size - b * n_blocks :].reshape(n_blocks, b)
+
+
+def block_bootstrap_tv(
+    trace, pmf, *, n_blocks: int = 20, n_boot: int = 1000, level: float = 0.95, seed: int
+) -> Estimate:
+    """TV distance between a trace's empirical law and ``pmf``, with a block-bootstrap percentile CI.
+
+    The trace is autocorrelated (a queue's staleness), so the bootstrap resamples ``n_blocks``
+    contiguous blocks of it, not single values.  Note the TV of a finite trace is biased upwards
+    (its floor: see :func:`excess_tv`).
+
+    Parameters
+    ----------
+    trace : array of non-negative int, shape (n,)
+    pmf : array, shape (K,)
+    seed : int
+        Seed of the block resampling.
+    """
+    level = _level(level)
+    n_blocks = check_int("n_blocks", n_blocks, 2)
+    t = np.asarray(trace, dtype=np.int64).ravel()
+    if t.size // n_blocks < 2:
+        return Estimate(estimate=math.nan, ci=_NAN2, level=level, n=t.size, method="TV (trace too short to block)")
+    p = _padded(pmf, int(t.max()) + 1)
+    blocks = _histograms(list(_blocks(t, n_blocks)), p.size)
+    idx = np.random.default_rng(seed).integers(0, n_blocks, size=(n_boot, n_blocks))
+    reps = _tv_counts(blocks[idx].sum(axis=1), p)
+    tv = float(_tv_counts(_histograms([t], p.size), p)[0])
+    return percentile_ci(
+        reps, tv, level=level, n=n_blocks, method=f"TV, block bootstrap ({n_blocks} blocks, {n_boot} resamples)"
+    )
+
+
+def excess_tv(
+    trace, pmf, null_traces, *, n_blocks: int = 20, n_boot: int = 1000, level: float = 0.95, seed: int
+) -> Estimate:
+    """Total-variation distance between a trace's empirical law and ``pmf``, beyond its finite-sample floor.
+
+    The empirical pmf of a finite trace is never exactly the law, so its TV distance to the law
+    has a positive floor that shrinks with the trace's length.  The estimate is the TV of
+    ``trace`` minus the median TV of ``null_traces`` (equally long traces drawn from the law
+    itself); the CI is the block-bootstrap percentile interval of the TV
+    (:func:`block_bootstrap_tv`) minus the median TV of one block resample of each null trace
+    (the floor of the bootstrap replicates).  0 when the trace follows the law.
+
+    Parameters
+    ----------
+    trace : array of int, shape (n,)
+    pmf : array, shape (K,)
+        The law, ``P(tau = j)`` for j = 0..K-1 (mass beyond K counts as a mismatch).
+    null_traces : sequence of arrays of int, each shape (n,)
+    seed : int
+        Seed of the block resampling.
+    """
+    raw = block_bootstrap_tv(trace, pmf, n_blocks=n_blocks, n_boot=n_boot, level=level, seed=seed)
+    if not math.isfinite(raw.estimate):
+        return raw
+    rng = np.random.default_rng([seed, 1])
+    null = [_blocks(np.asarray(x, dtype=np.int64).ravel(), n_blocks) for x in null_traces]
+    floor = float(np.median(tv_distances(null_traces, pmf)))
+    floor_b = float(np.median(tv_distances([x[rng.integers(0, n_blocks, n_blocks)].ravel() for x in null], pmf)))
+    method = (
+        f"TV {raw.estimate:.4g} minus the floor {floor:.4g} (median over {len(null_traces)} traces of the law); "
+        f"{raw.method} minus its floor {floor_b:.4g}"
+    )
+    ci = (raw.ci[0] - floor_b, raw.ci[1] - floor_b)
+    return Estimate(estimate=raw.estimate - floor, ci=ci, level=raw.level, n=raw.n, method=method)
+
+
+def one_draw_ci(x: float, reference, level: float = 0.95) -> Estimate:
+    """CI for the centre of the law one value ``x`` was drawn from, given that law's shape.
+
+    ``reference`` are samples of the statistic under the model (e.g. simulated paths); if ``x``
+    is the model's law shifted by theta (``x = theta + Z - median(Z)``), then
+    ``[x - (q_hi - m), x + (m - q_lo)]`` covers the shifted median theta with probability
+    ``level`` (``q_lo, m, q_hi`` the reference's (1-level)/2, 1/2, (1+level)/2 quantiles).
+    Its width is the reference's predictive range: one draw decides nothing the model's own
+    spread does not allow.
+
+    Parameters
+    ----------
+    x : float
+    reference : array, shape (n,)
+    """
+    level = _level(level)
+    r = _finite_1d("reference", reference)
+    if r.size < 2 or not math.isfinite(float(x)):
+        return Estimate(estimate=float(x), ci=_NAN2, level=level, n=r.size, method="one draw (no reference)")
+    q_lo, m, q_hi = np.quantile(r, [(1 - level) / 2, 0.5, (1 + level) / 2])
+    ci = (float(x - (q_hi - m)), float(x + (m - q_lo)))
+    return Estimate(
+        estimate=float(x),
+        ci=ci,
+        level=level,
+        n=r.size,
+        method=f"one draw; predictive spread of {r.size} reference samples",
+    )
+
+
+def contrast_ci(values, ses, coef, level: float = 0.95) -> Estimate:
+    """``sum_k coef_k values_k`` of independent estimates with standard errors ``ses``, normal CI.
+
+    Parameters
+    ----------
+    values, ses, coef : arrays, shape (m,)
+    """
+    level = _level(level)
+    v = np.asarray(values, dtype=float)
+    s = np.asarray(ses, dtype=float)
+    c = np.asarray(coef, dtype=float)
+    if not (v.shape == s.shape == c.shape):
+        raise DiffapproxError("values, ses, coef", "arrays of equal length", (v.size, s.size, c.size))
+    est = float(c @ v)
+    se = float(math.sqrt(float((c * c) @ (s * s))))
+    z = float(_st.norm.ppf(0.5 + level / 2))
+    return Estimate(
+        estimate=est,
+        ci=(est - z * se, est + z * se),
+        level=level,
+        n=v.size,
+        method=f"linear contrast, SE {se:.3g}, normal CI",
     )
