@@ -28,7 +28,7 @@ class Paths:
     Attributes
     ----------
     times : ndarray, shape (n_rec,)
-        ``t = k eta`` of each record (``k`` in steps of the base algorithm; SVAG(l) ran ``l k`` steps).
+        ``t = j eta / l`` of each record (``j`` in steps of the run: SVAG(l) runs ``l`` steps per base step).
     x : ndarray, shape (paths, n_rec, d)
         The iterates (``record=False``: shape (paths, 0, d)).
     diverged : ndarray of bool, shape (paths,)
@@ -108,7 +108,7 @@ def _generic(problem, alg, steps, paths, x0, record_every, seed, path_offset, th
     from . import generic as _g
 
     L = alg.ell
-    n_rec = steps // record_every + 1 if record else 0
+    n_rec = steps * L // record_every + 1 if record else 0
     if n_rec * paths * problem.dim * 8 > _MAX_RECORD_BYTES:
         raise DiffapproxError("record", f"False for records over {_MAX_RECORD_BYTES >> 30} GiB", n_rec * paths)
     law = alg.delay
@@ -119,7 +119,7 @@ def _generic(problem, alg, steps, paths, x0, record_every, seed, path_offset, th
     pas = np.full(paths, -1, dtype=np.int64)
     c1, c2 = alg.coefficients
     args = (problem.grad, problem.noise, problem.par.copy(), problem.noise_dim, x0, alg.step, alg.mu, c1, c2, steps * L)
-    args += (record_every * L, np.uint64(seed), path_offset, int(law.code), dpar, dtrace, int(law.cap))
+    args += (record_every, np.uint64(seed), path_offset, int(law.code), dpar, dtrace, int(law.cap))
     args += (np.zeros((0, 0), np.int64), bound * bound, psg[0], psg[1], psg[2], bool(stop), rec, div, pas)
     import numba
 
@@ -132,7 +132,7 @@ def _generic(problem, alg, steps, paths, x0, record_every, seed, path_offset, th
         run_s = time.perf_counter() - t0
     finally:
         numba.set_num_threads(old)
-    times = np.arange(steps // record_every + 1) * record_every * alg.eta
+    times = np.arange(steps * L // record_every + 1) * record_every * alg.step
     return times, rec, div, pas, run_s
 
 
@@ -167,7 +167,8 @@ def simulate_algorithm(
     paths : int
     x0 : array_like, shape (d,) or (paths, d)
     record_every : int
-        Records every ``record_every`` base steps (``steps`` must be a multiple for streaming PCA).
+        Records every ``record_every`` steps of the run (of ``eta / l`` each); ``steps`` must be a
+        multiple of it for streaming PCA.
     seed : int
         In [0, 2^64); path ``i``'s numbers depend only on ``(seed, path_offset + i)``.
     path_offset : int
