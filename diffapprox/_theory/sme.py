@@ -233,7 +233,7 @@ def sme_paths(
     passage=None,
     stop_at_passage: bool = False,
     record: bool = True,
-    _sub: int = 1,
+    substeps: int = 1,
 ) -> Paths:
     """Paths of the SME by the stochastic Heun scheme (weak order 2 for additive noise), seeded per path.
 
@@ -251,6 +251,10 @@ def sme_paths(
         Steps between records.
     passage, stop_at_passage, record
         As in :func:`~diffapprox.simulate_algorithm`.
+    substeps : int
+        Each step sums ``substeps`` fine Gaussian increments of ``dt/substeps``: the run at ``dt`` with
+        ``substeps=2`` and the run at ``dt/2`` with ``substeps=1`` share their Brownian path (the
+        step-halving check).
 
     Returns
     -------
@@ -271,7 +275,7 @@ def sme_paths(
     pas = np.full(paths, -1, dtype=np.int64)
     hess = pr.hessian if pr.hessian is not None else _no_hessian()
     _heun_paths(pr.mean_grad, hess, pr.par.copy(), x, model.drift_scale, model.correction,
-                np.ascontiguousarray(model.diffusion()), dt, steps, int(_sub), np.uint64(seed), record_every,
+                np.ascontiguousarray(model.diffusion()), dt, steps, check_int("substeps", substeps, 1), np.uint64(seed), record_every,
                 pc, pl, ps, bool(stop_at_passage), rec, pas)  # fmt: skip
     times = np.arange(steps // record_every + 1) * record_every * dt
     none = np.full(paths, -1, dtype=np.int64)
@@ -319,7 +323,7 @@ def sme_expectation(model: SME, phi: TestFunction, x0, *, time: float, dt: float
                     record_every: int = 1) -> SchemeCheck:  # fmt: skip
     """``E phi(X_t)`` of the SME by the seeded Heun scheme, its step checked by halving (shared increments)."""
     fine = sme_paths(model, x0, time=time, dt=dt / 2, paths=paths, seed=seed, record_every=2 * record_every)
-    coarse = sme_paths(model, x0, time=time, dt=dt, paths=paths, seed=seed, record_every=record_every, _sub=2)
+    coarse = sme_paths(model, x0, time=time, dt=dt, paths=paths, seed=seed, record_every=record_every, substeps=2)
     a, b = phi.f(fine.x), phi.f(coarse.x)
     n = math.sqrt(paths)
     h = b - a
