@@ -71,7 +71,7 @@ _RUN_SIG = types.void(
 )
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, inline="always")
 def _record(ring, row, rec_x, p, ri):
     for j in range(ring.shape[1]):
         rec_x[p, ri, j] = ring[row, j]
@@ -165,7 +165,7 @@ def _path(
             ri += 1
             if keep:
                 _record(ring, cur, rec_x, p, ri)
-        if pass_step[p] < 0 and _passed(ring[cur], pcoord, plevel, pdir):
+        if pcoord >= 0 and pass_step[p] < 0 and pdir * (ring[cur, pcoord] - plevel) >= 0.0:
             pass_step[p] = k + 1
             if stop:
                 break

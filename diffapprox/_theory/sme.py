@@ -34,7 +34,7 @@ from numba import njit, prange, types
 from .._core.errors import DiffapproxError, check_int, check_range
 from .._engine import rng as _rng
 from .._engine.iterate import Paths
-from .._engine.protocol import DRIFT_SIGNATURE, HESSIAN_SIGNATURE, Algorithm, Problem, TestFunction
+from .._engine.protocol import DRIFT_SIGNATURE, HESSIAN_SIGNATURE, Algorithm, Problem, TestFunction, stream_normal
 
 __all__ = ["SME", "sme", "sme_paths", "sme_expectation", "SchemeCheck", "WeakErrorPlan", "plan_weak_errors"]
 
@@ -144,7 +144,7 @@ _HEUN_SIG = types.void(
 )  # fmt: skip
 
 
-@njit(cache=True, fastmath=False)
+@njit(cache=True, fastmath=False, inline="always")
 def _drift(mean_grad, hessian, par, x, scale, corr, g, hm, out):
     """``out = -scale (g + corr H g)``, ``g = grad f(x)``, ``H`` the Hessian (only when corr != 0)."""
     d = x.shape[0]
@@ -166,37 +166,39 @@ def _heun_path(mean_grad, hessian, par, x0, p, scale, corr, diff, dt, steps, sub
     m = diff.shape[1]
     st = np.empty((_rng.N_STREAMS, 4), dtype=np.uint64)
     _rng.seed_streams(seed, np.uint64(p), st)
+    s = st[_rng.STREAM_DATA]
     x = x0[p].copy()
     y = np.empty(d)
     g = np.empty(d)
     hm = np.empty((d, d))
     b0 = np.empty(d)
-    b1 = np.empty(d)
-    z = np.empty(m * sub)
+    nz = np.empty(d)
     dw = np.empty(m)
     sq = math.sqrt(dt / sub)
     keep = rec_x.shape[1] > 0
     if keep:
         rec_x[p, 0, :] = x
     ri = 0
+    rc = 0
     for k in range(steps):
-        _rng.fill_normals(st, _rng.STREAM_DATA, z, 0, m * sub)
         for i in range(m):
-            a = 0.0
-            for s in range(sub):  # the fine increments of this step, summed: halving shares them
-                a += z[s * m + i]
-            dw[i] = sq * a
+            dw[i] = 0.0
+        for _q in range(sub):  # the fine increments of this step, in the fine run's order: halving shares them
+            for i in range(m):
+                dw[i] += stream_normal(s)
         _drift(mean_grad, hessian, par, x, scale, corr, g, hm, b0)
         for i in range(d):
             a = 0.0
             for j in range(m):
                 a += diff[i, j] * dw[j]
-            y[i] = x[i] + b0[i] * dt + a
-            b1[i] = a
+            nz[i] = sq * a
+            y[i] = x[i] + b0[i] * dt + nz[i]
         _drift(mean_grad, hessian, par, y, scale, corr, g, hm, y)
         for i in range(d):
-            x[i] = x[i] + 0.5 * (b0[i] + y[i]) * dt + b1[i]
-        if keep and (k + 1) % rec_every == 0:
+            x[i] = x[i] + 0.5 * (b0[i] + y[i]) * dt + nz[i]
+        rc += 1
+        if keep and rc == rec_every:
+            rc = 0
             ri += 1
             rec_x[p, ri, :] = x
         if pcoord >= 0 and pass_step[p] < 0 and pdir * (x[pcoord] - plevel) >= 0.0:
