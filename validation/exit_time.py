@@ -105,6 +105,7 @@ class ExitTime(Claim):
             "target": TARGET,
             "band": list(BAND),
             "run_cap_mfpts": CAP,
+            "max_steps": {f"alg=sgd/D={num(D)}": math.ceil(CAP * quadrature(D) / ETA) for D in cfg["Ds"]},
             "mfpt_quadrature": {num(D): quadrature(D) for D in cfg["Ds"]},
         }  # fmt: skip
 
