@@ -101,6 +101,10 @@ class VerdictCalibration(Claim):
         "Fed exact samples from the prediction, the equivalence and goodness-of-fit verdicts err at about "
         "their nominal rate; fed a prediction off by variance +20%, they FAIL with power >= 0.9."
     )
+    uncalibrated = (
+        "calibrates the equivalence and distance rules themselves on exact samples: its measurements are "
+        "the size and power of those rules, so diffapprox calibrate does not calibrate it"
+    )
 
     def parameters(self, profile: str) -> dict:
         p = _PROFILES[profile]
