@@ -28,7 +28,7 @@ from diffapprox.cli import main
 SEED = 20261129  # master seed of every control run here
 CAL_SEED = 7  # seed of the calibrate runs that validate reads
 
-N = 400  # draws behind each toy mean
+N = 4000  # draws behind each toy mean
 BAND = 0.1  # toy band: prediction +- BAND
 ROWS = ("a", "b")
 LEVEL = S.row_level(len(ROWS))
@@ -175,7 +175,9 @@ def test_calibrate_schema_rates_and_targets():
     assert unc["calibrated"] is False and unc["reason"] == "toy: no sampler of its statistic"
     assert unc["null"] is None and unc["measurements"] == [] and unc["targets"] is None
     # a control that breaks is counted as ERROR, with its message; no limit control -> null
-    assert 0 < broken["alternative"]["error"] < 1 and broken["errors"][0].endswith("RuntimeError: toy failure")
+    assert 0 < broken["alternative"]["error"] < 1 and broken["errors"][0].startswith(
+        "alternative: RuntimeError: toy failure (replicates "
+    )
     assert broken["limit"] is None
     json.dumps(doc, allow_nan=False)  # strict JSON
 

@@ -145,7 +145,8 @@ class ControlRun:
     kind: str
     claim: list[Verdict] = field(default_factory=list)
     rows: dict[str, list[Verdict]] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
+    #: ``(replicate, message)`` of every replicate that raised.
+    errors: list[tuple[int, str]] = field(default_factory=list)
 
 
 #: One replicate's outcome: claim verdict (None: the claim has no control of that kind),
@@ -161,7 +162,7 @@ def _one(claim: Claim, profile: str, kind: str, seed: int, r: int, prediction: d
             return None, {}, None
         ms = claim.measure(profile, derive_seed(seed, claim.id, kind, r, "measure"), results, copy.deepcopy(prediction))
     except Exception as exc:  # noqa: BLE001 - a control that breaks is counted as ERROR, with its message
-        return Verdict.ERROR.value, {}, f"replicate {r}: {type(exc).__name__}: {exc}"
+        return Verdict.ERROR.value, {}, f"{type(exc).__name__}: {exc}"
     judged = [m for m in ms if m.judged]
     return combine_verdicts([m.verdict for m in judged]).value, {m.name: m.verdict.value for m in judged}, None
 
@@ -186,13 +187,13 @@ def _assemble(kind: str, outcomes: list[_Outcome]) -> ControlRun | None:
     names = list(dict.fromkeys(name for _, rows, _ in outcomes for name in rows))
     for r, (v, rows, err) in enumerate(outcomes):
         if v is None:  # a control that exists for some replicates only: this one is broken
-            v, err = Verdict.ERROR.value, f"replicate {r}: synthetic() returned None"
+            v, err = Verdict.ERROR.value, "synthetic() returned None for this replicate only"
         run.claim.append(Verdict(v))
         for name in names:
             if name in rows or err is not None:
                 run.rows.setdefault(name, []).append(Verdict(rows.get(name, Verdict.ERROR.value)))
         if err is not None:
-            run.errors.append(err)
+            run.errors.append((r, err))
     return run
 
 
@@ -329,14 +330,27 @@ def _claim_entry(claim: Claim, runs: dict[str, ControlRun | None], seconds: floa
         }
         for n in names
     ]
-    errors = list(dict.fromkeys(e for r in (null, alt, lim) if r for e in r.errors))
+    errors = _error_lines([r for r in (null, alt, lim) if r])
     return entry | {
         "elapsed_s": seconds,
         **{k: (None if v is None else v.to_json()) for k, v in rates.items()},
         "targets": targets,
-        "errors": errors[:5],
+        "errors": errors,
         "measurements": rows,
     }
+
+
+def _error_lines(runs: list[ControlRun]) -> list[str]:
+    """``"kind: message (replicates 0, 3, 7 and 12 more)"``, one line per distinct message."""
+    groups: dict[str, list[int]] = {}
+    for run in runs:
+        for r, msg in run.errors:
+            groups.setdefault(f"{run.kind}: {msg}", []).append(r)
+    out = []
+    for key, rs in groups.items():
+        shown = ", ".join(map(str, rs[:5])) + (f" and {len(rs) - 5} more" if len(rs) > 5 else "")
+        out.append(f"{key} (replicate{'s' if len(rs) > 1 else ''} {shown})")
+    return out
 
 
 def _uncalibrated(claim: Claim, reason: str) -> dict:

@@ -67,13 +67,14 @@ def _rate(r: dict | None) -> str:
 def table(doc: dict) -> str:
     """The calibrate document as readable text: claim-level rates, targets and seconds, then the claims without controls."""
     head = ("claim", "null FAIL [95% CI]", "power: alt. FAIL [95% CI]", "limit FAIL", "targets", "time")
-    rows, skipped = [], []
+    rows, skipped, errors = [], [], []
     for c in doc["claims"]:
         if not c["calibrated"]:
             skipped.append(f"  {c['id']}: {c['reason']}")
             continue
         t = c["targets"]
-        errs = f", some replicates ERROR ({c['errors'][0]})" if c["errors"] else ""
+        errs = ", ERROR in some replicates (see below)" if c["errors"] else ""
+        errors += [f"  {c['id']}: {e}" for e in c["errors"]]
         limit = _pct(c["limit"]["fail"]) if c["limit"] else "\u2014"
         targets = f"null {t['null_fail']}, power {t['power']}{errs}"
         rows.append((c["id"], _rate(c["null"]), _rate(c["alternative"]), limit, targets, f"{c['elapsed_s']:.1f}s"))
@@ -89,6 +90,8 @@ def table(doc: dict) -> str:
         lines += ["  ".join(x.ljust(w[i]) for i, x in enumerate(r)).rstrip() for r in rows]
     else:
         lines.append("no claim with synthetic controls")
+    if errors:
+        lines += ["", "controls that raised (counted as ERROR):", *errors]
     if skipped:
         lines += ["", "not calibrated:", *skipped]
     lines += ["", *textwrap.wrap(f"targets: {doc['targets']['rule']}", 110)]

@@ -158,7 +158,7 @@ def _measurement_table(ms, st, width):
 
     level = F.common_ci_level(ms)
     ci_head = "CI" if level is None else f"{100 * level:g}% CI"
-    w = [width * f for f in (0.29, 0.10, 0.17, 0.10, 0.13, 0.08, 0.13)]
+    w = [width * f for f in (0.28, 0.10, 0.17, 0.10, 0.13, 0.08, 0.14)]
     rows = [["measurement", "estimate", ci_head, "prediction", "tolerance", "effect", "verdict"]]
     cells = []
     for r, m in enumerate(ms, start=1):
@@ -231,7 +231,7 @@ def history_flowables(c: dict, st, width: float) -> list:
         )
         if old:
             cells.append((4, r, old))
-    widths = [width * f for f in (0.07, 0.11, 0.25, 0.25, 0.13, 0.19)]
+    widths = [width * f for f in (0.07, 0.11, 0.24, 0.24, 0.15, 0.19)]
     title = f"History (rule changes made after seeing results; the current rule is version {c['version']})"
     return [*_h2(title, st), _table(rows, widths, verdict_cells=cells)]
 
@@ -388,7 +388,7 @@ def _summary_story(results: dict, st, width):
     )
     story.append(_p(F.calibration_file_text(results.get("calibration_file")), st["small"]))
     story.append(
-        _table(rows, [width * f for f in (0.16, 0.12, 0.13, 0.26, 0.14, 0.12, 0.07)], verdict_cells=cells, long=True)
+        _table(rows, [width * f for f in (0.15, 0.11, 0.14, 0.25, 0.13, 0.14, 0.08)], verdict_cells=cells, long=True)
     )
     return story
 
