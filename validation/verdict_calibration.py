@@ -68,7 +68,7 @@ BAND_R = 0.10
 RECORDS = 20  # fewer than ou-optimum's 200 window records: its path means are more skewed, a harder case
 PHI = 0.8
 EFFECT_D = 0.05  # the sup-distance effect the distributional claims state
-SIZE_MAX = 1 - LEVEL  # twice the nominal one-sided error (1 - LEVEL)/2
+SIZE_MAX = round(1 - LEVEL, 12)  # twice the nominal one-sided error (1 - LEVEL)/2, without float residue
 POWER_TOL = 0.05
 GOF_SIZES = (1024, 4096)
 GOF_EVERY = 10
@@ -284,7 +284,7 @@ class VerdictCalibration(Claim):
             "reps": reps,
             "nominal": nominal,
             "size_band": (0.0, SIZE_MAX),
-            "equivalence_power_band": (S.POWER_TARGET - POWER_TOL, S.POWER_TARGET + POWER_TOL),
+            "equivalence_power_band": (round(S.POWER_TARGET - POWER_TOL, 12), round(S.POWER_TARGET + POWER_TOL, 12)),
             "distance_power_band": (S.POWER_TARGET, 1.0),
             "size_effect": S.detectable_effect(math.sqrt(SIZE_MAX * (1 - SIZE_MAX) / reps), level=RATE_LEVEL),
             "power_effect": S.detectable_effect(math.sqrt(0.16 / reps), level=RATE_LEVEL),
@@ -313,13 +313,19 @@ class VerdictCalibration(Claim):
                 "judges by it."
             )
         for n in SIZES:
-            p = by[f"distance/pass_rate/truth=0/n={n}"]
+            p, w = by[f"distance/pass_rate/truth=0/n={n}"], by[f"equivalence/power/n={n}"]
             eps = S.dkw_halfwidth(n, LEVEL)
-            if 2 * eps > EFFECT_D:
-                out.append(
-                    f"At {n} draws the DKW half-width is {eps:.3f}: the exact law PASSes a distance band [0, {EFFECT_D}] "
-                    f"{p.estimate:.1%} of the time; a distance effect below about {2 * eps:.3f} cannot PASS at this size."
-                )
+            dist = (
+                f"cannot PASS (DKW half-width {eps:.3f} > {EFFECT_D})"
+                if eps >= EFFECT_D
+                else f"PASSes only a measured distance below {EFFECT_D - eps:.3f} (DKW half-width {eps:.3f}): "
+                f"the exact law PASSes it {p.estimate:.1%} of the time"
+            )
+            out.append(
+                f"At {n} paths the equivalence rule FAILs a truth one detectable effect beyond the band's edge "
+                f"{w.estimate:.1%} [{w.ci[0]:.1%}, {w.ci[1]:.1%}] of the time (detectable_effect says "
+                f"{S.POWER_TARGET:.0%}); a distance band [0, {EFFECT_D}] {dist}."
+            )
         return Findings(findings=out)
 
 
