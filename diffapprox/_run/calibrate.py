@@ -296,8 +296,9 @@ def claim_source_hash(claim: Claim) -> str | None:
 # diffapprox calibrate
 # ---------------------------------------------------------------------------
 def _blocks(reps: int, jobs: int) -> list[tuple[int, int]]:
-    """Replicate ranges: a few per worker, at most 50 replicates each (the rates do not depend on them)."""
-    size = max(1, min(50, -(-reps // (2 * jobs))))
+    """Replicate ranges: about four per worker and kind, at most 25 replicates each, so that the last block
+    to finish keeps one worker busy only briefly (the rates do not depend on the blocks)."""
+    size = max(1, min(25, -(-reps // (4 * jobs))))
     return [(r0, min(reps, r0 + size)) for r0 in range(0, reps, size)]
 
 
