@@ -1,7 +1,7 @@
 """``diffapprox calibrate`` and what ``validate`` does with its output, on toy claims with known answers.
 
 The toy claims are registered with :func:`diffapprox.register` at module level (so that worker
-processes, which import this module by name, find the same classes).  ``toy-mean`` judges two
+processes, which import this module by name, find the same classes).  ``test-calibrate-mean`` judges two
 sample means against a prediction with a two-sided band; its null draws the means at the
 prediction, its alternative beyond the band's edge by the stated effect, so the claim-level null
 FAIL rate is at most 5% (Bonferroni over its two rows) and its power about 0.8 per row, above 0.95
@@ -56,7 +56,7 @@ def _mean_row(name: str, summary: dict, prediction: float, judged: bool = True, 
 class ToyMean(Claim):
     """Two means of N(truth, 1) draws against the prediction 1 +- BAND."""
 
-    id = "toy-mean"
+    id = "test-calibrate-mean"
     paper_ref = "toy (test_calibrate)"
     statement = "two means equal 1 within 0.1"
     history = (
@@ -103,7 +103,7 @@ class ToyMean(Claim):
 
 @da.register
 class ToyUncalibrated(Claim):
-    id = "toy-uncalibrated"
+    id = "test-calibrate-uncalibrated"
     paper_ref = "toy"
     statement = "a claim without controls"
     uncalibrated = "toy: no sampler of its statistic"
@@ -122,7 +122,7 @@ class ToyUncalibrated(Claim):
 class ToyBroken(ToyMean):
     """ToyMean whose alternative breaks on every third replicate."""
 
-    id = "toy-broken"
+    id = "test-calibrate-broken"
     history = ()
 
     def synthetic(self, profile, kind, rng):
@@ -148,12 +148,16 @@ def _calibrate(ids, reps=60, jobs=1):
 
 
 def test_calibrate_schema_rates_and_targets():
-    doc = _calibrate(["toy-mean", "toy-uncalibrated", "toy-broken"])
+    doc = _calibrate(["test-calibrate-mean", "test-calibrate-uncalibrated", "test-calibrate-broken"])
     assert doc["schema"] == "diffapprox.calibrate/1"
     assert (doc["profile"], doc["reps"], doc["seed"], doc["smoke_run"]) == ("quick", 60, SEED, True)
     mean, unc, broken = doc["claims"]
-    assert [c["id"] for c in doc["claims"]] == ["toy-mean", "toy-uncalibrated", "toy-broken"]
-    # toy-mean: null rarely FAILs (<= 5% by Bonferroni; 0 here), the alternative FAILs (claim power ~0.96)
+    assert [c["id"] for c in doc["claims"]] == [
+        "test-calibrate-mean",
+        "test-calibrate-uncalibrated",
+        "test-calibrate-broken",
+    ]
+    # test-calibrate-mean: null rarely FAILs (<= 5% by Bonferroni; 0 here), the alternative FAILs (claim power ~0.96)
     for kind in ("null", "alternative", "limit"):
         _rates_keys(mean[kind])
         assert mean[kind]["reps"] == 60
@@ -191,12 +195,12 @@ def test_target_states_follow_the_ci_rule():
 
 def test_rates_do_not_depend_on_jobs_or_blocks():
     """Replicate r draws from derive_seed(seed, claim, kind, r): 2 worker processes give the same rates."""
-    one = _calibrate(["toy-mean"], reps=30, jobs=1)
-    two = _calibrate(["toy-mean"], reps=30, jobs=2)
+    one = _calibrate(["test-calibrate-mean"], reps=30, jobs=1)
+    two = _calibrate(["test-calibrate-mean"], reps=30, jobs=2)
     assert _strip(one) == _strip(two)
     assert C._blocks(30, 2) != C._blocks(30, 1)  # different blocks, same answer
     # and the same as run_controls, the one-process loop behind it
-    run = C.run_controls(da.get_claim("toy-mean"), "quick", "null", 30, SEED)
+    run = C.run_controls(da.get_claim("test-calibrate-mean"), "quick", "null", 30, SEED)
     assert C.Rates.of(run.claim).to_json() == one["claims"][0]["null"]
 
 
@@ -263,7 +267,7 @@ def test_source_hash_covers_the_claim_and_its_helpers(tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- history
 def test_history_recomputes_the_old_verdict_on_the_same_data(tmp_path):
-    claim = da.get_claim("toy-mean")
+    claim = da.get_claim("test-calibrate-mean")
     doc = run_claims([claim], profile="quick", seed=SEED, out=tmp_path, progress=False)
     (c,) = doc["claims"]
     assert c["version"] == 3 and len(c["history"]) == 2
@@ -279,7 +283,7 @@ def test_history_recomputes_the_old_verdict_on_the_same_data(tmp_path):
 
 
 def test_history_when_nothing_matches_or_the_claim_did_not_run():
-    claim = da.get_claim("toy-mean")
+    claim = da.get_claim("test-calibrate-mean")
     ms = [
         S.measurement("old/x", 1.0, (0.9, 1.1), 1.0, (0.0, 2.0)),
         S.measurement("old/y", 1.0, (0.9, 3.1), 1.0, (0.0, 2.0)),
@@ -302,13 +306,25 @@ def test_every_registered_claim_states_its_history_in_order():
 # --------------------------------------------------------------------------- command line and validate
 def test_calibrate_cli_json_and_table(tmp_path, capsys):
     out = tmp_path / "cal.json"
-    args = ["calibrate", "--claims", "toy-mean,toy-uncalibrated", "--profile", "quick", "--reps", "20"]
+    args = [
+        "calibrate",
+        "--claims",
+        "test-calibrate-mean,test-calibrate-uncalibrated",
+        "--profile",
+        "quick",
+        "--reps",
+        "20",
+    ]
     assert main([*args, "--seed", str(CAL_SEED), "--jobs", "1", "--json", str(out)]) == 0
     cap = capsys.readouterr()
     doc = json.loads(out.read_text())
     assert doc["schema"] == C.CALIBRATE_SCHEMA and doc["environment"]["diffapprox"] == da.__version__
-    assert "toy-mean" in cap.out and "smoke run" in cap.out and "toy-uncalibrated: toy: no sampler" in cap.out
-    assert "calibrate: toy-mean:" in cap.err  # progress and per-claim seconds on stderr
+    assert (
+        "test-calibrate-mean" in cap.out
+        and "smoke run" in cap.out
+        and "test-calibrate-uncalibrated: toy: no sampler" in cap.out
+    )
+    assert "calibrate: test-calibrate-mean:" in cap.err  # progress and per-claim seconds on stderr
     assert main([*args, "--seed", str(CAL_SEED), "--jobs", "1", "--json", "-", "--no-progress"]) == 0
     cap = capsys.readouterr()
     again = json.loads(cap.out)  # stdout holds the JSON alone
@@ -322,7 +338,7 @@ def test_calibrate_cli_json_and_table(tmp_path, capsys):
         (["--reps", "0"], "--reps"),
         (["--seed", "-1"], "--seed"),
         (["--jobs", "0"], "--jobs"),
-        (["--claims", "toy-mean,nope"], "claims"),
+        (["--claims", "test-calibrate-mean,nope"], "claims"),
         (["--claims", " , "], "--claims"),
         (["--json", "/nonexistent-dir/cal.json"], "--json"),
     ],
@@ -344,14 +360,30 @@ def test_calibrate_bad_profile_is_an_argparse_error(capsys):
 @pytest.fixture(scope="module")
 def calibration_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("cal") / "calibration-quick.json"
-    args = ["calibrate", "--claims", "toy-mean,toy-uncalibrated", "--profile", "quick", "--reps", "20"]
+    args = [
+        "calibrate",
+        "--claims",
+        "test-calibrate-mean,test-calibrate-uncalibrated",
+        "--profile",
+        "quick",
+        "--reps",
+        "20",
+    ]
     assert main([*args, "--seed", str(CAL_SEED), "--jobs", "1", "--json", str(path), "--no-progress"]) == 0
     return path
 
 
 def _validate(tmp_path, *extra):
     out = tmp_path / "run"
-    args = ["validate", "--profile", "quick", "--claims", "toy-mean,toy-uncalibrated", "--out", str(out)]
+    args = [
+        "validate",
+        "--profile",
+        "quick",
+        "--claims",
+        "test-calibrate-mean,test-calibrate-uncalibrated",
+        "--out",
+        str(out),
+    ]
     assert main([*args, "--no-progress", *extra]) == 0
     return out, json.loads((out / "results.json").read_text())
 
@@ -397,7 +429,7 @@ def test_validate_without_a_calibration_file_says_so(tmp_path):
 def test_validate_refuses_a_file_that_is_not_a_calibration(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"schema": "diffapprox.results/2", "claims": []}))
-    args = ["validate", "--profile", "quick", "--claims", "toy-mean", "--out", str(tmp_path / "run")]
+    args = ["validate", "--profile", "quick", "--claims", "test-calibrate-mean", "--out", str(tmp_path / "run")]
     assert main([*args, "--calibration", str(bad)]) == 2
     assert "--calibration" in capsys.readouterr().err and not (tmp_path / "run").exists()
 

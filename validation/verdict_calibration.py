@@ -239,7 +239,8 @@ class VerdictCalibration(Claim):
         return {
             "replications": p["reps"],
             "chunk": p["chunk"],
-            "sizes": list(SIZES),
+            "paths": list(SIZES),
+            "records": RECORDS,
             "ci_level_of_the_rules": LEVEL,
             "ci_level_of_each_rate": RATE_LEVEL,
             "equivalence": f"{RECORDS} stationary OU records per path, lag-1 corr {PHI}, band 1 +- {BAND_R}",
