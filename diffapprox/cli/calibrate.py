@@ -121,7 +121,7 @@ def run_calibrate(args) -> int:
     from ._common import emit_json
 
     claims = resolve_claims(ids)
-    jobs = args.jobs or max(1, min(os.cpu_count() or 1, len(claims)))
+    jobs = args.jobs or (os.cpu_count() or 1)
     if not args.no_progress:
         sys.stderr.write(
             f"calibrate: {len(claims)} claim(s), profile {args.profile}, {args.reps} replicates, {jobs} process(es)\n"
