@@ -109,7 +109,7 @@ def environment() -> dict:
 
 
 #: How many row names an old_source lists before it says how many more there are.
-_ROWS_LISTED = 6
+_ROWS_LISTED = 3
 
 
 def _rows_text(names: list[str]) -> str:
