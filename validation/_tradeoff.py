@@ -27,142 +27,52 @@ import functools
 import math
 
 import numpy as np
-from scipy import stats as _st
+from diffapprox import stats
 
 from ._common import save_figure  # noqa: F401 - re-exported: the trade-off claims call tradeoff.save_figure
 
 __all__ = [
     "CRITERIA",
     "tau_star",
-    "tau_star_boot",
+    "tau_star_summary",
+    "ratio_ci",
+    "boot_slope",
     "power_law_boot",
     "save_figure",
     "stable_delay",
     "band_verdict",
 ]
 
-#: name -> (kind, parameter)
-CRITERIA = {"ratio-1.1": ("ratio", 1.1), "ratio-1.5": ("ratio", 1.5), "band": ("band", 0.95)}
-
-
-def _criterion_ok(mean: np.ndarray, sd: np.ndarray, n: int, criterion: str) -> np.ndarray:
-    """Boolean (..., n_tau): does each delay still 'reach an error similar to tau = 0'?"""
-    kind, c = CRITERIA[criterion]
-    if kind == "ratio":
-        return mean <= c * mean[..., :1]
-    q = _st.t.ppf(0.5 + c / 2, max(n - 1, 1))
-    hw = q * sd / math.sqrt(n)
-    lo, hi = mean - hw, mean + hw
-    return (lo <= hi[..., :1]) & (hi >= lo[..., :1])
-
-
-def _largest(taus: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """Largest tau with ok True (tau = 0 is always ok)."""
-    idx = np.where(ok, np.arange(ok.shape[-1]), 0).max(axis=-1)
-    return taus[idx]
+CRITERIA = stats.THRESHOLD_CRITERIA
 
 
 def tau_star(taus, errors, criterion: str) -> float:
-    """tau* of one error curve.
-
-    Parameters
-    ----------
-    taus : array, shape (n_tau,)
-        Increasing delays, ``taus[0] == 0``.
-    errors : array, shape (n_tau, paths)
-        Final errors per delay and path (diverged paths already set to 1).
-    criterion : str
-        A key of :data:`CRITERIA`.
-    """
-    taus = np.asarray(taus, dtype=float)
-    e = np.asarray(errors, dtype=float)
-    if taus[0] != 0 or e.shape[0] != taus.size:
-        raise ValueError("expected taus starting at 0 and one error row per tau")
-    ok = _criterion_ok(e.mean(axis=1), e.std(axis=1, ddof=1), e.shape[1], criterion)
-    return float(_largest(taus, ok))
-
-
-def tau_star_boot(taus, errors, criterion: str, *, n_boot: int, seed: int) -> np.ndarray:
-    """Bootstrap replicates of :func:`tau_star`: paths resampled within each delay."""
-    taus = np.asarray(taus, dtype=float)
-    e = np.asarray(errors, dtype=float)
-    n_tau, n = e.shape
-    rng = np.random.default_rng(seed)
-    out = np.empty(n_boot)
-    chunk = max(1, int(2_000_000 // max(n_tau * n, 1)))
-    for b0 in range(0, n_boot, chunk):
-        b1 = min(n_boot, b0 + chunk)
-        idx = rng.integers(0, n, size=(b1 - b0, n_tau, n))
-        x = np.take_along_axis(e[None, :, :], idx, axis=2)
-        ok = _criterion_ok(x.mean(axis=2), x.std(axis=2, ddof=1), n, criterion)
-        out[b0:b1] = _largest(taus, ok)
-    return out
+    """tau* of one error curve (:func:`diffapprox.stats.threshold_point`)."""
+    return stats.threshold_point(taus, errors, criterion)
 
 
 def tau_star_summary(taus, errors, criterion: str, *, n_boot: int, seed: int, level: float = 0.95) -> dict:
-    """tau*, its bootstrap replicates and a CI widened by the grid step.
-
-    The true crossing lies between tau* and the next grid delay, so the upper CI end
-    is moved up by one grid step; a tau* at the last grid delay is censored (only a
-    lower bound; upper end infinite).
-    """
-    taus = np.asarray(taus, dtype=float)
-    est = tau_star(taus, errors, criterion)
-    reps = tau_star_boot(taus, errors, criterion, n_boot=n_boot, seed=seed)
-    lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2])
-    i_hi = int(np.searchsorted(taus, hi))
-    censored = bool(est >= taus[-1])
-    hi_w = math.inf if (censored or i_hi >= taus.size - 1) else float(taus[i_hi + 1])
-    return {"estimate": est, "ci": (float(lo), hi_w), "reps": reps, "censored": censored}
+    """tau*, its bootstrap replicates and a CI widened by the grid step (:func:`diffapprox.stats.threshold_ci`)."""
+    t = stats.threshold_ci(taus, errors, criterion, n_boot=n_boot, seed=seed, level=level)
+    return {"estimate": t.estimate, "ci": t.ci, "reps": t.replicates, "censored": t.censored}
 
 
 def band_verdict(ci, band) -> str:
-    """PASS/FAIL/INCONCLUSIVE of a CI (upper end may be inf) against a closed band (ends may be inf)."""
-    lo, hi = float(ci[0]), float(ci[1])
-    blo, bhi = float(band[0]), float(band[1])
-    if math.isnan(lo) or math.isnan(hi):
-        return "INCONCLUSIVE"
-    if blo <= lo and hi <= bhi:
-        return "PASS"
-    if hi < blo or lo > bhi:
-        return "FAIL"
-    return "INCONCLUSIVE"
+    """PASS/FAIL/INCONCLUSIVE of a CI against a band (:func:`diffapprox.stats.band_verdict`)."""
+    return stats.band_verdict(0.0, ci, band).value
 
 
 def power_law_boot(one_minus_mu, eta, tau_point, tau_reps, level: float = 0.95) -> dict:
-    """Fit ``log tau = log C + p log(1-mu) - q log eta`` to the point estimates and to each replicate.
-
-    Parameters
-    ----------
-    one_minus_mu, eta, tau_point : arrays, shape (m,)
-    tau_reps : array, shape (n_boot, m)
-        Bootstrap replicates of tau at each grid point (paths resampled).
-        Replicates with a non-positive tau are skipped and counted.
-    """
-    a = np.asarray(one_minus_mu, float)
-    e = np.asarray(eta, float)
-    X = np.column_stack([np.ones(a.size), np.log(a), -np.log(e)])
-    t = np.asarray(tau_point, float)
-    if np.any(t <= 0):
-        beta = np.full(3, math.nan)
-    else:
-        beta = np.linalg.lstsq(X, np.log(t), rcond=None)[0]
+    """:func:`diffapprox.stats.power_law_boot` as a dict."""
+    f = stats.power_law_boot(one_minus_mu, eta, tau_point, tau_reps, level=level)
     R = np.asarray(tau_reps, float)
-    good = np.all(R > 0, axis=1)
-    if good.any():
-        B = np.linalg.lstsq(X, np.log(R[good]).T, rcond=None)[0].T
-        qs = [(1 - level) / 2, (1 + level) / 2]
-        p_ci = tuple(float(v) for v in np.quantile(B[:, 1], qs))
-        q_ci = tuple(float(v) for v in np.quantile(B[:, 2], qs))
-    else:
-        p_ci = q_ci = (math.nan, math.nan)
     return {
-        "C": float(math.exp(beta[0])) if np.isfinite(beta[0]) else math.nan,
-        "p": float(beta[1]),
-        "q": float(beta[2]),
-        "p_ci": p_ci,
-        "q_ci": q_ci,
-        "usable": int(good.sum()),
+        "C": f.C,
+        "p": f.p,
+        "q": f.q,
+        "p_ci": f.p_ci,
+        "q_ci": f.q_ci,
+        "usable": int(np.all(R > 0, axis=1).sum()),
         "n_boot": int(R.shape[0]),
     }
 
@@ -238,39 +148,12 @@ def stable_delay(mu: float, eta: float, lambda1: float, spectrum=(4.0, 3.0, 2.0,
 
 
 def ratio_ci(num, den, *, n_boot: int, seed: int, level: float = 0.95) -> tuple[float, tuple[float, float]]:
-    """mean(num)/mean(den) of two independent samples, percentile bootstrap CI (each resampled)."""
-    a = np.asarray(num, float)
-    b = np.asarray(den, float)
-    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-    if a.size < 2 or b.size < 2 or b.mean() == 0:
-        return math.nan, (math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    ra = a[rng.integers(0, a.size, (n_boot, a.size))].mean(axis=1)
-    rb = b[rng.integers(0, b.size, (n_boot, b.size))].mean(axis=1)
-    r = ra / rb
-    lo, hi = np.quantile(r, [(1 - level) / 2, (1 + level) / 2])
-    return float(a.mean() / b.mean()), (float(lo), float(hi))
+    """:func:`diffapprox.stats.ratio_ci` as (estimate, ci)."""
+    e = stats.ratio_ci(num, den, n_boot=n_boot, seed=seed, level=level)
+    return e.estimate, e.ci
 
 
 def boot_slope(x, samples, stat, *, n_boot: int, seed: int, level: float = 0.95) -> tuple[float, tuple]:
-    """Log-log OLS slope of ``stat(samples)`` (a vector, one value per x) on x, bootstrap over paths.
-
-    ``samples`` is a list of arrays (paths,); ``stat`` maps the list to a vector of
-    positive values (so it may combine samples, e.g. differences of means).
-    Resamples with a non-positive value are skipped.
-    """
-    lx = np.log(np.asarray(x, float))
-    X = np.column_stack([np.ones(lx.size), lx])
-    y = np.asarray(stat(samples), float)
-    est = float(np.linalg.lstsq(X, np.log(y), rcond=None)[0][1]) if np.all(y > 0) else math.nan
-    rng = np.random.default_rng(seed)
-    out = []
-    arrs = [np.asarray(s, float) for s in samples]
-    for _ in range(n_boot):
-        yb = np.asarray(stat([a[rng.integers(0, a.size, a.size)] for a in arrs]), float)
-        if np.all(yb > 0):
-            out.append(np.linalg.lstsq(X, np.log(yb), rcond=None)[0][1])
-    if len(out) < 10:
-        return est, (math.nan, math.nan)
-    lo, hi = np.quantile(out, [(1 - level) / 2, (1 + level) / 2])
-    return est, (float(lo), float(hi))
+    """:func:`diffapprox.stats.loglog_slope_boot` as (slope, ci)."""
+    f = stats.loglog_slope_boot(x, samples, stat, n_boot=n_boot, seed=seed, level=level)
+    return f.slope, f.ci
