@@ -27,7 +27,7 @@ import functools
 import math
 
 import numpy as np
-from diffapprox import stats
+from diffapprox import HistoryEntry, stats
 
 from ._common import save_figure  # noqa: F401 - re-exported: the trade-off claims call tradeoff.save_figure
 
@@ -44,6 +44,27 @@ __all__ = [
 ]
 
 CRITERIA = stats.THRESHOLD_CRITERIA
+
+#: Where the verdicts before the one seed derivation come from.
+BEFORE_SEEDS = "earlier run: commit 839d945, profile standard, seed 20180330"
+
+
+def seeds_entry(version: int, old_verdict: str) -> HistoryEntry:
+    """The dated change to the one seed derivation (bootstrap seeds from ``derive_seed``): numbers move."""
+    return HistoryEntry(
+        date="2026-11-29",
+        version=version,
+        change=(
+            "bootstrap seeds derived as derive_seed(seed, claim id, label) instead of arithmetic on the "
+            "master seed (seed * 7919 + ..., seed + 1, ...); bands, grids and path counts unchanged"
+        ),
+        reason=(
+            "one seed derivation for the whole project: a seed depends only on the master seed and on "
+            "what it is for, so seeds of different claims and rows cannot collide; the bootstrap CIs move"
+        ),
+        old_verdict=old_verdict,
+        old_source=BEFORE_SEEDS,
+    )
 
 
 def tau_star(taus, errors, criterion: str) -> float:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, ClaimOutput, StreamingPCA
+from diffapprox import Claim, ClaimOutput, StreamingPCA, derive_seed
 from diffapprox import path_diagnostics
 from diffapprox.stats import measurement
 
@@ -49,6 +49,7 @@ def _tau(eta: float, gamma: float) -> int:
 class AsyncError(Claim):
     id = "async-error"
     order = 80
+    history = (tradeoff.seeds_entry(2, "PASS"),)
     paper_ref = "Lemma 3.4 (proof A.4)"
     statement = (
         "With tau ~ (1-mu)^2/((lambda1 + C_d) eta^(1/2-gamma)), the accumulated asynchronous error "
@@ -103,7 +104,9 @@ class AsyncError(Claim):
         ax = axes[0]
         for j, g in enumerate(GAMMAS):
             ss = [results[f"gamma={g:g}/eta={e:g}"]["D_sup"] for e in ETAS]
-            est, ci = tradeoff.boot_slope(ETAS, ss, lambda s: [x.mean() for x in s], n_boot=nb, seed=seed + 11 + j)
+            est, ci = tradeoff.boot_slope(
+                ETAS, ss, lambda s: [x.mean() for x in s], n_boot=nb, seed=derive_seed(seed, self.id, "rate", g)
+            )
             meas.append(
                 measurement(
                     f"rate/gamma={g:g}",

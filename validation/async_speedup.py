@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, ClaimOutput, StreamingPCA
+from diffapprox import Claim, ClaimOutput, StreamingPCA, derive_seed
 from diffapprox import simulate
 from diffapprox.stats import measurement
 
@@ -54,6 +54,7 @@ _PROFILES = {
 class AsyncSpeedup(Claim):
     id = "async-speedup"
     order = 50
+    history = (tradeoff.seeds_entry(2, "PASS"),)
     paper_ref = "Proposition 3.6, Remark 3.7, Remark 3.11 (2)"
     statement = (
         "With delays below the threshold, phase III needs about as many iterations as without delay "
@@ -111,9 +112,9 @@ class AsyncSpeedup(Claim):
         meas, findings = [], []
         base = results["workers=1"]["N"]
         ws, sp, spc = [], [], []
-        for i, m in enumerate(WORKERS[1:]):
+        for m in WORKERS[1:]:
             r = results[f"workers={m}"]
-            est, ci = tradeoff.ratio_ci(r["N"], base, n_boot=nb, seed=seed * 101 + i)
+            est, ci = tradeoff.ratio_ci(r["N"], base, n_boot=nb, seed=derive_seed(seed, self.id, "iteration_ratio", m))
             meas.append(
                 measurement(
                     f"iteration_ratio/workers={m}",
@@ -141,9 +142,9 @@ class AsyncSpeedup(Claim):
             sp.append(s)
             spc.append((m / ci[1], m / ci[0]))
         base0 = results["mu=0"]["N"]
-        for i, m in enumerate(MUS_B[1:]):
+        for m in MUS_B[1:]:
             r = results[f"mu={m:g}"]
-            est, ci = tradeoff.ratio_ci(r["N"], base0, n_boot=nb, seed=seed * 103 + i)
+            est, ci = tradeoff.ratio_ci(r["N"], base0, n_boot=nb, seed=derive_seed(seed, self.id, "momentum_ratio", m))
             meas.append(
                 measurement(
                     f"momentum_ratio/mu={m:g}",

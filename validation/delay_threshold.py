@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, ClaimOutput, StreamingPCA
+from diffapprox import Claim, ClaimOutput, StreamingPCA, derive_seed
 from diffapprox import simulate
 from diffapprox.stats import measurement
 
@@ -75,6 +75,7 @@ def _key(mu, eta, tau) -> str:
 class DelayThreshold(Claim):
     id = "delay-threshold"
     order = 30
+    history = (tradeoff.seeds_entry(2, "FAIL"),)
     paper_ref = "Remark 3.11; Theorems 3.3 and 3.5"
     statement = (
         "The largest tolerable delay scales as tau* ~ (1-mu)^2 eta^-q with q <= 1/2 "
@@ -145,12 +146,16 @@ class DelayThreshold(Claim):
         pr = _PROFILES[profile]
         t0 = time.perf_counter()
         pts, star, stab, div = [], {}, {}, {}
-        for i, mu in enumerate(MUS):
-            for j, eta in enumerate(ETAS):
+        for mu in MUS:
+            for eta in ETAS:
                 taus = _taus(mu, eta)
                 errs = np.array([results[_key(mu, eta, t)]["error"] for t in taus])
                 s = tradeoff.tau_star_summary(
-                    taus, errs, CRITERION, n_boot=pr["n_boot"], seed=(seed * 104729 + 17 * i + j) % 2**32
+                    taus,
+                    errs,
+                    CRITERION,
+                    n_boot=pr["n_boot"],
+                    seed=derive_seed(seed, self.id, "tau_star", f"mu={mu:g}/eta={eta:g}"),
                 )
                 star[(mu, eta)] = s
                 stab[(mu, eta)] = tradeoff.stable_delay(mu, eta, SPECTRUM[0])

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, ClaimOutput, StreamingPCA
+from diffapprox import Claim, ClaimOutput, StreamingPCA, derive_seed
 from diffapprox import simulate
 from diffapprox.stats import mean_ci, measurement
 
@@ -54,6 +54,7 @@ def _key(mu: float, tau: int) -> str:
 class Figure1(Claim):
     id = "figure1"
     order = 20
+    history = (tradeoff.seeds_entry(2, "INCONCLUSIVE"),)
     paper_ref = "Section 5.1, Figure 1"
     statement = (
         "For mu = 0.7, 0.8, 0.85, 0.9, 0.95 the optimal delays (largest tau reaching an error "
@@ -144,13 +145,13 @@ class Figure1(Claim):
         star: dict[tuple, dict] = {}
         for K in budgets:
             for mu in MUS:
-                for ci_, crit in enumerate(tradeoff.CRITERIA):
+                for crit in tradeoff.CRITERIA:
                     s = tradeoff.tau_star_summary(
                         taus,
                         errors[K][mu],
                         crit,
                         n_boot=pr["n_boot"],
-                        seed=(seed * 7919 + 31 * MUS.index(mu) + ci_ + K) % 2**32,
+                        seed=derive_seed(seed, self.id, "tau_star", f"K={K}", f"mu={mu:g}", crit),
                     )
                     star[(K, mu, crit)] = s
                     paper = PAPER_TAU[mu]

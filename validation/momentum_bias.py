@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import ClaimOutput
+from diffapprox import ClaimOutput, derive_seed
 from diffapprox.stats import measurement
 
 from . import _lemmas as lm
@@ -35,6 +35,7 @@ _LOCAL = float(np.polyfit(np.log(_E), np.log(_E * np.log(1 / _E)), 1)[0])
 class MomentumBias(lm.LemmaGridClaim):
     id = "momentum-bias"
     order = 70
+    history = (tradeoff.seeds_entry(2, "PASS"),)
     paper_ref = "Lemma 3.2"
     statement = "||m_{k+1} - M~(v_k)|| <= O(eta log(1/eta)) + O(tau lambda1 eta/(1-mu)^2) w.p. 1."
 
@@ -48,7 +49,11 @@ class MomentumBias(lm.LemmaGridClaim):
         meas = []
         sel = [c for c in g if c[0] == 0.7 and c[2] == 0]
         est, ci = tradeoff.boot_slope(
-            [c[1] for c in sel], [S[c] for c in sel], lambda ss: [s.mean() for s in ss], n_boot=nb, seed=seed + 5
+            [c[1] for c in sel],
+            [S[c] for c in sel],
+            lambda ss: [s.mean() for s in ss],
+            n_boot=nb,
+            seed=derive_seed(seed, self.id, "slope/eta"),
         )
         band = (_LOCAL - 0.2, inf)
         meas.append(
@@ -71,7 +76,7 @@ class MomentumBias(lm.LemmaGridClaim):
         def diff(ss):
             return [ss[i].mean() - ss[n + i].mean() for i in range(n)]
 
-        est, ci = tradeoff.boot_slope(x, samples, diff, n_boot=nb, seed=seed + 6)
+        est, ci = tradeoff.boot_slope(x, samples, diff, n_boot=nb, seed=derive_seed(seed, self.id, "slope/delay_term"))
         meas.append(
             measurement(
                 "slope/delay_term",

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, ClaimOutput, StreamingPCA
+from diffapprox import Claim, ClaimOutput, StreamingPCA, derive_seed
 from diffapprox import simulate
 from diffapprox.stats import measurement
 
@@ -52,6 +52,7 @@ def _spec(law: str, m: int) -> str:
 class RandomDelay(Claim):
     id = "random-delay"
     order = 40
+    history = (tradeoff.seeds_entry(2, "PASS"),)
     paper_ref = "Section 4, moment condition (4.1)"
     statement = (
         "Unbounded random delays whose mean satisfies (4.1) give the same limit (error curves, "
@@ -119,10 +120,10 @@ class RandomDelay(Claim):
         for m in MEANS:
             ok = m <= M_OK
             c = results[f"law=const/mean={m}"]
-            for j, law in enumerate(LAWS[1:]):
+            for law in LAWS[1:]:
                 r = results[f"law={law}/mean={m}"]
-                for i, (q, what) in enumerate((("stat", "stationary_error_ratio"), ("escape", "escape_ratio"))):
-                    est, ci = tradeoff.ratio_ci(r[q], c[q], n_boot=nb, seed=seed * 1009 + m * 7 + j * 3 + i)
+                for q, what in (("stat", "stationary_error_ratio"), ("escape", "escape_ratio")):
+                    est, ci = tradeoff.ratio_ci(r[q], c[q], n_boot=nb, seed=derive_seed(seed, self.id, what, law, m))
                     meas.append(
                         measurement(
                             f"{what}/law={law}/mean={m}",
@@ -135,9 +136,11 @@ class RandomDelay(Claim):
                             + f"; {r['diverged']} diverged (random), {c['diverged']} (const)",
                         )
                     )
-            for j, law in enumerate(LAWS):
+            for law in LAWS:
                 r = results[f"law={law}/mean={m}"]
-                est, ci = tradeoff.ratio_ci(r["traverse"], np.full(8, T_ODE), n_boot=nb, seed=seed * 31 + m + j)
+                est, ci = tradeoff.ratio_ci(
+                    r["traverse"], np.full(8, T_ODE), n_boot=nb, seed=derive_seed(seed, self.id, "traverse", law, m)
+                )
                 meas.append(
                     measurement(
                         f"traverse_ode_ratio/law={law}/mean={m}",
