@@ -1092,44 +1092,45 @@ def ratio_ci(num, den, *, n_boot: int, seed: int, level: float = 0.95) -> Estima
 
 
 def loglog_slope_boot(
-    x, samples: Sequence, stat: Callable[[list], Sequence[float]], *, n_boot: int, seed: int, level: float = 0.95
+    x, samples: Sequence, stat: Callable[[list], Sequence], *, n_boot: int, seed: int, level: float = 0.95
 ) -> SlopeFit:
     """Log-log OLS slope of ``stat(samples)`` on ``x``, percentile bootstrap over paths.
 
     Unlike :func:`loglog_slope_bootstrap`, ``stat`` maps the whole list of samples to one value per
     ``x``, so a point may combine samples (e.g. a difference of two means, or a mean over a
-    predicted bound).  Each replicate resamples every sample's paths independently; a replicate with
-    a non-positive value is skipped and counted in ``method``; fewer than 10 usable replicates give
-    a NaN CI.
+    predicted bound).  Every replicate resamples each sample's paths independently.  ``stat`` is
+    called once on the samples and once on all replicates at once, with arrays whose *last* axis
+    holds the paths (shape (n_boot, paths_j)): write it with ``axis=-1`` reductions.  A replicate
+    with a non-positive value is skipped and counted in ``method``; fewer than 10 usable replicates
+    give a NaN CI.
 
     Parameters
     ----------
     x : array, shape (m,)
     samples : sequence of arrays, each shape (paths_j,)
     stat : callable
-        ``list of arrays -> m positive values``.
+        ``list of arrays (..., paths_j) -> m values, each of shape (...)`` (positive).
     """
     level = _level(level)
     n_boot = check_int("n_boot", n_boot, 10)
     lx = np.log(np.asarray(x, float))
     X = np.column_stack([np.ones(lx.size), lx])
-    y = np.asarray(stat(samples), float)
+    arrs = [np.asarray(s, float).ravel() for s in samples]
+    y = np.asarray(stat(arrs), float)
     beta = np.linalg.lstsq(X, np.log(y), rcond=None)[0] if np.all(y > 0) else np.full(2, math.nan)
     rng = np.random.default_rng(seed)
-    out = []
-    arrs = [np.asarray(s, float) for s in samples]
-    for _ in range(n_boot):
-        yb = np.asarray(stat([a[rng.integers(0, a.size, a.size)] for a in arrs]), float)
-        if np.all(yb > 0):
-            out.append(np.linalg.lstsq(X, np.log(yb), rcond=None)[0][1])
-    ci = tuple(float(v) for v in np.quantile(out, [(1 - level) / 2, (1 + level) / 2])) if len(out) >= 10 else _NAN2
+    reps = np.asarray(stat([a[rng.integers(0, a.size, (n_boot, a.size))] for a in arrs]), float)  # (m, n_boot)
+    good = np.all(reps > 0, axis=0)
+    slopes = np.linalg.lstsq(X, np.log(reps[:, good]), rcond=None)[0][1] if good.any() else np.empty(0)
+    qs = [(1 - level) / 2, (1 + level) / 2]
+    ci = tuple(float(v) for v in np.quantile(slopes, qs)) if slopes.size >= 10 else _NAN2
     return SlopeFit(
         slope=float(beta[1]),
         intercept=float(beta[0]),
         ci=ci,
         level=level,
         n=int(lx.size),
-        method=f"log-log OLS, percentile bootstrap over paths ({len(out)}/{n_boot} usable resamples)",
+        method=f"log-log OLS, percentile bootstrap over paths ({int(good.sum())}/{n_boot} usable resamples)",
     )
 
 

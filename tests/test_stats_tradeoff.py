@@ -93,19 +93,19 @@ def test_loglog_slope_boot_recovers_a_slope_and_combines_samples():
     lo = [rng.gamma(9.0, 1.0 / 9.0, 400) for _ in x]
 
     def diff(ss):
-        return [ss[i].mean() - ss[4 + i].mean() for i in range(4)]
+        return [ss[i].mean(axis=-1) - ss[4 + i].mean(axis=-1) for i in range(4)]
 
     f = S.loglog_slope_boot(x, hi + lo, diff, n_boot=400, seed=2)
     assert f.ci[0] < 1.5 < f.ci[1] and f.ci[1] - f.ci[0] < 0.3
     assert "400/400" in f.method
-    g = S.loglog_slope_boot(x, lo, lambda ss: [s.mean() / xi for s, xi in zip(ss, x)], n_boot=400, seed=2)
+    g = S.loglog_slope_boot(x, lo, lambda ss: [s.mean(axis=-1) / xi for s, xi in zip(ss, x)], n_boot=400, seed=2)
     assert g.ci[0] < -1.0 < g.ci[1]
 
 
 def test_loglog_slope_boot_skips_non_positive_replicates():
     x = np.array([1.0, 2.0])
     s = [np.array([-1.0, 3.0]), np.array([1.0, 1.0])]  # the first mean is <= 0 in about a quarter of the resamples
-    f = S.loglog_slope_boot(x, s, lambda ss: [a.mean() for a in ss], n_boot=200, seed=1)
+    f = S.loglog_slope_boot(x, s, lambda ss: [a.mean(axis=-1) for a in ss], n_boot=200, seed=1)
     used = int(f.method.split("(")[1].split("/")[0])
     assert 100 < used < 200
 

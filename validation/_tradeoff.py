@@ -36,7 +36,6 @@ __all__ = [
     "tau_star",
     "tau_star_summary",
     "ratio_ci",
-    "boot_slope",
     "power_law_boot",
     "save_figure",
     "stable_delay",
@@ -96,6 +95,41 @@ def power_law_boot(one_minus_mu, eta, tau_point, tau_reps, level: float = 0.95) 
         "usable": int(np.all(R > 0, axis=1).sum()),
         "n_boot": int(R.shape[0]),
     }
+
+
+# ----------------------------------------------------------------------------- controls and planning
+
+
+def gamma_paths(rng: np.random.Generator, mean, cv: float, n: int) -> np.ndarray:
+    """``n`` positive per-path values with mean ``mean`` and coefficient of variation ``cv`` (a gamma law).
+
+    The synthetic controls draw path statistics (errors, norms, passage times) this way: right-skewed
+    and positive like the real ones, with the spread of the claim's own Monte-Carlo noise.
+    """
+    k = 1.0 / (cv * cv)
+    return rng.gamma(k, float(mean) / k, size=n)
+
+
+def finite_paths(x) -> tuple[np.ndarray, int]:
+    """The finite values of a per-path array and how many were left out (diverged or not observed)."""
+    a = np.asarray(x, dtype=float).ravel()
+    ok = np.isfinite(a)
+    return a[ok], int(a.size - ok.sum())
+
+
+def slope_se(x, se_points) -> float:
+    """Planned SE of an OLS slope of ``log y`` on ``log x`` when ``log y_j`` has standard error ``se_points[j]``.
+
+    ``sqrt(sum_j w_j^2 se_j^2)`` with the OLS weights ``w_j = (log x_j - mean) / S_xx``.
+    """
+    lx = np.log(np.asarray(x, dtype=float))
+    w = (lx - lx.mean()) / float(((lx - lx.mean()) ** 2).sum())
+    return float(math.sqrt(float((w * w * np.asarray(se_points, dtype=float) ** 2).sum())))
+
+
+def effect(se: float, m: int) -> float:
+    """The stated detectable effect of one of ``m`` judged rows whose planned standard error is ``se``."""
+    return stats.detectable_effect(se, level=stats.row_level(m))
 
 
 def new_figure(ncols: int = 1, width: float = 6.4, height: float = 4.4):
@@ -172,9 +206,3 @@ def ratio_ci(num, den, *, n_boot: int, seed: int, level: float = 0.95) -> tuple[
     """:func:`diffapprox.stats.ratio_ci` as (estimate, ci)."""
     e = stats.ratio_ci(num, den, n_boot=n_boot, seed=seed, level=level)
     return e.estimate, e.ci
-
-
-def boot_slope(x, samples, stat, *, n_boot: int, seed: int, level: float = 0.95) -> tuple[float, tuple]:
-    """:func:`diffapprox.stats.loglog_slope_boot` as (slope, ci)."""
-    f = stats.loglog_slope_boot(x, samples, stat, n_boot=n_boot, seed=seed, level=level)
-    return f.slope, f.ci
