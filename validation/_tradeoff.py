@@ -35,7 +35,6 @@ __all__ = [
     "CRITERIA",
     "tau_star",
     "tau_star_summary",
-    "ratio_ci",
     "power_law_boot",
     "save_figure",
     "stable_delay",
@@ -200,9 +199,3 @@ def stable_delay(mu: float, eta: float, lambda1: float, spectrum=(4.0, 3.0, 2.0,
         raise ValueError("lambda1 must be the spectrum's largest eigenvalue")
     r = max_stable_delay(StreamingPCA(spectrum=tuple(spectrum)), mu=float(mu), eta=float(eta))
     return -1 if r.overall is None else int(r.overall)
-
-
-def ratio_ci(num, den, *, n_boot: int, seed: int, level: float = 0.95) -> tuple[float, tuple[float, float]]:
-    """:func:`diffapprox.stats.ratio_ci` as (estimate, ci)."""
-    e = stats.ratio_ci(num, den, n_boot=n_boot, seed=seed, level=level)
-    return e.estimate, e.ci
