@@ -87,11 +87,15 @@ __all__ = [
     "THRESHOLD_CRITERIA",
     "threshold_point",
     "threshold_replicates",
+    "threshold_replicates_all",
+    "THRESHOLD_RESAMPLING",
+    "threshold_cis",
     "Threshold",
     "threshold_ci",
     "ratio_ci",
     "loglog_slope_boot",
     "power_law_boot",
+    "interval_censored",
 ]
 
 
@@ -995,21 +999,47 @@ def threshold_point(grid, samples, criterion: str) -> float:
     return float(_largest_ok(g, ok))
 
 
-def threshold_replicates(grid, samples, criterion: str, *, n_boot: int, seed: int) -> np.ndarray:
-    """Bootstrap replicates of :func:`threshold_point`, shape (n_boot,): paths resampled within each grid point."""
-    g, e = _threshold_args(grid, samples, criterion)
-    n_boot = check_int("n_boot", n_boot, 10)
+#: How :func:`threshold_replicates` redraws the curve: ``paths`` resamples the paths at every grid point
+#: (the nonparametric bootstrap); ``normal`` draws each grid point's mean from its normal approximation
+#: ``N(mean, sd^2/n)`` and keeps its sd (the parametric bootstrap of the means: the CLT the path
+#: bootstrap itself relies on, at a cost that does not grow with the number of paths).
+THRESHOLD_RESAMPLING = ("paths", "normal")
+
+
+def _resampled_moments(e: np.ndarray, n_boot: int, seed: int, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """Means and sds, shape (n_boot, m), of ``n_boot`` redraws of the curve ``e`` (m, paths)."""
+    if method not in THRESHOLD_RESAMPLING:
+        raise DiffapproxError("method", f"one of {', '.join(THRESHOLD_RESAMPLING)}", method)
     m, n = e.shape
     rng = np.random.default_rng(seed)
-    out = np.empty(n_boot)
+    sd = e.std(axis=1, ddof=1)
+    if method == "normal":
+        means = e.mean(axis=1) + sd / math.sqrt(n) * rng.standard_normal((n_boot, m))
+        return means, np.broadcast_to(sd, (n_boot, m))
+    means, sds = np.empty((n_boot, m)), np.empty((n_boot, m))
     chunk = max(1, int(2_000_000 // max(m * n, 1)))  # bounds the index array's memory
     for b0 in range(0, n_boot, chunk):
         b1 = min(n_boot, b0 + chunk)
-        idx = rng.integers(0, n, size=(b1 - b0, m, n))
-        x = np.take_along_axis(e[None, :, :], idx, axis=2)
-        ok = _criterion_ok(x.mean(axis=2), x.std(axis=2, ddof=1), n, criterion)
-        out[b0:b1] = _largest_ok(g, ok)
-    return out
+        x = np.take_along_axis(e[None, :, :], rng.integers(0, n, size=(b1 - b0, m, n)), axis=2)
+        means[b0:b1], sds[b0:b1] = x.mean(axis=2), x.std(axis=2, ddof=1)
+    return means, sds
+
+
+def threshold_replicates(grid, samples, criterion: str, *, n_boot: int, seed: int, method: str = "paths") -> np.ndarray:
+    """Bootstrap replicates of :func:`threshold_point`, shape (n_boot,), the curve redrawn by ``method``."""
+    return threshold_replicates_all(grid, samples, (criterion,), n_boot=n_boot, seed=seed, method=method)[criterion]
+
+
+def threshold_replicates_all(
+    grid, samples, criteria: Sequence[str], *, n_boot: int, seed: int, method: str = "paths"
+) -> dict[str, np.ndarray]:
+    """:func:`threshold_replicates` of several criteria from the same redraws of the curve."""
+    g, e = _threshold_args(grid, samples, criteria[0])
+    for c in criteria:
+        _threshold_args(g, e, c)
+    n_boot = check_int("n_boot", n_boot, 10)
+    mean, sd = _resampled_moments(e, n_boot, seed, method)
+    return {c: _largest_ok(g, _criterion_ok(mean, sd, e.shape[1], c)) for c in criteria}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -1043,30 +1073,43 @@ class Threshold:
         return Estimate(estimate=self.estimate, ci=self.ci, level=self.level, n=self.n, method=self.method)
 
 
-def threshold_ci(grid, samples, criterion: str, *, n_boot: int, seed: int, level: float = 0.95) -> Threshold:
+def threshold_ci(
+    grid, samples, criterion: str, *, n_boot: int, seed: int, level: float = 0.95, method: str = "paths"
+) -> Threshold:
     """:func:`threshold_point` with a percentile-bootstrap CI widened by the grid step.
 
     The true crossing lies between the threshold and the next grid value, so the CI's upper end is
     the grid value after the bootstrap's upper quantile; a threshold at the grid's last value is
-    censored (upper end infinite).
+    censored (upper end infinite).  ``method``: see :data:`THRESHOLD_RESAMPLING`.
     """
+    return threshold_cis(grid, samples, (criterion,), n_boot=n_boot, seed=seed, level=level, method=method)[criterion]
+
+
+def threshold_cis(
+    grid, samples, criteria: Sequence[str], *, n_boot: int, seed: int, level: float = 0.95, method: str = "paths"
+) -> dict[str, Threshold]:
+    """:func:`threshold_ci` of several criteria from the same redraws of the curve."""
     level = _level(level)
-    g, e = _threshold_args(grid, samples, criterion)
-    est = threshold_point(g, e, criterion)
-    reps = threshold_replicates(g, e, criterion, n_boot=n_boot, seed=seed)
-    lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2])
-    i_hi = int(np.searchsorted(g, hi))
-    censored = bool(est >= g[-1])
-    hi_w = math.inf if (censored or i_hi >= g.size - 1) else float(g[i_hi + 1])
-    return Threshold(
-        estimate=est,
-        ci=(float(lo), hi_w),
-        level=level,
-        n=e.shape[1],
-        method=f"{criterion}; percentile bootstrap over paths ({n_boot} resamples), upper end + one grid step",
-        replicates=reps,
-        censored=censored,
-    )
+    g, e = _threshold_args(grid, samples, criteria[0])
+    reps = threshold_replicates_all(g, e, criteria, n_boot=n_boot, seed=seed, method=method)
+    out = {}
+    for c in criteria:
+        est = threshold_point(g, e, c)
+        lo, hi = np.quantile(reps[c], [(1 - level) / 2, (1 + level) / 2])
+        i_hi = int(np.searchsorted(g, hi))
+        censored = bool(est >= g[-1])
+        hi_w = math.inf if (censored or i_hi >= g.size - 1) else float(g[i_hi + 1])
+        how = "over paths" if method == "paths" else "of the means (normal)"
+        out[c] = Threshold(
+            estimate=est,
+            ci=(float(lo), hi_w),
+            level=level,
+            n=e.shape[1],
+            method=f"{c}; percentile bootstrap {how} ({n_boot} redraws), upper end + one grid step",
+            replicates=reps[c],
+            censored=censored,
+        )
+    return out
 
 
 def ratio_ci(num, den, *, level: float = 0.95, n_boot: int | None = None, seed: int | None = None) -> Estimate:
@@ -1145,7 +1188,41 @@ def loglog_slope_boot(
     )
 
 
-def power_law_boot(one_minus_mu, eta, tau_point, tau_reps, *, level: float = 0.95) -> PowerLawFit:
+def _next_on_grid(grid, v: np.ndarray) -> np.ndarray:
+    """The grid value after each ``v`` (a grid value); one grid ratio beyond the last value."""
+    g = np.asarray(grid, dtype=float)
+    i = np.searchsorted(g, v, side="right")
+    beyond = v * (g[-1] / g[-2] if g.size > 1 and g[-2] > 0 else 2.0)
+    return np.where(i < g.size, g[np.minimum(i, g.size - 1)], beyond)
+
+
+def interval_censored(grids, tau_point, tau_reps, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Thresholds read off grids as the intervals they stand for: ``[tau, next grid value)``.
+
+    A threshold found on a grid (:func:`threshold_point`) is the grid value below the crossing; the
+    crossing lies anywhere up to the next grid value.  Returns the geometric midpoints of the point
+    estimates' intervals, shape (m,), and the replicates drawn log-uniformly within theirs, shape
+    (n_boot, m), so that a fit's CI carries the grid's resolution as well as the paths' noise.  A
+    threshold of 0 has no log-midpoint and stays 0 (a fit in logs skips it).
+    """
+    t = np.asarray(tau_point, dtype=float)
+    R = np.asarray(tau_reps, dtype=float)
+    rng = np.random.default_rng(seed)
+    u = rng.random(R.shape)
+    mid, out = np.zeros(t.size), np.zeros(R.shape)
+    for j, g in enumerate(grids):
+        if t[j] > 0:
+            mid[j] = math.sqrt(t[j] * float(_next_on_grid(g, np.array([t[j]]))[0]))
+        r = R[:, j]
+        pos = r > 0
+        hi = _next_on_grid(g, r[pos])
+        out[pos, j] = np.exp(np.log(r[pos]) + u[pos, j] * np.log(hi / r[pos]))
+    return mid, out
+
+
+def power_law_boot(
+    one_minus_mu, eta, tau_point, tau_reps, *, level: float = 0.95, drop_zero: bool = False
+) -> PowerLawFit:
     """Fit ``log tau = log C + p log(1-mu) - q log eta`` to point estimates and to each bootstrap replicate.
 
     Parameters
@@ -1154,6 +1231,9 @@ def power_law_boot(one_minus_mu, eta, tau_point, tau_reps, *, level: float = 0.9
     tau_reps : array, shape (n_boot, m)
         Bootstrap replicates of tau at every grid point (e.g. :attr:`Threshold.replicates`).
         Replicates with a non-positive tau are skipped and counted in ``method``.
+    drop_zero : bool
+        Leave out of the fit (and count in ``method``) the points whose estimate is <= 0, e.g. a
+        threshold below a grid's first positive value; otherwise such a point makes the fit NaN.
 
     Returns
     -------
@@ -1164,10 +1244,12 @@ def power_law_boot(one_minus_mu, eta, tau_point, tau_reps, *, level: float = 0.9
     level = _level(level)
     a = np.asarray(one_minus_mu, float)
     e = np.asarray(eta, float)
-    X = np.column_stack([np.ones(a.size), np.log(a), -np.log(e)])
     t = np.asarray(tau_point, float)
+    keep = t > 0 if drop_zero else np.ones(t.size, dtype=bool)
+    a, e, t = a[keep], e[keep], t[keep]
+    X = np.column_stack([np.ones(a.size), np.log(a), -np.log(e)])
     p_ols = q_ols = _NAN2
-    if np.any(~(t > 0)):
+    if np.any(~(t > 0)) or t.size < 3:
         beta = np.full(3, math.nan)
     else:
         beta, se, dof = _ols(X, np.log(t))
@@ -1175,7 +1257,7 @@ def power_law_boot(one_minus_mu, eta, tau_point, tau_reps, *, level: float = 0.9
             qt = _st.t.ppf(0.5 + level / 2, dof)
             p_ols = (float(beta[1] - qt * se[1]), float(beta[1] + qt * se[1]))
             q_ols = (float(beta[2] - qt * se[2]), float(beta[2] + qt * se[2]))
-    R = np.asarray(tau_reps, float)
+    R = np.asarray(tau_reps, float)[:, keep]
     good = np.all(R > 0, axis=1)
     p_ci = q_ci = _NAN2
     if good.any():
@@ -1193,5 +1275,6 @@ def power_law_boot(one_minus_mu, eta, tau_point, tau_reps, *, level: float = 0.9
         q_ci_ols=q_ols,
         level=level,
         n=int(a.size),
-        method=f"OLS in logs; percentile CI over {int(good.sum())}/{R.shape[0]} usable bootstrap replicates",
+        method=f"OLS in logs; percentile CI over {int(good.sum())}/{R.shape[0]} usable bootstrap replicates"
+        + (f"; {int((~keep).sum())} point(s) with a zero estimate left out" if (~keep).any() else ""),
     )

@@ -136,4 +136,18 @@ def test_power_law_boot_recovers_exponents():
     assert fit.p_ci[0] < 1.3 < fit.p_ci[1] and fit.q_ci[0] < 0.8 < fit.q_ci[1]
     reps[0, 3] = 0.0  # a replicate with a zero threshold cannot be fitted in logs: skipped, counted
     assert "299/300" in S.power_law_boot(a, e, true, reps).method
-    assert math.isnan(S.power_law_boot(a, e, np.where(a == 0.5, 0.0, true), reps).p)
+    zero = np.where((a == 0.5) & (e == 2e-3), 0.0, true)
+    assert math.isnan(S.power_law_boot(a, e, zero, reps).p)
+    f = S.power_law_boot(a, e, zero, reps, drop_zero=True)
+    assert f.p == pytest.approx(1.3, abs=1e-9) and f.n == 15 and "1 point(s) with a zero estimate left out" in f.method
+
+
+def test_interval_censored_midpoints_and_draws_stay_inside_their_grid_step():
+    grids = [np.array([0.0, 10, 12, 14, 17, 20]), np.array([0.0, 1, 2, 3])]
+    reps = np.array([[12.0, 1.0], [20.0, 0.0], [10.0, 3.0]] * 200)
+    mid, r = S.interval_censored(grids, [12.0, 0.0], reps, seed=FIT_SEED)
+    assert mid[0] == pytest.approx(math.sqrt(12 * 14)) and mid[1] == 0.0
+    assert np.all((r[0::3, 0] >= 12) & (r[0::3, 0] < 14)) and np.all((r[2::3, 1] >= 3) & (r[2::3, 1] < 4.5))
+    assert np.all((r[1::3, 0] >= 20) & (r[1::3, 0] < 20 * 20 / 17)) and np.all(r[1::3, 1] == 0)
+    # log-uniform within [12, 14): the mean log sits at the log-midpoint
+    assert np.log(r[0::3, 0]).mean() == pytest.approx(np.log(mid[0]), abs=0.01)

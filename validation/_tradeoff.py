@@ -126,6 +126,20 @@ def slope_se(x, se_points) -> float:
     return float(math.sqrt(float((w * w * np.asarray(se_points, dtype=float) ** 2).sum())))
 
 
+def threshold_curve(rng: np.random.Generator, taus, theta: float, base: float, cv: float, n: int, jump: float = 4.0):
+    """Per-path errors, shape (len(taus), n), of a delay curve whose tolerable delay is ``theta``.
+
+    The mean error is ``base`` up to ``theta`` and ``jump x base`` beyond (a sharp crossing, like the
+    measured curves near the linear-stability limit), with gamma per-path noise of coefficient of
+    variation ``cv``: every criterion of :data:`diffapprox.stats.THRESHOLD_CRITERIA` then reads the
+    largest grid delay <= ``theta``.
+    """
+    t = np.asarray(taus, dtype=float)
+    mean = np.where(t <= theta, base, base * jump)
+    k = 1.0 / (cv * cv)
+    return rng.gamma(k, 1.0 / k, size=(t.size, n)) * mean[:, None]
+
+
 def effect(se: float, m: int) -> float:
     """The stated detectable effect of one of ``m`` judged rows whose planned standard error is ``se``."""
     return stats.detectable_effect(se, level=stats.row_level(m))
@@ -186,6 +200,7 @@ def _local_max_stable_delay(mu: float, a: float, confirm: bool = False) -> int:
     return t
 
 
+@functools.lru_cache(maxsize=4096)
 def stable_delay(mu: float, eta: float, lambda1: float, spectrum=(4.0, 3.0, 2.0, 1.0)) -> int:
     """Largest constant delay keeping every mode linearly stable (library ``max_stable_delay``).
 
