@@ -1,24 +1,20 @@
-"""Shared helpers of the momentum-asynchrony claims.
+"""Shared helpers of the momentum-asynchrony claims (figure1, delay-threshold, random-delay, async-speedup,
+norm-bound, momentum-bias, async-error).
 
-* :func:`tau_star` / :func:`tau_star_boot`: the "optimal delay" of Section 5.1 under
-  stated criteria, from per-path final errors on a grid of delays, with a bootstrap
-  over paths.
-* :func:`power_law_boot`: ``tau* = C (1-mu)^p eta^-q`` fitted to each bootstrap
-  replicate of a grid of thresholds (percentile CIs for p and q).
-* :func:`save_figure`: PNG + SVG with matplotlib's Agg backend.
-* :func:`stable_delay`: exact linear-stability limit of the delayed heavy-ball
-  recursion (the library's ``max_stable_delay``; a local boundary-crossing version
-  cross-checks it in the tests).
+Every interval, fit and verdict rule they use lives in :mod:`diffapprox.stats` (thresholds of curves,
+ratios of means, slopes of path statistics, power-law fits, the censored band verdict); this module
+holds what is particular to these claims:
 
-Criteria for tau* (fixed before any run; "largest" is the paper's own wording:
-"the largest delay at which Async-MSGD still reaches an error similar to tau = 0"):
-
-``ratio-c``
-    the largest grid delay whose mean final error is <= c x the mean at tau = 0;
-``band``
-    the largest grid delay whose 95% t-interval of the mean overlaps the tau = 0 interval.
-
-A diverged path counts as error 1 (the worst value of 1 - h_1^2/||h||^2).
+* :data:`CRITERIA`: the criteria of tau*, "the largest delay at which Async-MSGD still reaches an error
+  similar to tau = 0" (Section 5.1's optimal delay), fixed before any run: ``ratio-c`` (mean error
+  <= c x the tau = 0 mean) and ``band`` (95% t-intervals overlap);
+* :func:`seeds_entry`: the dated history entry of the one seed derivation;
+* planning and synthetic controls: :func:`gamma_paths`, :func:`threshold_curve`, :func:`slope_se`,
+  :func:`effect`, and :func:`finite_paths` (the diverged-path rule: moments use the finite paths and
+  count the others);
+* :func:`stable_delay`: the exact linear-stability limit of the delayed heavy-ball recursion (the
+  library's ``max_stable_delay``; a local boundary-crossing version cross-checks it in the tests);
+* :func:`new_figure` and the shared figure writer.
 """
 
 from __future__ import annotations
@@ -33,12 +29,16 @@ from ._common import save_figure  # noqa: F401 - re-exported: the trade-off clai
 
 __all__ = [
     "CRITERIA",
-    "tau_star",
-    "tau_star_summary",
-    "power_law_boot",
+    "BEFORE_SEEDS",
+    "seeds_entry",
+    "gamma_paths",
+    "finite_paths",
+    "slope_se",
+    "threshold_curve",
+    "effect",
+    "new_figure",
     "save_figure",
     "stable_delay",
-    "band_verdict",
 ]
 
 CRITERIA = stats.THRESHOLD_CRITERIA
@@ -63,37 +63,6 @@ def seeds_entry(version: int, old_verdict: str) -> HistoryEntry:
         old_verdict=old_verdict,
         old_source=BEFORE_SEEDS,
     )
-
-
-def tau_star(taus, errors, criterion: str) -> float:
-    """tau* of one error curve (:func:`diffapprox.stats.threshold_point`)."""
-    return stats.threshold_point(taus, errors, criterion)
-
-
-def tau_star_summary(taus, errors, criterion: str, *, n_boot: int, seed: int, level: float = 0.95) -> dict:
-    """tau*, its bootstrap replicates and a CI widened by the grid step (:func:`diffapprox.stats.threshold_ci`)."""
-    t = stats.threshold_ci(taus, errors, criterion, n_boot=n_boot, seed=seed, level=level)
-    return {"estimate": t.estimate, "ci": t.ci, "reps": t.replicates, "censored": t.censored}
-
-
-def band_verdict(ci, band) -> str:
-    """PASS/FAIL/INCONCLUSIVE of a CI against a band (:func:`diffapprox.stats.band_verdict`)."""
-    return stats.band_verdict(0.0, ci, band).value
-
-
-def power_law_boot(one_minus_mu, eta, tau_point, tau_reps, level: float = 0.95) -> dict:
-    """:func:`diffapprox.stats.power_law_boot` as a dict."""
-    f = stats.power_law_boot(one_minus_mu, eta, tau_point, tau_reps, level=level)
-    R = np.asarray(tau_reps, float)
-    return {
-        "C": f.C,
-        "p": f.p,
-        "q": f.q,
-        "p_ci": f.p_ci,
-        "q_ci": f.q_ci,
-        "usable": int(np.all(R > 0, axis=1).sum()),
-        "n_boot": int(R.shape[0]),
-    }
 
 
 # ----------------------------------------------------------------------------- controls and planning
