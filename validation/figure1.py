@@ -272,7 +272,8 @@ class Figure1(Claim):
             vals = ", ".join(f"{c} {by[f'tau_star/{c}/mu={mu:g}'].estimate:g}" for c in tradeoff.CRITERIA)
             out.append(
                 f"mu={mu:g}: tau* at K={K_MAIN}: {vals}; at K={longk}: ratio-1.5 "
-                f"{by[f'tau_star/ratio-1.5/mu={mu:g}/K={longk}'].estimate:g}; paper {PAPER_TAU[mu]}; "
+                f"{by[f'tau_star/ratio-1.5/mu={mu:g}' + ('' if longk == K_MAIN else f'/K={longk}')].estimate:g}; "
+                f"paper {PAPER_TAU[mu]}; "
                 f"linear-stability limit of the radial mode (a = 2 eta lambda1) {stab[mu]}"
             )
         nd = sum(int(np.sum(np.asarray(r["diverged_step"]) >= 0)) for r in results.values())
