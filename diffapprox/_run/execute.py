@@ -252,21 +252,27 @@ def _simulate_packing(tasks: list[tuple[str, float]], slots: int) -> float:
         pk.done(u, k)
 
 
+#: What the fork server imports once, for every worker it forks: diffapprox's heavy dependencies.
+#: Not diffapprox itself: importing it loads a parallel numba kernel, which starts OpenMP threads,
+#: and numba's OpenMP layer ends any process that forks once it has them.
+FORKSERVER_PRELOAD = ("numpy", "scipy.stats", "numba", "matplotlib", "jinja2")
+
+
 def _worker_context():
-    """How worker processes start: from a fork server that has imported diffapprox once (Linux, macOS),
-    else spawned.
+    """How worker processes start: forked from a fork server (Linux, macOS), else spawned.
 
     Never a plain fork of this process: it may already run OpenMP (numba) or torch thread pools,
-    which a forked child inherits broken.  The fork server is a fresh interpreter that imports
-    diffapprox (numpy, numba, scipy; no kernel has run, no thread pool exists) and forks each
-    worker from that state, so a worker starts in milliseconds instead of a second or two of imports.
+    which a forked child inherits broken (numba's OpenMP layer refuses the fork outright).  The
+    fork server is a fresh interpreter that imports :data:`FORKSERVER_PRELOAD` once (no kernel
+    has run, no thread pool exists) and forks each worker from that state, so a worker starts
+    with about a second less of imports.
     """
     import multiprocessing
 
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["diffapprox"])
+    ctx.set_forkserver_preload(list(FORKSERVER_PRELOAD))
     return ctx
 
 

@@ -28,16 +28,13 @@ _FONT_MONO = "DiffapproxMono"
 #: Space (points) a section heading needs below it, else it starts the next page.
 _HEADING_ROOM = 72
 
-#: Tallest a figure may be drawn (points).
-_FIG_MAX_H = 340
-
 #: Tallest the one figure of a claim's page may be drawn (points): with the statement, the deciding
 #: measurements and the findings, a claim keeps to about one page.
 _FIG_PAGE_H = 260
-_FIG_PAGE_MIN_H = 150
+_FIG_PAGE_MIN_H = 100
 
 #: Judged measurements shown on a claim's page (the key one first); the rest are in the appendix.
-_DECIDING_ROWS = 5
+_DECIDING_ROWS = 4
 
 
 def _register_fonts() -> None:
@@ -116,8 +113,16 @@ def _styles():
         ),
         bullet=ParagraphStyle("bullet", base, leftIndent=12, bulletIndent=2),
         # findings on a claim's page: a little smaller, so a claim keeps to about one page
-        pbullet=ParagraphStyle(
-            "pbullet", base, fontSize=8.5, leading=10.8, spaceAfter=2, leftIndent=12, bulletIndent=2
+        pbullet=ParagraphStyle("pbullet", base, fontSize=8, leading=10, spaceAfter=1.5, leftIndent=12, bulletIndent=2),
+        sbullet=ParagraphStyle(
+            "sbullet",
+            base,
+            fontSize=7.5,
+            leading=9.5,
+            spaceAfter=1,
+            leftIndent=12,
+            bulletIndent=2,
+            textColor=colors.HexColor("#59636e"),
         ),
     )
 
@@ -188,8 +193,11 @@ def _measurement_table(ms, st, width, *, notes: bool = True):
     level = F.common_ci_level(ms)
     ci_head = "CI" if level is None else f"{100 * level:g}% CI"
     # without notes the names are the long column
-    w = [width * f for f in ((0.32, 0.11, 0.18, 0.11, 0.14, 0.14) if notes else (0.40, 0.10, 0.16, 0.10, 0.12, 0.12))]
-    rows = [["measurement", "estimate", ci_head, "prediction", "tolerance", "verdict"]]
+    w = [
+        width * f
+        for f in ((0.28, 0.10, 0.17, 0.10, 0.13, 0.08, 0.14) if notes else (0.32, 0.09, 0.14, 0.08, 0.11, 0.08, 0.18))
+    ]
+    rows = [["measurement", "estimate", ci_head, "prediction", "tolerance", "effect", "verdict"]]
     cells = []
     for r, m in enumerate(ms, start=1):
         name = escape(m["name"])
@@ -206,38 +214,97 @@ def _measurement_table(ms, st, width, *, notes: bool = True):
             ci,
             F.fmt_num(m["prediction"]),
             F.fmt_tolerance(m["tolerance"]),
+            F.fmt_effect(m),
         ]
         rows.append(
             [first]
             + [_short(t, st["cellr"], w[i + 1]) for i, t in enumerate(texts)]
-            + [_short(m["verdict"], st["verdict"], w[5])]
+            + [_short(m["verdict"], st["verdict"], w[6])]
         )
-        cells.append((5, r, m["verdict"]))
+        cells.append((6, r, m["verdict"]))
     t = _table(rows, w, verdict_cells=cells, long=len(ms) > MANY_MEASUREMENTS)
     # plain-string cells: same look as the paragraph styles
     t.setStyle(
         [
             ("FONT", (0, 0), (-1, -1), _FONT, 8, 10),
-            ("ALIGN", (1, 0), (4, -1), "RIGHT"),
-            ("FONT", (5, 1), (5, -1), _FONT_BOLD, 7.5, 9.5),
-            ("TEXTCOLOR", (5, 1), (5, -1), colors.white),
-            ("ALIGN", (5, 1), (5, -1), "CENTER"),
+            ("ALIGN", (1, 0), (5, -1), "RIGHT"),
+            ("FONT", (6, 1), (6, -1), _FONT_BOLD, 7.5, 9.5),
+            ("TEXTCOLOR", (6, 1), (6, -1), colors.white),
+            ("ALIGN", (6, 1), (6, -1), "CENTER"),
         ]
     )
     return t
 
 
-def _figure(path: Path, width: float, st, max_h: float = _FIG_MAX_H):
-    from reportlab.lib.utils import ImageReader
-    from reportlab.platypus import Image
+def calibration_flowables(c: dict, st, width: float) -> list:
+    """The claim's calibration (null FAIL rate, power, replicates, stale flag) as a heading and a table.
 
-    try:
-        data = path.read_bytes()
-        iw, ih = ImageReader(io.BytesIO(data)).getSize()
-    except Exception as exc:  # noqa: BLE001 - an unreadable image is said in the document, not a failed report
-        return _p(f"Figure {path.name}: cannot be read ({type(exc).__name__}).", st["small"])
-    scale = min(width / iw, max_h / ih, 1.0 if iw > width / 2 else width / 2 / iw)
-    return Image(io.BytesIO(data), width=iw * scale, height=ih * scale, hAlign="LEFT")
+    Self-contained: takes a validated claim of ``results.json``, the styles of :func:`_styles` and the
+    frame width, and returns flowables to place anywhere in a claim's pages.
+    """
+    rows = [[_p(label, st["cell"]), _p(text, st["cell"])] for label, text in F.calibration_rows(c["calibration"])]
+    return [*_h2("Calibration (synthetic controls)", st), _table(rows, [width * 0.3, width * 0.7], header=False)]
+
+
+def history_flowables(c: dict, st, width: float) -> list:
+    """The claim's dated rule changes with the old rule's verdict and its source; ``[]`` without history.
+
+    Self-contained like :func:`calibration_flowables`; the old verdict cell is coloured like every verdict.
+    """
+    hist = F.history_rows(c["history"])
+    if not hist:
+        return []
+    head = [_p(h, st["cell"]) for h in F.HISTORY_HEAD]
+    rows, cells = [head], []
+    for r, (v, date, change, reason, old, source) in enumerate(hist, start=1):
+        rows.append(
+            [
+                _p(v, st["cell"]),
+                _p(date, st["cell"]),
+                _p(change, st["cell"]),
+                _p(reason, st["note"]),
+                _verdict_cell(old, st) if old else _p(F.DASH, st["cell"]),
+                _p(source, st["note"]),
+            ]
+        )
+        if old:
+            cells.append((4, r, old))
+    widths = [width * f for f in (0.07, 0.11, 0.24, 0.24, 0.15, 0.19)]
+    title = f"History (rule changes made after seeing results; the current rule is version {c['version']})"
+    return [*_h2(title, st), _table(rows, widths, verdict_cells=cells)]
+
+
+def _calibration_history_brief(c: dict, st) -> list:
+    """Calibration and history as a few lines of small type, for a claim's page.
+
+    The same facts as :func:`calibration_flowables` and :func:`history_flowables` (which the
+    appendix shows as tables), written as running text: full-width lines take a third of the
+    height of narrow table columns.
+    """
+    from reportlab.platypus import Paragraph
+
+    cal = "; ".join(f"{escape(label)}: {escape(text)}" for label, text in F.calibration_rows(c["calibration"]))
+    out = [*_h2("Calibration and history", st), Paragraph(f"<b>Calibration.</b> {cal}.", st["small"])]
+    hist = F.history_rows(c["history"])
+    if hist:
+        out.append(
+            Paragraph(
+                f"<b>History</b> (rule changes made after seeing results; the current rule is version {c['version']}):",
+                st["small"],
+            )
+        )
+    for v, date, change, reason, old, source in hist:
+        colour = F.VERDICT_COLOURS[old][0] if old in F.VERDICT_COLOURS else "#59636e"
+        out.append(
+            Paragraph(
+                f"version {escape(v)}, {escape(date)}: {escape(change)} <i>Why:</i> {escape(reason)} "
+                f'<i>The old rule\'s verdict:</i> <font color="{colour}"><b>{escape(old or F.DASH)}</b></font> '
+                f"({escape(source)}).",
+                st["sbullet"],
+                bulletText="•",
+            )
+        )
+    return out
 
 
 def _fit_figure(path: Path, width: float, st, after: list):
@@ -311,7 +378,7 @@ def _claim_page(c: dict, out_dir: Path, st, width, appendix: bool = False) -> li
     heading = Paragraph(f'{escape(c["id"])} &#160; <font color="{bg}">{c["verdict"]}</font>', st["h1"])
     heading.outline_title = f"{c['id']} \u2014 {c['verdict']}"
     story.append(heading)
-    story.append(_p(f"{c['paper_ref']} · ran {F.fmt_seconds(c['elapsed_s'])}", st["sub"]))
+    story.append(_p(f"{c['paper_ref']} · rule version {c['version']} · ran {F.fmt_seconds(c['elapsed_s'])}", st["sub"]))
     story.append(_p(c["statement"], st["body"]))
     if c["combination_rule"]:
         story.append(_p(f"Combination rule: {c['combination_rule']}", st["small"]))
@@ -344,11 +411,12 @@ def _claim_page(c: dict, out_dir: Path, st, width, appendix: bool = False) -> li
         if c[key]:
             after += _h2(title, st)
             after += [Paragraph(escape(s), st["pbullet"], bulletText="•") for s in c[key]]
+    after += _calibration_history_brief(c, st)
     return story + _figure_story(c, out_dir, st, width, after) + after
 
 
 def _appendix_story(results: dict, st, width) -> list:
-    """Every claim's parameters and full measurement table (``--pdf-appendix``)."""
+    """Every claim's calibration and history tables, parameters and full measurement table (``--pdf-appendix``)."""
     from reportlab.platypus import PageBreak, Paragraph, Spacer
 
     story = [PageBreak(), _p("Appendix: parameters and measurements", st["h1"])]
@@ -360,6 +428,7 @@ def _appendix_story(results: dict, st, width) -> list:
     )
     for c in results["claims"]:
         story += _h2(f"{c['id']} ({c['verdict']})", st)
+        story += calibration_flowables(c, st, width) + history_flowables(c, st, width)
         story.append(Paragraph("Parameters", st["small"]))
         if c["parameters"]:
             story.append(_table(_kv_rows(c["parameters"], st), [width * 0.3, width * 0.7], header=False, long=True))
@@ -418,6 +487,7 @@ def _summary_story(results: dict, st, width):
             _p("claim", st["cell"]),
             _p("verdict", st["cell"]),
             _p("key number (decided the verdict)", st["cell"]),
+            _p("calibration", st["cell"]),
             Paragraph(f"measurements<br/>{legend}", st["tinyr"]),
             _p("time", st["cellr"]),
         ]
@@ -431,22 +501,28 @@ def _summary_story(results: dict, st, width):
                 [_p(c["id"], st["smono"]), _p(c["paper_ref"], st["tiny"])],
                 _p(c["verdict"], st["sverdict"]),
                 _key_cell(c, st),
+                _p(F.calibration_cell(c["calibration"]), st["tiny"]),
                 [_p(f"{len(c['measurements'])}", st["cellr"]), Paragraph(split, st["tinyr"])],
                 _p(F.fmt_seconds(c["elapsed_s"]), st["cellr"]),
             ]
         )
         cells.append((1, r, c["verdict"]))
     if not claims:
-        rows.append([_p("No claims in this run.", st["cell"]), "", "", "", ""])
-    story.append(_table(rows, [width * f for f in (0.27, 0.15, 0.40, 0.11, 0.07)], verdict_cells=cells, long=True))
+        rows.append([_p("No claims in this run.", st["cell"]), "", "", "", "", ""])
+    story.append(
+        _table(rows, [width * f for f in (0.25, 0.14, 0.33, 0.11, 0.10, 0.07)], verdict_cells=cells, long=True)
+    )
     story.append(Spacer(1, 4))
     story.append(
         _p(
             "A measurement PASSes when its whole confidence interval lies inside the tolerance band stated before "
             "measuring, FAILs when the interval lies entirely outside, and is INCONCLUSIVE otherwise; ERROR means "
             "the run broke. Each claim states how its measurements combine; the key number is the measurement "
-            "that decided the claim's verdict (the worst of those sharing it).",
-            st["small"],
+            "that decided the claim's verdict (the worst of those sharing it). Calibration: the claim's FAIL rate on "
+            "synthetic data where the paper holds exactly (null, near 0) and where every judged quantity is off by its "
+            "stated effect (power, near 1); stale: the claim's code changed since it was calibrated. "
+            + F.calibration_file_text(results.get("calibration_file")),
+            st["tiny"],
         )
     )
     return story
