@@ -24,8 +24,10 @@ counted (elsewhere it may be missed: the script says so).
 ``--write-costs`` then updates the package's cost model (``diffapprox/_run/costs.json``) from the
 sequential run: per-claim CPU seconds per unit of cost and finish seconds (the run's claims replace
 their entries, the others are kept: ``--claims NEW,...`` refreshes just the claims added), the
-seconds of rendering the reports, the speed probe of this machine, and each profile's predicted
-wall time on this machine's cores over every registered claim (what ``validate --help`` prints).
+seconds of rendering the reports, the speed probe of this machine, by how much more CPU the same
+cells took under packing (``packing_cpu_factor``: cells side by side share caches and memory
+bandwidth), and each profile's predicted wall time on this machine's cores over every registered
+claim (what ``validate --help`` prints).
 CPU seconds hardly depend on the load, but run it on a quiet machine all the same, then run the
 benchmark again to measure the first ETA against the refreshed model.
 """
@@ -197,7 +199,7 @@ def startup_cpu_s() -> float:
     return cpu_children() - cpu0
 
 
-def write_costs(seq: dict, args, cores: int) -> None:
+def write_costs(seq: dict, args, cores: int, pack: dict | None = None) -> None:
     """Update diffapprox/_run/costs.json from the sequential run (CPU times: see diffapprox._run.costs).
 
     The claims of this run replace their entries; the model's other claims are kept (so a run of
@@ -206,6 +208,7 @@ def write_costs(seq: dict, args, cores: int) -> None:
     registered claim.
     """
     from diffapprox._run.costs import COSTS_PATH, CostModel, build_costs, load_costs, speed_probe
+    from diffapprox._run.execute import CellStore
     from diffapprox._run.runner import resolve_claims
     from diffapprox.report import render_report
 
@@ -228,7 +231,9 @@ def write_costs(seq: dict, args, cores: int) -> None:
         "probe_s": round(speed_probe(repeats=7, clock=time.process_time), 5),
         "startup_s": round(startup, 2),
     }
-    fresh = build_costs(out, claims, report_s=report_s, reference=reference)
+    if pack is not None:  # the same cells side by side take more CPU (shared caches, memory bandwidth)
+        reference["packing_cpu_factor"] = round(pack["cpu_s"] / seq["cpu_s"], 3)
+    fresh = build_costs(out, claims, outcome=CellStore(out).load, report_s=report_s, reference=reference)
     model = CostModel(claims={**load_costs().claims, **fresh.claims}, report_s=report_s, reference=reference)
     doc_out = model.to_json()
     doc_out["profiles"] = profile_estimates(model, resolve_claims(None), doc["seed"], cores, startup)
@@ -240,7 +245,10 @@ def write_costs(seq: dict, args, cores: int) -> None:
 
 
 def profile_estimates(model, claims, seed: int, cores: int, startup: float) -> dict:
-    """Each profile's predicted wall seconds under both executors on ``cores`` cores (an idle machine)."""
+    """Each profile's predicted wall seconds under both executors on ``cores`` cores (an idle machine).
+
+    Packing: cells and finish steps (waiting cells aside) take ``packing_cpu_factor`` times their CPU.
+    """
     from diffapprox._run.execute import LocalExecutor, PackingExecutor
 
     out = {}
@@ -254,8 +262,10 @@ def profile_estimates(model, claims, seed: int, cores: int, startup: float) -> d
         tasks = [(c.uses, model.core_seconds(c)) for c in cells]
         fins = [("core", model.finish_seconds(c.id)) for c in claims]
         seq_s = LocalExecutor(threads=cores).predict_wall(tasks) + sum(s for _, s in fins)
+        f = float(model.reference.get("packing_cpu_factor", 1.0))
         ex = PackingExecutor(threads=cores)
-        pack_s = ex.predict_wall(tasks) + ex.predict_wall(fins)
+        side = [(u, sec if u == "waiting" else f * sec) for u, sec in tasks]
+        pack_s = ex.predict_wall(side) + ex.predict_wall([(u, f * sec) for u, sec in fins])
         tail = model.report_s + startup
         out[profile] = {"sequential": round(seq_s + tail, 1), "packing": round(pack_s + tail, 1)}
     return out
@@ -324,11 +334,18 @@ def main() -> None:
             fin = t["finish_wall_s"] or 0.0
             vals.append(f"{t['cells_wall_s']:10.1f} /{t['cells_cpu_s']:7.1f} /{fin:6.1f}")
         print(f"  {cid:26s} " + "".join(vals))
-    print(f"\nruns kept under {root}")
+    summary = {
+        ex: {k: r[k] for k in ("wall_s", "cpu_s", "first_eta_s", "first_eta_at_s", "load_before", "load_after")}
+        for ex, r in runs.items()
+    }
+    (root / "benchmark.json").write_text(
+        json.dumps({"profile": args.profile, "cores": cores, "runs": summary}, indent=1)
+    )
+    print(f"\nruns kept under {root} (figures above in benchmark.json)")
     if args.write_costs:
         if "sequential" not in runs:
             raise SystemExit("--write-costs needs the sequential run")
-        write_costs(runs["sequential"], args, cores)
+        write_costs(runs["sequential"], args, cores, runs.get("packing"))
 
 
 if __name__ == "__main__":

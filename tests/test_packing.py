@@ -22,6 +22,7 @@ from diffapprox._run import runner
 from diffapprox._run.claims import CELL_USES, all_claims
 from diffapprox._run.costs import ClaimCost, CostModel, build_costs, load_costs
 from diffapprox._run.execute import (
+    CellStore,
     LocalExecutor,
     PackingExecutor,
     Progress,
@@ -354,6 +355,13 @@ def test_eta_of_a_packing_run_is_the_packing_rule_on_the_predicted_cells():
     fins = [("core", 1.0), ("core", 3.0), ("core", 2.0)]
     assert p.eta_s() == pytest.approx(predict_wall(ex, tasks) + predict_wall(ex, fins) + 4.0)
     assert predict_wall(ex, tasks) < sum(s for _, s in tasks)
+    # cells side by side take more CPU: the reference states by how much; waiting cells are unaffected
+    side = CostModel(claims=MODEL.claims, report_s=4.0, reference={"packing_cpu_factor": 1.2})
+    q = Progress(cells, enabled=False, model=side, executor=ex, clock=_Clock())
+    more = [(u, 1.2 * sec) for u, sec in tasks]
+    assert q.eta_s() == pytest.approx(predict_wall(ex, more) + predict_wall(ex, [(u, 1.2 * x) for u, x in fins]) + 4.0)
+    seq = Progress(cells, enabled=False, model=side, executor=LocalExecutor(), clock=_Clock())
+    assert seq.side_by_side == 1.0
 
 
 # ----------------------------------------------------------------------------- the cost model
@@ -363,7 +371,7 @@ def test_shipped_cost_model_loads_and_builds_from_a_run(tmp_path):
     assert CostModel.from_json(json.loads(json.dumps(shipped.to_json()))) == shipped
     claims = [PackCore(), PackWait()]
     runner.run_claims(claims, profile="quick", seed=3, out=tmp_path, executor=LocalExecutor(), progress=False)
-    m = build_costs(tmp_path, claims, report_s=1.5, reference={"cores": 2})
+    m = build_costs(tmp_path, claims, outcome=CellStore(tmp_path).load, report_s=1.5, reference={"cores": 2})
     assert set(m.claims) == {PackCore.id, PackWait.id}
     assert m.claims[PackWait.id].uses == "waiting" and m.claims[PackWait.id].cell_s >= 0.02
     assert m.claims[PackCore.id].s_per_cost == pytest.approx(m.claims[PackCore.id].cell_s)  # cost 1 per cell

@@ -180,24 +180,30 @@ def load_costs(path: str | Path | None = None) -> CostModel:
         raise DiffapproxError("costs", "a readable cost model (costs.json)", f"{p} ({exc})") from None
 
 
-def build_costs(run_dir: str | Path, claims: list, *, report_s: float, reference: dict) -> CostModel:
-    """A cost model from a finished ``validate`` output directory (its ``timings.json``).
+def build_costs(run_dir: str | Path, claims: list, *, outcome, report_s: float, reference: dict) -> CostModel:
+    """A cost model from a finished ``validate`` output directory (its checkpoints and ``timings.json``).
 
     A cell's core-seconds are its CPU time (every thread of its process: independent of the
     machine's load and of the thread count); a ``waiting`` cell's are its wall seconds.  A claim's
-    finish seconds are its finish step's CPU time.
+    rate is the sum over its cells divided by their cost (one rate per claim, whatever its cells
+    declare); its ``uses`` is the kind that took most of those seconds.  Its finish seconds are
+    its finish step's CPU time.
 
     Parameters
     ----------
     run_dir : path
-        Output directory of a run (``results.json`` and ``timings.json``), run with OpenMP threads
-        that sleep when idle (``OMP_WAIT_POLICY=PASSIVE``), else spinning threads count as work.
+        Output directory of a run (``results.json``, ``timings.json``, ``cells/``), run with
+        OpenMP threads that sleep when idle (``OMP_WAIT_POLICY=PASSIVE``), else spinning threads
+        count as work.
     claims : list of Claim
-        The claims to include (those of the run that did not end in ERROR; others are skipped).
+        The claims to include (those of the run whose every cell is checkpointed; others skipped).
+    outcome : callable
+        Cell -> its checkpointed outcome or None (``CellStore(run_dir).load``).
     report_s : float
         CPU seconds of rendering the reports.
     reference : dict
-        Facts about the run, kept in the file (see :attr:`CostModel.reference`).
+        Facts about the run, kept in the file (see :attr:`CostModel.reference`); ``cores`` is the
+        thread count assumed for a checkpoint that records no CPU time.
 
     Returns
     -------
@@ -207,18 +213,27 @@ def build_costs(run_dir: str | Path, claims: list, *, report_s: float, reference
     run_dir = Path(run_dir)
     doc = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
     timings = json.loads((run_dir / "timings.json").read_text(encoding="utf-8"))["claims"]
-    by_id = {c["id"]: c for c in doc["claims"]}
+    cores = int(reference.get("cores", 1))
     out: dict[str, ClaimCost] = {}
     for claim in claims:
-        res, t = by_id.get(claim.id), timings.get(claim.id)
-        if res is None or t is None or res.get("verdict") == "ERROR" or not t["cells"]:
+        t = timings.get(claim.id)
+        if t is None:
             continue
-        uses = t["uses"][0] if len(t["uses"]) == 1 else "cores"
-        core_s = t["cells_wall_s"] if uses == "waiting" else t["cells_cpu_s"]
+        cells = claim.cells(doc["profile"], doc["seed"])
+        got = [(c, outcome(c)) for c in cells]
+        if not cells or any(o is None for _, o in got):
+            continue
+        by_uses: dict[str, float] = {}
+        for c, o in got:
+            wall = float(o.get("elapsed_s", 0.0))
+            cpu = o.get("cpu_s")
+            sec = wall if c.uses == "waiting" else (float(cpu) if cpu is not None else wall * cores)
+            by_uses[c.uses] = by_uses.get(c.uses, 0.0) + sec
+        total, cost = sum(by_uses.values()), sum(float(c.cost) for c in cells)
         out[claim.id] = ClaimCost(
-            uses=uses,
-            s_per_cost=core_s / t["cost"] if t["cost"] > 0 else 0.0,
-            cell_s=core_s / t["cells"],
-            finish_s=float(t["finish_cpu_s"] or 0.0),
+            uses=max(by_uses, key=by_uses.get),
+            s_per_cost=total / cost if cost > 0 else 0.0,
+            cell_s=total / len(cells),
+            finish_s=float(t.get("finish_cpu_s") or 0.0),
         )
     return CostModel(claims=out, report_s=float(report_s), reference=dict(reference))

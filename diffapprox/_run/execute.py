@@ -585,7 +585,9 @@ class Progress:
 
     (``g0``: the speed before any cell finished, the ratio of :func:`~diffapprox._run.costs.speed_probe`
     now to its value on the reference machine, or 1; ``measured_c``, ``cost_c``: core-seconds and
-    cost of claim c's finished cells; ``prior_c``: the model's core-seconds of a cell of mean cost.)
+    cost of claim c's finished cells; ``prior_c``: the model's core-seconds of a cell of mean cost,
+    times the reference's ``packing_cpu_factor`` under the packing executor, where cells run side
+    by side and each takes more CPU.)
     The ETA is recomputed at most every ``REFRESH_S`` seconds (a packing run's rule is simulated
     over every cell left) and counts down in between.
 
@@ -630,6 +632,10 @@ class Progress:
         self.clock = clock
         self.model = load_costs() if model is None else model
         self.executor = executor
+        # cells running side by side take more CPU than one after another (shared caches and memory
+        # bandwidth): the reference run measured by how much, for the packing executor
+        packing = getattr(executor, "parallel_finish", False)
+        self.side_by_side = float(self.model.reference.get("packing_cpu_factor", 1.0)) if packing else 1.0
         self.n = len(cells)
         self.k = 0
         self.pending: dict[tuple[str, str], Cell] = {(c.claim, c.key): c for c in cells}
@@ -641,7 +647,7 @@ class Progress:
             cs = [c for c in cells if c.claim == cid]
             self._mean[cid] = (
                 sum(float(c.cost) for c in cs) / len(cs),
-                sum(self.model.core_seconds(c) for c in cs) / len(cs),
+                sum(self._prior(c) for c in cs) / len(cs),
             )
         self.measured: dict[str, list[float]] = {}  # claim -> [core-seconds, cost] of finished cells
         self._speed = [0.0, 0.0]  # measured, predicted core-seconds of finished non-waiting cells
@@ -664,6 +670,11 @@ class Progress:
             )
 
     # ------------------------------------------------------------------ the model
+    def _prior(self, cell: Cell) -> float:
+        """The cost model's core-seconds of ``cell`` under this executor (before any cell finished)."""
+        s = self.model.core_seconds(cell)
+        return s if _uses(cell) == "waiting" else s * self.side_by_side
+
     def speed(self) -> float:
         """This machine's seconds per reference second, from the finished cells (``g0`` before any)."""
         m, p = self._speed
@@ -672,10 +683,10 @@ class Progress:
     def core_seconds(self, cell: Cell) -> float:
         """Predicted core-seconds of ``cell`` (wall seconds for a ``waiting`` cell)."""
         g = self.speed()
-        mean_cost, mean_prior = self._mean.get(cell.claim, (float(cell.cost), self.model.core_seconds(cell)))
+        mean_cost, mean_prior = self._mean.get(cell.claim, (float(cell.cost), self._prior(cell)))
         got = self.measured.get(cell.claim)
         if got is None or mean_cost <= 0:
-            return g * self.model.core_seconds(cell)
+            return g * self._prior(cell)
         rate = (got[0] + self.PRIOR_CELLS * g * mean_prior) / (got[1] + self.PRIOR_CELLS * mean_cost)
         return rate * float(cell.cost)
 
@@ -686,7 +697,7 @@ class Progress:
             return max(0.0, self._eta[1] - (now - self._eta[0]))
         g = self.speed()
         cells = [(_uses(c), self.core_seconds(c)) for c in self.pending.values()]
-        fins = [("core", g * self.model.finish_seconds(cid)) for cid in self.to_finish]
+        fins = [("core", g * self.side_by_side * self.model.finish_seconds(cid)) for cid in self.to_finish]
         if getattr(self.executor, "parallel_finish", False):
             fin_s = predict_wall(self.executor, fins) if fins else 0.0
         else:
@@ -727,7 +738,7 @@ class Progress:
     def finished(self, cell: Cell, elapsed_s: float, error: str | None, threads: int | None = None) -> None:
         """A cell ran for ``elapsed_s`` wall seconds on ``threads`` threads."""
         self.k += 1
-        predicted = self.model.core_seconds(cell) * 1.0
+        predicted = self._prior(cell)
         self.pending.pop((cell.claim, cell.key), None)
         uses = _uses(cell)
         core_s = float(elapsed_s) * (int(threads or 1) if uses == "cores" else 1)
