@@ -88,7 +88,6 @@ from .._core.errors import DiffapproxError, check_int, check_range
 from .._engine.laws import DELAY_CONST, DELAY_GEOMETRIC, DELAY_UNIFORM, DELAY_WORKERS, DelayLaw, delay_law
 from .._engine.problem import StreamingPCA
 from .sde import stationary_variance
-from .stability import max_stable_delay
 
 __all__ = [
     "MODELS",
@@ -102,6 +101,7 @@ __all__ = [
     "stationary_variance_finite_step",
     "linear_variance_grid",
     "linear_second_moment",
+    "stationary_error",
 ]
 
 #: The two models, by the names used in JSON keys and claims.
@@ -339,12 +339,12 @@ def _const_coefs(mu: np.ndarray, a: np.ndarray) -> np.ndarray:
     return np.stack([one, (1 + mu) ** 2 + mu * mu + a * a, mu * (1 + mu), a * (1 + mu), a * mu, 1 + mu, mu, a], axis=1)
 
 
-def _const_variances(mu: np.ndarray, a: np.ndarray, T: int, noise: np.ndarray) -> np.ndarray:
-    """``E[x^2]`` of (L) with constant delay T for many (mu, a, noise) at once (no stability check)."""
+def _const_acov(mu: np.ndarray, a: np.ndarray, T: int, noise: np.ndarray) -> np.ndarray:
+    """``c_0..c_{T+1}`` of (L) with constant delay T for many (mu, a, noise) at once, shape (len(mu), T + 2)."""
     A = np.einsum("bk,kij->bij", _const_coefs(mu, a), _const_basis(T))
     rhs = np.zeros((mu.size, T + 2, 1))
     rhs[:, 0, 0] = noise
-    return np.linalg.solve(A, rhs)[:, 0, 0]
+    return np.linalg.solve(A, rhs)[:, :, 0]
 
 
 def mode_moments(mu: float, a: float, delay: str | int | DelayLaw = "const:0", noise: float = 1.0) -> ModeMoments:
@@ -599,18 +599,18 @@ def _check(problem, mu, eta, delay):
 
 
 def _radial_stable(problem: StreamingPCA, mu: float, eta: float, law: DelayLaw) -> bool:
-    if law.code == DELAY_CONST:
-        overall = max_stable_delay(problem, mu=mu, eta=eta).overall
-        return overall is not None and law.cap <= overall
+    """Mean-square stability of the radial mode (gain ``2 eta lambda_1``, the largest: it binds first).
+
+    For a constant delay this is the exact boundary of :func:`~diffapprox.max_stable_delay` by
+    another route (the tests check that both agree)."""
     return _mode_moments(mu, 2.0 * eta * problem.lambda1, law, 1.0).stable
 
 
-def _unstable_note(problem: StreamingPCA, mu: float, eta: float, law: DelayLaw) -> str:
+def _unstable_note(law: DelayLaw) -> str:
     if law.code == DELAY_CONST:
-        overall = max_stable_delay(problem, mu=mu, eta=eta).overall
         return (
-            f"delay {law.cap} beyond max_stable_delay = {overall} (the linearised recursion diverges; the radial "
-            "mode 2 eta lambda1 binds first): no stationary variance"
+            f"delay {law.cap} beyond the largest stable constant delay (max_stable_delay; the radial mode "
+            "2 eta lambda1 binds first): the linearised recursion diverges, no stationary variance"
         )
     return f"{law.spec}: the linearised recursion is not mean-square stable (radial mode first): no stationary variance"
 
@@ -637,7 +637,7 @@ def _linear(problem: StreamingPCA, mu: float, eta: float, law: DelayLaw) -> Fini
     var, kurt = _nan_d(d), _nan_d(d)
     kurt[1:] = 1.0
     stable = _radial_stable(problem, mu, eta, law)
-    note = "" if stable else _unstable_note(problem, mu, eta, law)
+    note = "" if stable else _unstable_note(law)
     if stable:
         for i in range(1, d):
             mm = _mode_moments(mu, eta * gain[i], law, eta * eta * noise[i])
@@ -725,9 +725,9 @@ def linear_variance_grid(problem: StreamingPCA, *, mus, eta: float, taus) -> np.
     Returns
     -------
     ndarray, shape (len(mus), len(taus), d)
-        ``nan`` at i = 1 and where the delay exceeds ``max_stable_delay(...).overall`` at that
-        momentum (the radial mode binds first; the transverse gains are smaller, so they are
-        stable whenever it is).
+        ``nan`` at i = 1 and where the delay exceeds the largest stable one at that momentum
+        (``max_stable_delay(...).overall``: the radial mode, solved in the same batch, binds first;
+        the transverse gains are smaller, so they are stable whenever it is).
     """
     if not isinstance(problem, StreamingPCA):
         raise DiffapproxError("problem", "a StreamingPCA", type(problem).__name__)
@@ -735,20 +735,40 @@ def linear_variance_grid(problem: StreamingPCA, *, mus, eta: float, taus) -> np.
     mus = np.array([check_range("mus", m, 0.0, 1.0, hi_open=True) for m in np.atleast_1d(mus)])
     taus = [check_int("taus", t, 0) for t in np.atleast_1d(taus)]
     d = problem.d
-    gains = eta * (problem.eigenvalues[0] - problem.eigenvalues[1:])
-    noise = eta * eta * problem.alpha[0, 1:] ** 2
-    limit = np.array([max_stable_delay(problem, mu=m, eta=eta).overall for m in mus], dtype=object)
+    # the radial mode (unit noise) first: its stability decides, the transverse gains are smaller
+    gains = eta * np.concatenate([[2.0 * problem.lambda1], problem.eigenvalues[0] - problem.eigenvalues[1:]])
+    noise = np.concatenate([[1.0], eta * eta * problem.alpha[0, 1:] ** 2])
     out = np.full((mus.size, len(taus), d), np.nan)
-    mu_b, a_b, n_b = np.repeat(mus, d - 1), np.tile(gains, mus.size), np.tile(noise, mus.size)
+    mu_b, a_b, n_b = np.repeat(mus, d), np.tile(gains, mus.size), np.tile(noise, mus.size)
     with _one_blas_thread():
         for j, T in enumerate(taus):
-            ok = np.array([lim is not None and T <= lim for lim in limit])
-            if not ok.any():
-                continue
-            sel = np.repeat(ok, d - 1)
-            v = _const_variances(mu_b[sel], a_b[sel], T, n_b[sel]) / eta
-            out[ok, j, 1:] = v.reshape(-1, d - 1)
+            c = _const_acov(mu_b, a_b, T, n_b)  # (mus * d, T + 2)
+            ok = np.array([_toeplitz_pd(c[k * d, : max(T + 1, 2)]) for k in range(mus.size)])
+            out[ok, j, 1:] = c[:, 0].reshape(mus.size, d)[ok, 1:] / eta
     return out
+
+
+def stationary_error(problem: StreamingPCA, *, mu: float, eta: float, delay="const:0") -> dict:
+    """Stationary error ``E[1 - h_1^2/||h||^2] = E[sum_{i>=2} h_i^2/||h||^2]`` of the OU limit and both models.
+
+    ``eta sum_i v_i / N`` with ``v_i`` the ``E[h_i^2]/eta`` of each model and N its ``E||h||^2``
+    (1 for (3.3) and the linear model; the rigid norm of (C1) for the finite-step model, which makes
+    the ratio exact under the closure).  JSON-ready: ``ou``, ``linear``, ``finite_step`` (None when
+    unavailable) and ``note``.
+    """
+    fin = finite_step_prediction(problem, mu=mu, eta=eta, delay=delay)
+    lin = linear_prediction(problem, mu=mu, eta=eta, delay=delay)
+
+    def err(p, n2):
+        v = eta * float(np.sum(p[1:])) / n2
+        return v if math.isfinite(v) else None
+
+    return {
+        "ou": err(fin.ou, 1.0),
+        "linear": err(lin.variance, 1.0),
+        "finite_step": err(fin.variance, fin.norm2),
+        "note": fin.note,
+    }
 
 
 def stationary_variance_linear(problem: StreamingPCA, mu: float, eta: float, delay="const:0") -> np.ndarray:
