@@ -198,20 +198,22 @@ def _iid_system(mu: float, a: float, pmf: np.ndarray) -> np.ndarray:
     """The matrix of (YW) for unknowns c_0..c_{T+1}, right-hand side ``noise * e_0``."""
     T = pmf.size - 1
     n = T + 2
+    pp = np.concatenate([pmf, np.zeros(2 * n)])  # p_t, zero beyond T
+    m = np.arange(1, n)[:, None]
+    j = np.arange(n)[None, :]
+    # sum_t p_t c_{|m-1-t|}: t = m-1-j (Toeplitz part) and t = m-1+j for j > 0 (the reflection)
+    lag = m - 1 - j
     A = np.zeros((n, n))
+    A[1:] = a * (np.where(lag >= 0, pp[np.maximum(lag, 0)], 0.0) + np.where(j > 0, pp[m - 1 + j], 0.0))
+    r = np.arange(1, n)
+    A[r, r] += 1.0
+    A[r, r - 1] -= 1.0 + mu
+    np.add.at(A, (r, np.abs(r - 2)), mu)
     t = np.arange(T + 1)
     A[0, 0] = 1.0 - (1.0 + mu) ** 2 - mu * mu - a * a
     A[0, 1] += 2.0 * mu * (1.0 + mu)
     np.add.at(A[0], t, 2.0 * a * (1.0 + mu) * pmf)
     np.add.at(A[0], np.abs(t - 1), -2.0 * a * mu * pmf)
-    m = np.arange(1, n)
-    A[m, m] += 1.0
-    A[m, m - 1] -= 1.0 + mu
-    np.add.at(A, (m, np.abs(m - 2)), mu)
-    nz = np.flatnonzero(pmf)
-    rows = np.repeat(m, nz.size)
-    cols = np.abs(rows - 1 - np.tile(nz, m.size))
-    np.add.at(A, (rows, cols), a * np.tile(pmf[nz], m.size))
     return A
 
 
