@@ -322,6 +322,13 @@ def _plot_series(ax, xs: list, curves: list, colour: str, label: str) -> None:
     ax.plot(xs, [c["linear"] for c in curves], ":", color=colour, lw=1.2, label=f"linear ({label})")
 
 
+def _plot_points(ax, points: list, colour: str) -> None:
+    """Single measured points (open squares) with their finite-step values (dashes)."""
+    for x, cv in points:
+        ax.plot([x], [cv["measured"][0]], "s", color=colour, ms=5, mfc="none")
+        ax.plot([x], [cv["finite_step"]], "_", color=colour, ms=10)
+
+
 def _delay_figure(claim, kind: str, by: dict, figdir) -> list:
     """Measured, OU, linear and finite-step E[h_i^2]/eta (over the OU value) against the mean delay."""
     fig, axes = new_figure(ncols=problem().d - 1, size=(4.2, 3.6))
@@ -355,10 +362,11 @@ def _step_figure(claim, by: dict, figdir) -> list:
         for data, colour in zip(DATA, ("C0", "C3")):
             curves = [_model_curves(by, _key(data, mu, eta, "const:0"), i) for mu, eta in line]
             _plot_series(ax, [eta / (1 - mu) for mu, eta in line], curves, colour, f"{data}, mu = {num(DELAY_MU)}")
-            for mu, eta in other:
-                cv = _model_curves(by, _key(data, mu, eta, "const:0"), i)
-                ax.plot([eta / (1 - mu)], [cv["measured"][0]], "s", color=colour, ms=5, mfc="none")
-                ax.plot([eta / (1 - mu)], [cv["finite_step"]], "_", color=colour, ms=10)
+            _plot_points(
+                ax,
+                [(eta / (1 - mu), _model_curves(by, _key(data, mu, eta, "const:0"), i)) for mu, eta in other],
+                colour,
+            )
         ax.axhline(1.0, color="k", lw=0.8, ls="--", label="OU (3.3)")
         ax.set_xlabel("eta / (1 - mu)")
         ax.set_title(f"i = {i}", fontsize=9)
