@@ -83,6 +83,8 @@ __all__ = [
     "loglog_slope_bootstrap",
     "PowerLawFit",
     "power_law_fit",
+    "max_abs_ci",
+    "box_slope",
 ]
 
 
@@ -906,4 +908,63 @@ def power_law_fit(
         level=level,
         n=m,
         method=f"OLS in logs; {how} ({ok.shape[0]}/{n_boot} usable resamples)",
+    )
+
+
+# ---------------------------------------------------------------------------
+# Weak errors: a maximum over times, and a slope over step sizes
+# ---------------------------------------------------------------------------
+def max_abs_ci(diff, se, level: float = 0.95) -> Estimate:
+    """``max_k |Delta_k|`` from per-time estimates ``diff_k`` with standard errors ``se_k``, simultaneous CI.
+
+    Each ``Delta_k`` gets the interval ``diff_k +- z se_k`` with ``z`` Bonferroni over the ``K`` times
+    (``z = z_{1 - (1-level)/(2K)}``); when all hold, ``max_k |Delta_k|`` lies in
+    ``[max_k (|diff_k| - z se_k)^+, max_k (|diff_k| + z se_k)]``, so the CI has coverage >= ``level``
+    whatever the correlation across times.  ``n`` is ``K``.
+    """
+    level = _level(level)
+    d = np.abs(np.asarray(diff, dtype=float).ravel())
+    e = np.asarray(se, dtype=float).ravel()
+    if d.size == 0 or d.shape != e.shape:
+        raise DiffapproxError("se", f"{d.size} standard errors (one per time, at least one)", e.size)
+    z = float(_st.norm.ppf(1.0 - (1.0 - level) / (2 * d.size)))
+    lo = float(max(0.0, np.max(d - z * e)))
+    hi = float(np.max(d + z * e))
+    return Estimate(
+        estimate=float(d.max()),
+        ci=(lo, hi),
+        level=level,
+        n=int(d.size),
+        method=f"max over {d.size} times, Bonferroni z={z:.2f}",
+    )
+
+
+def box_slope(x, y, lo, hi, level: float) -> SlopeFit:
+    """OLS slope of ``log y`` on ``log x``, with the range of slopes over the box ``prod_j [lo_j, hi_j]``.
+
+    The OLS slope is linear in ``log y``, so over the box it ranges from ``sum_j a_j log(lo_j or hi_j)``
+    to the opposite choice (``a_j`` the OLS weights).  When every ``y_j``'s true value lies in its
+    interval (simultaneous intervals, e.g. Bonferroni over the points at ``level``), the slope of the
+    true values lies in that range: a CI of coverage >= ``level`` that needs no model of the noise.
+    A lower end of 0 gives an infinite end.
+    """
+    level = _level(level)
+    lx, ly = _loglog_xy(x, y)
+    if lx.size < 2:
+        raise DiffapproxError("x", "at least 2 points", lx.size)
+    lo = np.asarray(lo, dtype=float).ravel()
+    hi = np.asarray(hi, dtype=float).ravel()
+    a = (lx - lx.mean()) / float(((lx - lx.mean()) ** 2).sum())
+    with np.errstate(divide="ignore", invalid="ignore"):  # log 0 = -inf; 0 * -inf is never selected
+        llo, lhi = np.log(lo), np.log(hi)
+        b_lo = float(np.sum(np.where(a > 0, a * llo, a * lhi)))
+        b_hi = float(np.sum(np.where(a < 0, a * llo, a * lhi)))
+    b = float(a @ ly)
+    return SlopeFit(
+        slope=b,
+        intercept=float(ly.mean() - b * lx.mean()),
+        ci=(b_lo, b_hi),
+        level=level,
+        n=int(lx.size),
+        method=f"OLS log-log; slopes over the box of {lx.size} simultaneous intervals",
     )
