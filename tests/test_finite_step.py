@@ -202,3 +202,19 @@ def test_advise_reports_the_stationary_errors():
     ode = se["at"]["paper_ode"]
     assert ode["mu"] == res["paper"]["ode"]["mu_max"] and ode["ou"] < ode["linear"] < ode["finite_step"]
     assert [r["mu"] for r in se["grid"]] == [m for m in (0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99) if m < 0.9728]
+
+
+@pytest.mark.parametrize("tau", [0, 1, 7])
+def test_constant_delay_against_the_generic_discrete_lyapunov(tau):
+    """The shift-structured (YW) solve against scipy's dense Lyapunov solver on the companion matrix."""
+    from diffapprox.limits import discrete_lyapunov
+
+    mu, a = 0.8, 0.02
+    n = max(tau, 1) + 1
+    A = np.zeros((n, n))
+    A[0, 0], A[0, 1] = 1 + mu, -mu
+    A[0, tau] -= a
+    A[np.arange(1, n), np.arange(n - 1)] = 1.0
+    Q = np.zeros((n, n))
+    Q[0, 0] = 1.0
+    assert da.mode_moments(mu, a, f"const:{tau}").variance == pytest.approx(discrete_lyapunov(A, Q)[0, 0], rel=1e-9)
