@@ -793,19 +793,20 @@ def _iid_transient(mu, a, pmf, noise, x0, steps, rec):
     ``k mod W`` holds x_k, so a step writes one row and column (the shift is free).
     """
     W = max(pmf.size, 2)
-    p = np.zeros(W)
-    p[: pmf.size] = pmf
+    nz = np.flatnonzero(pmf)  # the delays the law can draw: a step costs O(W x their number)
+    pn = pmf[nz]
     P = np.full((W, W), x0 * x0)
     out = np.empty(steps // rec + 1)
     out[0] = x0 * x0
     for k in range(steps):
         lag = (k - np.arange(W)) % W  # slot of x_{k-i}
         r0, r1 = P[lag[0]], P[lag[1]]
-        rd = p @ P[lag]  # sum_t p_t E[x_{k-t} x_.]
+        ld = lag[nz]
+        rd = pn @ P[ld]  # sum_t p_t E[x_{k-t} x_.]
         row = (1.0 + mu) * r0 - mu * r1 - a * rd  # E[x_{k+1} x_.] without the noise
         vv = (1.0 + mu) ** 2 * r0[lag[0]] - 2.0 * mu * (1.0 + mu) * r0[lag[1]] + mu * mu * r1[lag[1]]
         vx = (1.0 + mu) * rd[lag[0]] - mu * rd[lag[1]]  # sum_t p_t E[v x_{k-t}]
-        xx = p @ P[lag, lag]  # sum_t p_t E[x_{k-t}^2]
+        xx = pn @ P[ld, ld]  # sum_t p_t E[x_{k-t}^2]
         diag = vv - 2.0 * a * vx + a * a * xx + noise
         s = (k + 1) % W
         P[s, :] = row
@@ -857,7 +858,7 @@ def linear_second_moment(
     """Transient ``E[h_i(k)^2]/eta`` of the linear model (L) from ``h_i(j) = h0_i`` for j <= 0.
 
     Exact for (L): the second-moment recursion of the random-coefficient system, one step at a
-    time (O(cap * support) a step for i.i.d. delays, O(M^2) for ``workers:M``).
+    time (O(cap x the number of possible delays) a step for i.i.d. delays, O(M^2) for ``workers:M``).
 
     Parameters
     ----------
