@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from diffapprox import Verdict, get_claim
+from diffapprox import get_claim
 
 CLAIMS = {
     "ode-limit": ["ode_order/mu=0/delay=0/i=1", "ode_error/mu=0/delay=0/i=1/eta=0.00025"],
@@ -30,7 +30,6 @@ CLAIMS = {
         "phase3_probability/T3=appendix/law=gaussian/mu=0/tau=0",
     ],
 }
-VERDICTS = set(Verdict)
 
 
 @pytest.mark.slow
@@ -48,7 +47,6 @@ def test_quick_profile(claim_id, tmp_path: Path):
     for n in CLAIMS[claim_id]:
         assert n in names, n
     for m in out.measurements:
-        assert m.verdict in VERDICTS
         m.to_json()
     assert any(m.judged for m in out.measurements)
     assert out.figures and all(Path(f).exists() for f in out.figures)
