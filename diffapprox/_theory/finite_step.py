@@ -24,7 +24,8 @@ indices survive and, exactly,
 Its stationary second moments are exact linear algebra:
 
 * i.i.d. delays (constant, uniform, geometric with the engine's cap): multiplying (L) by
-  ``x_{k+1-m}`` and taking expectations gives, for the autocovariances ``c_m = E[x_k x_{k-m}]``
+  ``x_{k+1-m}`` and taking expectations (the Yule-Walker equations, Yule 1927 and Walker 1931, here
+  of a random-coefficient recursion) gives, for the autocovariances ``c_m = E[x_k x_{k-m}]``
   and the delay law ``p_t = P(tau = t)``, t = 0..T,
 
       c_m = (1+mu) c_{m-1} - mu c_{|m-2|} - a sum_t p_t c_{|m-1-t|},      m = 1..T+1,
@@ -33,7 +34,7 @@ Its stationary second moments are exact linear algebra:
 
   T + 2 unknowns.  This is the discrete Lyapunov equation ``P = E[A P A^T] + Q`` of the companion
   form with the state ``(x_k, ..., x_{k-T})``: the shift rows of A make every stationary P
-  Toeplitz, ``P_ij = c_|i-j|``, so (YW) replaces the (T+2)^2-unknown Kronecker system.
+  Toeplitz, ``P_ij = c_|i-j|``, so (YW) replaces the Kronecker system of (T+1)^2 unknowns.
 * ``workers:M``: the delays are not i.i.d.; the writer of each update is worker m with
   probability ``w_m`` (independently), and worker m's gradient is taken at the iterate it read
   after its previous write.  The state ``(x_k, x_{k-1}, z_1, ..., z_M)`` (z_m the copy worker m
@@ -52,7 +53,9 @@ reported only when the radial and every transverse mode are stable (for a consta
 **The finite-step model** keeps (F.1) and (F.2) away from e_1, which needs the law of w; the
 closure (what is *not* exact) is:
 
-(C1) the norm is rigid: ``||w||^2 = N`` (its fluctuations are O(eta^(3/2))), so
+(C1) the norm is rigid: ``||w||^2 = N``, its fluctuations and their correlation with the W_j
+     neglected (in simulations at eta/(1-mu) = 0.01 the correlation of ||h||^2 with h_i^2 was
+     0.03 to 0.1), so
      ``w_1^2 = N - sum_{j>=2} W_j`` and ``w^T Lambda w = lambda_1 N - sum_j g_j W_j``,
      ``g_j = lambda_1 - lambda_j``.  N follows from the exact stationarity of E[h_1]
      (``E[g_1] = 0``: ``E[w_1 (lambda_1 - w^T Lambda w)] = 0``), expanded to second order in W;
@@ -60,8 +63,9 @@ closure (what is *not* exact) is:
 (C3) their fourth and sixth moments have the shape (kurtosis) of the stationary density of each
      coordinate's one-dimensional diffusion approximation with drift ``-G(e) e`` and diffusion
      ``V(e)`` (F.1 and the conditional variance from F.2, the other coordinates averaged),
-     ``p(e) ~ exp(-int_0^e G(x) x / (theta V(x)) dx) / V(e)``, at the temperature theta whose
-     second moment is S_i;
+     ``p(e) ~ exp(-int_0^e G(x) x / (theta V(x)) dx) / V(e)`` (the zero-flux stationary solution
+     of a one-variable Fokker-Planck equation; Gardiner, *Stochastic Methods*, ch. 5), at the
+     temperature theta whose second moment is S_i;
 (C4) a past value y enters only through its regression on w_i:
      ``E[(w^T Lambda w - lambda_i) w_i y] = E[(w^T Lambda w - lambda_i) W_i] E[w_i y] / S_i``.
 
