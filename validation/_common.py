@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import StreamingPCA
+from diffapprox import HistoryEntry, StreamingPCA
 from diffapprox import tau_threshold_ode, tau_threshold_sde
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "save_figure",
     "seed_of",
     "finite_count_note",
+    "seed_history",
 ]
 
 #: Paper Section 5.1: "d = 4 and the covariance matrix Sigma = diag{4, 3, 2, 1}".
@@ -77,7 +78,10 @@ def tau_ode_at(mu: float, eta: float, gamma: float) -> int:
 
 
 def seed_of(cell_seed: int, salt: int = 0) -> int:
-    """A 63-bit simulation / bootstrap seed from a cell seed (and a salt)."""
+    """A 63-bit seed from a cell seed and a salt (the weak-convergence claims' old derivation).
+
+    Kept for claims that still call it; new code uses ``diffapprox.derive_seed``.
+    """
     return int((int(cell_seed) + 0x9E3779B97F4A7C15 * (salt + 1)) % (2**63))
 
 
@@ -162,3 +166,23 @@ def claim_title(fig, claim, subtitle: str | None = None, *, fontsize: float = 10
         text += "\n" + subtitle
     fig.suptitle(text, fontsize=fontsize, y=0.995, va="top")
     fig.tight_layout()  # makes room for the suptitle (matplotlib >= 3.3)
+
+
+#: Commit, profile and seed of the run that recorded the verdicts before the one seed derivation.
+SEED_CHANGE_SOURCE = "earlier run: commit 839d945, profile standard, seed 20180330"
+
+
+def seed_history(old_verdict: str) -> HistoryEntry:
+    """The dated entry of the switch to the one seed derivation (same rule, other random numbers)."""
+    return HistoryEntry(
+        date="2026-11-29",
+        version=2,
+        change=(
+            "simulations draw from the cell seed itself (derive_seed(master, claim id, cell key)) and "
+            "bootstraps from derive_seed(cell seed, label), instead of a salted offset of the cell seed; "
+            "same rule, different random numbers"
+        ),
+        reason="one seed derivation for every claim, so that a seed names the same numbers everywhere",
+        old_verdict=old_verdict,
+        old_source=SEED_CHANGE_SOURCE,
+    )

@@ -28,13 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, ClaimOutput
+from diffapprox import Claim, ClaimOutput, derive_seed
 from diffapprox import simulate
 from diffapprox.limits import ode_closed_form
 from diffapprox import lemma31_norm_bound
 from diffapprox import stats
 
 from ._common import (
+    seed_history,
     claim_title,
     log_ticks,
     BOUNDED_LAW,
@@ -45,7 +46,6 @@ from ._common import (
     num,
     problem,
     save_figure,
-    seed_of,
     tag,
 )
 
@@ -88,6 +88,7 @@ class OdeLimit(Claim):
         "As eta -> 0 with tau_k <~ (1-mu)^2/(lambda1 eta^(1-gamma)), the iterates converge weakly to "
         "the ODE (3.2), whose solution is the closed form of Theorem 3.3."
     )
+    history = (seed_history("PASS"),)
 
     def parameters(self, profile: str) -> dict:
         return {
@@ -153,7 +154,7 @@ class OdeLimit(Claim):
             delay=f"const:{p['tau']}",
             record_every=p["record_every"],
             start=np.array(H0),
-            seed=seed_of(cell.seed),
+            seed=cell.seed,
             threads=None,
         )
         ok = traj.finite
@@ -168,7 +169,7 @@ class OdeLimit(Claim):
         X = traj.h[ok] ** 2 / traj.norm2[ok][:, :, None]  # (P, n_rec, d)
         mean = X.mean(axis=0)
         err = np.max(np.abs(mean - H2), axis=0)
-        W = bootstrap_weights(nf, N_BOOT, seed_of(cell.seed, 1))
+        W = bootstrap_weights(nf, N_BOOT, derive_seed(cell.seed, "bootstrap"))
         bm = (W @ X.reshape(nf, -1)).reshape(N_BOOT, *mean.shape)
         boot = np.max(np.abs(bm - H2[None]), axis=1)  # (B, d)
         res.update(

@@ -38,6 +38,7 @@ from diffapprox import simulate
 from diffapprox.limits import ou_optimum
 
 from ._common import (
+    seed_history,
     claim_title,
     log_ticks,
     LAWS,
@@ -47,7 +48,6 @@ from ._common import (
     num,
     problem,
     save_figure,
-    seed_of,
     tag,
     tau_ode_at,
     tau_sde_inside,
@@ -89,6 +89,7 @@ class OuOptimum(Claim):
         "alpha_i1^2/(2(1-mu)(lambda1-lambda_i)), second moment decaying as in Prop. 3.6, Gaussian law, "
         "for delays within (1-mu)^2/((lambda1+C_d) eta^(1/2-gamma))."
     )
+    history = (seed_history("INCONCLUSIVE"),)
 
     def parameters(self, profile: str) -> dict:
         eta = ETA[profile]
@@ -177,7 +178,7 @@ class OuOptimum(Claim):
             delay=f"const:{p['tau']}",
             record_every=p["record_every"],
             start=start,
-            seed=seed_of(cell.seed),
+            seed=cell.seed,
         )
         ok = traj.finite
         U = traj.h[ok][:, :, 1:] / math.sqrt(eta)  # (P, n_rec, d-1)

@@ -29,6 +29,7 @@ from diffapprox import simulate
 from diffapprox import T3
 
 from ._common import (
+    seed_history,
     claim_title,
     BOUNDED_LAW,
     LAWS,
@@ -38,7 +39,6 @@ from ._common import (
     num,
     problem,
     save_figure,
-    seed_of,
     tag,
     tau_sde_inside,
 )
@@ -87,6 +87,7 @@ class Phase3Time(Claim):
         "From H_1^2 >= 1 - delta^2, sum_{i>=2} H_i^2 <= epsilon at T3 = (1-mu)/(2(lambda1-lambda2)) "
         "log(...) with probability >= 3/4, for tau <~ (1-mu)^2/((lambda1+C_d) eta^(1/2-gamma))."
     )
+    history = (seed_history("PASS"),)
 
     def parameters(self, profile: str) -> dict:
         eta = ETA[profile]
@@ -148,7 +149,7 @@ class Phase3Time(Claim):
             delay=f"const:{p['tau']}",
             record_every=p["record_every"],
             start=h0,
-            seed=seed_of(cell.seed),
+            seed=cell.seed,
             record_h=False,
         )
         ok = traj.finite

@@ -39,6 +39,7 @@ from diffapprox import simulate
 from diffapprox.limits import escape_time
 
 from ._common import (
+    seed_history,
     claim_title,
     BOUNDED_LAW,
     SPECTRUM_SOURCE,
@@ -47,7 +48,6 @@ from ._common import (
     num,
     problem,
     save_figure,
-    seed_of,
     tag,
     tau_sde_inside,
 )
@@ -95,6 +95,7 @@ class SaddleEscape(Claim):
         "From the saddle e_2, U_1 = h_1/sqrt(eta) is the unstable OU of (A.2) and the iterate leaves "
         "{H_2^2 > 1 - delta^2} by T1 with probability at least 1 - nu (T1 of Prop. 3.10 / A.9)."
     )
+    history = (seed_history("FAIL"),)
 
     def parameters(self, profile: str) -> dict:
         return {
@@ -157,7 +158,7 @@ class SaddleEscape(Claim):
             delay=f"const:{p['tau']}",
             record_every=p["record_every"],
             start="e2",
-            seed=seed_of(cell.seed),
+            seed=cell.seed,
             passages=[(1, 1.0 - d2, -1), (0, d2, 1)],
         )
         ok = traj.finite

@@ -30,6 +30,7 @@ from diffapprox import T2
 from diffapprox.limits import ode_closed_form
 
 from ._common import (
+    seed_history,
     claim_title,
     LAWS,
     SPECTRUM_SOURCE,
@@ -38,7 +39,6 @@ from ._common import (
     num,
     problem,
     save_figure,
-    seed_of,
     tag,
     tau_ode_at,
 )
@@ -88,6 +88,7 @@ class TraverseTime(Claim):
         "T2 = (1-mu)/(2(lambda1-lambda2)) log((1-delta^2)/delta^2) with probability >= 3/4, "
         "for tau <~ (1-mu)^2/(lambda1 eta^(1-gamma))."
     )
+    history = (seed_history("FAIL"),)
 
     def parameters(self, profile: str) -> dict:
         return {
@@ -136,7 +137,7 @@ class TraverseTime(Claim):
             delay=f"const:{p['tau']}",
             record_every=p["record_every"],
             start=_h0(),
-            seed=seed_of(cell.seed),
+            seed=cell.seed,
             passages=[(0, 1 - _delta2(), 1)],
             record_h=False,
         )
