@@ -84,7 +84,7 @@ __all__ = [
     "PowerLawFit",
     "power_law_fit",
     "bootstrap_mean_weights",
-    "percentile_ci",
+    "replicate_ci",
     "loglog_slope_replicates",
     "proportion_effect",
     "distance_alternative",
@@ -935,8 +935,17 @@ def bootstrap_mean_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
     return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float) / n
 
 
-def percentile_ci(estimate: float, replicates, level: float = 0.95) -> Estimate:
-    """A statistic with the percentile interval of its bootstrap replicates (non-finite ones dropped).
+def replicate_ci(
+    estimate: float, replicates, level: float = 0.95, interval: str = "normal", lower: float = -math.inf
+) -> Estimate:
+    """A statistic with an interval from its bootstrap replicates.
+
+    ``interval="normal"``: ``estimate +- z sd(replicates)``, the normal bootstrap interval, stable at
+    the extreme levels of Bonferroni rows (:func:`row_level`), where a percentile interval would
+    need tens of thousands of resamples to place its ends.  ``interval="percentile"``: the
+    replicates' ``(1-level)/2`` and ``(1+level)/2`` quantiles.  Non-finite replicates are dropped.
+    ``lower``: the smallest value the estimated quantity can take (e.g. 0 for a distance); the
+    interval is cut there, which keeps its coverage.
 
     Parameters
     ----------
@@ -946,21 +955,23 @@ def percentile_ci(estimate: float, replicates, level: float = 0.95) -> Estimate:
         The statistic on each resample.
     """
     level = _level(level)
+    if interval not in ("normal", "percentile"):
+        raise DiffapproxError("interval", "'normal' or 'percentile'", interval)
     r = _finite_1d("replicates", replicates)
-    if r.size < 2:
-        return Estimate(estimate=float(estimate), ci=_NAN2, level=level, n=r.size, method="percentile bootstrap")
-    lo, hi = np.quantile(r, [(1 - level) / 2, (1 + level) / 2])
-    return Estimate(
-        estimate=float(estimate),
-        ci=(float(lo), float(hi)),
-        level=level,
-        n=r.size,
-        method=f"percentile bootstrap ({r.size} resamples)",
-    )
+    method = f"{interval} bootstrap interval ({r.size} resamples)"
+    if r.size < 2 or not math.isfinite(float(estimate)):
+        return Estimate(estimate=float(estimate), ci=_NAN2, level=level, n=r.size, method=method)
+    if interval == "percentile":
+        ci = tuple(float(v) for v in np.quantile(r, [(1 - level) / 2, (1 + level) / 2]))
+    else:
+        h = float(_st.norm.ppf(0.5 + level / 2) * r.std(ddof=1))
+        ci = (float(estimate) - h, float(estimate) + h)
+    ci = (max(ci[0], lower), max(ci[1], lower))
+    return Estimate(estimate=float(estimate), ci=ci, level=level, n=r.size, method=method)
 
 
-def loglog_slope_replicates(x, y, replicates, level: float = 0.95) -> SlopeFit:
-    """Log-log OLS slope of ``y`` on ``x`` with the percentile CI of the slopes of bootstrap replicates.
+def loglog_slope_replicates(x, y, replicates, level: float = 0.95, interval: str = "normal") -> SlopeFit:
+    """Log-log OLS slope of ``y`` on ``x`` with an interval of the slopes refitted on replicates.
 
     Parameters
     ----------
@@ -969,7 +980,8 @@ def loglog_slope_replicates(x, y, replicates, level: float = 0.95) -> SlopeFit:
     replicates : array, shape (m, n_boot)
         ``replicates[j]`` are bootstrap replicates of ``y[j]`` (each point resampled on its own
         paths); replicate ``b`` refits the line through ``replicates[:, b]``.  Replicates with a
-        value <= 0 are dropped.
+        value <= 0 are dropped.  The interval is :func:`replicate_ci` of the refitted slopes
+        (``interval``: ``"normal"`` or ``"percentile"``).
 
     Returns
     -------
@@ -983,20 +995,19 @@ def loglog_slope_replicates(x, y, replicates, level: float = 0.95) -> SlopeFit:
     if reps.ndim != 2 or reps.shape[0] != lx.size or yv.size != lx.size:
         raise DiffapproxError("replicates", f"an array of shape ({lx.size}, n_boot)", f"shape {reps.shape}")
     pinv = np.linalg.pinv(np.column_stack([np.ones(lx.size), lx]))
-    method = "log-log OLS, percentile bootstrap of the refitted slopes"
     if not np.all((yv > 0) & np.isfinite(yv)):
-        return SlopeFit(slope=math.nan, intercept=math.nan, ci=_NAN2, level=level, n=lx.size, method=method)
+        nan = math.nan
+        return SlopeFit(slope=nan, intercept=nan, ci=_NAN2, level=level, n=lx.size, method="log-log OLS (no fit)")
     beta = pinv @ np.log(yv)
     ok = np.all((reps > 0) & np.isfinite(reps), axis=0)
-    slopes = (pinv @ np.log(reps[:, ok]))[1] if ok.any() else np.empty(0)
-    ci = tuple(float(v) for v in np.quantile(slopes, [(1 - level) / 2, (1 + level) / 2])) if slopes.size else _NAN2
+    e = replicate_ci(float(beta[1]), (pinv @ np.log(reps[:, ok]))[1] if ok.any() else [], level, interval)
     return SlopeFit(
         slope=float(beta[1]),
         intercept=float(beta[0]),
-        ci=ci,
+        ci=e.ci,
         level=level,
         n=lx.size,
-        method=f"{method} ({slopes.size}/{reps.shape[1]} usable)",
+        method=f"log-log OLS, {e.method}",
     )
 
 
