@@ -87,6 +87,7 @@ __all__ = [
     "replicate_ci",
     "loglog_slope_replicates",
     "proportion_effect",
+    "scaled_effect",
     "distance_alternative",
     "gof_holm_pooled",
 ]
@@ -1055,6 +1056,22 @@ def _optimize_bisect(f: Callable[[float], float], lo: float, hi: float) -> float
     if flo * fhi > 0:
         return lo if abs(flo) < abs(fhi) else hi
     return brentq(f, lo, hi, xtol=1e-10)
+
+
+def scaled_effect(
+    se: float, edge: float, *, level: float = 0.95, power: float = POWER_TARGET, direction: float = 1.0
+) -> float:
+    """:func:`detectable_effect` for an estimate whose standard error is proportional to its value.
+
+    ``se`` is the relative standard error (a second moment or variance from a fixed number of
+    paths); with the truth moved to ``edge + direction * e`` the standard error is ``se`` times
+    that, so ``e = k se (edge + direction e)``, ``k = z_{(1+level)/2} + z_power``:
+    ``e = k se edge / (1 - direction k se)``.  ``inf`` when ``k se >= 1`` upwards.
+    """
+    se = check_range("se", se, 0.0)
+    k = detectable_effect(1.0, level=level, power=power)
+    den = 1.0 - math.copysign(1.0, direction) * k * se
+    return math.inf if den <= 0 else float(k * se * abs(edge) / den)
 
 
 def distance_alternative(effect: float, n: int, level: float = 0.95) -> float:

@@ -172,11 +172,11 @@ def claim_title(fig, claim, subtitle: str | None = None, *, fontsize: float = 10
 SEED_CHANGE_SOURCE = "earlier run: commit 839d945, profile standard, seed 20180330"
 
 
-def seed_history(old_verdict: str) -> HistoryEntry:
+def seed_history(old_verdict: str, version: int = 2) -> HistoryEntry:
     """The dated entry of the switch to the one seed derivation (same rule, other random numbers)."""
     return HistoryEntry(
         date="2026-11-29",
-        version=2,
+        version=version,
         change=(
             "simulations draw from the cell seed itself (derive_seed(master, claim id, cell key)) and "
             "bootstraps from derive_seed(cell seed, label), instead of a salted offset of the cell seed; "

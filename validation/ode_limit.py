@@ -30,6 +30,7 @@ named; a row with any cannot PASS.
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import numpy as np
 
@@ -85,10 +86,12 @@ def _steps(mu: float, eta: float) -> tuple[int, int]:
     return int(math.ceil(raw / r)) * r, r
 
 
+@cache
 def _judged_rows() -> int:
     return 2 * len(MUS) * len(JUDGED_DELAYS) * D
 
 
+@cache
 def _level() -> float:
     return stats.row_level(_judged_rows())
 
@@ -105,6 +108,7 @@ def _se_plan(mu: float, eta: float, paths: int) -> float:
     return 2.0 * math.sqrt(eta * s / paths)
 
 
+@cache
 def _effects(mu: float, paths: int) -> tuple[float, float]:
     """Stated effects: on the smallest-eta error, and on the order (OLS of log err with the planned
     log-scale errors se/ERR_TOL at every eta, the null's error level)."""

@@ -24,6 +24,7 @@ in the denominator) on the same data.
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import numpy as np
 
@@ -89,10 +90,12 @@ def _records(law, mu, eta) -> tuple[int, int]:
     return int(math.ceil(horizon / eta / r)) * r, r
 
 
+@cache
 def _judged_rows(profile) -> int:
     return len(list(_grid(ETA[profile])))
 
 
+@cache
 def _level(profile) -> float:
     return stats.row_level(_judged_rows(profile))
 

@@ -34,6 +34,7 @@ use the finite paths and name how many diverged.
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import numpy as np
 from scipy import stats as sst
@@ -101,6 +102,7 @@ def _steps(cfg) -> int:
     return int(math.ceil(horizon / ETA / RECORD_EVERY)) * RECORD_EVERY
 
 
+@cache
 def _times(cfg) -> dict[str, int]:
     """Record indices of every fixed time, by label: early times, A.9 quantiles, both T1 per nu."""
     et = _law(cfg)
@@ -111,14 +113,17 @@ def _times(cfg) -> dict[str, int]:
     return out
 
 
+@cache
 def _judged_rows() -> int:
     return len(_configs()) * (2 * len(EARLY_FRACS) + len(FRACTION_QS) + 2 * len(NUS))
 
 
+@cache
 def _level() -> float:
     return stats.row_level(_judged_rows())
 
 
+@cache
 def _predict_cfg(cfg) -> dict:
     """A.9's values at the fixed record times: ``(t, P(|U_1(t)| >= c))`` and early ``(t, v(t))``."""
     et = _law(cfg)
@@ -205,7 +210,7 @@ class SaddleEscape(Claim):
         for cfg in _configs():
             steps = _steps(cfg)
             params = {"law": cfg[0], "mu": cfg[1], "tau": cfg[2], "steps": steps, "paths": PATHS[profile]}
-            params["times"] = _times(cfg)
+            params["times"] = dict(_times(cfg))
             out.append(self.make_cell(_key(cfg), params, seed, cost=steps * PATHS[profile]))
         return out
 

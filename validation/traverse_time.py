@@ -22,7 +22,7 @@ eta^(1-gamma)))``, gamma = 1/4.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 from scipy.optimize import brentq
@@ -99,6 +99,7 @@ def _grid():
                 yield law, mu, tau
 
 
+@cache
 def _level() -> float:
     return stats.row_level(len(list(_grid())))
 
