@@ -30,6 +30,7 @@ named; a row with any cannot PASS.
 from __future__ import annotations
 
 import math
+from itertools import product
 from functools import cache
 
 import numpy as np
@@ -174,11 +175,7 @@ class OdeLimit(Claim):
         }
 
     def cells(self, profile: str, seed: int):
-        out = []
-        for mu in MUS:
-            for rule in DELAYS:
-                out += [self._cell(profile, seed, mu, rule, eta) for eta in ETAS]
-        return out
+        return [self._cell(profile, seed, mu, rule, eta) for mu, rule, eta in product(MUS, DELAYS, ETAS)]
 
     def _cell(self, profile, seed, mu, rule, eta):
         steps, r = _steps(mu, eta)
@@ -224,11 +221,10 @@ class OdeLimit(Claim):
 
     def measure(self, profile, seed, results, prediction):
         ms = []
-        for mu in MUS:
-            for rule in DELAYS:
-                rs = [results[tag(mu=mu, delay=rule, eta=e)] for e in ETAS]
-                ms += _series_rows(mu, rule, rs, _effects(mu, PATHS[profile]))
-                ms += _norm_rows(mu, rule, rs[-1])
+        for mu, rule in product(MUS, DELAYS):
+            rs = [results[tag(mu=mu, delay=rule, eta=e)] for e in ETAS]
+            ms += _series_rows(mu, rule, rs, _effects(mu, PATHS[profile]))
+            ms += _norm_rows(mu, rule, rs[-1])
         return ms
 
     # -- figures / findings -------------------------------------------------------------------
@@ -242,11 +238,11 @@ class OdeLimit(Claim):
             "thm": f"tau = (1-mu)^2/(lambda1 eta^(1-gamma)), gamma={GAMMA_THM:g} (Thm 3.3)",
             "fast": f"tau ~ eta^-{FAST_EXPONENT:g}: beyond Thm 3.3 (context)",
         }
+        for (k, mu), (rule, mk) in product(enumerate(MUS), zip(DELAYS, ("o", "s", "^"))):
+            y = np.max([np.asarray(results[tag(mu=mu, delay=rule, eta=e)]["err"]) for e in ETAS], axis=1)
+            axes[0, k].loglog(ETAS, y, marker=mk, ls="-" if rule != "fast" else "--", label=names[rule])
         for k, mu in enumerate(MUS):
             ax = axes[0, k]
-            for rule, mk in zip(DELAYS, ("o", "s", "^")):
-                y = [float(np.max(results[tag(mu=mu, delay=rule, eta=e)]["err"])) for e in ETAS]
-                ax.loglog(ETAS, y, marker=mk, ls="-" if rule != "fast" else "--", label=names[rule])
             ax.axhspan(1e-9, ERR_TOL, color="0.9", zorder=0, label=f"tolerance band [0, {ERR_TOL:g}]")
             ax.set_ylim(top=max(ax.get_ylim()[1], 2 * ERR_TOL))
             ax.set_ylim(bottom=min(v for line in ax.get_lines() for v in line.get_ydata()) / 2)
@@ -281,17 +277,16 @@ class OdeLimit(Claim):
     def findings(self, profile, results, measurements) -> Findings:
         by = {m.name: m for m in measurements}
         out = []
-        for mu in MUS:
-            for rule in DELAYS:
-                base = f"mu={num(mu)}/delay={rule}"
-                orders = [by[f"ode_order/{base}/i={i + 1}"] for i in range(D)]
-                errs = [by[f"ode_error/{base}/i={i + 1}/eta={num(ETAS[-1])}"] for i in range(D)]
-                out.append(
-                    f"{base}: fitted orders p_i = "
-                    + ", ".join(f"{m.estimate:.2f} [{m.ci[0]:.2f}, {m.ci[1]:.2f}]" for m in orders)
-                    + "; smallest-eta sup errors "
-                    + ", ".join(f"{m.estimate:.3g}" for m in errs)
-                )
+        for mu, rule in product(MUS, DELAYS):
+            base = f"mu={num(mu)}/delay={rule}"
+            orders = [by[f"ode_order/{base}/i={i + 1}"] for i in range(D)]
+            errs = [by[f"ode_error/{base}/i={i + 1}/eta={num(ETAS[-1])}"] for i in range(D)]
+            out.append(
+                f"{base}: fitted orders p_i = "
+                + ", ".join(f"{m.estimate:.2f} [{m.ci[0]:.2f}, {m.ci[1]:.2f}]" for m in orders)
+                + "; smallest-eta sup errors "
+                + ", ".join(f"{m.estimate:.3g}" for m in errs)
+            )
         return Findings(findings=out)
 
     # -- controls -------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ version-1 decay runs (step eta) on the same run.
 from __future__ import annotations
 
 import math
+from itertools import product
 from functools import cache
 
 import numpy as np
@@ -90,10 +91,9 @@ def _taus(mu: float, eta: float) -> list[tuple[int, str]]:
 
 def _grid(eta):
     """Every (law, mu, tau, label) of the stationary runs."""
-    for law in LAWS:
-        for mu in MUS:
-            for tau, lab in _taus(mu, eta):
-                yield law, mu, tau, lab
+    for law, mu in product(LAWS, MUS):
+        for tau, lab in _taus(mu, eta):
+            yield law, mu, tau, lab
 
 
 @cache
@@ -250,11 +250,10 @@ class OuOptimum(Claim):
     def predict(self, profile: str) -> dict:
         eta = ETA[profile]
         out = {}
-        for law in LAWS:
-            for mu in MUS:
-                lim = ou_optimum(problem(law), mu)
-                u0 = {div: _u0(law, mu, eta / div)[1] for div in (DECAY_ETA_DIV, 1.0)}
-                out[(law, mu)] = {"limit": lim, "S": lim.stationary_variance, "u0": u0}
+        for law, mu in product(LAWS, MUS):
+            lim = ou_optimum(problem(law), mu)
+            u0 = {div: _u0(law, mu, eta / div)[1] for div in (DECAY_ETA_DIV, 1.0)}
+            out[(law, mu)] = {"limit": lim, "S": lim.stationary_variance, "u0": u0}
         return out
 
     def measure(self, profile, seed, results, prediction):
@@ -284,8 +283,7 @@ class OuOptimum(Claim):
         for ax, law in zip(axes[0], LAWS):
             groups = [(mu, tau, lab) for lw, mu, tau, lab in _grid(ETA[profile]) if lw == law]
             for g, (mu, tau, lab) in enumerate(groups):
-                ms = [by[f"stationary_variance/{tag(law=law, mu=mu, tau=tau)}/i={i}"] for i in (2, 3, 4)]
-                _ratio_points(ax, g, ms, colours[lab], markers)
+                _ratio_points(ax, g, by, tag(law=law, mu=mu, tau=tau), colours[lab], markers)
             ax.axhspan(1 - BAND, 1 + BAND, color="grey", alpha=0.2, zorder=0)
             ax.axhline(1.0, color="k", lw=0.8, ls="--", zorder=0)
             ax.set_xticks(range(len(groups)))
@@ -515,8 +513,8 @@ def _ratio_text(m) -> str:
     return f"{m.estimate / m.prediction:.3f} [{m.ci[0] / m.prediction:.3f}, {m.ci[1] / m.prediction:.3f}]"
 
 
-def _ratio_points(ax, g: int, ms: list, colour: str, markers) -> None:
-    for i, m in enumerate(ms):
+def _ratio_points(ax, g: int, by: dict, base: str, colour: str, markers) -> None:
+    for i, m in enumerate(by[f"stationary_variance/{base}/i={k}"] for k in (2, 3, 4)):
         r, lo, hi = m.estimate / m.prediction, m.ci[0] / m.prediction, m.ci[1] / m.prediction
         ax.errorbar([g + 0.22 * (i - 1)], [r], yerr=[[r - lo], [hi - r]], fmt=markers[i], color=colour, ms=4, capsize=2)
 

@@ -24,6 +24,7 @@ in the denominator) on the same data.
 from __future__ import annotations
 
 import math
+from itertools import product
 from functools import cache
 
 import numpy as np
@@ -60,11 +61,9 @@ DIRECTION = -1.0
 
 
 def _grid(eta):
-    for law in LAWS:
-        for mu in MUS:
-            taus = {0} if law != BOUNDED_LAW else {0, tau_sde_inside(mu, eta)}
-            for tau in sorted(taus):
-                yield law, mu, tau
+    for law, mu in product(LAWS, MUS):
+        for tau in sorted({0} if law != BOUNDED_LAW else {0, tau_sde_inside(mu, eta)}):
+            yield law, mu, tau
 
 
 def _eps(law, mu, eta) -> float:

@@ -22,6 +22,7 @@ eta^(1-gamma)))``, gamma = 1/4.
 from __future__ import annotations
 
 import math
+from itertools import product
 from functools import cache, lru_cache
 
 import numpy as np
@@ -93,10 +94,9 @@ def _steps(mu: float) -> int:
 
 
 def _grid():
-    for law in LAWS:
-        for mu in MUS:
-            for tau in sorted({0, tau_ode_at(mu, ETA, GAMMA)}):
-                yield law, mu, tau
+    for law, mu in product(LAWS, MUS):
+        for tau in sorted({0, tau_ode_at(mu, ETA, GAMMA)}):
+            yield law, mu, tau
 
 
 @cache
