@@ -22,6 +22,7 @@ from scipy.stats import binom
 
 from diffapprox import Verdict, get_claim, stats
 from diffapprox._run.calibrate import run_controls
+from validation._common import FAMILY_ALPHA
 
 #: Master seed of the control replicates (each replicate derives its own generator from it).
 CONTROL_SEED = 20261129
@@ -91,7 +92,7 @@ def test_judged_rows_state_band_effect_and_level(claim_id):
     judged = [m for m in ms if m.judged]
     params = claim.parameters("standard")
     assert len(judged) == params["judged_rows"]
-    level = stats.row_level(len(judged))
+    level = stats.row_level(len(judged), FAMILY_ALPHA)
     for m in judged:
         assert m.tolerance is not None and m.effect is not None and m.effect > 0, m.name
         assert m.ci_level == pytest.approx(level), m.name

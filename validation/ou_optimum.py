@@ -41,6 +41,7 @@ from diffapprox.limits import ou_optimum
 
 from . import _controls as ctl
 from ._common import (
+    FAMILY_ALPHA,
     LAWS,
     SPECTRUM_SOURCE,
     claim_title,
@@ -69,7 +70,7 @@ DECAY_S = (0.5, 1.0, 2.0, 4.0)
 DECAY_RECORDS = 400
 BAND = 0.10
 #: Sup-distance band of the Gaussian law: the smallest round value above twice the DKW half-width
-#: (0.065) of the standard profile's 1024 paths at the row level, so that a PASS is possible there.
+#: (0.071) of the standard profile's 1024 paths at the row level, so that a PASS is possible there.
 GOF_DISTANCE = 0.15
 ALPHA_V3 = 0.05  # the version-3 rule's level (95% CIs, Holm at 0.05, detectable distance 0.1)
 GOF_DETECT_V3 = 0.1
@@ -104,7 +105,7 @@ def _judged_rows(profile) -> int:
 
 @cache
 def _level(profile) -> float:
-    return stats.row_level(_judged_rows(profile))
+    return stats.row_level(_judged_rows(profile), FAMILY_ALPHA)
 
 
 def _u0(law: str, mu: float, eta: float) -> tuple[np.ndarray, np.ndarray]:

@@ -34,6 +34,7 @@ from diffapprox.limits import ou_optimum
 
 from . import _controls as ctl
 from ._common import (
+    FAMILY_ALPHA,
     BOUNDED_LAW,
     LAWS,
     SPECTRUM_SOURCE,
@@ -96,7 +97,7 @@ def _judged_rows(profile) -> int:
 
 @cache
 def _level(profile) -> float:
-    return stats.row_level(_judged_rows(profile))
+    return stats.row_level(_judged_rows(profile), FAMILY_ALPHA)
 
 
 def _at(times: np.ndarray, t3: float) -> int:

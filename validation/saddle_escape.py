@@ -44,6 +44,7 @@ from diffapprox.limits import escape_time, ou_saddle
 
 from . import _controls as ctl
 from ._common import (
+    FAMILY_ALPHA,
     BOUNDED_LAW,
     SPECTRUM_SOURCE,
     claim_title,
@@ -120,7 +121,7 @@ def _judged_rows() -> int:
 
 @cache
 def _level() -> float:
-    return stats.row_level(_judged_rows())
+    return stats.row_level(_judged_rows(), FAMILY_ALPHA)
 
 
 @cache

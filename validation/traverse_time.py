@@ -34,6 +34,7 @@ from diffapprox.limits import ode_closed_form
 
 from . import _controls as ctl
 from ._common import (
+    FAMILY_ALPHA,
     LAWS,
     SPECTRUM_SOURCE,
     claim_title,
@@ -101,7 +102,7 @@ def _grid():
 
 @cache
 def _level() -> float:
-    return stats.row_level(len(list(_grid())))
+    return stats.row_level(len(list(_grid())), FAMILY_ALPHA)
 
 
 class TraverseTime(Claim):
