@@ -1,4 +1,4 @@
-"""Shared pieces of the weak-convergence claims: reference problem, delays, names, figures.
+"""Shared pieces of the weak-convergence claims: reference problem, delays, names, figures, levels, history.
 
 The reference problem is the paper's Section 5.1 experiment: d = 4,
 ``Sigma = diag(4, 3, 2, 1)`` (so ``lambda_1 - lambda_2 = 1``), time in the
@@ -13,7 +13,6 @@ import math
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 
 from diffapprox import HistoryEntry, StreamingPCA
 from diffapprox import tau_threshold_ode, tau_threshold_sde
@@ -30,7 +29,6 @@ __all__ = [
     "tau_ode_at",
     "save_figure",
     "seed_of",
-    "finite_count_note",
     "seed_history",
     "FAMILY_ALPHA",
 ]
@@ -93,11 +91,6 @@ def seed_of(cell_seed: int, salt: int = 0) -> int:
     return int((int(cell_seed) + 0x9E3779B97F4A7C15 * (salt + 1)) % (2**63))
 
 
-def finite_count_note(n_finite: int, n_total: int) -> str:
-    """``"n finite of N paths (k diverged)"``."""
-    return f"{n_finite} finite of {n_total} paths ({n_total - n_finite} diverged)"
-
-
 def save_figure(fig, figdir: Path, stem: str, *, dpi: int = 110) -> list[str]:
     """Write ``fig`` as ``stem.png`` and ``stem.svg`` into ``figdir``, close it, return both paths.
 
@@ -127,15 +120,6 @@ def new_figure(ncols: int = 1, nrows: int = 1, size=(5.0, 3.6)):
 
     fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False)
     return fig, axes
-
-
-def bootstrap_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """Multinomial resampling weights, shape (n_boot, n), each row summing to 1.
-
-    ``W @ X`` gives the bootstrap means of the rows of ``X`` (paths) in one product.
-    """
-    rng = np.random.default_rng(seed)
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float) / n
 
 
 def log_ticks(ax, which: str = "both", *, at=None) -> None:
