@@ -376,19 +376,34 @@ def _control_cell(cfg, n: int, rng, alt: bool) -> dict:
 
 
 def _limit_cell(cfg, n: int, rng) -> dict:
-    """Exact samples of (A.2) from U(0) = 0 on the record grid: the limit the claim measures against."""
+    """Exact samples of (A.2) from U(0) = 0 on the record grid: the limit the claim measures against.
+
+    Drawn in chunks of LIMIT_CHUNK paths (each chunk an exact sample with its own key from ``rng``),
+    so that the grid of a chunk stays small in memory.
+    """
     lim = ou_saddle(problem(cfg[0]), cfg[1], saddle=1)
-    steps, d2 = _steps(cfg), KAPPA * ETA
-    times = np.arange(steps // RECORD_EVERY + 1) * RECORD_EVERY * ETA
+    times = np.arange(_steps(cfg) // RECORD_EVERY + 1) * RECORD_EVERY * ETA
+    parts = [_limit_chunk(lim, times, min(LIMIT_CHUNK, n - s), _times(cfg), rng) for s in range(0, n, LIMIT_CHUNK)]
+    early = {lab: np.concatenate([p[0][lab] for p in parts]) for lab in parts[0][0]}
+    events = {lab: tuple(int(sum(p[1][lab][e] for p in parts)) for e in (0, 1)) for lab in parts[0][1]}
+    first = np.concatenate([p[2] for p in parts])
+    return {"n_paths": n, "n_finite": n, "horizon": times[-1], "early": early, "events": events, "escape_k": first}
+
+
+LIMIT_CHUNK = 512
+
+
+def _limit_chunk(lim, times: np.ndarray, n: int, idx: dict, rng) -> tuple[dict, dict, np.ndarray]:
+    """Early values of U_1, fixed-time event counts and first-passage steps of ``n`` exact (A.2) paths."""
+    d2 = KAPPA * ETA
     U = lim.sample(times, n, rng)  # (n, records, 3): U_1, U_3, U_4
-    esc = ETA * np.sum(U**2, axis=2) >= d2 / (1.0 - d2)  # h = e_2 + sqrt(eta) U: h_2^2/||h||^2 <= 1 - delta^2
-    c = math.sqrt(KAPPA)
-    idx = _times(cfg)
+    # h = e_2 + sqrt(eta) U, so h_2^2/||h||^2 <= 1 - delta^2 iff eta |U|^2 >= delta^2/(1 - delta^2)
+    esc = ETA * np.einsum("prk,prk->pr", U, U) >= d2 / (1.0 - d2)
     early = {lab: U[:, j, 0] for lab, j in idx.items() if lab.startswith("early")}
     fixed = {lab: j for lab, j in idx.items() if lab not in early}
+    c = math.sqrt(KAPPA)
     events = {lab: (int(np.sum(np.abs(U[:, j, 0]) >= c)), int(np.sum(esc[:, j]))) for lab, j in fixed.items()}
-    first = np.where(esc.any(axis=1), np.argmax(esc, axis=1) * RECORD_EVERY, -1)
-    return {"n_paths": n, "n_finite": n, "horizon": steps * ETA, "early": early, "events": events, "escape_k": first}
+    return early, events, np.where(esc.any(axis=1), np.argmax(esc, axis=1) * RECORD_EVERY, -1)
 
 
 def _early_rows(r, pr, suf, n: int) -> list:
