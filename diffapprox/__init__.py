@@ -38,6 +38,34 @@ from ._engine.problem import StreamingPCA as StreamingPCA
 from ._engine.simulate import Trajectory as Trajectory
 from ._engine.simulate import simulate as simulate
 
+# engine: bring your own algorithm (problems, the algorithm registry, the generic simulator)
+from ._engine.iterate import Paths as Paths
+from ._engine.iterate import sample_noise as sample_noise
+from ._engine.iterate import simulate_algorithm as simulate_algorithm
+from ._engine.problems import double_well as double_well
+from ._engine.problems import li_tai_e_quadratic as li_tai_e_quadratic
+from ._engine.problems import linear_problem as linear_problem
+from ._engine.problems import pca_problem as pca_problem
+from ._engine.protocol import ALGORITHMS as ALGORITHMS
+from ._engine.protocol import DRIFT_SIGNATURE as DRIFT_SIGNATURE
+from ._engine.protocol import GRAD_SIGNATURE as GRAD_SIGNATURE
+from ._engine.protocol import HESSIAN_SIGNATURE as HESSIAN_SIGNATURE
+from ._engine.protocol import NOISE_SIGNATURE as NOISE_SIGNATURE
+from ._engine.protocol import Algorithm as Algorithm
+from ._engine.protocol import LinearModel as LinearModel
+from ._engine.protocol import Problem as Problem
+from ._engine.protocol import TestFunction as TestFunction
+from ._engine.protocol import algorithm as algorithm
+from ._engine.protocol import async_msgd as async_msgd
+from ._engine.protocol import cosine_test_function as cosine_test_function
+from ._engine.protocol import heavy_ball as heavy_ball
+from ._engine.protocol import quadratic_test_function as quadratic_test_function
+from ._engine.protocol import sgd as sgd
+from ._engine.protocol import stream_normal as stream_normal
+from ._engine.protocol import stream_sign as stream_sign
+from ._engine.protocol import stream_uniform as stream_uniform
+from ._engine.protocol import svag as svag
+
 # theory: the paper's formulas, stability and limits
 from ._theory.paper import N1 as N1
 from ._theory.paper import N2 as N2

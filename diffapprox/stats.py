@@ -90,6 +90,8 @@ __all__ = [
     "scaled_effect",
     "distance_alternative",
     "gof_holm_pooled",
+    "max_abs_ci",
+    "box_slope",
 ]
 
 
@@ -638,6 +640,18 @@ def dkw_halfwidth(n: int, level: float = 0.95) -> float:
     return math.sqrt(math.log(2.0 / (1.0 - _level(level))) / (2.0 * n))
 
 
+def _ks_statistic(a: np.ndarray, cdf: Callable) -> float:
+    """``sup |F_n - F|`` of finite values ``a``: scipy's one-sample KS statistic, the same formula without its p-value.
+
+    ``max(max_i (i/n - F(x_(i))), max_i (F(x_(i)) - (i-1)/n))`` over the sorted sample, as in
+    ``scipy.stats.kstest``, whose exact p-value (context here, never a verdict) costs most of its time.
+    """
+    u = np.asarray(cdf(np.sort(a)), dtype=float)
+    n = u.size
+    i = np.arange(1.0, n + 1)
+    return float(max((i / n - u).max(), (u - (i - 1) / n).max()))
+
+
 def ks_distance(x, cdf: Callable, level: float = 0.95) -> Estimate:
     """The Kolmogorov sup-distance between the law of ``x`` and ``cdf``, with a DKW confidence interval.
 
@@ -651,7 +665,7 @@ def ks_distance(x, cdf: Callable, level: float = 0.95) -> Estimate:
     n = a.size
     if n == 0:
         return Estimate(estimate=math.nan, ci=(math.nan, math.nan), level=level, n=0, method="KS distance (no data)")
-    d = float(_st.kstest(a, cdf).statistic)
+    d = _ks_statistic(a, cdf)
     eps = dkw_halfwidth(n, level)
     return Estimate(
         estimate=d, ci=(max(0.0, d - eps), min(1.0, d + eps)), level=level, n=n, method="KS sup-distance, DKW band"
@@ -1118,3 +1132,62 @@ def gof_holm_pooled(
         g.note for g in results
     )
     return GofResult(tests=pooled, n=int(sum(g.n for g in results)), alpha=alpha, verdict=v, note=note)
+
+
+# ---------------------------------------------------------------------------
+# Weak errors: a maximum over times, and a slope over step sizes
+# ---------------------------------------------------------------------------
+def max_abs_ci(diff, se, level: float = 0.95) -> Estimate:
+    """``max_k |Delta_k|`` from per-time estimates ``diff_k`` with standard errors ``se_k``, simultaneous CI.
+
+    Each ``Delta_k`` gets the interval ``diff_k +- z se_k`` with ``z`` Bonferroni over the ``K`` times
+    (``z = z_{1 - (1-level)/(2K)}``); when all hold, ``max_k |Delta_k|`` lies in
+    ``[max_k (|diff_k| - z se_k)^+, max_k (|diff_k| + z se_k)]``, so the CI has coverage >= ``level``
+    whatever the correlation across times.  ``n`` is ``K``.
+    """
+    level = _level(level)
+    d = np.abs(np.asarray(diff, dtype=float).ravel())
+    e = np.asarray(se, dtype=float).ravel()
+    if d.size == 0 or d.shape != e.shape:
+        raise DiffapproxError("se", f"{d.size} standard errors (one per time, at least one)", e.size)
+    z = float(_st.norm.ppf(1.0 - (1.0 - level) / (2 * d.size)))
+    lo = float(max(0.0, np.max(d - z * e)))
+    hi = float(np.max(d + z * e))
+    return Estimate(
+        estimate=float(d.max()),
+        ci=(lo, hi),
+        level=level,
+        n=int(d.size),
+        method=f"max over {d.size} times, Bonferroni z={z:.2f}",
+    )
+
+
+def box_slope(x, y, lo, hi, level: float) -> SlopeFit:
+    """OLS slope of ``log y`` on ``log x``, with the range of slopes over the box ``prod_j [lo_j, hi_j]``.
+
+    The OLS slope is linear in ``log y``, so over the box it ranges from ``sum_j a_j log(lo_j or hi_j)``
+    to the opposite choice (``a_j`` the OLS weights).  When every ``y_j``'s true value lies in its
+    interval (simultaneous intervals, e.g. Bonferroni over the points at ``level``), the slope of the
+    true values lies in that range: a CI of coverage >= ``level`` that needs no model of the noise.
+    A lower end of 0 gives an infinite end.
+    """
+    level = _level(level)
+    lx, ly = _loglog_xy(x, y)
+    if lx.size < 2:
+        raise DiffapproxError("x", "at least 2 points", lx.size)
+    lo = np.asarray(lo, dtype=float).ravel()
+    hi = np.asarray(hi, dtype=float).ravel()
+    a = (lx - lx.mean()) / float(((lx - lx.mean()) ** 2).sum())
+    with np.errstate(divide="ignore", invalid="ignore"):  # log 0 = -inf; 0 * -inf is never selected
+        llo, lhi = np.log(lo), np.log(hi)
+        b_lo = float(np.sum(np.where(a > 0, a * llo, a * lhi)))
+        b_hi = float(np.sum(np.where(a < 0, a * llo, a * lhi)))
+    b = float(a @ ly)
+    return SlopeFit(
+        slope=b,
+        intercept=float(ly.mean() - b * lx.mean()),
+        ci=(b_lo, b_hi),
+        level=level,
+        n=int(lx.size),
+        method=f"OLS log-log; slopes over the box of {lx.size} simultaneous intervals",
+    )

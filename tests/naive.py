@@ -126,3 +126,35 @@ def async_diagnostics(Y, taus, h0, lam, mu, eta, n_out=1, bound=1e6):
     at = [j * (K // n_out) for j in range(1, n_out + 1)]
     D = np.array([D_t[N - 1] if N <= last else np.nan for N in at])
     return dict(max_norm_excess=max_norm_excess, bias_sup=bias, D=D, D_sup=max(D_t, default=0.0), diverged=diverged)
+
+
+def generic_algorithm(grad, xi, xi2, taus, x0, step, mu, c1, c2, bound=1e6):
+    """Any algorithm of the registry on one path, from pre-drawn noise: all iterates (steps+1, d).
+
+    ``x_{k+1} = x_k + mu (x_k - x_{k-1}) - step (c1 g(w_k, xi_k) + c2 g(w_k, xi2_k))``,
+    ``w_k = x_{max(k - tau_k, 0)}`` and ``x_{-1} = x_0``; ``c2 = 0`` uses ``g(w_k, xi_k)`` alone.
+    ``grad(x, xi)`` is a plain NumPy function.  Stops at the first iterate with ||x|| > bound.
+    """
+    hist = [np.array(x0, dtype=float)]
+    for k in range(len(taus)):
+        w = hist[max(k - int(taus[k]), 0)]
+        g = grad(w, xi[k]) if c2 == 0 else c1 * grad(w, xi[k]) + c2 * grad(w, xi2[k])
+        prev = hist[k - 1] if k >= 1 else hist[0]
+        new = hist[k] + mu * (hist[k] - prev) - step * g
+        if not float(new @ new) <= bound**2:
+            break
+        hist.append(new)
+    return np.array(hist)
+
+
+def heun(drift, x0, dW, dt, diffusion):
+    """Stochastic Heun for dX = drift(X) dt + diffusion dB (additive noise), one path: all states."""
+    x = np.array(x0, dtype=float)
+    out = [x.copy()]
+    for k in range(dW.shape[0]):
+        b0 = drift(x)
+        noise = diffusion @ dW[k]
+        y = x + b0 * dt + noise
+        x = x + 0.5 * (b0 + drift(y)) * dt + noise
+        out.append(x.copy())
+    return np.array(out)

@@ -14,7 +14,6 @@ from diffapprox import Verdict, get_claim
 from validation import _tradeoff as tradeoff
 
 SEED = 20240605
-VERDICTS = {v.value for v in Verdict}
 
 CONTRACT = {
     "figure1": [
@@ -42,7 +41,6 @@ def test_quick_profile(claim_id, tmp_path):
     names = {m.name for m in out.measurements}
     assert set(CONTRACT[claim_id]) <= names
     for m in out.measurements:
-        assert m.verdict.value in VERDICTS
         assert m.verdict is not Verdict.ERROR
     assert any(m.judged for m in out.measurements)
     assert out.figures and all(tmp_path.joinpath(f).exists() or __import__("os").path.exists(f) for f in out.figures)

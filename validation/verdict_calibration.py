@@ -1,47 +1,51 @@
-"""Claim ``verdict-calibration``: the verdict machinery tested on itself.
+"""Claim ``verdict-calibration``: the verdict rules tested on exact samples, at the claims' sample sizes.
 
-Samples are drawn *exactly* from a known law and fed to the same statistics the
-claims use; over many independent replications we count wrong verdicts (size) and,
-with the prediction off by a stated amount, right FAILs (power).
+Every claim's verdict comes from two rules of :mod:`diffapprox.stats`: the equivalence rule (a CI
+against a band stated before measuring) and, for laws, the distance rule (the KS sup-distance with
+its DKW CI against ``[0, effect]``).  Over ``reps`` independent replicates of samples drawn exactly
+from a known law, at each path count ``n`` in :data:`SIZES` (the counts the claims' profiles use:
+ou-optimum 256/1024/4096, ode-limit, traverse-time and phase3-time 2048, saddle-escape 4096), this
+claim counts how often each rule errs and how often it detects what it is built to detect.
 
-Equivalence test (:func:`diffapprox.stats.equivalence` on :func:`~diffapprox.stats.path_means_ci`)
-    The setting of ``ou-optimum``'s stationary variance: ``PATHS`` independent
-    stationary OU paths observed at ``RECORDS`` times with lag-one correlation
-    ``PHI`` (the exact discretisation of an OU process, an AR(1) with stationary
-    start, so every record is exactly N(0, v)); the estimate is the mean of x^2
-    over paths and records, the CI the t interval across path means, the band the
-    prediction ``1 +- BAND_R`` (v_pred = 1).
-    *Size* is the rate of a verdict the truth does not support, for a truth placed
-    where the verdict is hardest:
+Equivalence rule (:func:`~diffapprox.stats.path_means_ci` then :func:`~diffapprox.stats.equivalence`)
+    The setting of ou-optimum's stationary variance: ``n`` exact stationary OU paths observed at
+    :data:`RECORDS` times with lag-one correlation :data:`PHI` (the exact AR(1) discretisation, every
+    record exactly N(0, v)); the estimate is the mean of x^2, the CI the t interval across path means
+    at :data:`LEVEL`, the band ``1 +- BAND_R`` around the prediction ``v = 1``.  One draw with
+    ``v = 1`` serves every truth: the data for a truth ``v`` are ``sqrt(v)`` times it, and estimate
+    and t interval scale by ``v`` exactly.
 
-    * ``pass_rate/truth=upper_edge`` (and ``lower_edge``): true v = 1 +- BAND_R, on
-      the band's edge, so "inside the band" is false-at-the-limit; PASS there needs
-      the CI's far end to fall short of the truth, nominally (1 - level)/2 = 0.025
-      (the two one-sided tests' size).
-    * ``fail_rate/truth=prediction``: true v = v_pred; FAIL needs the CI to miss the
-      truth entirely on one side, at most (1 - level)/2 = 0.025 nominally.
+    * ``equivalence/pass_rate/truth=upper_edge/n=N`` (and ``lower_edge``): truth on the band's edge;
+      a PASS is wrong there, nominally ``(1 - LEVEL)/2``;
+    * ``equivalence/fail_rate/truth=upper_edge/n=N`` (and ``lower_edge``): the same truth, a FAIL
+      (the null of a one-sided control) is wrong too, nominally ``(1 - LEVEL)/2``;
+    * ``equivalence/power/n=N``: truth beyond the upper edge by the detectable effect
+      ``(z_(1+LEVEL)/2 + z_0.8) SE`` (:func:`~diffapprox.stats.detectable_effect`, with the exact SE
+      of the estimate at that truth): the FAIL rate, which that formula says is ``POWER_TARGET``.
 
-    *Power*: true v = 1.2 v_pred (variance +20%): the rate of FAIL.
+Distance rule (:func:`~diffapprox.stats.gof_distance`, p-values off)
+    ``n`` exact N(delta, 1) draws against the N(0, 1) law, the shift chosen so that the true
+    sup-distance is ``D = 2 Phi(delta/2) - 1``; band ``[0, EFFECT_D]``.
 
-Goodness of fit (:func:`diffapprox.stats.gof`: KS, AD, CvM, Holm at alpha = 0.05)
-    n i.i.d. draws of a standardised coordinate, N(0, 1) exactly, tested against the
-    N(0, 1) CDF: size is the FAIL rate (nominal alpha; Holm controls the family-wise
-    rate at alpha), and each test's own rejection rate at alpha (nominal alpha; this
-    checks the p-values, e.g. the Marsaglia AD formula).  Power: draws from
-    N(0, 1.2) against N(0, 1), at ``GOF_N`` draws (the stated design) and, for
-    information, at ``GOF_N_SMALL`` (a claim-sized sample).
+    * ``distance/fail_rate/truth=0/n=N``: the exact law; a FAIL is wrong;
+    * ``distance/pass_rate/truth=effect/n=N`` and ``distance/fail_rate/truth=effect/n=N``: ``D`` on
+      the band's edge: either verdict is wrong (the DKW band bounds each by ``(1 - LEVEL)/2``);
+    * ``distance/power/n=N``: ``D = EFFECT_D + 2 eps_n`` (``eps_n`` the DKW half-width at ``n``):
+      the FAIL rate, which must reach ``POWER_TARGET``.
 
-Which measurements are combined into the verdict: the sizes and powers of the
-verdict rules the claims use (equivalence; ``gof`` with Holm).  Each single test's
-own size (KS, AD, CvM alone) is reported as a diagnostic of its p-values but not
-combined: with six of them, each judged at nominal + 2 SE, a perfectly calibrated
-set would still FAIL one of them about 1 time in 8 (a quick run did, CvM at 0.09
-with 200 replications, while 1500 replications gave 0.053 +- 0.006).
+Targets, stated before running: a wrong-verdict rate PASSes when its Wilson CI lies in
+``[0, SIZE_MAX]`` (twice the nominal one-sided rate, i.e. the claims' own 5% null target); the
+equivalence power is an equality (``detectable_effect`` says 0.8), judged two-sided,
+``POWER_TARGET +- POWER_TOL``; the distance power is a floor, ``[POWER_TARGET, 1]``.  Each rate's
+CI is at :func:`~diffapprox.stats.row_level` of the number of judged rows (Bonferroni), so the
+claim FAILs with probability <= 5% when every rule meets its target.
 
-Targets, fixed before measuring: a size measurement PASSes when the rate
-is <= nominal + 2 SE with SE = sqrt(nominal (1 - nominal) / reps), else FAILs; a
-power measurement PASSes when the rate is >= 0.9, else FAILs.  Rates are shown with
-95% Wilson intervals.  Replications are split into cells of ``CHUNK`` seeds.
+Context rows: the PASS and FAIL rates at truth = prediction, the distance rule's PASS rate on the
+exact law (it cannot PASS when ``2 eps_n > EFFECT_D``), the point-null goodness of fit of
+:func:`~diffapprox.stats.gof` (Holm over KS, AD, CvM) at 1024 and 4096 paths on every
+``GOF_EVERY``-th replicate (its size, and its power against variance +20%), and the version-1 rule
+(``v1/...``): 200 paths x 200 records and Holm's GOF at n = 2000, each rate against nominal + 2 SE
+and power >= 0.9 as point estimates; ``history`` recomputes the version-1 verdict from them.
 """
 
 from __future__ import annotations
@@ -51,25 +55,31 @@ from pathlib import Path
 
 import numpy as np
 from scipy.signal import lfilter
-from scipy.stats import norm
+from scipy.special import ndtr, ndtri
 
-from diffapprox import Claim, ClaimOutput, Measurement, Verdict
+from diffapprox import Cell, Claim, Findings, HistoryEntry, Measurement, Verdict
 from diffapprox import stats as S
-from diffapprox import Cell
 
 from ._common import save_figure
 
 LEVEL = 0.95
-ALPHA = 0.05
+SIZES = (256, 1024, 2048, 4096)
 BAND_R = 0.10
-EFFECT = 0.20  # variance +20%
-POWER_TARGET = 0.9
-PATHS = 200
-RECORDS = 200
-PHI = 0.8  # lag-one autocorrelation of the records
-GOF_N = 2000
-GOF_N_SMALL = 200
-EQUIV_TRUTHS = {"upper_edge": 1 + BAND_R, "lower_edge": 1 - BAND_R, "prediction": 1.0, "effect": 1 + EFFECT}
+RECORDS = 20  # fewer than ou-optimum's 200 window records: its path means are more skewed, a harder case
+PHI = 0.8
+EFFECT_D = 0.05  # the sup-distance effect the distributional claims state
+SIZE_MAX = round(1 - LEVEL, 12)  # twice the nominal one-sided error (1 - LEVEL)/2, without float residue
+POWER_TOL = 0.05
+GOF_SIZES = (1024, 4096)
+GOF_EVERY = 10
+VARIANCE_EFFECT = 0.20
+EQUIV_ROWS = ("pass_rate/truth=upper_edge", "pass_rate/truth=lower_edge", "fail_rate/truth=upper_edge")
+EQUIV_ROWS += ("fail_rate/truth=lower_edge", "power")
+DIST_ROWS = ("fail_rate/truth=0", "pass_rate/truth=effect", "fail_rate/truth=effect", "power")
+N_JUDGED = len(SIZES) * (len(EQUIV_ROWS) + len(DIST_ROWS))
+RATE_LEVEL = S.row_level(N_JUDGED)
+#: Version 1's setting and rule, kept as context to recompute its verdict.
+V1 = {"paths": 200, "records": 200, "gof_n": 2000, "power": 0.9}
 
 _PROFILES = {
     "quick": {"reps": 200, "chunk": 100},
@@ -88,18 +98,140 @@ def stationary_ou(rng: np.random.Generator, paths: int, records: int, phi: float
     return lfilter([1.0], [1.0, -phi], e, axis=1)
 
 
-def _size_verdict(k: int, n: int, nominal: float) -> tuple[Verdict, tuple[float, float]]:
-    limit = nominal + 2 * math.sqrt(nominal * (1 - nominal) / n)
-    return (Verdict.PASS if k / n <= limit else Verdict.FAIL), (0.0, limit)
+def mean_square_sd(records: int, phi: float) -> float:
+    """sd of one path's mean of x^2 over ``records`` stationary AR(1) records of unit variance.
+
+    ``Cov(x_j^2, x_k^2) = 2 phi^(2|j-k|)`` for a Gaussian AR(1), so the variance of the mean is
+    ``(2 / R^2) (R + 2 sum_{l=1}^{R-1} (R - l) phi^(2l))``.
+    """
+    lag = np.arange(1, records)
+    return math.sqrt(2.0 * (records + 2.0 * np.sum((records - lag) * phi ** (2 * lag))) / records**2)
+
+
+def equivalence_truths(n: int) -> dict[str, float]:
+    """True variances at ``n`` paths: the band's edges, the prediction, and the alternative.
+
+    The alternative sits beyond the upper edge by ``detectable_effect(SE)`` with ``SE`` the exact
+    standard error at the alternative itself: ``d = K c edge / (sqrt(n) - K c)``, ``K = z + z_0.8``.
+    """
+    edge = 1 + BAND_R
+    k = S.detectable_effect(1.0, level=LEVEL, power=S.POWER_TARGET)
+    kc = k * mean_square_sd(RECORDS, PHI)
+    return {
+        "upper_edge": edge,
+        "lower_edge": 1 - BAND_R,
+        "prediction": 1.0,
+        "power": edge + kc * edge / (math.sqrt(n) - kc),
+    }
+
+
+def distance_truths(n: int) -> dict[str, float]:
+    """True sup-distances at ``n`` draws: 0, the band's edge, and the edge plus twice the DKW half-width."""
+    return {"0": 0.0, "effect": EFFECT_D, "power": EFFECT_D + 2 * S.dkw_halfwidth(n, LEVEL)}
+
+
+def shift_for(distance: float) -> float:
+    """The shift delta of N(delta, 1) at sup-distance ``distance`` from N(0, 1): ``2 Phi^-1((1 + D)/2)``."""
+    return float(2 * ndtri((1 + distance) / 2))
+
+
+def _tally(counts: dict, verdict: Verdict) -> None:
+    counts[verdict.value] = counts.get(verdict.value, 0) + 1
+
+
+def _equivalence_rep(z2: np.ndarray, counts: dict) -> None:
+    """One replicate of the equivalence rule at every size and truth (x^2 of unit-variance records in ``z2``)."""
+    band = S.relative_band(1.0, BAND_R)
+    for n in SIZES:
+        e = S.path_means_ci(z2[:n], LEVEL)
+        for truth, v in equivalence_truths(n).items():
+            _tally(
+                counts[f"n={n}"].setdefault(truth, {}), S.equivalence(v * e.estimate, (v * e.ci[0], v * e.ci[1]), band)
+            )
+
+
+def _distance_rep(y: np.ndarray, counts: dict) -> None:
+    """One replicate of the distance rule at every size and true distance (N(0, 1) draws in ``y``)."""
+    for n in SIZES:
+        for truth, d in distance_truths(n).items():
+            m = S.gof_distance("d", y[:n] + shift_for(d), ndtr, EFFECT_D, level=LEVEL, tests=())
+            _tally(counts[f"n={n}"].setdefault(truth, {}), m.verdict)
+
+
+def _gof_rep(y: np.ndarray, counts: dict) -> None:
+    """Point-null goodness of fit (context): FAIL of Holm's KS/AD/CvM on the exact law and at variance +20%."""
+    for n in GOF_SIZES:
+        c = counts[f"n={n}"]
+        c["reps"] += 1
+        c["null"] += int(S.gof(y[:n], ndtr).verdict is Verdict.FAIL)
+        c["variance"] += int(S.gof(math.sqrt(1 + VARIANCE_EFFECT) * y[:n], ndtr).verdict is Verdict.FAIL)
+
+
+def _v1_rep(rng: np.random.Generator, counts: dict) -> None:
+    """Version 1's replicate: 200 x 200 OU records against four truths, Holm's GOF at n = 2000."""
+    x = stationary_ou(rng, V1["paths"], V1["records"], PHI, 1.0)
+    e = S.path_means_ci(x * x, LEVEL)
+    band = S.relative_band(1.0, BAND_R)
+    truths = {"upper_edge": 1 + BAND_R, "lower_edge": 1 - BAND_R, "prediction": 1.0, "effect": 1 + VARIANCE_EFFECT}
+    for truth, v in truths.items():
+        _tally(
+            counts["equivalence"].setdefault(truth, {}), S.equivalence(v * e.estimate, (v * e.ci[0], v * e.ci[1]), band)
+        )
+    g = rng.standard_normal(V1["gof_n"])
+    counts["gof_null"] += int(S.gof(g, ndtr).verdict is Verdict.FAIL)
+    counts["gof_effect"] += int(S.gof(math.sqrt(1 + VARIANCE_EFFECT) * g, ndtr).verdict is Verdict.FAIL)
+
+
+def _empty_counts() -> dict:
+    return {
+        "equivalence": {f"n={n}": {} for n in SIZES},
+        "distance": {f"n={n}": {} for n in SIZES},
+        "gof": {f"n={n}": {"reps": 0, "null": 0, "variance": 0} for n in GOF_SIZES},
+        "v1": {"equivalence": {}, "gof_null": 0, "gof_effect": 0},
+    }
+
+
+def _add(a, b):
+    """Sum nested count dicts (missing keys count 0)."""
+    if isinstance(b, dict):
+        return {k: _add(a.get(k, 0 if not isinstance(v, dict) else {}), v) for k, v in b.items()} | {
+            k: v for k, v in a.items() if k not in b
+        }
+    return a + b
 
 
 class VerdictCalibration(Claim):
     id = "verdict-calibration"
     order = 10
-    paper_ref = "method (equivalence and goodness-of-fit rules); Theorem 3.5 / eq. (3.3) setting"
+    paper_ref = "method (equivalence and distance rules); Theorem 3.5 / eq. (3.3) setting"
     statement = (
-        "Fed exact samples from the prediction, the equivalence and goodness-of-fit verdicts err at about "
-        "their nominal rate; fed a prediction off by variance +20%, they FAIL with power >= 0.9."
+        "At the path counts the claims use (256 to 4096), the equivalence rule errs with the truth on a band's edge "
+        "at most twice its nominal one-sided rate (PASS or FAIL rate <= 5%) and FAILs with power 0.8 +- 0.05 at the "
+        "detectable effect (z_0.975 + z_0.8) SE beyond the edge; the distance rule (KS sup-distance, DKW CI, band "
+        "[0, 0.05]) FAILs the exact law, and PASSes or FAILs a law at distance 0.05, at most 5% of the time each, "
+        "and FAILs a law at 0.05 + 2 DKW half-widths with power >= 0.8."
+    )
+    uncalibrated = (
+        "calibrates the equivalence and distance rules themselves on exact samples: its measurements are "
+        "the size and power of those rules, so diffapprox calibrate does not calibrate it"
+    )
+    history = (
+        HistoryEntry(
+            date="2026-11-29",
+            version=2,
+            change=(
+                "judged by the CI rule (each rate's Wilson CI against a band stated before running) instead of point "
+                "estimates (rate <= nominal + 2 SE, power >= 0.9); sizes and powers at the path counts the claims use "
+                "(256, 1024, 2048, 4096) for the equivalence rule and the distance rule (KS sup-distance with DKW CI) "
+                "instead of 200 paths and Holm's point-null goodness of fit at n = 2000, which stays as context"
+            ),
+            reason=(
+                "a point estimate decided the verdict (power 0.898 against 0.9 was a FAIL although its CI "
+                "[0.884, 0.911] holds 0.9), at a sample size (2000) no claim uses; claims now judge laws by distance, "
+                "so the distance rule is the one to calibrate"
+            ),
+            old_rows=("v1/",),
+        ),
     )
 
     def parameters(self, profile: str) -> dict:
@@ -107,215 +239,254 @@ class VerdictCalibration(Claim):
         return {
             "replications": p["reps"],
             "chunk": p["chunk"],
-            "ci_level": LEVEL,
-            "alpha": ALPHA,
-            "band": f"prediction*(1 +- {BAND_R})",
-            "effect": f"variance +{EFFECT:.0%}",
-            "paths": PATHS,
+            "paths": list(SIZES),
             "records": RECORDS,
-            "lag_one_correlation": PHI,
-            "gof_n": GOF_N,
-            "gof_n_small": GOF_N_SMALL,
-            "gof_tests": "KS, AD, CvM (Holm)",
-            "targets": f"size <= nominal + 2 SE; power >= {POWER_TARGET}",
+            "ci_level_of_the_rules": LEVEL,
+            "ci_level_of_each_rate": RATE_LEVEL,
+            "equivalence": f"{RECORDS} stationary OU records per path, lag-1 corr {PHI}, band 1 +- {BAND_R}",
+            "equivalence_power_truths": {f"n={n}": equivalence_truths(n)["power"] for n in SIZES},
+            "distance": f"N(delta, 1) against N(0, 1), band [0, {EFFECT_D}]",
+            "distance_power_truths": {f"n={n}": distance_truths(n)["power"] for n in SIZES},
+            "targets": (
+                f"wrong-verdict rates in [0, {SIZE_MAX:g}]; equivalence power {S.POWER_TARGET:g} +- {POWER_TOL:g}; "
+                f"distance power >= {S.POWER_TARGET:g}"
+            ),
+            "gof_context": f"Holm over KS, AD, CvM at n in {list(GOF_SIZES)}, every {GOF_EVERY}th replicate",
+            "version_1_context": V1,
         }
 
     def cells(self, profile: str, seed: int) -> list[Cell]:
         p = _PROFILES[profile]
-        n_chunks = -(-p["reps"] // p["chunk"])
         out = []
-        for i in range(n_chunks):
+        for i in range(-(-p["reps"] // p["chunk"])):
             reps = min(p["chunk"], p["reps"] - i * p["chunk"])
-            out.append(self.make_cell(f"chunk={i:03d}", {"reps": reps}, seed, cost=float(reps)))
+            out.append(self.make_cell(f"chunk={i:03d}", {"reps": reps}, seed, cost=float(reps), uses="core"))
         return out
 
     def run_cell(self, cell: Cell) -> dict:
         rng = np.random.default_rng(cell.seed)
-        reps = int(cell.params["reps"])
-        band = S.relative_band(1.0, BAND_R)
-        equiv = {t: {v.value: 0 for v in Verdict} for t in EQUIV_TRUTHS}
-        gof = {
-            f"n={n}/{h}": {"KS": 0, "AD": 0, "CvM": 0, "holm": 0}
-            for n in (GOF_N, GOF_N_SMALL)
-            for h in ("null", "effect")
+        counts = _empty_counts()
+        for r in range(int(cell.params["reps"])):
+            z = stationary_ou(rng, max(SIZES), RECORDS, PHI, 1.0)
+            _equivalence_rep(z * z, counts["equivalence"])
+            y = rng.standard_normal(max(SIZES))
+            _distance_rep(y, counts["distance"])
+            if r % GOF_EVERY == 0:
+                _gof_rep(y, counts["gof"])
+            _v1_rep(rng, counts["v1"])
+        return {"reps": int(cell.params["reps"]), **counts}
+
+    # the four steps --------------------------------------------------------------
+    def predict(self, profile: str) -> dict:
+        """The targets of each rate (no data): nominal rates, bands, the truths behind each row."""
+        reps = _PROFILES[profile]["reps"]
+        nominal = (1 - LEVEL) / 2
+        return {
+            "reps": reps,
+            "nominal": nominal,
+            "size_band": (0.0, SIZE_MAX),
+            "equivalence_power_band": (round(S.POWER_TARGET - POWER_TOL, 12), round(S.POWER_TARGET + POWER_TOL, 12)),
+            "distance_power_band": (S.POWER_TARGET, 1.0),
+            "size_effect": S.detectable_effect(math.sqrt(SIZE_MAX * (1 - SIZE_MAX) / reps), level=RATE_LEVEL),
+            "power_effect": S.detectable_effect(math.sqrt(0.16 / reps), level=RATE_LEVEL),
         }
-        for _ in range(reps):
-            for t, var in EQUIV_TRUTHS.items():
-                x = stationary_ou(rng, PATHS, RECORDS, PHI, var)
-                e = S.path_means_ci(x * x, LEVEL)
-                equiv[t][S.equivalence(e.estimate, e.ci, band).value] += 1
-            for n in (GOF_N, GOF_N_SMALL):
-                for h, sd in (("null", 1.0), ("effect", math.sqrt(1 + EFFECT))):
-                    r = S.gof(sd * rng.standard_normal(n), norm.cdf, alpha=ALPHA)
-                    c = gof[f"n={n}/{h}"]
-                    for tst in r.tests:
-                        c[tst.name] += int(tst.pvalue < ALPHA)
-                    c["holm"] += int(r.verdict is Verdict.FAIL)
-        return {"reps": reps, "equivalence": equiv, "gof": gof}
 
-    def finish(self, profile: str, seed: int, results: dict[str, dict], figdir: Path) -> ClaimOutput:
-        n = sum(r["reps"] for r in results.values())
-        equiv = {
-            t: {v.value: sum(r["equivalence"][t][v.value] for r in results.values()) for v in Verdict}
-            for t in EQUIV_TRUTHS
-        }
-        gkeys = next(iter(results.values()))["gof"].keys()
-        gof = {
-            g: {k: sum(r["gof"][g][k] for r in results.values()) for k in ("KS", "AD", "CvM", "holm")} for g in gkeys
-        }
-        nominal_eq = (1 - LEVEL) / 2
-        ms: list[Measurement] = []
+    def measure(self, profile: str, seed: int, results: dict[str, dict], prediction: dict) -> list[Measurement]:
+        tot = {"reps": 0, **_empty_counts()}
+        for r in results.values():
+            tot = _add(tot, r)
+        ms = _equivalence_rows(tot, prediction) + _distance_rows(tot, prediction)
+        return ms + _gof_rows(tot) + _v1_rows(tot)
 
-        def size(name, k, nominal, note, judged=True):
-            v, tol = _size_verdict(k, n, nominal)
-            ms.append(
-                S.measurement(
-                    name,
-                    S.proportion_ci(k, n, LEVEL),
-                    prediction=nominal,
-                    band=tol,
-                    verdict=v,
-                    judged=judged,
-                    note=f"{note}; PASS if rate <= nominal + 2 SE = {tol[1]:.4f}",
-                )
+    def figures(
+        self, profile: str, results: dict[str, dict], measurements: list[Measurement], figdir: Path
+    ) -> list[str]:
+        return _figure(measurements, figdir)
+
+    def findings(self, profile: str, results: dict[str, dict], measurements: list[Measurement]) -> Findings:
+        by = {m.name: m for m in measurements}
+        out = []
+        for n in GOF_SIZES:
+            g = by[f"gof/power/variance+{VARIANCE_EFFECT:.0%}/n={n}"]
+            out.append(
+                f"Point-null goodness of fit (Holm over KS, AD, CvM) at {n} draws detects a +{VARIANCE_EFFECT:.0%} "
+                f"variance error {g.estimate:.0%} of the time [{g.ci[0]:.0%}, {g.ci[1]:.0%}]: context only, no claim "
+                "judges by it."
             )
-
-        def power(name, k, note, judged=True):
-            v = Verdict.PASS if k / n >= POWER_TARGET else Verdict.FAIL
-            ms.append(
-                S.measurement(
-                    name,
-                    S.proportion_ci(k, n, LEVEL),
-                    prediction=None,
-                    band=(POWER_TARGET, 1.0),
-                    verdict=v,
-                    judged=judged,
-                    note=f"{note}; PASS if rate >= {POWER_TARGET}",
-                )
+        for n in SIZES:
+            p, w = by[f"distance/pass_rate/truth=0/n={n}"], by[f"equivalence/power/n={n}"]
+            eps = S.dkw_halfwidth(n, LEVEL)
+            dist = (
+                f"cannot PASS (DKW half-width {eps:.3f} > {EFFECT_D})"
+                if eps >= EFFECT_D
+                else f"PASSes only a measured distance below {EFFECT_D - eps:.3f} (DKW half-width {eps:.3f}): "
+                f"the exact law PASSes it {p.estimate:.1%} of the time"
             )
-
-        setting = f"{PATHS} stationary OU paths x {RECORDS} records, lag-1 corr {PHI}, band 1 +- {BAND_R}"
-        for side in ("upper_edge", "lower_edge"):
-            size(
-                f"equivalence/pass_rate/truth={side}",
-                equiv[side]["PASS"],
-                nominal_eq,
-                f"PASS rate with the true variance on the band's {side.replace('_', ' ')}; {setting}",
+            out.append(
+                f"At {n} paths the equivalence rule FAILs a truth one detectable effect beyond the band's edge "
+                f"{w.estimate:.1%} [{w.ci[0]:.1%}, {w.ci[1]:.1%}] of the time (detectable_effect says "
+                f"{S.POWER_TARGET:.0%}); a distance band [0, {EFFECT_D}] {dist}."
             )
-        size(
-            "equivalence/fail_rate/truth=prediction",
-            equiv["prediction"]["FAIL"],
-            nominal_eq,
-            f"FAIL rate with the true variance equal to the prediction; {setting}",
+        return Findings(findings=out)
+
+
+# ---------------------------------------------------------------------------
+# measure: counts -> rate rows
+# ---------------------------------------------------------------------------
+def _rate(name: str, k: int, n: int, band, prediction=None, *, effect=None, note: str = "", judged=True) -> Measurement:
+    return S.measurement(
+        name,
+        S.proportion_ci(int(k), int(n), RATE_LEVEL),
+        prediction=prediction,
+        band=band,
+        judged=judged,
+        effect=effect if judged else None,
+        note=note,
+    )
+
+
+def _size_row(rule: str, row: str, n: int, counts: dict, reps: int, pred: dict, where: str) -> Measurement:
+    """A wrong-verdict rate (``pass_rate/truth=T`` or ``fail_rate/truth=T``) against the size band."""
+    what, truth = row.split("/truth=")
+    verdict = "PASS" if what == "pass_rate" else "FAIL"
+    k, note = counts[truth].get(verdict, 0), f"{verdict} rate with the truth {where[truth]}"
+    band, nominal, effect = pred["size_band"], pred["nominal"], pred["size_effect"]
+    return _rate(f"{rule}/{row}/n={n}", k, reps, band, nominal, effect=effect, note=note)
+
+
+def _equivalence_rows(tot: dict, pred: dict) -> list[Measurement]:
+    reps, out = tot["reps"], []
+    for n in SIZES:
+        c, t = tot["equivalence"][f"n={n}"], equivalence_truths(n)
+        setting = f"{n} paths x {RECORDS} OU records, band 1 +- {BAND_R}"
+        where = {k: f"variance {v:.4g} ({k.replace('_', ' ')}); {setting}" for k, v in t.items()}
+        out += [_size_row("equivalence", row, n, c, reps, pred, where) for row in EQUIV_ROWS[:4]]
+        note = f"FAIL rate at true variance {t['power']:.4g} (upper edge + detectable effect); {setting}"
+        band, effect = pred["equivalence_power_band"], pred["power_effect"]
+        out.append(
+            _rate(
+                f"equivalence/power/n={n}",
+                c["power"].get("FAIL", 0),
+                reps,
+                band,
+                S.POWER_TARGET,
+                effect=effect,
+                note=note,
+            )
         )
-        k = equiv["prediction"]["PASS"]
-        ms.append(
-            S.measurement(
-                "equivalence/pass_rate/truth=prediction",
-                S.proportion_ci(k, n, LEVEL),
+        for verdict in ("PASS", "FAIL"):
+            note = f"{verdict} rate with the truth at the prediction (context, no target); {setting}"
+            name = f"equivalence/{verdict.lower()}_rate/truth=prediction/n={n}"
+            out.append(_rate(name, c["prediction"].get(verdict, 0), reps, None, judged=False, note=note))
+    return out
+
+
+def _distance_rows(tot: dict, pred: dict) -> list[Measurement]:
+    reps, out = tot["reps"], []
+    for n in SIZES:
+        c, d = tot["distance"][f"n={n}"], distance_truths(n)
+        setting = f"{n} N(delta, 1) draws against N(0, 1), band [0, {EFFECT_D}], DKW half-width {S.dkw_halfwidth(n, LEVEL):.4f}"
+        where = {k: f"at sup-distance {v:.4g}; {setting}" for k, v in d.items()}
+        out += [_size_row("distance", row, n, c, reps, pred, where) for row in DIST_ROWS[:3]]
+        note = f"FAIL rate at true sup-distance {d['power']:.4g} (edge + 2 DKW half-widths); {setting}"
+        band, effect = pred["distance_power_band"], pred["power_effect"]
+        out.append(_rate(f"distance/power/n={n}", c["power"].get("FAIL", 0), reps, band, effect=effect, note=note))
+        note = f"PASS rate of the exact law (context, no target); {setting}"
+        out.append(
+            _rate(f"distance/pass_rate/truth=0/n={n}", c["0"].get("PASS", 0), reps, None, judged=False, note=note)
+        )
+    return out
+
+
+def _gof_rows(tot: dict) -> list[Measurement]:
+    out = []
+    for n in GOF_SIZES:
+        c = tot["gof"][f"n={n}"]
+        note = f"Holm over KS, AD, CvM at alpha 0.05, {n} draws, {c['reps']} replicates (context: a point-null test)"
+        out.append(
+            _rate(
+                f"gof/size/n={n}",
+                c["null"],
+                c["reps"],
+                None,
+                0.05,
                 judged=False,
-                verdict=Verdict.INCONCLUSIVE,
-                note=f"how often a true prediction is confirmed (context, no target); {setting}",
+                note=f"FAIL rate on the exact law; {note}",
             )
         )
-        power(
-            f"equivalence/power/variance+{EFFECT:.0%}",
-            equiv["effect"]["FAIL"],
-            f"FAIL rate with the true variance {1 + EFFECT:g} x prediction; {setting}",
+        name = f"gof/power/variance+{VARIANCE_EFFECT:.0%}/n={n}"
+        out.append(
+            _rate(
+                name,
+                c["variance"],
+                c["reps"],
+                None,
+                judged=False,
+                note=f"FAIL rate at variance +{VARIANCE_EFFECT:.0%}; {note}",
+            )
         )
-        for g_n in (GOF_N, GOF_N_SMALL):
-            c0, c1 = gof[f"n={g_n}/null"], gof[f"n={g_n}/effect"]
-            for tst in ("KS", "AD", "CvM"):
-                size(
-                    f"gof/size/test={tst}/n={g_n}",
-                    c0[tst],
-                    ALPHA,
-                    f"rejection rate (p < {ALPHA}) of {tst} alone, {g_n} exact N(0,1) draws against N(0,1) "
-                    "(diagnostic of the p-values; not combined)",
-                    judged=False,
-                )
-            size(
-                f"gof/size/holm/n={g_n}",
-                c0["holm"],
-                ALPHA,
-                f"gof() FAIL rate (Holm over KS, AD, CvM), {g_n} exact N(0,1) draws",
-            )
-            power(
-                f"gof/power/variance+{EFFECT:.0%}/n={g_n}",
-                c1["holm"],
-                f"gof() FAIL rate, {g_n} draws of N(0,{1 + EFFECT:g}) against N(0,1)"
-                + ("" if g_n == GOF_N else " (context: a claim-sized sample; not combined)"),
-                judged=(g_n == GOF_N),
-            )
+    return out
 
-        findings = []
-        small = next(m for m in ms if m.name == f"gof/power/variance+{EFFECT:.0%}/n={GOF_N_SMALL}")
-        findings.append(
-            f"With {GOF_N_SMALL} draws the GOF tests detect a +{EFFECT:.0%} variance error only "
-            f"{small.estimate:.0%} of the time: distributional PASS verdicts at claim-sized samples say little "
-            f"about the scale; the variance equivalence test is the sharper check."
+
+def _v1_verdict(k: int, n: int, nominal: float | None) -> Verdict:
+    """Version 1's rule, kept only to recompute its verdict: a size PASSes when k/n <= nominal + 2 SE,
+    a power (``nominal=None``) when k/n >= 0.9; point estimates, no CI."""
+    if nominal is None:
+        return Verdict.PASS if k / n >= V1["power"] else Verdict.FAIL
+    return Verdict.PASS if k / n <= nominal + 2 * math.sqrt(nominal * (1 - nominal) / n) else Verdict.FAIL
+
+
+def _v1_rows(tot: dict) -> list[Measurement]:
+    reps, c = tot["reps"], tot["v1"]
+    eq, nom = c["equivalence"], (1 - LEVEL) / 2
+    rows = [
+        ("equivalence/pass_rate/truth=upper_edge", eq["upper_edge"].get("PASS", 0), nom),
+        ("equivalence/pass_rate/truth=lower_edge", eq["lower_edge"].get("PASS", 0), nom),
+        ("equivalence/fail_rate/truth=prediction", eq["prediction"].get("FAIL", 0), nom),
+        (f"equivalence/power/variance+{VARIANCE_EFFECT:.0%}", eq["effect"].get("FAIL", 0), None),
+        (f"gof/size/holm/n={V1['gof_n']}", c["gof_null"], 0.05),
+        (f"gof/power/variance+{VARIANCE_EFFECT:.0%}/n={V1['gof_n']}", c["gof_effect"], None),
+    ]
+    note = f"version 1 (context): {V1['paths']} paths x {V1['records']} records, GOF at n = {V1['gof_n']}; point-estimate rule"
+    return [
+        S.measurement(
+            f"v1/{name}",
+            S.proportion_ci(k, reps, LEVEL),
+            prediction=nominal,
+            verdict=_v1_verdict(k, reps, nominal),
+            judged=False,
+            note=note,
         )
-        holm_size = next(m for m in ms if m.name == f"gof/size/holm/n={GOF_N}")
-        big = next(m for m in ms if m.name == f"gof/power/variance+{EFFECT:.0%}/n={GOF_N}")
-        findings.append(
-            f"Holm across KS, AD and CvM (strongly correlated tests) is conservative: FAIL rate under the null "
-            f"{holm_size.estimate:.3f} against nominal {ALPHA}; at n={GOF_N} its power against variance "
-            f"+{EFFECT:.0%} is {big.estimate:.3f} [{big.ci[0]:.3f}, {big.ci[1]:.3f}] (target {POWER_TARGET})."
-        )
-        figures = _figure(ms, figdir)
-        return ClaimOutput(measurements=ms, figures=figures, findings=findings, parameters={"replications_run": n})
+        for name, k, nominal in rows
+    ]
 
 
 def _figure(ms: list[Measurement], figdir: Path) -> list[str]:
+    """Rates against the path count, one panel per rule, with the target bands."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from matplotlib.lines import Line2D
-
-    fig, ax = plt.subplots(figsize=(8.5, 0.32 * len(ms) + 1.8))
-    y = np.arange(len(ms))[::-1]
-    for yi, m in zip(y, ms):
-        color = {"PASS": "tab:green", "FAIL": "tab:red"}.get(m.verdict.value, "tab:gray")
-        ax.errorbar(
-            m.estimate,
-            yi,
-            xerr=[[max(m.estimate - m.ci[0], 0.0)], [max(m.ci[1] - m.estimate, 0.0)]],
-            fmt="o",
-            color=color,
-            mfc=color if m.judged else "white",
-            capsize=2,
-        )
-        if m.tolerance is not None:
-            lo, hi = m.tolerance
-            ax.plot([lo, hi], [yi, yi], color=color, alpha=0.25, lw=6, solid_capstyle="butt")
-    ax.axvline(ALPHA, color="0.5", lw=0.7, ls=":")
-    ax.axvline(POWER_TARGET, color="0.5", lw=0.7, ls=":")
-    ax.set_yticks(y, [m.name + ("" if m.judged else "  (context)") for m in ms], fontsize=7)
-    ax.set_xlim(-0.02, 1.02)
-    ax.set_xlabel(
-        f"rate over replications (95% Wilson CI)\ndotted: alpha = {ALPHA:g} and power target {POWER_TARGET:g}",
-        fontsize=9,
-    )
-    ax.legend(
-        [
-            Line2D([], [], color="tab:green", marker="o", ls="none"),
-            Line2D([], [], color="tab:red", marker="o", ls="none"),
-            Line2D([], [], color="tab:gray", marker="o", ls="none"),
-            Line2D([], [], color="0.4", marker="o", mfc="white", ls="none"),
-            Line2D([], [], color="0.4", alpha=0.3, lw=6),
-        ],
-        ["PASS", "FAIL", "INCONCLUSIVE", "hollow: context, not combined", "accepted range"],
-        fontsize=7,
-        loc="center",
-        bbox_to_anchor=(0.6, 0.5),
-    )
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for ax, (rule, rows) in zip(axes, (("equivalence", EQUIV_ROWS), ("distance", DIST_ROWS))):
+        for row in rows:
+            pts = [m for m in ms if m.name.startswith(f"{rule}/{row}/n=")]
+            x = [int(m.name.rsplit("=", 1)[1]) for m in pts]
+            y = np.array([m.estimate for m in pts])
+            err = np.abs(np.array([m.ci for m in pts]).T - y)
+            ax.errorbar(x, y, yerr=err, marker="o", capsize=2, label=row)
+        ax.axhspan(0, SIZE_MAX, color="tab:green", alpha=0.08)
+        ax.axhline(S.POWER_TARGET, color="0.5", lw=0.7, ls=":")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("paths (draws) n")
+        ax.set_title(f"{rule} rule", fontsize=10)
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel(f"rate over replicates ({RATE_LEVEL:.2%} Wilson CI)")
     fig.suptitle(
-        f"{VerdictCalibration.id} \u2014 {VerdictCalibration.paper_ref}\n"
-        "verdict machinery: size = samples drawn from the prediction,\n"
-        "power = a prediction off by +20% variance",
-        fontsize=9,
+        f"{VerdictCalibration.id}: wrong-verdict rates (green: target [0, {SIZE_MAX:g}]) and power (dotted: "
+        f"{S.POWER_TARGET:g})",
+        fontsize=10,
     )
     fig.tight_layout()
     return save_figure(fig, figdir, "rates")

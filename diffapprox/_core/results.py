@@ -6,6 +6,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 
+from .errors import DiffapproxError
 from .jsonio import jsonable
 
 __all__ = [
@@ -189,6 +190,19 @@ class ClaimResult:
     error: str | None = None
     reproducible: bool = True
     missing_extra: str | None = None
+    #: The claim's current rule version, ``len(history) + 1`` (the first rule is version 1).
+    version: int = 1
+    #: Dated rule changes, oldest first: ``{date, version, change, reason, old_verdict, old_source}``
+    #: (see :class:`HistoryEntry`), with the old verdict recomputed on this run's data where it can be.
+    history: list[dict] = field(default_factory=list)
+    #: The claim's synthetic-control rates from a committed ``diffapprox calibrate`` file
+    #: (``{profile, reps, seed, date, null_fail, alternative_fail, stale, ...}``), or ``None``
+    #: when no calibration file was found.
+    calibration: dict | None = None
+
+    def __post_init__(self):
+        if self.version != len(self.history) + 1:
+            raise DiffapproxError("ClaimResult.version", f"len(history) + 1 = {len(self.history) + 1}", self.version)
 
     def to_json(self) -> dict:
         return {
@@ -206,4 +220,7 @@ class ClaimResult:
             "error": self.error,
             "reproducible": bool(self.reproducible),
             "missing_extra": self.missing_extra,
+            "version": int(self.version),
+            "history": jsonable(list(self.history)),
+            "calibration": jsonable(self.calibration),
         }

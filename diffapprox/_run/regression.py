@@ -9,6 +9,11 @@ A run regresses when, compared with the baseline ``results.json``:
 - a measurement's estimate moved by more than the tolerance below, or became
   defined/undefined.
 
+Not compared: a claim's ``calibration``, ``history`` and rule ``version`` and the run's
+``calibration_file``.  They describe the rule and its synthetic controls (read from a committed
+calibration file, which changes whenever the controls are re-run), not this run's numbers; a changed
+rule shows up anyway as changed verdicts or measurements.
+
 Tolerance on an estimate. With CI half-widths ``h_run`` and ``h_base`` (each
 ``(hi - lo) / 2``; 0 when the CI is missing), the estimate may move by
 

@@ -8,6 +8,11 @@ at once), checkpoints them, then lets each claim ``finish`` into a
 ``requires`` imports are missing gets verdict ERROR with the pip command that
 installs its extra: it is reported, never silently dropped (ERROR rather than
 INCONCLUSIVE because nothing was measured at all).
+
+Every claim's result also carries its rule ``version`` and ``history`` (:func:`history_json`: the
+old verdict of each dated rule change, recomputed on this run's data where the claim keeps the old
+rule as context rows) and its ``calibration`` from a committed ``diffapprox calibrate`` file
+(:func:`~diffapprox._run.calibrate.claim_calibration`).
 """
 
 from __future__ import annotations
@@ -21,13 +26,14 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .calibrate import claim_calibration
 from .claims import PROFILES, Claim, ClaimOutput, all_claims, get_claim
 from .._core.errors import DiffapproxError
 from .execute import CellStore, Executor, LocalExecutor, Progress, execute
 from .._core.jsonio import write_json_atomic
-from .._core.results import RESULTS_SCHEMA, ClaimResult, Verdict, combine_verdicts
+from .._core.results import RESULTS_SCHEMA, ClaimResult, Measurement, Verdict, combine_verdicts
 
-__all__ = ["SCHEMA", "run_claims", "environment", "resolve_claims", "missing_requirements"]
+__all__ = ["SCHEMA", "run_claims", "environment", "resolve_claims", "missing_requirements", "history_json"]
 
 #: ``results.json`` schema id (defined with the data model).
 SCHEMA = RESULTS_SCHEMA
@@ -102,6 +108,68 @@ def environment() -> dict:
     }
 
 
+#: How many row names an old_source lists before it says how many more there are.
+_ROWS_LISTED = 3
+
+
+def _rows_text(names: list[str]) -> str:
+    if len(names) <= _ROWS_LISTED:
+        return ", ".join(names)
+    return ", ".join(names[: _ROWS_LISTED - 1]) + f" and {len(names) - _ROWS_LISTED + 1} more"
+
+
+def history_json(claim: Claim, measurements: list[Measurement] | None) -> list[dict]:
+    """The claim's ``history`` for ``results.json``, old verdicts recomputed where the entry allows.
+
+    An entry with ``old_rows`` gets ``old_verdict`` = :func:`~diffapprox.combine_verdicts` of the
+    verdicts of this run's measurements whose names start with one of those prefixes (the context
+    rows that still implement the old rule, combined as if judged) and ``old_source`` "recomputed on
+    the same data (rows ...)"; ``None`` with the reason when the claim did not run
+    (``measurements is None``) or no row matches.  Any other entry keeps the verdict and source it
+    states (an earlier run).
+
+    Returns
+    -------
+    list of dict
+        ``{date, version, change, reason, old_verdict, old_source, old_rows}``, oldest first.
+    """
+    out = []
+    for e in claim.history:
+        verdict, source = e.old_verdict, e.old_source
+        if e.old_rows:
+            prefixes = tuple(e.old_rows)
+            rows = [m for m in measurements or () if m.name.startswith(prefixes)]
+            if measurements is None:
+                verdict, source = None, "not recomputed: the claim did not run"
+            elif not rows:
+                verdict, source = None, f"not recomputed: no measurement starts with {', '.join(prefixes)}"
+            else:
+                verdict = combine_verdicts([m.verdict for m in rows]).value
+                source = f"recomputed on the same data (rows {_rows_text([m.name for m in rows])})"
+        out.append(
+            {
+                "date": e.date,
+                "version": e.version,
+                "change": e.change,
+                "reason": e.reason,
+                "old_verdict": verdict,
+                "old_source": source,
+                "old_rows": list(e.old_rows),
+            }
+        )
+    return out
+
+
+def _claim_facts(claim: Claim, measurements: list[Measurement] | None, calibration: dict | None, profile: str) -> dict:
+    """Rule version, history and calibration of a claim's result."""
+    history = history_json(claim, measurements)
+    return {
+        "version": len(history) + 1,
+        "history": history,
+        "calibration": claim_calibration(claim, calibration, profile),
+    }
+
+
 def _error_result(
     claim: Claim,
     profile: str,
@@ -110,6 +178,7 @@ def _error_result(
     elapsed: float = 0.0,
     params: dict | None = None,
     missing_extra: str | None = None,
+    calibration: dict | None = None,
 ) -> ClaimResult:
     return ClaimResult(
         id=claim.id,
@@ -122,6 +191,7 @@ def _error_result(
         error=msg,
         reproducible=claim.reproducible,
         missing_extra=missing_extra,
+        **_claim_facts(claim, None, calibration, profile),
     )
 
 
@@ -165,6 +235,8 @@ def run_claims(
     progress: bool = True,
     command: list[str] | None = None,
     stream=None,
+    calibration: dict | None = None,
+    calibration_file: dict | None = None,
 ) -> dict:
     """Run ``claims`` on ``profile`` with master ``seed``; write and return ``results.json``.
 
@@ -183,6 +255,11 @@ def run_claims(
         Reuse checkpointed cells under ``out/cells``.
     progress : bool
         Show progress (tqdm on a terminal, plain lines otherwise) on ``stream`` (stderr).
+    calibration : dict, optional
+        A ``diffapprox calibrate`` document (:func:`~diffapprox._run.calibrate.find_calibration`):
+        each claim's ``calibration`` comes from it; ``None`` gives ``calibration: null``.
+    calibration_file : dict, optional
+        What ``results.json`` says about that file (its path, or why there is none).
 
     Returns
     -------
@@ -203,12 +280,16 @@ def run_claims(
     for c in claims:
         msg = missing_requirements(c)
         if msg is not None:
-            results[c.id] = _error_result(c, profile, seed, msg, missing_extra=c.extra or "all")
+            results[c.id] = _error_result(
+                c, profile, seed, msg, missing_extra=c.extra or "all", calibration=calibration
+            )
             continue
         try:
             plan[c.id] = c.cells(profile, seed)
         except Exception as exc:  # noqa: BLE001 - a broken claim is reported as ERROR; the others go on
-            results[c.id] = _error_result(c, profile, seed, f"listing cells: {type(exc).__name__}: {exc}")
+            results[c.id] = _error_result(
+                c, profile, seed, f"listing cells: {type(exc).__name__}: {exc}", calibration=calibration
+            )
     all_cells = [cell for cs in plan.values() for cell in cs]
 
     # 2. run them all (checkpointed)
@@ -228,13 +309,15 @@ def run_claims(
         try:
             params = _with_run_size(dict(c.parameters(profile)), cells)
         except Exception as exc:  # noqa: BLE001 - a broken claim is reported as ERROR; the others go on
-            results[c.id] = _error_result(c, profile, seed, f"parameters: {type(exc).__name__}: {exc}", cell_time)
+            msg = f"parameters: {type(exc).__name__}: {exc}"
+            results[c.id] = _error_result(c, profile, seed, msg, cell_time, calibration=calibration)
             continue
         errors = [(cell.key, o["error"]) for cell, o in zip(cells, oc) if o.get("error")]
         if errors:
             k, e = errors[0]
             more = f" (and {len(errors) - 1} more failed cells)" if len(errors) > 1 else ""
-            results[c.id] = _error_result(c, profile, seed, f"cell {k}: {e}{more}", cell_time, params)
+            msg = f"cell {k}: {e}{more}"
+            results[c.id] = _error_result(c, profile, seed, msg, cell_time, params, calibration=calibration)
             continue
         figdir = out / "figures" / c.id
         figdir.mkdir(parents=True, exist_ok=True)
@@ -242,9 +325,8 @@ def run_claims(
         try:
             fo: ClaimOutput = c.finish(profile, seed, {cell.key: o["result"] for cell, o in zip(cells, oc)}, figdir)
         except Exception as exc:  # noqa: BLE001 - a broken claim is reported as ERROR; the others go on
-            results[c.id] = _error_result(
-                c, profile, seed, f"finish: {type(exc).__name__}: {exc}", cell_time + time.perf_counter() - t0, params
-            )
+            msg, spent = f"finish: {type(exc).__name__}: {exc}", cell_time + time.perf_counter() - t0
+            results[c.id] = _error_result(c, profile, seed, msg, spent, params, calibration=calibration)
             continue
         elapsed = cell_time + time.perf_counter() - t0
         verdict = combine_verdicts([m.verdict for m in fo.measurements if m.judged])
@@ -260,6 +342,7 @@ def run_claims(
             findings=list(fo.findings),
             inconsistencies=list(fo.inconsistencies),
             reproducible=c.reproducible,
+            **_claim_facts(c, list(fo.measurements), calibration, profile),
         )
 
     doc = {
@@ -271,6 +354,9 @@ def run_claims(
         "environment": environment(),
         "executor": repr(executor),
         "elapsed_s": time.perf_counter() - t_start,
+        "calibration_file": calibration_file
+        if calibration_file is not None
+        else {"path": None, "note": "no calibration file given: per-claim calibration is null"},
         "claims": [results[c.id].to_json() for c in claims],
     }
     write_json_atomic(out / "results.json", doc)

@@ -23,6 +23,7 @@ COMMANDS = [
     "simulate",
     "report",
     "validate",
+    "calibrate",
     "claims",
     "theory",
     "advise",

@@ -57,6 +57,13 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--baseline", metavar="FILE", default=None, help="compare with this results.json; exit 1 on a regression"
     )
+    p.add_argument(
+        "--calibration",
+        metavar="FILE",
+        default=None,
+        help="a diffapprox calibrate JSON whose rates go into every result (default: reports/calibration-<profile>.json "
+        "here, else in the source checkout; none found: calibration null, with a note)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress output")
     p.set_defaults(func=run_validate)
 
@@ -156,6 +163,9 @@ def run_validate(args) -> int:
     for i in ids or ():
         get_claim(i)  # unknown id: one-line error, exit 2, before anything is created
     baseline = _load_baseline(args.baseline) if args.baseline else None
+    from .._run.calibrate import find_calibration
+
+    calibration, calibration_file = find_calibration(args.profile, args.calibration)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = Path(args.out) if args.out else Path("reports") / f"{args.profile}-{stamp}"
     _check_out(out, args.resume)
@@ -193,6 +203,8 @@ def run_validate(args) -> int:
             resume=args.resume,
             progress=not args.no_progress,
             command=command,
+            calibration=calibration,
+            calibration_file=calibration_file,
         )
     except KeyboardInterrupt:
         sys.stderr.write(

@@ -26,6 +26,14 @@ __all__ = [
     "common_ci_level",
     "key_measurement",
     "fmt_key_number",
+    "fmt_rate",
+    "fmt_rate_ci",
+    "calibration_cell",
+    "calibration_rows",
+    "HISTORY_HEAD",
+    "history_rows",
+    "fmt_effect",
+    "calibration_file_text",
 ]
 
 #: What an undefined number reads as.
@@ -250,3 +258,114 @@ def fmt_key_number(m: dict | None, *, with_name: bool = True) -> str:
     if m.get("tolerance") and not all(v is None for v in m["tolerance"]):
         s += f", band {fmt_tolerance(m['tolerance'])}"
     return s
+
+
+# ---------------------------------------------------------------------------
+# Calibration and history (shared wording of the HTML and PDF reports)
+# ---------------------------------------------------------------------------
+def fmt_rate(x: Any) -> str:
+    """A rate in [0, 1] as a percentage with one decimal (``2.5%``); em dash when undefined."""
+    return f"{100 * x:.1f}%" if _is_num(x) else DASH
+
+
+def fmt_rate_ci(r: dict | None) -> str:
+    """``{rate, ci}`` as ``2.5% [0.9%, 6.1%]``."""
+    if not r:
+        return DASH
+    ci = r.get("ci") or (None, None)
+    return f"{fmt_rate(r.get('rate'))} [{fmt_rate(ci[0])}, {fmt_rate(ci[1])}]"
+
+
+def calibration_cell(cal: dict | None) -> str:
+    """One line for a summary table: null FAIL rate and power, flagged when stale or a smoke run."""
+    if cal is None:
+        return DASH
+    if not cal.get("calibrated"):
+        return "not calibrated"
+    alt = cal.get("alternative_fail") or {}
+    s = f"null FAIL {fmt_rate((cal.get('null_fail') or {}).get('rate'))} \u00b7 power {fmt_rate(alt.get('rate'))}"
+    if cal.get("stale"):
+        s += " \u00b7 stale"
+    if cal.get("smoke_run"):
+        s += " \u00b7 smoke run"
+    return s
+
+
+def _target(r: dict | None, what: str) -> str:
+    if not r:
+        return DASH
+    t = r.get("target")
+    return fmt_rate_ci(r) + (f" (target {what}: {t})" if t else "")
+
+
+def calibration_rows(cal: dict | None) -> list[tuple[str, str]]:
+    """``(label, text)`` rows describing a claim's calibration, or one row saying why there is none."""
+    if cal is None:
+        return [("calibration", "none: no calibration file was read for this run")]
+    where = f"{cal.get('reps')} replicates per control, profile {cal.get('profile')}, seed {cal.get('seed')}, {cal.get('date')}"
+    if cal.get("smoke_run"):
+        where += " (smoke run: too few replicates to state the targets)"
+    if not cal.get("calibrated"):
+        return [("not calibrated", str(cal.get("reason") or DASH)), ("calibration file", where)]
+    stale = cal.get("stale")
+    t = cal.get("targets") or {}
+    rows = [
+        ("null FAIL rate", _target(cal.get("null_fail"), f"\u2264 {fmt_rate(t.get('null_fail_max'))}")),
+        (
+            "power (FAIL rate under the alternative)",
+            _target(cal.get("alternative_fail"), f"\u2265 {fmt_rate(t.get('power_min'))}"),
+        ),
+    ]
+    if cal.get("limit_fail"):
+        rows.append(("FAIL rate on samples of the limit (a finding, no target)", fmt_rate_ci(cal["limit_fail"])))
+    rows.append(("replicates", where))
+    rows.append(
+        (
+            "stale",
+            DASH
+            if stale is None
+            else "yes: the claim's code changed since it was calibrated; re-run diffapprox calibrate"
+            if stale
+            else "no: the code calibrated is the code that ran",
+        )
+    )
+    if cal.get("note"):
+        rows.append(("note", str(cal["note"])))
+    return rows
+
+
+#: Column heads of the history table (HTML and PDF).
+HISTORY_HEAD = ("version", "date", "change", "reason", "old verdict", "source of the old verdict")
+
+
+def history_rows(history: list[dict]) -> list[tuple[str, str, str, str, str | None, str]]:
+    """One row per dated rule change: version, date, change, reason, old verdict (or None), its source."""
+    return [
+        (
+            str(h.get("version", DASH)),
+            str(h.get("date", DASH)),
+            str(h.get("change", "")),
+            str(h.get("reason", "")),
+            h.get("old_verdict"),
+            str(h.get("old_source") or DASH),
+        )
+        for h in history
+    ]
+
+
+def fmt_effect(m: dict) -> str:
+    """A judged row's stated detectable effect beyond its band's edge (em dash when none is stated)."""
+    return fmt_num(m.get("effect"))
+
+
+def calibration_file_text(info: dict | None) -> str:
+    """What the run says about the calibration file it read (or why it read none)."""
+    if info is None:
+        return "Calibration: not recorded (results written before calibration and history were reported)."
+    if info.get("path") is None:
+        return f"Calibration: {info.get('note') or 'no calibration file was read'}."
+    s = (
+        f"Calibration: {info['path']} ({info.get('reps')} replicates per control, profile {info.get('profile')}, "
+        f"seed {info.get('seed')}, {info.get('date')})"
+    )
+    return s + (": a smoke run, too few replicates to state the targets." if info.get("smoke_run") else ".")

@@ -42,6 +42,7 @@ def _environment() -> jinja2.Environment:
         seconds=F.fmt_seconds,
         value=F.fmt_value,
         keynum=lambda m: F.fmt_key_number(m, with_name=False),
+        effect=F.fmt_effect,
     )
     env.globals.update(common_ci_level=F.common_ci_level)
     env.globals.update(VERDICTS=F.VERDICTS, COLOURS=F.VERDICT_COLOURS, DASH=F.DASH)
@@ -105,6 +106,9 @@ def _claim_view(claim: dict, out_dir: Path) -> dict:
         n_context=sum(1 for m in ms if not m["judged"]),
         n_params=_leaves(claim["parameters"]),
         embedded=[_embed(out_dir, stem, files) for stem, files in figure_groups(claim["figures"])],
+        calibration_cell=F.calibration_cell(claim["calibration"]),
+        calibration_rows=F.calibration_rows(claim["calibration"]),
+        history_rows=F.history_rows(claim["history"]),
     )
 
 
@@ -121,4 +125,6 @@ def render_html(results: dict, out_dir: Path) -> str:
         version=__version__,
         many=MANY_MEASUREMENTS,
         many_params=MANY_PARAMETERS,
+        calibration_file=F.calibration_file_text(results.get("calibration_file")),
+        history_head=F.HISTORY_HEAD,
     )

@@ -158,8 +158,8 @@ def _measurement_table(ms, st, width):
 
     level = F.common_ci_level(ms)
     ci_head = "CI" if level is None else f"{100 * level:g}% CI"
-    w = [width * f for f in (0.32, 0.11, 0.18, 0.11, 0.14, 0.14)]
-    rows = [["measurement", "estimate", ci_head, "prediction", "tolerance", "verdict"]]
+    w = [width * f for f in (0.28, 0.10, 0.17, 0.10, 0.13, 0.08, 0.14)]
+    rows = [["measurement", "estimate", ci_head, "prediction", "tolerance", "effect", "verdict"]]
     cells = []
     for r, m in enumerate(ms, start=1):
         name = escape(m["name"])
@@ -176,25 +176,64 @@ def _measurement_table(ms, st, width):
             ci,
             F.fmt_num(m["prediction"]),
             F.fmt_tolerance(m["tolerance"]),
+            F.fmt_effect(m),
         ]
         rows.append(
             [first]
             + [_short(t, st["cellr"], w[i + 1]) for i, t in enumerate(texts)]
-            + [_short(m["verdict"], st["verdict"], w[5])]
+            + [_short(m["verdict"], st["verdict"], w[6])]
         )
-        cells.append((5, r, m["verdict"]))
+        cells.append((6, r, m["verdict"]))
     t = _table(rows, w, verdict_cells=cells, long=len(ms) > MANY_MEASUREMENTS)
     # plain-string cells: same look as the paragraph styles
     t.setStyle(
         [
             ("FONT", (0, 0), (-1, -1), _FONT, 8, 10),
-            ("ALIGN", (1, 0), (4, -1), "RIGHT"),
-            ("FONT", (5, 1), (5, -1), _FONT_BOLD, 7.5, 9.5),
-            ("TEXTCOLOR", (5, 1), (5, -1), colors.white),
-            ("ALIGN", (5, 1), (5, -1), "CENTER"),
+            ("ALIGN", (1, 0), (5, -1), "RIGHT"),
+            ("FONT", (6, 1), (6, -1), _FONT_BOLD, 7.5, 9.5),
+            ("TEXTCOLOR", (6, 1), (6, -1), colors.white),
+            ("ALIGN", (6, 1), (6, -1), "CENTER"),
         ]
     )
     return t
+
+
+def calibration_flowables(c: dict, st, width: float) -> list:
+    """The claim's calibration (null FAIL rate, power, replicates, stale flag) as a heading and a table.
+
+    Self-contained: takes a validated claim of ``results.json``, the styles of :func:`_styles` and the
+    frame width, and returns flowables to place anywhere in a claim's pages.
+    """
+    rows = [[_p(label, st["cell"]), _p(text, st["cell"])] for label, text in F.calibration_rows(c["calibration"])]
+    return [*_h2("Calibration (synthetic controls)", st), _table(rows, [width * 0.3, width * 0.7], header=False)]
+
+
+def history_flowables(c: dict, st, width: float) -> list:
+    """The claim's dated rule changes with the old rule's verdict and its source; ``[]`` without history.
+
+    Self-contained like :func:`calibration_flowables`; the old verdict cell is coloured like every verdict.
+    """
+    hist = F.history_rows(c["history"])
+    if not hist:
+        return []
+    head = [_p(h, st["cell"]) for h in F.HISTORY_HEAD]
+    rows, cells = [head], []
+    for r, (v, date, change, reason, old, source) in enumerate(hist, start=1):
+        rows.append(
+            [
+                _p(v, st["cell"]),
+                _p(date, st["cell"]),
+                _p(change, st["cell"]),
+                _p(reason, st["note"]),
+                _verdict_cell(old, st) if old else _p(F.DASH, st["cell"]),
+                _p(source, st["note"]),
+            ]
+        )
+        if old:
+            cells.append((4, r, old))
+    widths = [width * f for f in (0.07, 0.11, 0.24, 0.24, 0.15, 0.19)]
+    title = f"History (rule changes made after seeing results; the current rule is version {c['version']})"
+    return [*_h2(title, st), _table(rows, widths, verdict_cells=cells)]
 
 
 def _figure(path: Path, width: float, st):
@@ -218,7 +257,7 @@ def _claim_story(c: dict, out_dir: Path, st, width):
     heading = Paragraph(f'{escape(c["id"])} &#160; <font color="{bg}">{c["verdict"]}</font>', st["h1"])
     heading.outline_title = f"{c['id']} \u2014 {c['verdict']}"
     story.append(heading)
-    story.append(_p(f"{c['paper_ref']} · ran {F.fmt_seconds(c['elapsed_s'])}", st["sub"]))
+    story.append(_p(f"{c['paper_ref']} · rule version {c['version']} · ran {F.fmt_seconds(c['elapsed_s'])}", st["sub"]))
     story.append(_p(c["statement"], st["body"]))
     key = F.key_measurement(c)
     if key is not None:
@@ -231,6 +270,8 @@ def _claim_story(c: dict, out_dir: Path, st, width):
         )
     if c["combination_rule"]:
         story.append(_p(f"Combination rule: {c['combination_rule']}", st["small"]))
+    story += calibration_flowables(c, st, width)
+    story += history_flowables(c, st, width)
     if c["error"]:
         story += _h2("Error", st)
         story.append(Paragraph(escape(c["error"]).replace("\n", "<br/>"), st["pre"]))
@@ -302,9 +343,17 @@ def _summary_story(results: dict, st, width):
     )
     rows = [
         [
-            _p(h, st["cell"] if i < 4 else st["cellr"])
+            _p(h, st["cell"] if i < 5 else st["cellr"])
             for i, h in enumerate(
-                ["claim", "paper reference", "verdict", "key number (decided the verdict)", "measurements", "time"]
+                [
+                    "claim",
+                    "paper reference",
+                    "verdict",
+                    "key number (decided the verdict)",
+                    "calibration",
+                    "measurements",
+                    "time",
+                ]
             )
         ]
     ]
@@ -318,24 +367,28 @@ def _summary_story(results: dict, st, width):
                 _p(c["paper_ref"], st["cell"]),
                 _verdict_cell(c["verdict"], st),
                 _key_cell(c, st),
+                _p(F.calibration_cell(c["calibration"]), st["note"]),
                 [_p(f"{len(c['measurements'])}", st["cellr"])] + ([_p(detail, st["noter"])] if detail else []),
                 _p(F.fmt_seconds(c["elapsed_s"]), st["cellr"]),
             ]
         )
         cells.append((2, r, c["verdict"]))
     if not claims:
-        rows.append([_p("No claims in this run.", st["cell"]), "", "", "", "", ""])
+        rows.append([_p("No claims in this run.", st["cell"]), "", "", "", "", "", ""])
     story.append(
         _p(
             "A measurement PASSes when its whole confidence interval lies inside the tolerance band stated before "
             "measuring, FAILs when the interval lies entirely outside, and is INCONCLUSIVE otherwise; ERROR means "
             "the run broke. Each claim states how its measurements combine; the key number is the measurement "
-            "that decided the claim's verdict (the worst of those sharing it).",
+            "that decided the claim's verdict (the worst of those sharing it). Calibration: the claim's FAIL rate on "
+            "synthetic data where the paper holds exactly (null, near 0) and where every judged quantity is off by its "
+            "stated effect (power, near 1); stale: the claim's code changed since it was calibrated.",
             st["small"],
         )
     )
+    story.append(_p(F.calibration_file_text(results.get("calibration_file")), st["small"]))
     story.append(
-        _table(rows, [width * f for f in (0.18, 0.14, 0.14, 0.30, 0.15, 0.09)], verdict_cells=cells, long=True)
+        _table(rows, [width * f for f in (0.15, 0.11, 0.14, 0.25, 0.13, 0.14, 0.08)], verdict_cells=cells, long=True)
     )
     return story
 

@@ -29,7 +29,9 @@ __all__ = ["SCHEMA", "load_results", "validate_results", "render_report", "rende
 SCHEMA = RESULTS_SCHEMA
 
 #: Top-level keys rendered in their own place; any other key is listed as it is.
-_KNOWN_KEYS = frozenset({"schema", "profile", "seed", "command", "environment", "elapsed_s", "claims", "extra"})
+_KNOWN_KEYS = frozenset(
+    {"schema", "profile", "seed", "command", "environment", "elapsed_s", "claims", "extra", "calibration_file"}
+)
 
 #: File names written next to ``results.json``.
 HTML_NAME = "report.html"
@@ -78,7 +80,10 @@ def _validate_measurement(where: str, m: Any) -> dict:
     for key in ("ci", "tolerance"):
         if not _pair_or_none(m.get(key)):
             raise DiffapproxError(f"{where}.{key}", "[number|null, number|null] or null", m.get(key))
+    if not _num_or_none(m.get("effect")):
+        raise DiffapproxError(f"{where}.effect", "a number or null", m.get("effect"))
     out = dict(m)
+    out.setdefault("effect", None)
     out["ci"] = list(m["ci"]) if m.get("ci") is not None else None
     out["tolerance"] = list(m["tolerance"]) if m.get("tolerance") is not None else None
     out.setdefault("estimate", None)
@@ -88,6 +93,25 @@ def _validate_measurement(where: str, m: Any) -> dict:
     out.setdefault("judged", m.get("informative", True))
     out.setdefault("note", "")
     return out
+
+
+def _validate_rule_facts(where: str, c: dict) -> dict:
+    """A claim's rule ``version``, ``history`` and ``calibration`` (absent in files written before they existed)."""
+    history = c.get("history", [])
+    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+        raise DiffapproxError(f"{where}: history", "a list of objects", history)
+    for h in history:
+        if h.get("old_verdict") is not None and h["old_verdict"] not in VERDICTS:
+            raise DiffapproxError(
+                f"{where}: history.old_verdict", f"one of {', '.join(VERDICTS)} or null", h["old_verdict"]
+            )
+    version = c.get("version", len(history) + 1)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise DiffapproxError(f"{where}: version", "an integer", version)
+    cal = c.get("calibration")
+    if cal is not None and not isinstance(cal, dict):
+        raise DiffapproxError(f"{where}: calibration", "an object or null", type(cal).__name__)
+    return {"history": history, "version": version, "calibration": cal}
 
 
 def _validate_claim(i: int, c: Any) -> dict:
@@ -120,6 +144,7 @@ def _validate_claim(i: int, c: Any) -> dict:
     if not _num_or_none(c.get("elapsed_s")):
         raise DiffapproxError(f"{where}: elapsed_s", "a number", c.get("elapsed_s"))
     out = dict(c)
+    out.update(_validate_rule_facts(where, c))
     out["measurements"] = [_validate_measurement(f"{where}: measurements[{j}]", m) for j, m in enumerate(ms)]
     out["parameters"] = params
     out["figures"] = [_check_figure(where, p) for p in figs]
@@ -177,6 +202,10 @@ def validate_results(results: Any) -> dict:
         out["command"] = shlex.join(str(a) for a in out["command"])
     elif out["command"] is not None and not isinstance(out["command"], str):
         raise DiffapproxError("results.json: command", "a string or a list of strings", out["command"])
+    cal = out.get("calibration_file")
+    if cal is not None and not isinstance(cal, dict):
+        raise DiffapproxError("results.json: calibration_file", "an object or null", type(cal).__name__)
+    out["calibration_file"] = cal
     # other top-level facts (start time, executor, ...) are shown as they are in the reproducibility block
     out["extra"] = {k: v for k, v in results.items() if k not in _KNOWN_KEYS}
     return out
