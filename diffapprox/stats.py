@@ -90,8 +90,31 @@ __all__ = [
     "scaled_effect",
     "distance_alternative",
     "gof_holm_pooled",
+    "detectable_effect_t",
+    "resample_indices",
+    "percentile_ci",
+    "grid_argmax",
+    "spearman_rows",
+    "tv_distances",
+    "block_bootstrap_tv",
+    "excess_tv",
+    "one_draw_ci",
+    "contrast_ci",
     "max_abs_ci",
     "box_slope",
+    "band_verdict",
+    "THRESHOLD_CRITERIA",
+    "threshold_point",
+    "threshold_replicates",
+    "threshold_replicates_all",
+    "THRESHOLD_RESAMPLING",
+    "threshold_cis",
+    "Threshold",
+    "threshold_ci",
+    "ratio_ci",
+    "loglog_slope_boot",
+    "power_law_boot",
+    "interval_censored",
 ]
 
 
@@ -1135,6 +1158,256 @@ def gof_holm_pooled(
 
 
 # ---------------------------------------------------------------------------
+# Experiments: trends over seeds, staleness laws, one live run against its replay
+# ---------------------------------------------------------------------------
+def detectable_effect_t(se: float, dof: int, *, level: float = 0.95, power: float = 0.8) -> float:
+    """:func:`detectable_effect` for a Student-t CI with ``dof`` degrees of freedom.
+
+    ``(t_{(1+level)/2, dof} + z_power) * se``: with few independent units (e.g. 10 seeds) the t
+    quantile, not the normal one, sets how far beyond a band's edge the truth must lie for the
+    whole CI to fall outside it with probability about ``power``.
+    """
+    se = check_range("se", se, 0.0)
+    dof = check_int("dof", dof, 1)
+    level = _level(level)
+    power = check_range("power", power, 0.0, 1.0, lo_open=True, hi_open=True)
+    return float((_st.t.ppf(0.5 + level / 2, dof) + _st.norm.ppf(power)) * se)
+
+
+def resample_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """Bootstrap resampling indices, shape ``(n_boot, n)``: row b draws ``n`` units with replacement.
+
+    The same draws as :func:`bootstrap_ci` makes for ``(n, n_boot, seed)``, for statistics that
+    are cheaper to compute on all replicates at once (e.g. an argmax over a grid).
+    """
+    n = check_int("n", n, 1)
+    n_boot = check_int("n_boot", n_boot, 10)
+    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+
+def percentile_ci(replicates, estimate: float, *, level: float = 0.95, n: int, method: str) -> Estimate:
+    """Percentile CI from bootstrap ``replicates`` (non-finite ones dropped) around ``estimate``.
+
+    Parameters
+    ----------
+    replicates : array, shape (n_boot,)
+    estimate : float
+        The statistic on the original data.
+    n : int
+        Number of independent units resampled (seeds, paths, blocks).
+    method : str
+        How the replicates were formed, shown in reports.
+    """
+    level = _level(level)
+    r = _finite_1d("replicates", replicates)
+    if r.size == 0:
+        return Estimate(estimate=float(estimate), ci=_NAN2, level=level, n=n, method=method)
+    lo, hi = np.quantile(r, [(1 - level) / 2, (1 + level) / 2])
+    return Estimate(estimate=float(estimate), ci=(float(lo), float(hi)), level=level, n=n, method=method)
+
+
+def grid_argmax(values, grid) -> np.ndarray:
+    """The grid point where ``values`` is largest, along the last axis; ties -> mean of the tied points.
+
+    Parameters
+    ----------
+    values : array, shape (..., n_grid)
+    grid : array, shape (n_grid,)
+
+    Returns
+    -------
+    array, shape (...)
+    """
+    a = np.asarray(values, dtype=float)
+    g = np.asarray(grid, dtype=float)
+    if a.shape[-1] != g.size:
+        raise DiffapproxError("grid", f"{a.shape[-1]} points (the last axis of values)", g.size)
+    tied = np.isclose(a, a.max(axis=-1, keepdims=True), rtol=0.0, atol=1e-12)
+    return (tied * g).sum(axis=-1) / tied.sum(axis=-1)
+
+
+def spearman_rows(x, y) -> np.ndarray:
+    """Spearman's rho between fixed ``x`` (shape (n,)) and each row of ``y`` (shape (B, n) or (n,)).
+
+    Average ranks for ties; rho := 0 for a constant row (no trend to rank).
+
+    Returns
+    -------
+    array, shape (B,)
+    """
+    rx = _st.rankdata(np.asarray(x, dtype=float))
+    ry = _st.rankdata(np.atleast_2d(np.asarray(y, dtype=float)), axis=-1)
+    rx = rx - rx.mean()
+    ry = ry - ry.mean(axis=-1, keepdims=True)
+    den = np.sqrt((rx**2).sum() * (ry**2).sum(axis=-1))
+    num = (ry * rx).sum(axis=-1)
+    return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+
+
+def _tv_counts(counts: np.ndarray, pmf: np.ndarray) -> np.ndarray:
+    """TV distance between the empirical pmf of histogram(s) ``counts`` (..., K) and ``pmf`` (K,)."""
+    emp = counts / counts.sum(axis=-1, keepdims=True)
+    return 0.5 * (np.abs(emp - pmf).sum(axis=-1) + max(0.0, 1.0 - float(pmf.sum())))
+
+
+def _histograms(traces: list[np.ndarray], k: int) -> np.ndarray:
+    return np.stack([np.bincount(np.minimum(t, k - 1), minlength=k) for t in traces]).astype(float)
+
+
+def _padded(pmf, k: int) -> np.ndarray:
+    p = np.asarray(pmf, dtype=float).ravel()
+    out = np.zeros(max(k, p.size))
+    out[: p.size] = p
+    return out
+
+
+def tv_distances(traces, pmf) -> np.ndarray:
+    """Total-variation distance between the empirical law of each trace and ``pmf``.
+
+    Parameters
+    ----------
+    traces : sequence of arrays of non-negative int
+    pmf : array, shape (K,)
+        ``P(tau = j)`` for j = 0..K-1; mass the pmf leaves out (``1 - sum``) counts as a mismatch.
+
+    Returns
+    -------
+    array, shape (len(traces),)
+    """
+    ts = [np.asarray(t, dtype=np.int64).ravel() for t in traces]
+    p = _padded(pmf, max(int(t.max()) for t in ts) + 1)
+    return _tv_counts(_histograms(ts, p.size), p)
+
+
+def _blocks(trace: np.ndarray, n_blocks: int) -> np.ndarray:
+    """The last ``n_blocks * b`` values of ``trace`` as ``n_blocks`` contiguous blocks, shape (n_blocks, b)."""
+    b = trace.size // n_blocks
+    return trace[trace.size - b * n_blocks :].reshape(n_blocks, b)
+
+
+def block_bootstrap_tv(
+    trace, pmf, *, n_blocks: int = 20, n_boot: int = 1000, level: float = 0.95, seed: int
+) -> Estimate:
+    """TV distance between a trace's empirical law and ``pmf``, with a block-bootstrap percentile CI.
+
+    The trace is autocorrelated (a queue's staleness), so the bootstrap resamples ``n_blocks``
+    contiguous blocks of it, not single values.  Note the TV of a finite trace is biased upwards
+    (its floor: see :func:`excess_tv`).
+
+    Parameters
+    ----------
+    trace : array of non-negative int, shape (n,)
+    pmf : array, shape (K,)
+    seed : int
+        Seed of the block resampling.
+    """
+    level = _level(level)
+    n_blocks = check_int("n_blocks", n_blocks, 2)
+    t = np.asarray(trace, dtype=np.int64).ravel()
+    if t.size // n_blocks < 2:
+        return Estimate(estimate=math.nan, ci=_NAN2, level=level, n=t.size, method="TV (trace too short to block)")
+    p = _padded(pmf, int(t.max()) + 1)
+    blocks = _histograms(list(_blocks(t, n_blocks)), p.size)
+    idx = np.random.default_rng(seed).integers(0, n_blocks, size=(n_boot, n_blocks))
+    reps = _tv_counts(blocks[idx].sum(axis=1), p)
+    tv = float(_tv_counts(_histograms([t], p.size), p)[0])
+    return percentile_ci(
+        reps, tv, level=level, n=n_blocks, method=f"TV, block bootstrap ({n_blocks} blocks, {n_boot} resamples)"
+    )
+
+
+def excess_tv(
+    trace, pmf, null_traces, *, n_blocks: int = 20, n_boot: int = 1000, level: float = 0.95, seed: int
+) -> Estimate:
+    """Total-variation distance between a trace's empirical law and ``pmf``, beyond its finite-sample floor.
+
+    The empirical pmf of a finite trace is never exactly the law, so its TV distance to the law
+    has a positive floor that shrinks with the trace's length.  The estimate is the TV of
+    ``trace`` minus the median TV of ``null_traces`` (equally long traces drawn from the law
+    itself); the CI is the block-bootstrap percentile interval of the TV
+    (:func:`block_bootstrap_tv`) minus the median TV of one block resample of each null trace
+    (the floor of the bootstrap replicates).  0 when the trace follows the law.
+
+    Parameters
+    ----------
+    trace : array of int, shape (n,)
+    pmf : array, shape (K,)
+        The law, ``P(tau = j)`` for j = 0..K-1 (mass beyond K counts as a mismatch).
+    null_traces : sequence of arrays of int, each shape (n,)
+    seed : int
+        Seed of the block resampling.
+    """
+    raw = block_bootstrap_tv(trace, pmf, n_blocks=n_blocks, n_boot=n_boot, level=level, seed=seed)
+    if not math.isfinite(raw.estimate):
+        return raw
+    rng = np.random.default_rng([seed, 1])
+    null = [_blocks(np.asarray(x, dtype=np.int64).ravel(), n_blocks) for x in null_traces]
+    floor = float(np.median(tv_distances(null_traces, pmf)))
+    floor_b = float(np.median(tv_distances([x[rng.integers(0, n_blocks, n_blocks)].ravel() for x in null], pmf)))
+    method = (
+        f"TV {raw.estimate:.4g} minus the floor {floor:.4g} (median over {len(null_traces)} traces of the law); "
+        f"{raw.method} minus its floor {floor_b:.4g}"
+    )
+    ci = (raw.ci[0] - floor_b, raw.ci[1] - floor_b)
+    return Estimate(estimate=raw.estimate - floor, ci=ci, level=raw.level, n=raw.n, method=method)
+
+
+def one_draw_ci(x: float, reference, level: float = 0.95) -> Estimate:
+    """CI for the centre of the law one value ``x`` was drawn from, given that law's shape.
+
+    ``reference`` are samples of the statistic under the model (e.g. simulated paths); if ``x``
+    is the model's law shifted by theta (``x = theta + Z - median(Z)``), then
+    ``[x - (q_hi - m), x + (m - q_lo)]`` covers the shifted median theta with probability
+    ``level`` (``q_lo, m, q_hi`` the reference's (1-level)/2, 1/2, (1+level)/2 quantiles).
+    Its width is the reference's predictive range: one draw decides nothing the model's own
+    spread does not allow.
+
+    Parameters
+    ----------
+    x : float
+    reference : array, shape (n,)
+    """
+    level = _level(level)
+    r = _finite_1d("reference", reference)
+    if r.size < 2 or not math.isfinite(float(x)):
+        return Estimate(estimate=float(x), ci=_NAN2, level=level, n=r.size, method="one draw (no reference)")
+    q_lo, m, q_hi = np.quantile(r, [(1 - level) / 2, 0.5, (1 + level) / 2])
+    ci = (float(x - (q_hi - m)), float(x + (m - q_lo)))
+    return Estimate(
+        estimate=float(x),
+        ci=ci,
+        level=level,
+        n=r.size,
+        method=f"one draw; predictive spread of {r.size} reference samples",
+    )
+
+
+def contrast_ci(values, ses, coef, level: float = 0.95) -> Estimate:
+    """``sum_k coef_k values_k`` of independent estimates with standard errors ``ses``, normal CI.
+
+    Parameters
+    ----------
+    values, ses, coef : arrays, shape (m,)
+    """
+    level = _level(level)
+    v = np.asarray(values, dtype=float)
+    s = np.asarray(ses, dtype=float)
+    c = np.asarray(coef, dtype=float)
+    if not (v.shape == s.shape == c.shape):
+        raise DiffapproxError("values, ses, coef", "arrays of equal length", (v.size, s.size, c.size))
+    est = float(c @ v)
+    se = float(math.sqrt(float((c * c) @ (s * s))))
+    z = float(_st.norm.ppf(0.5 + level / 2))
+    return Estimate(
+        estimate=est,
+        ci=(est - z * se, est + z * se),
+        level=level,
+        n=v.size,
+        method=f"linear contrast, SE {se:.3g}, normal CI",
+    )
+
+
+# ---------------------------------------------------------------------------
 # Weak errors: a maximum over times, and a slope over step sizes
 # ---------------------------------------------------------------------------
 def max_abs_ci(diff, se, level: float = 0.95) -> Estimate:
@@ -1190,4 +1463,362 @@ def box_slope(x, y, lo, hi, level: float) -> SlopeFit:
         level=level,
         n=int(lx.size),
         method=f"OLS log-log; slopes over the box of {lx.size} simultaneous intervals",
+    )
+
+
+# ---------------------------------------------------------------------------
+# Thresholds of curves, ratios of means, slopes of path statistics
+# (the delay-threshold, ratio and order statistics of the momentum-asynchrony claims)
+# ---------------------------------------------------------------------------
+def band_verdict(estimate: float, ci: Sequence[float], band: Sequence[float]) -> Verdict:
+    """The equivalence rule of :func:`equivalence` for a CI that may be unbounded on one side.
+
+    A censored estimate (e.g. a threshold found at the last point of its grid) has a CI such as
+    ``(lo, inf)``: the data bound it on one side only.  PASS when the whole CI lies inside the
+    closed band, FAIL when it lies entirely outside, INCONCLUSIVE otherwise or when the estimate or
+    a CI end is NaN.  Band ends may be infinite (one-sided bands).
+    """
+    lo, hi = float(band[0]), float(band[1])
+    if not lo <= hi:
+        raise DiffapproxError("band", "lo <= hi", tuple(band))
+    c0, c1 = float(ci[0]), float(ci[1])
+    if math.isnan(float(estimate)) or math.isnan(c0) or math.isnan(c1):
+        return Verdict.INCONCLUSIVE
+    if lo <= c0 and c1 <= hi:
+        return Verdict.PASS
+    if c1 < lo or c0 > hi:
+        return Verdict.FAIL
+    return Verdict.INCONCLUSIVE
+
+
+#: Criteria of :func:`threshold_point`: name -> (kind, parameter).  ``ratio-c``: the largest grid
+#: value whose mean is <= c x the mean at the grid's first value; ``band``: the largest grid value
+#: whose ``level`` t-interval of the mean overlaps the first value's interval.
+THRESHOLD_CRITERIA = {"ratio-1.1": ("ratio", 1.1), "ratio-1.5": ("ratio", 1.5), "band": ("band", 0.95)}
+
+
+def _criterion_ok(mean: np.ndarray, sd: np.ndarray, n: int, criterion: str) -> np.ndarray:
+    """Boolean (..., n_grid): is each grid value's mean still similar to the first one's?"""
+    kind, c = THRESHOLD_CRITERIA[criterion]
+    if kind == "ratio":
+        return mean <= c * mean[..., :1]
+    q = _st.t.ppf(0.5 + c / 2, max(n - 1, 1))
+    hw = q * sd / math.sqrt(n)
+    lo, hi = mean - hw, mean + hw
+    return (lo <= hi[..., :1]) & (hi >= lo[..., :1])
+
+
+def _largest_ok(grid: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Largest grid value with ``ok`` True (the first value is always similar to itself)."""
+    idx = np.where(ok, np.arange(ok.shape[-1]), 0).max(axis=-1)
+    return grid[idx]
+
+
+def _threshold_args(grid, samples, criterion: str) -> tuple[np.ndarray, np.ndarray]:
+    if criterion not in THRESHOLD_CRITERIA:
+        raise DiffapproxError("criterion", f"one of {', '.join(THRESHOLD_CRITERIA)}", criterion)
+    g = np.asarray(grid, dtype=float).ravel()
+    e = np.asarray(samples, dtype=float)
+    if e.ndim != 2 or e.shape[0] != g.size or e.shape[1] < 2:
+        raise DiffapproxError("samples", f"an array of shape ({g.size}, paths >= 2)", f"shape {e.shape}")
+    if not np.all(np.diff(g) > 0):
+        raise DiffapproxError("grid", "increasing values", g.tolist())
+    return g, e
+
+
+def threshold_point(grid, samples, criterion: str) -> float:
+    """The largest grid value at which a path mean is still similar to its value at the first grid point.
+
+    Parameters
+    ----------
+    grid : array, shape (m,)
+        Increasing values (e.g. delays, the first one 0).
+    samples : array, shape (m, paths)
+        One value per path at each grid point (e.g. final errors; independent paths at each point).
+    criterion : str
+        A key of :data:`THRESHOLD_CRITERIA`.
+    """
+    g, e = _threshold_args(grid, samples, criterion)
+    ok = _criterion_ok(e.mean(axis=1), e.std(axis=1, ddof=1), e.shape[1], criterion)
+    return float(_largest_ok(g, ok))
+
+
+#: How :func:`threshold_replicates` redraws the curve: ``paths`` resamples the paths at every grid point
+#: (the nonparametric bootstrap); ``normal`` draws each grid point's mean from its normal approximation
+#: ``N(mean, sd^2/n)`` and keeps its sd (the parametric bootstrap of the means: the CLT the path
+#: bootstrap itself relies on, at a cost that does not grow with the number of paths).
+THRESHOLD_RESAMPLING = ("paths", "normal")
+
+
+def _resampled_moments(e: np.ndarray, n_boot: int, seed: int, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """Means and sds, shape (n_boot, m), of ``n_boot`` redraws of the curve ``e`` (m, paths)."""
+    if method not in THRESHOLD_RESAMPLING:
+        raise DiffapproxError("method", f"one of {', '.join(THRESHOLD_RESAMPLING)}", method)
+    m, n = e.shape
+    rng = np.random.default_rng(seed)
+    sd = e.std(axis=1, ddof=1)
+    if method == "normal":
+        means = e.mean(axis=1) + sd / math.sqrt(n) * rng.standard_normal((n_boot, m))
+        return means, np.broadcast_to(sd, (n_boot, m))
+    means, sds = np.empty((n_boot, m)), np.empty((n_boot, m))
+    chunk = max(1, int(2_000_000 // max(m * n, 1)))  # bounds the index array's memory
+    for b0 in range(0, n_boot, chunk):
+        b1 = min(n_boot, b0 + chunk)
+        x = np.take_along_axis(e[None, :, :], rng.integers(0, n, size=(b1 - b0, m, n)), axis=2)
+        means[b0:b1], sds[b0:b1] = x.mean(axis=2), x.std(axis=2, ddof=1)
+    return means, sds
+
+
+def threshold_replicates(grid, samples, criterion: str, *, n_boot: int, seed: int, method: str = "paths") -> np.ndarray:
+    """Bootstrap replicates of :func:`threshold_point`, shape (n_boot,), the curve redrawn by ``method``."""
+    return threshold_replicates_all(grid, samples, (criterion,), n_boot=n_boot, seed=seed, method=method)[criterion]
+
+
+def threshold_replicates_all(
+    grid, samples, criteria: Sequence[str], *, n_boot: int, seed: int, method: str = "paths"
+) -> dict[str, np.ndarray]:
+    """:func:`threshold_replicates` of several criteria from the same redraws of the curve."""
+    g, e = _threshold_args(grid, samples, criteria[0])
+    for c in criteria:
+        _threshold_args(g, e, c)
+    n_boot = check_int("n_boot", n_boot, 10)
+    mean, sd = _resampled_moments(e, n_boot, seed, method)
+    return {c: _largest_ok(g, _criterion_ok(mean, sd, e.shape[1], c)) for c in criteria}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Threshold:
+    """A threshold of a curve (:func:`threshold_ci`) with its CI and bootstrap replicates.
+
+    Attributes
+    ----------
+    estimate : float
+    ci : (float, float)
+        Percentile-bootstrap interval with the upper end moved up one grid step (the crossing lies
+        before the next grid value); ``inf`` when the threshold sits at or next to the grid's end.
+    level : float
+    n : int
+        Paths per grid point.
+    method : str
+    replicates : array, shape (n_boot,)
+    censored : bool
+        True when the estimate is the grid's last value (the data give only a lower bound).
+    """
+
+    estimate: float
+    ci: tuple[float, float]
+    level: float
+    n: int
+    method: str
+    replicates: np.ndarray
+    censored: bool
+
+    def as_estimate(self) -> Estimate:
+        return Estimate(estimate=self.estimate, ci=self.ci, level=self.level, n=self.n, method=self.method)
+
+
+def threshold_ci(
+    grid, samples, criterion: str, *, n_boot: int, seed: int, level: float = 0.95, method: str = "paths"
+) -> Threshold:
+    """:func:`threshold_point` with a percentile-bootstrap CI widened by the grid step.
+
+    The true crossing lies between the threshold and the next grid value, so the CI's upper end is
+    the grid value after the bootstrap's upper quantile; a threshold at the grid's last value is
+    censored (upper end infinite).  ``method``: see :data:`THRESHOLD_RESAMPLING`.
+    """
+    return threshold_cis(grid, samples, (criterion,), n_boot=n_boot, seed=seed, level=level, method=method)[criterion]
+
+
+def threshold_cis(
+    grid, samples, criteria: Sequence[str], *, n_boot: int, seed: int, level: float = 0.95, method: str = "paths"
+) -> dict[str, Threshold]:
+    """:func:`threshold_ci` of several criteria from the same redraws of the curve."""
+    level = _level(level)
+    g, e = _threshold_args(grid, samples, criteria[0])
+    reps = threshold_replicates_all(g, e, criteria, n_boot=n_boot, seed=seed, method=method)
+    out = {}
+    for c in criteria:
+        est = threshold_point(g, e, c)
+        lo, hi = np.quantile(reps[c], [(1 - level) / 2, (1 + level) / 2])
+        i_hi = int(np.searchsorted(g, hi))
+        censored = bool(est >= g[-1])
+        hi_w = math.inf if (censored or i_hi >= g.size - 1) else float(g[i_hi + 1])
+        how = "over paths" if method == "paths" else "of the means (normal)"
+        out[c] = Threshold(
+            estimate=est,
+            ci=(float(lo), hi_w),
+            level=level,
+            n=e.shape[1],
+            method=f"{c}; percentile bootstrap {how} ({n_boot} redraws), upper end + one grid step",
+            replicates=reps[c],
+            censored=censored,
+        )
+    return out
+
+
+def ratio_ci(num, den, *, level: float = 0.95, n_boot: int | None = None, seed: int | None = None) -> Estimate:
+    """``mean(num) / mean(den)`` of two independent samples with a CI.
+
+    By default the delta method on the log scale: ``log r +- z sqrt(s_a^2/(n_a a^2) + s_b^2/(n_b b^2))``,
+    exponentiated (the ratio of two means is close to log-normal at the path counts the claims use, and
+    the interval's ends do not carry the Monte-Carlo noise of a bootstrap's far tails).  With
+    ``n_boot`` (and ``seed``), a percentile bootstrap resampling each sample instead.  Non-finite values
+    are dropped (count them upstream: the diverged-path rule).  ``den`` may be a number (an exact
+    constant, e.g. a predicted time): then only ``num`` varies.
+    """
+    level = _level(level)
+    a = _finite_1d("num", num)
+    exact = np.ndim(den) == 0
+    b = np.array([float(den)]) if exact else _finite_1d("den", den)
+    n = int(a.size) if exact else int(min(a.size, b.size))
+    how = "delta method on log scale" if n_boot is None else f"percentile bootstrap ({n_boot} resamples)"
+    if a.size < 2 or (not exact and b.size < 2) or not (a.mean() > 0 and b.mean() > 0):
+        return Estimate(estimate=math.nan, ci=_NAN2, level=level, n=n, method=f"ratio of means, {how}")
+    r = float(a.mean() / b.mean())
+    if n_boot is None:
+        v = a.var(ddof=1) / (a.size * a.mean() ** 2) + (0.0 if exact else b.var(ddof=1) / (b.size * b.mean() ** 2))
+        h = float(_st.norm.ppf(0.5 + level / 2) * math.sqrt(v))
+        return Estimate(
+            estimate=r, ci=(r * math.exp(-h), r * math.exp(h)), level=level, n=n, method=f"ratio of means, {how}"
+        )
+    n_boot = check_int("n_boot", n_boot, 10)
+    rng = np.random.default_rng(seed)
+    ra = a[rng.integers(0, a.size, (n_boot, a.size))].mean(axis=1)
+    rb = b.mean() if exact else b[rng.integers(0, b.size, (n_boot, b.size))].mean(axis=1)
+    lo, hi = np.quantile(ra / rb, [(1 - level) / 2, (1 + level) / 2])
+    return Estimate(estimate=r, ci=(float(lo), float(hi)), level=level, n=n, method=f"ratio of means, {how}")
+
+
+def loglog_slope_boot(
+    x, samples: Sequence, stat: Callable[[list], Sequence], *, n_boot: int, seed: int, level: float = 0.95
+) -> SlopeFit:
+    """Log-log OLS slope of ``stat(samples)`` on ``x``, percentile bootstrap over paths.
+
+    Unlike :func:`loglog_slope_bootstrap`, ``stat`` maps the whole list of samples to one value per
+    ``x``, so a point may combine samples (e.g. a difference of two means, or a mean over a
+    predicted bound).  Every replicate resamples each sample's paths independently.  ``stat`` is
+    called once on the samples and once on all replicates at once, with arrays whose *last* axis
+    holds the paths (shape (n_boot, paths_j)): write it with ``axis=-1`` reductions.  A replicate
+    with a non-positive value is skipped and counted in ``method``; fewer than 10 usable replicates
+    give a NaN CI.
+
+    Parameters
+    ----------
+    x : array, shape (m,)
+    samples : sequence of arrays, each shape (paths_j,)
+    stat : callable
+        ``list of arrays (..., paths_j) -> m values, each of shape (...)`` (positive).
+    """
+    level = _level(level)
+    n_boot = check_int("n_boot", n_boot, 10)
+    lx = np.log(np.asarray(x, float))
+    X = np.column_stack([np.ones(lx.size), lx])
+    arrs = [np.asarray(s, float).ravel() for s in samples]
+    y = np.asarray(stat(arrs), float)
+    beta = np.linalg.lstsq(X, np.log(y), rcond=None)[0] if np.all(y > 0) else np.full(2, math.nan)
+    rng = np.random.default_rng(seed)
+    reps = np.asarray(stat([a[rng.integers(0, a.size, (n_boot, a.size))] for a in arrs]), float)  # (m, n_boot)
+    good = np.all(reps > 0, axis=0)
+    slopes = np.linalg.lstsq(X, np.log(reps[:, good]), rcond=None)[0][1] if good.any() else np.empty(0)
+    qs = [(1 - level) / 2, (1 + level) / 2]
+    ci = tuple(float(v) for v in np.quantile(slopes, qs)) if slopes.size >= 10 else _NAN2
+    return SlopeFit(
+        slope=float(beta[1]),
+        intercept=float(beta[0]),
+        ci=ci,
+        level=level,
+        n=int(lx.size),
+        method=f"log-log OLS, percentile bootstrap over paths ({int(good.sum())}/{n_boot} usable resamples)",
+    )
+
+
+def _next_on_grid(grid, v: np.ndarray) -> np.ndarray:
+    """The grid value after each ``v`` (a grid value); one grid ratio beyond the last value."""
+    g = np.asarray(grid, dtype=float)
+    i = np.searchsorted(g, v, side="right")
+    beyond = v * (g[-1] / g[-2] if g.size > 1 and g[-2] > 0 else 2.0)
+    return np.where(i < g.size, g[np.minimum(i, g.size - 1)], beyond)
+
+
+def interval_censored(grids, tau_point, tau_reps, *, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Thresholds read off grids as the intervals they stand for: ``[tau, next grid value)``.
+
+    A threshold found on a grid (:func:`threshold_point`) is the grid value below the crossing; the
+    crossing lies anywhere up to the next grid value.  Returns the geometric midpoints of the point
+    estimates' intervals, shape (m,), and the replicates drawn log-uniformly within theirs, shape
+    (n_boot, m), so that a fit's CI carries the grid's resolution as well as the paths' noise.  A
+    threshold of 0 has no log-midpoint and stays 0 (a fit in logs skips it).
+    """
+    t = np.asarray(tau_point, dtype=float)
+    R = np.asarray(tau_reps, dtype=float)
+    rng = np.random.default_rng(seed)
+    u = rng.random(R.shape)
+    mid, out = np.zeros(t.size), np.zeros(R.shape)
+    for j, g in enumerate(grids):
+        if t[j] > 0:
+            mid[j] = math.sqrt(t[j] * float(_next_on_grid(g, np.array([t[j]]))[0]))
+        r = R[:, j]
+        pos = r > 0
+        hi = _next_on_grid(g, r[pos])
+        out[pos, j] = np.exp(np.log(r[pos]) + u[pos, j] * np.log(hi / r[pos]))
+    return mid, out
+
+
+def power_law_boot(
+    one_minus_mu, eta, tau_point, tau_reps, *, level: float = 0.95, drop_zero: bool = False
+) -> PowerLawFit:
+    """Fit ``log tau = log C + p log(1-mu) - q log eta`` to point estimates and to each bootstrap replicate.
+
+    Parameters
+    ----------
+    one_minus_mu, eta, tau_point : arrays, shape (m,)
+    tau_reps : array, shape (n_boot, m)
+        Bootstrap replicates of tau at every grid point (e.g. :attr:`Threshold.replicates`).
+        Replicates with a non-positive tau are skipped and counted in ``method``.
+    drop_zero : bool
+        Leave out of the fit (and count in ``method``) the points whose estimate is <= 0, e.g. a
+        threshold below a grid's first positive value; otherwise such a point makes the fit NaN.
+
+    Returns
+    -------
+    PowerLawFit
+        Point fit (NaN when a point is <= 0), percentile CIs of p and q over the replicates, and the
+        OLS t CIs of the point fit beside them.
+    """
+    level = _level(level)
+    a = np.asarray(one_minus_mu, float)
+    e = np.asarray(eta, float)
+    t = np.asarray(tau_point, float)
+    keep = t > 0 if drop_zero else np.ones(t.size, dtype=bool)
+    a, e, t = a[keep], e[keep], t[keep]
+    X = np.column_stack([np.ones(a.size), np.log(a), -np.log(e)])
+    p_ols = q_ols = _NAN2
+    if np.any(~(t > 0)) or t.size < 3:
+        beta = np.full(3, math.nan)
+    else:
+        beta, se, dof = _ols(X, np.log(t))
+        if dof > 0:
+            qt = _st.t.ppf(0.5 + level / 2, dof)
+            p_ols = (float(beta[1] - qt * se[1]), float(beta[1] + qt * se[1]))
+            q_ols = (float(beta[2] - qt * se[2]), float(beta[2] + qt * se[2]))
+    R = np.asarray(tau_reps, float)[:, keep]
+    good = np.all(R > 0, axis=1)
+    p_ci = q_ci = _NAN2
+    if good.any():
+        B = np.linalg.lstsq(X, np.log(R[good]).T, rcond=None)[0].T
+        qs = [(1 - level) / 2, (1 + level) / 2]
+        p_ci = tuple(float(v) for v in np.quantile(B[:, 1], qs))
+        q_ci = tuple(float(v) for v in np.quantile(B[:, 2], qs))
+    return PowerLawFit(
+        C=float(math.exp(beta[0])) if np.isfinite(beta[0]) else math.nan,
+        p=float(beta[1]),
+        q=float(beta[2]),
+        p_ci=p_ci,
+        q_ci=q_ci,
+        p_ci_ols=p_ols,
+        q_ci_ols=q_ols,
+        level=level,
+        n=int(a.size),
+        method=f"OLS in logs; percentile CI over {int(good.sum())}/{R.shape[0]} usable bootstrap replicates"
+        + (f"; {int((~keep).sum())} point(s) with a zero estimate left out" if (~keep).any() else ""),
     )

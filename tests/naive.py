@@ -128,6 +128,22 @@ def async_diagnostics(Y, taus, h0, lam, mu, eta, n_out=1, bound=1e6):
     return dict(max_norm_excess=max_norm_excess, bias_sup=bias, D=D, D_sup=max(D_t, default=0.0), diverged=diverged)
 
 
+def workers_queue(weights, n, rng):
+    """Staleness of M workers' writes, one update at a time: tau_k = k - (writer's last write + 1).
+
+    The ``workers:M`` law as the queue runs: the writer of update k is drawn with probabilities
+    ``weights``; its staleness counts the updates since its previous write (k at its first write).
+    """
+    w = np.asarray(weights, dtype=float)
+    who = rng.choice(w.size, size=n, p=w / w.sum())
+    last = np.full(w.size, -1, dtype=np.int64)
+    out = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        out[k] = k - (last[who[k]] + 1)
+        last[who[k]] = k
+    return out
+
+
 def generic_algorithm(grad, xi, xi2, taus, x0, step, mu, c1, c2, bound=1e6):
     """Any algorithm of the registry on one path, from pre-drawn noise: all iterates (steps+1, d).
 

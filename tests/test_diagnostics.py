@@ -138,3 +138,27 @@ def test_bit_identical_across_threads_and_chunks():
         if f != "times":
             assert np.array_equal(one[f][4:], part[f]), f
     assert len(set(one["D_sup"])) == 8  # paths differ
+
+
+def test_bounded_law_draws_the_simulators_cube_samples():
+    """With data="cube" the kernel draws Y_k = sqrt(lambda) sqrt(3) (2 U - 1), d uniforms per step (Assumption 2)."""
+    lam = np.array([4.0, 3.0, 2.0, 1.0])
+    P, K, tau, seed, off = 3, 240, 3, 11, 2
+    out = path_diagnostics(
+        dx.StreamingPCA(spectrum=lam, data="cube"),
+        mu=0.6,
+        eta=0.01,
+        steps=K,
+        paths=P,
+        tau=tau,
+        start="e2",
+        seed=seed,
+        path_offset=off,
+        n_out=4,
+    )
+    for p in range(P):
+        u = _rng.uniforms(seed, off + p, K * 4, stream=_rng.STREAM_DATA).reshape(K, 4)
+        Y = np.sqrt(3.0) * (2.0 * u - 1.0) * np.sqrt(lam)
+        _assert_twin(out, p, async_diagnostics(Y, np.full(K, tau), np.eye(4)[1], lam, 0.6, 0.01, n_out=4))
+    gauss = path_diagnostics(dx.StreamingPCA(spectrum=lam), mu=0.6, eta=0.01, steps=K, paths=P, tau=tau, seed=seed)
+    assert not np.allclose(gauss["max_norm_excess"], out["max_norm_excess"])

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats as sst
 
 import validation.dnn_tradeoff as dt
-from diffapprox import DiffapproxError, Verdict, get_claim
+from diffapprox import DiffapproxError, Verdict, get_claim, stats
 from diffapprox._experiments import dnn as _dnn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,73 +120,111 @@ def test_train_config_validates_at_the_boundary():
         _dnn.TrainConfig(momentum=0.5, delay="const:0", epochs=1, hidden=())
 
 
-def test_argmax_ties_and_spearman_edge_cases():
-    acc = np.array([[0.1, 0.9, 0.9, 0.2, 0.0], [0.0, 0.0, 0.0, 0.0, 1.0]])
-    assert dt.argmax_momentum(acc).tolist() == pytest.approx([0.4, 0.9])  # tie 0.3/0.5 -> 0.4
-    rho = dt.spearman_rows([1, 2, 4, 8], np.array([[0.9, 0.7, 0.5, 0.3], [0.5, 0.5, 0.5, 0.5], [0.1, 0.3, 0.3, 0.9]]))
-    assert rho[0] == pytest.approx(-1.0) and rho[1] == 0.0 and rho[2] > 0.9
-
-
 PAPER_TREND = {1: 0.9, 2: 0.7, 4: 0.5, 8: 0.3}.get
-N_BOOT = 400  # bootstrap replicates in the fast verdict tests
+CONTROL_SEED = 20240608  # master seed of the synthetic-control tests
+CONTROL_REPS = 5  # replicates per kind in the fast control test
 
 
-def _acc(optimum_of_m, n_seeds=10, noise=NOISE_SD):
-    """Synthetic accuracies, shape (n_M, n_mu, n_seeds), as :func:`dt.trend_analysis` takes them."""
-    res = _synthetic_results(optimum_of_m, n_seeds, noise=noise)
-    return np.array(
-        [
-            [[res[f"delay=const/M={m}/mu={mu}/rep={r}"]["val_acc"] for r in range(n_seeds)] for mu in dt.MOMENTA]
-            for m in dt.WORKERS
-        ]
-    )
+def _judged(profile: str, results: dict) -> dict:
+    c = get_claim("dnn-tradeoff")
+    ms = c.measure(profile, SEED, results, c.predict(profile))
+    return {m.name: m for m in ms if m.judged}
 
 
 @pytest.mark.parametrize(
     ("optimum", "expected"),
     [
-        (PAPER_TREND, Verdict.PASS),  # the paper's trend
+        (PAPER_TREND, Verdict.PASS),  # the paper's trend: rho = -1
+        ({1: 0.9, 2: 0.5, 4: 0.7, 8: 0.3}.get, Verdict.PASS),  # falls, not monotonically: rho = -0.8
         ({1: 0.1, 2: 0.3, 4: 0.5, 8: 0.7}.get, Verdict.FAIL),  # the opposite trend
-        ({1: 0.9, 2: 0.5, 4: 0.7, 8: 0.3}.get, Verdict.INCONCLUSIVE),  # falls, but not monotonically
-        (lambda m: 0.5, Verdict.INCONCLUSIVE),  # no trend
+        (lambda m: 0.5, Verdict.FAIL),  # the best momentum does not move: rho = 0, outside [-1, -0.5]
     ],
 )
-def test_verdict_rule_on_synthetic_accuracies(optimum, expected):
-    a = dt.trend_analysis(_acc(optimum), n_boot=N_BOOT, rng=np.random.default_rng(SEED))
-    assert a["mu_star"].tolist() == [optimum(m) for m in dt.WORKERS]
-    assert a["verdict"] is expected
+def test_trend_rule_on_synthetic_accuracies(optimum, expected):
+    rows = _judged("standard", _synthetic_results(optimum, 10))
+    for kind in dt.KINDS:
+        m = rows[f"momentum_trend_spearman/delay={kind}"]
+        assert m.verdict is expected, (kind, m.estimate, m.ci)
+        assert m.tolerance == dt.TREND_BAND and m.effect == dt.TREND_EFFECT
+        assert m.ci_level == pytest.approx(1 - 0.05 / dt.N_JUDGED)
 
 
 def test_noise_alone_is_not_a_trend():
-    # Flat mean accuracy in mu plus large seed noise: the argmax wanders, the rho CI must cover 0.
-    flat = _acc(lambda m: 0.5, noise=0.05)
-    flat += 0.5 * (np.asarray(dt.MOMENTA)[None, :, None] - 0.5) ** 2
-    a = dt.trend_analysis(flat, n_boot=N_BOOT, rng=np.random.default_rng(SEED))
-    assert a["rho_ci"][0] <= 0.0 <= a["rho_ci"][1] and a["verdict"] is Verdict.INCONCLUSIVE
+    # Flat mean accuracy in mu plus large seed noise: the argmax wanders, yet the truth (rho = 0, every
+    # momentum tied) stays inside the CI and the claim is not passed.
+    res = _synthetic_results(lambda m: 0.5, 10, noise=0.05)
+    for k, v in res.items():
+        v["val_acc"] += 0.5 * (float(k.split("/mu=")[1].split("/")[0]) - 0.5) ** 2
+    for kind in dt.KINDS:
+        m = _judged("standard", res)[f"momentum_trend_spearman/delay={kind}"]
+        assert m.ci[0] <= 0.0 <= m.ci[1] and m.verdict is not Verdict.PASS, (m.ci, m.verdict)
+
+
+def test_contrast_is_the_paired_difference_of_the_papers_optima():
+    acc = np.zeros((len(dt.WORKERS), len(dt.MOMENTA), 3))
+    acc[dt.WORKERS.index(8), dt.MOMENTA.index(0.9)] = [0.1, 0.2, 0.3]  # 0.9 collapses with 8 workers
+    acc[dt.WORKERS.index(1), dt.MOMENTA.index(0.5)] = -0.01  # and is 0.01 ahead of 0.5 with one
+    np.testing.assert_allclose(dt.contrast_per_seed(acc), [0.09, 0.19, 0.29])
+    effect = dt.contrast_effect(10, 1 - 0.05 / 4)
+    se = 2 * dt.PLAN_WITHIN_SD / np.sqrt(10)
+    assert effect == pytest.approx((sst.t.ppf(1 - 0.05 / 8, 9) + sst.norm.ppf(0.8)) * se)
+
+
+def test_quick_profile_judges_nothing_and_keeps_rule1_as_context():
+    c = get_claim("dnn-tradeoff")
+    ms = c.measure("quick", SEED, _synthetic_results(PAPER_TREND, 2, noise=0.002), c.predict("quick"))
+    assert not [m for m in ms if m.judged]
+    old = [m for m in ms if m.name.startswith("momentum_trend_rule1/")]
+    assert len(old) == 2 and all(m.ci_level == 0.95 and m.tolerance == (-1.0, 0.0) for m in old)
+    (entry,) = c.history
+    assert entry.version == 2 and entry.old_rows == ("momentum_trend_rule1/",)
+
+
+def test_controls_null_does_not_fail_and_alternative_fails():
+    from diffapprox._run.calibrate import run_controls
+
+    c = get_claim("dnn-tradeoff")
+    null = run_controls(c, "standard", "null", CONTROL_REPS, CONTROL_SEED)
+    alt = run_controls(c, "standard", "alternative", CONTROL_REPS, CONTROL_SEED)
+    assert Verdict.FAIL not in null.claim and not null.errors
+    assert set(alt.claim) == {Verdict.FAIL}
+    assert run_controls(c, "standard", "limit", 1, CONTROL_SEED) is None
+
+
+def test_synthetic_truths_are_those_stated():
+    """The controls' mean tables: the null on both bands' edges, the alternative moved by the effects."""
+    workers = np.asarray(dt.WORKERS, float)
+    null, alt = dt.synthetic_means("null"), dt.synthetic_means("alternative")
+    rho = stats.spearman_rows(workers, stats.grid_argmax(np.stack([null, alt]), dt.MOMENTA))
+    assert rho[0] == pytest.approx(-0.7745966692) and rho[1] == 0.0
+    assert dt.contrast_per_seed(null[:, :, None])[0] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_finish_reports_measurements_and_figure(tmp_path):
     c = get_claim("dnn-tradeoff")
-    n = c.parameters("quick")["seeds"]
-    out = c.finish("quick", SEED, _synthetic_results(PAPER_TREND, n, noise=0.002), tmp_path)
+    out = c.finish("standard", SEED, _synthetic_results(PAPER_TREND, 10, noise=0.002), tmp_path)
     trend = [m for m in out.measurements if m.judged]
-    assert [m.name for m in trend] == ["momentum_trend_spearman/delay=const", "momentum_trend_spearman/delay=workers"]
-    assert all(m.verdict is Verdict.PASS and m.tolerance == (-1.0, 0.0) for m in trend)
+    assert [m.name for m in trend] == [
+        "momentum_trend_spearman/delay=const",
+        "momentum_contrast/delay=const",
+        "momentum_trend_spearman/delay=workers",
+        "momentum_contrast/delay=workers",
+    ]
+    assert all(m.verdict is Verdict.PASS for m in trend)
     stars = {m.name: m.estimate for m in out.measurements if m.name.startswith("optimal_momentum/delay=const")}
     assert stars == {f"optimal_momentum/delay=const/M={m}": PAPER_TREND(m) for m in dt.WORKERS}
-    accs = [m for m in out.measurements if m.name.startswith("val_accuracy/")]
-    assert len(accs) == 2 * 4 * 5 and all(m.ci[0] < m.estimate < m.ci[1] for m in accs)
+    assert len([m for m in out.measurements if m.name.startswith("val_accuracy/")]) == 2 * 4 * 5
     assert sorted(Path(f).name for f in out.figures) == ["accuracy_vs_momentum.png", "accuracy_vs_momentum.svg"]
     assert all(Path(f).parent == tmp_path and Path(f).stat().st_size > 1000 for f in out.figures)
-    assert out.parameters["network_parameters"] == 8970
+    assert any(f.startswith("delay const: argmax momentum M=1: 0.9") for f in out.findings)
 
 
-def test_finish_refuses_missing_cells(tmp_path):
+def test_measure_refuses_missing_cells():
     c = get_claim("dnn-tradeoff")
     res = _synthetic_results(lambda m: 0.5, c.parameters("quick")["seeds"])
     res.pop(next(iter(res)))
     with pytest.raises(DiffapproxError, match="1 missing"):
-        c.finish("quick", SEED, res, tmp_path)
+        c.measure("quick", SEED, res, c.predict("quick"))
 
 
 # ----------------------------------------------------------------------------- with torch

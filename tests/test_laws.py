@@ -12,6 +12,8 @@ import pytest
 import diffapprox as dx
 from diffapprox._engine import kernel as _kernel, rng as _rng
 
+import naive
+
 SEED = 20240611
 K_SE = 5.0
 N = 200_000
@@ -97,6 +99,16 @@ def test_delay_law_mean(spec, sampler):
     b = tau[: (tau.size // 100) * 100].reshape(100, -1).mean(axis=1)
     z = abs(b.mean() - law.mean) / (b.std(ddof=1) / np.sqrt(b.size))
     assert z < K_SE, f"{spec}/{sampler}: mean {b.mean():.4f} vs {law.mean} (z = {z:.2f})"
+
+
+@pytest.mark.parametrize("spec", ["workers:1", "workers:2", "workers:8", "workers:3@1,1,0.25"])
+@pytest.mark.parametrize("n", [1, 2, 7, 3000])
+def test_workers_law_sample_matches_the_queue_twin(spec, n):
+    """The vectorised NumPy sampler is the queue run one update at a time, draw for draw."""
+    law = dx.delay_law(spec)
+    got = law.sample(n, np.random.default_rng([SEED, n]))
+    want = np.minimum(naive.workers_queue(law.params, n, np.random.default_rng([SEED, n])), law.cap)
+    np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("sampler", ["numpy", "kernel"])

@@ -1,24 +1,20 @@
-"""Shared helpers of the momentum-asynchrony claims.
+"""Shared helpers of the momentum-asynchrony claims (figure1, delay-threshold, random-delay, async-speedup,
+norm-bound, momentum-bias, async-error).
 
-* :func:`tau_star` / :func:`tau_star_boot`: the "optimal delay" of Section 5.1 under
-  stated criteria, from per-path final errors on a grid of delays, with a bootstrap
-  over paths.
-* :func:`power_law_boot`: ``tau* = C (1-mu)^p eta^-q`` fitted to each bootstrap
-  replicate of a grid of thresholds (percentile CIs for p and q).
-* :func:`save_figure`: PNG + SVG with matplotlib's Agg backend.
-* :func:`stable_delay`: exact linear-stability limit of the delayed heavy-ball
-  recursion (the library's ``max_stable_delay``; a local boundary-crossing version
-  cross-checks it in the tests).
+Every interval, fit and verdict rule they use lives in :mod:`diffapprox.stats` (thresholds of curves,
+ratios of means, slopes of path statistics, power-law fits, the censored band verdict); this module
+holds what is particular to these claims:
 
-Criteria for tau* (fixed before any run; "largest" is the paper's own wording:
-"the largest delay at which Async-MSGD still reaches an error similar to tau = 0"):
-
-``ratio-c``
-    the largest grid delay whose mean final error is <= c x the mean at tau = 0;
-``band``
-    the largest grid delay whose 95% t-interval of the mean overlaps the tau = 0 interval.
-
-A diverged path counts as error 1 (the worst value of 1 - h_1^2/||h||^2).
+* :data:`CRITERIA`: the criteria of tau*, "the largest delay at which Async-MSGD still reaches an error
+  similar to tau = 0" (Section 5.1's optimal delay), fixed before any run: ``ratio-c`` (mean error
+  <= c x the tau = 0 mean) and ``band`` (95% t-intervals overlap);
+* :func:`seeds_entry`: the dated history entry of the one seed derivation;
+* planning and synthetic controls: :func:`gamma_paths`, :func:`threshold_curve`, :func:`slope_se`,
+  :func:`effect`, and :func:`finite_paths` (the diverged-path rule: moments use the finite paths and
+  count the others);
+* :func:`stable_delay`: the exact linear-stability limit of the delayed heavy-ball recursion (the
+  library's ``max_stable_delay``; a local boundary-crossing version cross-checks it in the tests);
+* :func:`new_figure` and the shared figure writer.
 """
 
 from __future__ import annotations
@@ -27,144 +23,95 @@ import functools
 import math
 
 import numpy as np
-from scipy import stats as _st
+from diffapprox import HistoryEntry, stats
 
 from ._common import save_figure  # noqa: F401 - re-exported: the trade-off claims call tradeoff.save_figure
 
 __all__ = [
     "CRITERIA",
-    "tau_star",
-    "tau_star_boot",
-    "power_law_boot",
+    "BEFORE_SEEDS",
+    "seeds_entry",
+    "gamma_paths",
+    "finite_paths",
+    "slope_se",
+    "threshold_curve",
+    "effect",
+    "new_figure",
     "save_figure",
     "stable_delay",
-    "band_verdict",
 ]
 
-#: name -> (kind, parameter)
-CRITERIA = {"ratio-1.1": ("ratio", 1.1), "ratio-1.5": ("ratio", 1.5), "band": ("band", 0.95)}
+CRITERIA = stats.THRESHOLD_CRITERIA
+
+#: Where the verdicts before the one seed derivation come from.
+BEFORE_SEEDS = "earlier run: commit 839d945, profile standard, seed 20180330"
 
 
-def _criterion_ok(mean: np.ndarray, sd: np.ndarray, n: int, criterion: str) -> np.ndarray:
-    """Boolean (..., n_tau): does each delay still 'reach an error similar to tau = 0'?"""
-    kind, c = CRITERIA[criterion]
-    if kind == "ratio":
-        return mean <= c * mean[..., :1]
-    q = _st.t.ppf(0.5 + c / 2, max(n - 1, 1))
-    hw = q * sd / math.sqrt(n)
-    lo, hi = mean - hw, mean + hw
-    return (lo <= hi[..., :1]) & (hi >= lo[..., :1])
+def seeds_entry(version: int, old_verdict: str) -> HistoryEntry:
+    """The dated change to the one seed derivation (bootstrap seeds from ``derive_seed``): numbers move."""
+    return HistoryEntry(
+        date="2026-11-29",
+        version=version,
+        change=(
+            "bootstrap seeds derived as derive_seed(seed, claim id, label) instead of arithmetic on the "
+            "master seed (seed * 7919 + ..., seed + 1, ...); bands, grids and path counts unchanged"
+        ),
+        reason=(
+            "one seed derivation for the whole project: a seed depends only on the master seed and on "
+            "what it is for, so seeds of different claims and rows cannot collide; the bootstrap CIs move"
+        ),
+        old_verdict=old_verdict,
+        old_source=BEFORE_SEEDS,
+    )
 
 
-def _largest(taus: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """Largest tau with ok True (tau = 0 is always ok)."""
-    idx = np.where(ok, np.arange(ok.shape[-1]), 0).max(axis=-1)
-    return taus[idx]
+# ----------------------------------------------------------------------------- controls and planning
 
 
-def tau_star(taus, errors, criterion: str) -> float:
-    """tau* of one error curve.
+def gamma_paths(rng: np.random.Generator, mean, cv: float, n: int) -> np.ndarray:
+    """``n`` positive per-path values with mean ``mean`` and coefficient of variation ``cv`` (a gamma law).
 
-    Parameters
-    ----------
-    taus : array, shape (n_tau,)
-        Increasing delays, ``taus[0] == 0``.
-    errors : array, shape (n_tau, paths)
-        Final errors per delay and path (diverged paths already set to 1).
-    criterion : str
-        A key of :data:`CRITERIA`.
+    The synthetic controls draw path statistics (errors, norms, passage times) this way: right-skewed
+    and positive like the real ones, with the spread of the claim's own Monte-Carlo noise.
     """
-    taus = np.asarray(taus, dtype=float)
-    e = np.asarray(errors, dtype=float)
-    if taus[0] != 0 or e.shape[0] != taus.size:
-        raise ValueError("expected taus starting at 0 and one error row per tau")
-    ok = _criterion_ok(e.mean(axis=1), e.std(axis=1, ddof=1), e.shape[1], criterion)
-    return float(_largest(taus, ok))
+    k = 1.0 / (cv * cv)
+    return rng.gamma(k, float(mean) / k, size=n)
 
 
-def tau_star_boot(taus, errors, criterion: str, *, n_boot: int, seed: int) -> np.ndarray:
-    """Bootstrap replicates of :func:`tau_star`: paths resampled within each delay."""
-    taus = np.asarray(taus, dtype=float)
-    e = np.asarray(errors, dtype=float)
-    n_tau, n = e.shape
-    rng = np.random.default_rng(seed)
-    out = np.empty(n_boot)
-    chunk = max(1, int(2_000_000 // max(n_tau * n, 1)))
-    for b0 in range(0, n_boot, chunk):
-        b1 = min(n_boot, b0 + chunk)
-        idx = rng.integers(0, n, size=(b1 - b0, n_tau, n))
-        x = np.take_along_axis(e[None, :, :], idx, axis=2)
-        ok = _criterion_ok(x.mean(axis=2), x.std(axis=2, ddof=1), n, criterion)
-        out[b0:b1] = _largest(taus, ok)
-    return out
+def finite_paths(x) -> tuple[np.ndarray, int]:
+    """The finite values of a per-path array and how many were left out (diverged or not observed)."""
+    a = np.asarray(x, dtype=float).ravel()
+    ok = np.isfinite(a)
+    return a[ok], int(a.size - ok.sum())
 
 
-def tau_star_summary(taus, errors, criterion: str, *, n_boot: int, seed: int, level: float = 0.95) -> dict:
-    """tau*, its bootstrap replicates and a CI widened by the grid step.
+def slope_se(x, se_points) -> float:
+    """Planned SE of an OLS slope of ``log y`` on ``log x`` when ``log y_j`` has standard error ``se_points[j]``.
 
-    The true crossing lies between tau* and the next grid delay, so the upper CI end
-    is moved up by one grid step; a tau* at the last grid delay is censored (only a
-    lower bound; upper end infinite).
+    ``sqrt(sum_j w_j^2 se_j^2)`` with the OLS weights ``w_j = (log x_j - mean) / S_xx``.
     """
-    taus = np.asarray(taus, dtype=float)
-    est = tau_star(taus, errors, criterion)
-    reps = tau_star_boot(taus, errors, criterion, n_boot=n_boot, seed=seed)
-    lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2])
-    i_hi = int(np.searchsorted(taus, hi))
-    censored = bool(est >= taus[-1])
-    hi_w = math.inf if (censored or i_hi >= taus.size - 1) else float(taus[i_hi + 1])
-    return {"estimate": est, "ci": (float(lo), hi_w), "reps": reps, "censored": censored}
+    lx = np.log(np.asarray(x, dtype=float))
+    w = (lx - lx.mean()) / float(((lx - lx.mean()) ** 2).sum())
+    return float(math.sqrt(float((w * w * np.asarray(se_points, dtype=float) ** 2).sum())))
 
 
-def band_verdict(ci, band) -> str:
-    """PASS/FAIL/INCONCLUSIVE of a CI (upper end may be inf) against a closed band (ends may be inf)."""
-    lo, hi = float(ci[0]), float(ci[1])
-    blo, bhi = float(band[0]), float(band[1])
-    if math.isnan(lo) or math.isnan(hi):
-        return "INCONCLUSIVE"
-    if blo <= lo and hi <= bhi:
-        return "PASS"
-    if hi < blo or lo > bhi:
-        return "FAIL"
-    return "INCONCLUSIVE"
+def threshold_curve(rng: np.random.Generator, taus, theta: float, base: float, cv: float, n: int, jump: float = 4.0):
+    """Per-path errors, shape (len(taus), n), of a delay curve whose tolerable delay is ``theta``.
 
-
-def power_law_boot(one_minus_mu, eta, tau_point, tau_reps, level: float = 0.95) -> dict:
-    """Fit ``log tau = log C + p log(1-mu) - q log eta`` to the point estimates and to each replicate.
-
-    Parameters
-    ----------
-    one_minus_mu, eta, tau_point : arrays, shape (m,)
-    tau_reps : array, shape (n_boot, m)
-        Bootstrap replicates of tau at each grid point (paths resampled).
-        Replicates with a non-positive tau are skipped and counted.
+    The mean error is ``base`` up to ``theta`` and ``jump x base`` beyond (a sharp crossing, like the
+    measured curves near the linear-stability limit), with gamma per-path noise of coefficient of
+    variation ``cv``: every criterion of :data:`diffapprox.stats.THRESHOLD_CRITERIA` then reads the
+    largest grid delay <= ``theta``.
     """
-    a = np.asarray(one_minus_mu, float)
-    e = np.asarray(eta, float)
-    X = np.column_stack([np.ones(a.size), np.log(a), -np.log(e)])
-    t = np.asarray(tau_point, float)
-    if np.any(t <= 0):
-        beta = np.full(3, math.nan)
-    else:
-        beta = np.linalg.lstsq(X, np.log(t), rcond=None)[0]
-    R = np.asarray(tau_reps, float)
-    good = np.all(R > 0, axis=1)
-    if good.any():
-        B = np.linalg.lstsq(X, np.log(R[good]).T, rcond=None)[0].T
-        qs = [(1 - level) / 2, (1 + level) / 2]
-        p_ci = tuple(float(v) for v in np.quantile(B[:, 1], qs))
-        q_ci = tuple(float(v) for v in np.quantile(B[:, 2], qs))
-    else:
-        p_ci = q_ci = (math.nan, math.nan)
-    return {
-        "C": float(math.exp(beta[0])) if np.isfinite(beta[0]) else math.nan,
-        "p": float(beta[1]),
-        "q": float(beta[2]),
-        "p_ci": p_ci,
-        "q_ci": q_ci,
-        "usable": int(good.sum()),
-        "n_boot": int(R.shape[0]),
-    }
+    t = np.asarray(taus, dtype=float)
+    mean = np.where(t <= theta, base, base * jump)
+    k = 1.0 / (cv * cv)
+    return rng.gamma(k, 1.0 / k, size=(t.size, n)) * mean[:, None]
+
+
+def effect(se: float, m: int) -> float:
+    """The stated detectable effect of one of ``m`` judged rows whose planned standard error is ``se``."""
+    return stats.detectable_effect(se, level=stats.row_level(m))
 
 
 def new_figure(ncols: int = 1, width: float = 6.4, height: float = 4.4):
@@ -222,6 +169,7 @@ def _local_max_stable_delay(mu: float, a: float, confirm: bool = False) -> int:
     return t
 
 
+@functools.lru_cache(maxsize=4096)
 def stable_delay(mu: float, eta: float, lambda1: float, spectrum=(4.0, 3.0, 2.0, 1.0)) -> int:
     """Largest constant delay keeping every mode linearly stable (library ``max_stable_delay``).
 
@@ -235,42 +183,3 @@ def stable_delay(mu: float, eta: float, lambda1: float, spectrum=(4.0, 3.0, 2.0,
         raise ValueError("lambda1 must be the spectrum's largest eigenvalue")
     r = max_stable_delay(StreamingPCA(spectrum=tuple(spectrum)), mu=float(mu), eta=float(eta))
     return -1 if r.overall is None else int(r.overall)
-
-
-def ratio_ci(num, den, *, n_boot: int, seed: int, level: float = 0.95) -> tuple[float, tuple[float, float]]:
-    """mean(num)/mean(den) of two independent samples, percentile bootstrap CI (each resampled)."""
-    a = np.asarray(num, float)
-    b = np.asarray(den, float)
-    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-    if a.size < 2 or b.size < 2 or b.mean() == 0:
-        return math.nan, (math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    ra = a[rng.integers(0, a.size, (n_boot, a.size))].mean(axis=1)
-    rb = b[rng.integers(0, b.size, (n_boot, b.size))].mean(axis=1)
-    r = ra / rb
-    lo, hi = np.quantile(r, [(1 - level) / 2, (1 + level) / 2])
-    return float(a.mean() / b.mean()), (float(lo), float(hi))
-
-
-def boot_slope(x, samples, stat, *, n_boot: int, seed: int, level: float = 0.95) -> tuple[float, tuple]:
-    """Log-log OLS slope of ``stat(samples)`` (a vector, one value per x) on x, bootstrap over paths.
-
-    ``samples`` is a list of arrays (paths,); ``stat`` maps the list to a vector of
-    positive values (so it may combine samples, e.g. differences of means).
-    Resamples with a non-positive value are skipped.
-    """
-    lx = np.log(np.asarray(x, float))
-    X = np.column_stack([np.ones(lx.size), lx])
-    y = np.asarray(stat(samples), float)
-    est = float(np.linalg.lstsq(X, np.log(y), rcond=None)[0][1]) if np.all(y > 0) else math.nan
-    rng = np.random.default_rng(seed)
-    out = []
-    arrs = [np.asarray(s, float) for s in samples]
-    for _ in range(n_boot):
-        yb = np.asarray(stat([a[rng.integers(0, a.size, a.size)] for a in arrs]), float)
-        if np.all(yb > 0):
-            out.append(np.linalg.lstsq(X, np.log(yb), rcond=None)[0][1])
-    if len(out) < 10:
-        return est, (math.nan, math.nan)
-    lo, hi = np.quantile(out, [(1 - level) / 2, (1 + level) / 2])
-    return est, (float(lo), float(hi))

@@ -234,11 +234,14 @@ class DelayLaw:
         elif self.code == DELAY_WORKERS:
             w = self.params / self.params.sum()
             who = rng.choice(w.size, size=n, p=w)
-            last = np.full(w.size, -1, dtype=np.int64)
+            # tau_k = updates since the writer's previous write (k itself at its first write): group
+            # the update indices by writer (stable sort keeps them increasing) and difference them.
+            k = np.argsort(who, kind="stable")
+            prev = np.empty(n, dtype=np.int64)
+            prev[:1] = -1
+            prev[1:] = np.where(who[k[1:]] == who[k[:-1]], k[:-1], -1)
             out = np.empty(n, dtype=np.int64)
-            for k in range(n):
-                out[k] = k - (last[who[k]] + 1)
-                last[who[k]] = k
+            out[k] = k - prev - 1
         elif self.code == DELAY_TRACE:
             tr = self.trace
             out = tr[np.arange(n) % tr.size]

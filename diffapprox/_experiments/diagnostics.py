@@ -1,8 +1,8 @@
 """Along-path diagnostics of Async-MSGD for Lemmas 3.1, 3.2 and 3.4 (numba kernel + checking wrapper).
 
-One kernel runs the same recursion as the simulator (paper eq. 2.1, eigenbasis,
-Gaussian data, constant delay, histories ``h_{-i} = h_0``, per-path streams keyed by
-``(seed, path)`` from :mod:`diffapprox._engine.rng`) and accumulates, per path:
+One kernel runs the same recursion as the simulator (paper eq. 2.1, eigenbasis, any data law
+of :mod:`diffapprox._engine.laws`, constant delay, histories ``h_{-i} = h_0``, per-path streams
+keyed by ``(seed, path)`` from :mod:`diffapprox._engine.rng`) and accumulates, per path:
 
 * ``max_k (||h_k||^2 - 1)`` for k <= K (Lemma 3.1);
 * ``sup_k ||m_{k+1} - M~(h_k)||`` with the noise-free momentum sum
@@ -13,8 +13,9 @@ Gaussian data, constant delay, histories ``h_{-i} = h_0``, per-path streams keye
   ``G_n(h) = Y_n Y_n^T h - h^T Y_n Y_n^T h h`` on the *same* sample (Lemma 3.4, A.4):
   ``||D(t)||`` at ``n_out`` equally spaced times and ``sup_t ||D(t)||``.
 
-It draws its normals from the data stream exactly as the simulator's Gaussian law
-does (``Y_j = sqrt(lambda_j) Z_j``, d normals per step); whether it reproduces the
+It draws its samples from the data stream as the simulator's laws do (``Y_j = sqrt(lambda_j) Z_j``,
+d standardised draws Z per step: normals for the Gaussian law, ``sqrt(3) U`` with U uniform on
+[-1, 1) for the cube; the bounded laws are what Assumption 2 asks for); whether it reproduces the
 simulator's paths bit for bit depends on the simulator's block layout and is not
 relied on.  ``diagnostics_given`` (private, for the naive twin in tests/naive.py) runs the
 same per-path loop on pre-drawn samples and delays of any law.
@@ -29,6 +30,8 @@ from numba import njit, prange
 
 from .._core.errors import DiffapproxError, check_int, check_range
 from .._engine.problem import StreamingPCA
+from .._engine.kernel import _refill
+from .._engine.laws import DATA_GAUSSIAN
 from .._engine.rng import N_STREAMS, STREAM_DATA, fill_normals, seed_streams
 
 __all__ = ["path_diagnostics"]
@@ -40,29 +43,30 @@ _NO_TAU = np.empty(0, dtype=np.int64)
 
 
 @njit(cache=True, parallel=True)
-def _diag_paths(sl, lam, mu, eta, steps, tau, h0, seed, path_offset, out_every, maxn, bias, dout, dsup, div):
+def _diag_paths(law, sl, lam, mu, eta, steps, tau, h0, seed, path_offset, out_every, maxn, bias, dout, dsup, div):
     for q in prange(maxn.size):
         _diag_path_offset(
-            q, path_offset, sl, lam, mu, eta, steps, tau, h0, seed, out_every, maxn, bias, dout, dsup, div
+            q, path_offset, law, sl, lam, mu, eta, steps, tau, h0, seed, out_every, maxn, bias, dout, dsup, div
         )
 
 
 @njit(cache=True)
-def _diag_path_offset(q, off, sl, lam, mu, eta, steps, tau, h0, seed, out_every, maxn, bias, dout, dsup, div):
+def _diag_path_offset(q, off, law, sl, lam, mu, eta, steps, tau, h0, seed, out_every, maxn, bias, dout, dsup, div):
     # the stream is keyed by the global path index; outputs by the local one
-    _diag_path_keyed(q, q + off, sl, lam, mu, eta, steps, tau, h0, seed, out_every, maxn, bias, dout, dsup, div)
+    _diag_path_keyed(q, q + off, law, sl, lam, mu, eta, steps, tau, h0, seed, out_every, maxn, bias, dout, dsup, div)
 
 
 @njit(cache=True)
-def _diag_path_keyed(q, gp, sl, lam, mu, eta, steps, tau, h0, seed, out_every, maxn, bias, dout, dsup, div):
+def _diag_path_keyed(q, gp, law, sl, lam, mu, eta, steps, tau, h0, seed, out_every, maxn, bias, dout, dsup, div):
     st = np.empty((N_STREAMS, 4), dtype=np.uint64)
     seed_streams(seed, np.uint64(gp), st)
-    _diag_path(q, st, _NO_Y, _NO_TAU, sl, lam, mu, eta, steps, tau, h0, out_every, maxn, bias, dout, dsup, div)
+    _diag_path(q, st, law, _NO_Y, _NO_TAU, sl, lam, mu, eta, steps, tau, h0, out_every, maxn, bias, dout, dsup, div)
 
 
 @njit(cache=True)
-def _diag_path(q, st, Yg, tg, sl, lam, mu, eta, steps, tau, h0, out_every, maxn, bias, dout, dsup, div):
-    # Samples: drawn from ``st`` (Y = sqrt(lambda) Z), or given as ``Yg`` (steps, d) when non-empty.
+def _diag_path(q, st, law, Yg, tg, sl, lam, mu, eta, steps, tau, h0, out_every, maxn, bias, dout, dsup, div):
+    # Samples: drawn from ``st`` (Y = sqrt(lambda) Z, Z standardised draws of data law ``law``), or given as
+    # ``Yg`` (steps, d) when non-empty.
     # Delays: the constant ``tau``, or given as ``tg`` (steps,) when non-empty, with ``tau`` >= max(tg).
     d = sl.size
     L = tau + 1
@@ -96,8 +100,10 @@ def _diag_path(q, st, Yg, tg, sl, lam, mu, eta, steps, tau, h0, out_every, maxn,
         if given_y:
             for i in range(d):
                 z[i] = Yg[k, i]
-        else:
+        elif law == DATA_GAUSSIAN:  # the normals directly, as before the other laws (bit-identical)
             fill_normals(st, STREAM_DATA, z, 0, d)
+        else:
+            _refill(law, st, z, d)
         sy = 0.0
         sh = 0.0
         wlw = 0.0
@@ -166,7 +172,7 @@ def path_diagnostics(
     Parameters
     ----------
     problem : StreamingPCA
-        Gaussian data only (the diagnostics need the sample itself).
+        In its eigenbasis (``Q = I``), any data law (the sample is drawn inside the kernel).
     mu, eta, steps, paths, tau : numbers
         Momentum in [0, 1), step > 0, K >= 1 steps, P >= 1 paths, constant delay >= 0.
     start : "e1".."ed" or a vector of length d
@@ -185,8 +191,8 @@ def path_diagnostics(
     """
     if not isinstance(problem, StreamingPCA):
         raise DiffapproxError("problem", "a StreamingPCA", type(problem).__name__)
-    if problem.law.name != "gaussian" or not np.allclose(problem.Q, np.eye(problem.d)):
-        raise DiffapproxError("problem", "Gaussian data given by its spectrum", problem.law.name)
+    if not np.allclose(problem.Q, np.eye(problem.d)):
+        raise DiffapproxError("problem", "a problem given by its spectrum (Q = I)", "a rotated covariance")
     mu = check_range("mu", mu, 0.0, 1.0, hi_open=True)
     eta = check_range("eta", eta, 0.0, None, lo_open=True)
     steps = check_int("steps", steps, 1)
@@ -214,6 +220,7 @@ def path_diagnostics(
     dsup = np.full(paths, np.nan)
     div = np.zeros(paths, dtype=np.bool_)
     _diag_paths(
+        problem.law.code,
         sl,
         lam,
         mu,
@@ -247,6 +254,7 @@ def _diag_given_paths(Y, taus, lam, mu, eta, h0, out_every, maxn, bias, dout, ds
         _diag_path(
             q,
             st,
+            DATA_GAUSSIAN,
             Y[q],
             taus[q],
             lam,
