@@ -28,7 +28,6 @@ __all__ = [
     "tau_sde_inside",
     "tau_ode_at",
     "save_figure",
-    "seed_of",
     "seed_history",
     "FAMILY_ALPHA",
 ]
@@ -81,14 +80,6 @@ def tau_sde_inside(mu: float, eta: float) -> int:
 def tau_ode_at(mu: float, eta: float, gamma: float) -> int:
     """``floor((1-mu)^2/(lambda_1 eta^(1-gamma)))``: Theorem 3.3's delay, constant 1."""
     return int(math.floor(tau_threshold_ode(problem("gaussian"), mu=mu, eta=eta, gamma=gamma)))
-
-
-def seed_of(cell_seed: int, salt: int = 0) -> int:
-    """A 63-bit seed from a cell seed and a salt (the weak-convergence claims' old derivation).
-
-    Kept for claims that still call it; new code uses ``diffapprox.derive_seed``.
-    """
-    return int((int(cell_seed) + 0x9E3779B97F4A7C15 * (salt + 1)) % (2**63))
 
 
 def save_figure(fig, figdir: Path, stem: str, *, dpi: int = 110) -> list[str]:
