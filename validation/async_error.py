@@ -10,7 +10,7 @@ every delay stays inside the stable range while following the paper's scaling in
 eta in {2e-3 .. 1.25e-4} (16x), start e1 (phase III), t in (0, 2].  Statistic: mean over paths of
 sup_{t <= 2} ||D(t)|| (diverged paths left out and counted; a row with any cannot PASS).
 
-Judged (stated before measuring), CI level ``row_level(2)``: ``rate/gamma=g``, the log-log slope of
+Judged (stated before measuring), CI level ``row_level(2, 0.01)``: ``rate/gamma=g``, the log-log slope of
 that mean on eta, must be > 0 (band [0, inf): D -> 0 as eta -> 0; a rate of 0 is the boundary).
 Context: ``rate_vs_proof/gamma=g``, the rate minus the eta^gamma that the proof's bound
 ||D_k|| <= C tau eta^2/(1-mu)^2 implies; and ``rate/control=tau~1/eta``, the same slope with the delay
@@ -68,9 +68,19 @@ def _key(rule: str, eta: float) -> str:
     return f"{rule}/eta={eta:g}"
 
 
+#: Claim-level false-FAIL rate the row levels are set for: the null sits on the one-sided boundary
+#: rate = 0, where each row FAILs with probability about (1 - level)/2, so 5% split over the rows
+#: gives a rate that 200 control replicates cannot show to be below 5%.
+FALSE_FAIL = 0.01
+
+
+def _level() -> float:
+    return stats.row_level(len(GAMMAS), FALSE_FAIL)
+
+
 def _effect(profile: str) -> float:
     se = tradeoff.slope_se(ETAS, [CV / math.sqrt(_PROFILES[profile]["paths"])] * len(ETAS))
-    return tradeoff.effect(se, len(GAMMAS))
+    return stats.detectable_effect(se, level=_level())
 
 
 class AsyncError(Claim):
@@ -98,6 +108,16 @@ class AsyncError(Claim):
             ),
             old_verdict="PASS",
             old_source="earlier run: commit cdffc41, profile standard, seed 20180330",
+        ),
+        HistoryEntry(
+            date="2026-11-29",
+            version=4,
+            change="row CI level 1 - 0.01/2 (was 1 - 0.05/2), effect restated at that level",
+            reason="the synthetic null (rate on the boundary 0) FAILed 3.5% [1.7%, 7.0%] of 200 replicates: about "
+            "the 2.5% the old level gives, which 200 replicates cannot show to be below the 5% target; the "
+            "decision rests on the controls, not on measured data",
+            old_verdict="PASS",
+            old_source="earlier run: commit 449a267, profile standard, seed 20180330",
         ),
     )
 
@@ -146,7 +166,7 @@ class AsyncError(Claim):
         return {"rate_boundary": 0.0, "proof_rate": {f"gamma={g:g}": g for g in GAMMAS}}
 
     def measure(self, profile, seed, results, prediction):
-        level = stats.row_level(len(GAMMAS))
+        level = _level()
         eff = _effect(profile)
         nb = _PROFILES[profile]["n_boot"]
         rows = []
