@@ -14,6 +14,9 @@ per cell (data law x mu x tau):
   ratio of ``E[U_i(t)^2]`` to the A.6 formula at the time where
   ``exp(-2(lambda_1-lambda_i)t/(1-mu)) = e^-S``, S = 0.5, 1, 2, 4; band [0.9, 1.1]; step size
   ``eta/DECAY_ETA_DIV``.
+* ``stationary_variance_finite_step/law=L/mu=M/tau=T/i=I`` (context, beyond the paper): beside every
+  judged stationary-variance row, the same estimate against :func:`diffapprox.finite_step_prediction`
+  (the finite-step model of eq. (2.1): delay, state-dependent noise and normalisation drift), same band.
 * ``gof/.../i=I``: sup-distance between the law of ``U_i(T)/sqrt(var)`` at the end of the ``e_1``
   run (one value per path) and N(0, 1), with its DKW CI, within [0, GOF_DISTANCE] (goodness of fit
   by distance; the KS/AD/CvM p-values are context).
@@ -36,7 +39,7 @@ from functools import cache
 import numpy as np
 from scipy import stats as sst
 
-from diffapprox import Claim, Findings, HistoryEntry, combine_verdicts, simulate, stats
+from diffapprox import Claim, Findings, HistoryEntry, combine_verdicts, finite_step_prediction, simulate, stats
 from diffapprox.limits import ou_optimum
 
 from . import _controls as ctl
@@ -263,6 +266,7 @@ class OuOptimum(Claim):
             base, pr = tag(law=law, mu=mu, tau=tau), prediction[(law, mu)]
             r1 = results[f"{base}/start=e1"]
             ms += _stationary_rows(profile, law, mu, tau, lab, r1, pr["S"])
+            ms += _finite_step_rows(law, mu, tau, lab, r1, ETA[profile])
             ms += _gof_rows(profile, base, lab, r1, pr["S"])
             ms += _v3_window_rows(base, lab, r1, pr["S"])
             if lab != "far":
@@ -414,6 +418,35 @@ def _stationary_rows(profile, law: str, mu: float, tau: int, lab: str, r1: dict,
             )
         )
     return out
+
+
+@cache
+def _finite_step_values(law: str, mu: float, eta: float, tau: int) -> tuple[float, ...]:
+    """``E[h_i^2]/eta``, i = 2..d, of the finite-step model at a constant delay (beyond the paper)."""
+    return tuple(
+        float(v) for v in finite_step_prediction(problem(law), mu=mu, eta=eta, delay=f"const:{tau}").variance[1:]
+    )
+
+
+def _finite_step_rows(law: str, mu: float, tau: int, lab: str, r1: dict, eta: float) -> list:
+    """``stationary_variance_finite_step/{base}/i=I`` (context): the judged rows' estimate against the finite-step
+    model, next to every judged OU row (none for delays far beyond the SDE threshold)."""
+    if lab == "far":
+        return []
+    pm, base, fs = np.asarray(r1["path_means"]), tag(law=law, mu=mu, tau=tau), _finite_step_values(law, mu, eta, tau)
+    return [
+        stats.measurement(
+            f"stationary_variance_finite_step/{base}/i={k + 2}",
+            stats.mean_ci(pm[:, k]),
+            prediction=fs[k],
+            band=stats.relative_band(fs[k], BAND),
+            judged=False,
+            diverged=int(r1["n_paths"]) - int(r1["n_finite"]),
+            note="the judged row's estimate against the finite-step model (beyond the paper; "
+            "diffapprox.finite_step_prediction), context",
+        )
+        for k in range(pm.shape[1])
+    ]
 
 
 def _gof_rows(profile, base: str, lab: str, r1: dict, S: np.ndarray) -> list:
