@@ -89,6 +89,16 @@ from ._theory.stability import max_stable_delay as max_stable_delay
 from ._theory.stability import max_stable_momentum as max_stable_momentum
 from ._theory.stability import spectral_radius as spectral_radius
 from ._theory.summary import theory_summary as theory_summary
+from ._theory.finite_step import FiniteStepPrediction as FiniteStepPrediction
+from ._theory.finite_step import ModeMoments as ModeMoments
+from ._theory.finite_step import delay_pmf as delay_pmf
+from ._theory.finite_step import finite_step_prediction as finite_step_prediction
+from ._theory.finite_step import linear_prediction as linear_prediction
+from ._theory.finite_step import linear_second_moment as linear_second_moment
+from ._theory.finite_step import linear_variance_grid as linear_variance_grid
+from ._theory.finite_step import mode_moments as mode_moments
+from ._theory.finite_step import stationary_variance_finite_step as stationary_variance_finite_step
+from ._theory.finite_step import stationary_variance_linear as stationary_variance_linear
 from . import limits as limits
 from .limits import EscapeTime as EscapeTime
 from .limits import ODELimit as ODELimit

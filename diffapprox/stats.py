@@ -83,6 +83,13 @@ __all__ = [
     "loglog_slope_bootstrap",
     "PowerLawFit",
     "power_law_fit",
+    "bootstrap_mean_weights",
+    "replicate_ci",
+    "loglog_slope_replicates",
+    "proportion_effect",
+    "scaled_effect",
+    "distance_alternative",
+    "gof_holm_pooled",
     "detectable_effect_t",
     "resample_indices",
     "percentile_ci",
@@ -698,12 +705,14 @@ def gof_distance(
     judged: bool = True,
     note: str = "",
     tests: Sequence[str] = ("ks", "ad", "cvm"),
+    diverged: int = 0,
 ) -> Measurement:
     """Goodness of fit judged by distance: the KS sup-distance with its DKW CI against ``[0, effect]``.
 
     PASS when the whole CI lies within ``effect`` of the prediction, FAIL when even its lower end
     is beyond it, INCONCLUSIVE otherwise.  The p-values of :func:`gof` (Holm across ``tests``) go
-    into the note as context; they decide nothing.
+    into the note as context; they decide nothing.  ``diverged``: paths left out of ``x`` because
+    they diverged (the diverged-path rule of :func:`measurement`).
     """
     effect = check_range("effect", effect, 0.0, 1.0, lo_open=True)
     est = ks_distance(x, cdf, level)
@@ -719,6 +728,7 @@ def gof_distance(
         level=level,
         judged=judged,
         effect=effect,
+        diverged=diverged,
         note=(f"{note}; " if note else "") + f"sup-distance to the predicted law, band [0, {effect:g}]{ctx}",
     )
 
@@ -944,6 +954,207 @@ def power_law_fit(
         n=m,
         method=f"OLS in logs; {how} ({ok.shape[0]}/{n_boot} usable resamples)",
     )
+
+
+# ---------------------------------------------------------------------------
+# Weak-convergence claims (ODE and OU limits, phase times): replicate intervals,
+# planned effects of fractions and distances, and the version-1 goodness-of-fit rule
+# kept to recompute old verdicts
+# ---------------------------------------------------------------------------
+def bootstrap_mean_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """Multinomial resampling weights, shape ``(n_boot, n)``, each row summing to 1.
+
+    ``W @ X`` gives the bootstrap means of the rows of ``X`` (paths) in one product, so a
+    bootstrap of a path mean over many records costs one matrix product.
+    """
+    n = check_int("n", n, 1)
+    n_boot = check_int("n_boot", n_boot, 1)
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float) / n
+
+
+def replicate_ci(
+    estimate: float, replicates, level: float = 0.95, interval: str = "normal", lower: float = -math.inf
+) -> Estimate:
+    """A statistic with an interval from its bootstrap replicates.
+
+    ``interval="normal"``: ``estimate +- z sd(replicates)``, the normal bootstrap interval, stable at
+    the extreme levels of Bonferroni rows (:func:`row_level`), where a percentile interval would
+    need tens of thousands of resamples to place its ends.  ``interval="percentile"``: the
+    replicates' ``(1-level)/2`` and ``(1+level)/2`` quantiles.  Non-finite replicates are dropped.
+    ``lower``: the smallest value the estimated quantity can take (e.g. 0 for a distance); the
+    interval is cut there, which keeps its coverage.
+
+    Parameters
+    ----------
+    estimate : float
+        The statistic on the data.
+    replicates : array, shape (n_boot,)
+        The statistic on each resample.
+    """
+    level = _level(level)
+    if interval not in ("normal", "percentile"):
+        raise DiffapproxError("interval", "'normal' or 'percentile'", interval)
+    r = _finite_1d("replicates", replicates)
+    method = f"{interval} bootstrap interval ({r.size} resamples)"
+    if r.size < 2 or not math.isfinite(float(estimate)):
+        return Estimate(estimate=float(estimate), ci=_NAN2, level=level, n=r.size, method=method)
+    if interval == "percentile":
+        ci = tuple(float(v) for v in np.quantile(r, [(1 - level) / 2, (1 + level) / 2]))
+    else:
+        h = float(_st.norm.ppf(0.5 + level / 2) * r.std(ddof=1))
+        ci = (float(estimate) - h, float(estimate) + h)
+    ci = (max(ci[0], lower), max(ci[1], lower))
+    return Estimate(estimate=float(estimate), ci=ci, level=level, n=r.size, method=method)
+
+
+def loglog_slope_replicates(x, y, replicates, level: float = 0.95, interval: str = "normal") -> SlopeFit:
+    """Log-log OLS slope of ``y`` on ``x`` with an interval of the slopes refitted on replicates.
+
+    Parameters
+    ----------
+    x, y : arrays, shape (m,)
+        Positive; ``y[j]`` is a statistic of independent paths at ``x[j]``.
+    replicates : array, shape (m, n_boot)
+        ``replicates[j]`` are bootstrap replicates of ``y[j]`` (each point resampled on its own
+        paths); replicate ``b`` refits the line through ``replicates[:, b]``.  Replicates with a
+        value <= 0 are dropped.  The interval is :func:`replicate_ci` of the refitted slopes
+        (``interval``: ``"normal"`` or ``"percentile"``).
+
+    Returns
+    -------
+    SlopeFit
+        NaN slope and CI when some ``y`` is not positive and finite.
+    """
+    level = _level(level)
+    lx = np.log(np.asarray(x, dtype=float).ravel())
+    yv = np.asarray(y, dtype=float).ravel()
+    reps = np.asarray(replicates, dtype=float)
+    if reps.ndim != 2 or reps.shape[0] != lx.size or yv.size != lx.size:
+        raise DiffapproxError("replicates", f"an array of shape ({lx.size}, n_boot)", f"shape {reps.shape}")
+    pinv = np.linalg.pinv(np.column_stack([np.ones(lx.size), lx]))
+    if not np.all((yv > 0) & np.isfinite(yv)):
+        nan = math.nan
+        return SlopeFit(slope=nan, intercept=nan, ci=_NAN2, level=level, n=lx.size, method="log-log OLS (no fit)")
+    beta = pinv @ np.log(yv)
+    ok = np.all((reps > 0) & np.isfinite(reps), axis=0)
+    e = replicate_ci(float(beta[1]), (pinv @ np.log(reps[:, ok]))[1] if ok.any() else [], level, interval)
+    return SlopeFit(
+        slope=float(beta[1]),
+        intercept=float(beta[0]),
+        ci=e.ci,
+        level=level,
+        n=lx.size,
+        method=f"log-log OLS, {e.method}",
+    )
+
+
+def _wilson_bounds(k: np.ndarray, n: int, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson interval ends of :func:`proportion_ci` for every count ``k`` (vectorised)."""
+    z = _st.norm.ppf(0.5 + level / 2)
+    p = k / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return np.where(k == 0, 0.0, centre - half), np.where(k == n, 1.0, centre + half)
+
+
+def proportion_effect(
+    edge: float, n: int, *, level: float = 0.95, power: float = POWER_TARGET, direction: float = -1.0
+) -> float:
+    """The departure beyond a band edge that the Wilson CI of a fraction of ``n`` paths detects with ``power``.
+
+    Exact for the binomial: the smallest ``e`` such that, with the truth at ``edge + direction * e``,
+    the whole Wilson CI at ``level`` (:func:`proportion_ci`) lies beyond ``edge`` with probability
+    ``power`` (the binomial CDF at the last count whose CI clears the edge, solved by bisection).
+    This is :func:`detectable_effect` with the standard error taken where the truth is moved to, and
+    the interval's asymmetry near 0 and 1 included.  ``inf`` when no count clears the edge.
+    """
+    edge = check_range("edge", edge, 0.0, 1.0)
+    n = check_int("n", n, 1)
+    level, power = _level(level), check_range("power", power, 0.0, 1.0, lo_open=True, hi_open=True)
+    k = np.arange(n + 1)
+    lo, hi = _wilson_bounds(k, n, level)
+    clear = k[hi < edge] if direction < 0 else k[lo > edge]
+    if clear.size == 0:
+        return math.inf
+    if direction < 0:
+        a = float(_optimize_bisect(lambda t: _st.binom.cdf(clear.max(), n, t) - power, 0.0, edge))
+    else:
+        a = float(_optimize_bisect(lambda t: power - _st.binom.sf(clear.min() - 1, n, t), edge, 1.0))
+    return abs(edge - a)
+
+
+def _optimize_bisect(f: Callable[[float], float], lo: float, hi: float) -> float:
+    """Root of a monotone ``f`` on ``[lo, hi]`` (an end when ``f`` does not change sign)."""
+    from scipy.optimize import brentq
+
+    flo, fhi = f(lo), f(hi)
+    if flo * fhi > 0:
+        return lo if abs(flo) < abs(fhi) else hi
+    return brentq(f, lo, hi, xtol=1e-10)
+
+
+def scaled_effect(
+    se: float, edge: float, *, level: float = 0.95, power: float = POWER_TARGET, direction: float = 1.0
+) -> float:
+    """:func:`detectable_effect` for an estimate whose standard error is proportional to its value.
+
+    ``se`` is the relative standard error (a second moment or variance from a fixed number of
+    paths); with the truth moved to ``edge + direction * e`` the standard error is ``se`` times
+    that, so ``e = k se (edge + direction e)``, ``k = z_{(1+level)/2} + z_power``:
+    ``e = k se edge / (1 - direction k se)``.  ``inf`` when ``k se >= 1`` upwards.
+    """
+    se = check_range("se", se, 0.0)
+    k = detectable_effect(1.0, level=level, power=power)
+    den = 1.0 - math.copysign(1.0, direction) * k * se
+    return math.inf if den <= 0 else float(k * se * abs(edge) / den)
+
+
+def distance_alternative(effect: float, n: int, level: float = 0.95) -> float:
+    """The sup-distance an alternative control puts in for a distance row judged against ``[0, effect]``.
+
+    ``effect + 2 eps`` with ``eps`` the DKW half-width (:func:`dkw_halfwidth`): the CI
+    ``[D_n - eps, D_n + eps]`` then lies above ``effect`` unless ``D_n`` falls more than ``eps``
+    below the truth, which the DKW inequality makes rarer than ``1 - level``.
+    """
+    effect = check_range("effect", effect, 0.0, 1.0, lo_open=True)
+    return float(effect + 2.0 * dkw_halfwidth(n, level))
+
+
+def gof_holm_pooled(
+    samples: Sequence,
+    cdf: Callable,
+    *,
+    alpha: float = 0.05,
+    detect: float | None = None,
+    tests: Sequence[str] = ("ks", "ad", "cvm"),
+) -> GofResult:
+    """The version-1 goodness-of-fit rule over several samples, kept to recompute old verdicts.
+
+    Every test of every sample enters one Holm correction; FAIL when any adjusted p-value is
+    below ``alpha``, else INCONCLUSIVE when some sample is too small for :func:`gof` (fewer than
+    5 values, or a KS detectable distance above ``detect``), else PASS.  This is the point-null
+    rule the distance rule (:func:`gof_distance`) replaced: with enough paths it rejects any
+    deviation, however small.  Sub-test names are prefixed with the sample's index.
+    """
+    results = [gof(x, cdf, tests=tests, alpha=alpha, detect=detect) for x in samples]
+    raw = [(k, t) for k, g in enumerate(results) for t in g.tests]
+    adj = holm([t.pvalue for _, t in raw]) if raw else np.empty(0)
+    pooled = tuple(
+        GofTest(name=f"{k}:{t.name}", statistic=t.statistic, pvalue=t.pvalue, pvalue_holm=float(q))
+        for (k, t), q in zip(raw, adj)
+    )
+    if np.any(adj < alpha):
+        v = Verdict.FAIL
+    elif any(g.verdict is Verdict.INCONCLUSIVE for g in results) or not raw:
+        v = Verdict.INCONCLUSIVE
+    else:
+        v = Verdict.PASS
+    note = f"Holm across {len(raw)} sub-tests of {len(results)} sample(s) at alpha={alpha:g}; " + "; ".join(
+        g.note for g in results
+    )
+    return GofResult(tests=pooled, n=int(sum(g.n for g in results)), alpha=alpha, verdict=v, note=note)
 
 
 # ---------------------------------------------------------------------------

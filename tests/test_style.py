@@ -40,3 +40,31 @@ def test_every_noqa_says_why():
                 if not why.startswith(":") or " - " not in why:
                     bad.append(f"{f.relative_to(ROOT)}:{n}: {line.strip()}")
     assert not bad, "unexplained noqa:\n" + "\n".join(bad)
+
+
+#: Claims are short steps: no function in validation/ longer than this, no loop statements nested deeper than two.
+MAX_CLAIM_FUNCTION_LINES = 40
+MAX_CLAIM_LOOP_DEPTH = 2
+
+
+def _loop_depth(node, depth=0) -> int:
+    import ast
+
+    here = depth + isinstance(node, (ast.For, ast.AsyncFor, ast.While))  # statements; comprehensions are expressions
+    return max([here, *(_loop_depth(c, here) for c in ast.iter_child_nodes(node))])
+
+
+def test_claim_functions_are_short_steps():
+    import ast
+
+    bad = []
+    for f in sorted((ROOT / "validation").glob("*.py")):
+        for n in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = n.end_lineno - n.lineno + 1
+                if length > MAX_CLAIM_FUNCTION_LINES:
+                    bad.append(f"{f.name}:{n.lineno} {n.name}: {length} lines")
+                depth = max((_loop_depth(s) for s in n.body), default=0)
+                if depth > MAX_CLAIM_LOOP_DEPTH:
+                    bad.append(f"{f.name}:{n.lineno} {n.name}: loops nested {depth} deep")
+    assert not bad, "\n".join(bad)

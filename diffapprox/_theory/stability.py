@@ -58,6 +58,7 @@ import numpy as np
 from .._core.errors import DiffapproxError, check_int, check_range
 from .._engine.laws import DELAY_GEOMETRIC, DELAY_WORKERS, DelayLaw, delay_law
 from .._engine.problem import StreamingPCA
+from .finite_step import stationary_error
 from .paper import Constants
 
 __all__ = [
@@ -74,7 +75,11 @@ __all__ = [
     "mean_field_jacobian",
     "design_delay",
     "iterate_mode",
+    "ADVISE_MOMENTA",
 ]
+
+#: Momenta at which ``advise`` reports the finite-step stationary error (those below its largest stable one).
+ADVISE_MOMENTA = (0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 
 def _mu(mu):
@@ -364,11 +369,19 @@ def advise(
         satisfies the condition (or C_d is infinite, for the SDE one); 1.0 (tau = 0) means
         every mu in [0, 1).
 
+    (c) *The stationary error* ``E[1 - h_1^2/||h||^2]`` near the optimum of the OU limit (3.3), the
+        linear and the finite-step models (:func:`~diffapprox.finite_step_prediction`, beyond the
+        paper) at the delay law ``delay`` (``const:tau`` without one), at the momenta of (b) and at
+        the momenta of :data:`ADVISE_MOMENTA` below (a)'s (at (a)'s own momentum, on the stability
+        boundary, it diverges).
+
     Returns
     -------
     dict
         JSON-ready: ``tau``, ``delay_rule``, ``stability`` {``mu_max``, ``interval``, ``binding_gain``,
-        ``formula``}, ``paper`` {``sde``, ``ode``: {``mu_max``, ``formula``}}, ``max_stable_delay_at_mu``.
+        ``formula``}, ``paper`` {``sde``, ``ode``: {``mu_max``, ``formula``}}, ``stationary_error``
+        {``delay``, ``definition``, ``at`` {``paper_sde``, ``paper_ode``: {``mu``, ``ou``, ``linear``,
+        ``finite_step``, ``note``} or None}, ``grid`` [{``mu``, ...}]}.
     """
     eta = check_range("eta", eta, 0.0, lo_open=True)
     workers = check_int("workers", workers, 1)
@@ -377,6 +390,7 @@ def advise(
     quantile = check_range("quantile", quantile, 0.0, 1.0, lo_open=True, hi_open=True)
     if delay is None:
         tau, rule = workers - 1, f"tau = workers - 1 = {workers - 1} (constant)"
+        law = delay_law(tau)
     else:
         law = delay_law(delay)
         tau = design_delay(law, quantile)
@@ -424,5 +438,25 @@ def advise(
             },
             "ode": {"mu_max": ode, "formula": "mu <= 1 - sqrt(tau lambda1 eta^(1-gamma))  (Thm 3.3)"},
         },
+        "stationary_error": _advise_errors(problem, eta, law, stab["mu_max"], {"paper_sde": sde, "paper_ode": ode}),
     }
     return out
+
+
+def _advise_errors(problem: StreamingPCA, eta: float, law: DelayLaw, mu_max: float | None, at: dict) -> dict:
+    """(c) of :func:`advise`: the stationary errors at the reported momenta and on :data:`ADVISE_MOMENTA`."""
+
+    def one(mu):
+        if mu is None or not 0.0 <= mu < 1.0:
+            return None
+        return {"mu": mu, **stationary_error(problem, mu=mu, eta=eta, delay=law)}
+
+    grid = [m for m in ADVISE_MOMENTA if mu_max is not None and m < mu_max]
+    return {
+        "delay": law.spec,
+        "definition": "E[1 - h_1^2/||h||^2] near the optimum: eta sum_{i>=2} E[h_i^2]/eta / E||h||^2 of the OU "
+        "limit (3.3), the linear and the finite-step model of eq. (2.1) at this delay law (null where the model "
+        "is not stable or breaks down)",
+        "at": {name: one(mu) for name, mu in at.items()},
+        "grid": [one(m) for m in grid],
+    }

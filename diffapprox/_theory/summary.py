@@ -29,6 +29,7 @@ from .paper import (
     tau_threshold_sde,
     why_undefined,
 )
+from .finite_step import finite_step_prediction, linear_prediction
 from .sde import stationary_variance
 from .stability import max_stable_delay
 
@@ -50,13 +51,18 @@ def theory_summary(
     h0=None,
     times=(0.0,),
     tau: int = 0,
+    delay="const:0",
 ) -> dict:
     """Every prediction of the paper (and the exact stability boundary) for one problem.
 
     Returns the JSON-ready dict printed by ``diffapprox theory``: ``schema``, ``eigenvalues``, ``alpha``, ``phi``, ``C_d`` (None when unbounded),
     ``stationary_variance`` (None at index 0), ``T1``/``T3`` (``main``/``appendix``), ``T2``,
     ``N1``, ``N2``, ``N3``, ``tau_threshold`` {``ode``, ``sde``}, ``max_stable_delay``
-    {``overall``, ``per_mode``, ...}, ``ode`` {``times``, ``h``}; plus ``N3_hat``, ``N3_tilde``
+    {``overall``, ``per_mode``, ...}, ``ode`` {``times``, ``h``};
+    ``stationary_variance_linear`` and ``stationary_variance_finite_step`` (``E[h_i^2]/eta`` per
+    coordinate at the delay law ``delay``, like ``stationary_variance``: None at index 0, and
+    everywhere, with a note, when the linearised recursion is not stable at that law) with the
+    finite-step model's details under ``finite_step``; plus ``N3_hat``, ``N3_tilde``
     (with ``eta0 = eta/(1-mu)``, Prop. 3.6's ``eta = (1-mu) eta0``), ``lemma_3_1`` (at delay
     ``tau``), ``parameters`` and ``notes`` (why each null formula is undefined).
     NaN becomes None.
@@ -72,6 +78,8 @@ def theory_summary(
     )
     gamma = check_range("gamma", gamma, 0.0, 1.0, lo_open=True)
     tau = check_int("tau", tau, 0)
+    lin = linear_prediction(problem, mu=mu, eta=eta, delay=delay)
+    fin = finite_step_prediction(problem, mu=mu, eta=eta, delay=delay)
     h0 = np.ones(problem.d) if h0 is None else h0
     notes: dict[str, str] = {}
 
@@ -103,6 +111,7 @@ def theory_summary(
             "epsilon": epsilon,
             "gamma": gamma,
             "tau": tau,
+            "delay": lin.delay,
             "eta0": eta0,
             "conventions": "every asymp/lesssim constant is 1; indices in per_mode are the paper's "
             "(1-based); N3_hat/N3_tilde use eta0 = eta/(1-mu)",
@@ -112,6 +121,20 @@ def theory_summary(
         "phi": problem.phi,
         "C_d": problem.C_d,
         "stationary_variance": stationary_variance(problem, mu).tolist(),
+        "stationary_variance_linear": lin.variance.tolist(),
+        "stationary_variance_finite_step": fin.variance.tolist(),
+        "finite_step": {
+            "delay": lin.delay,
+            "stable": lin.stable,
+            "norm2": fin.norm2,
+            "gain": fin.gain.tolist(),
+            "noise": fin.noise.tolist(),
+            "kurtosis": fin.kurtosis.tolist(),
+            "iterations": fin.iterations,
+            "models": "linear: eq. (2.1) linearised at e1, additive noise alpha_i1^2, exact second moments for the "
+            "delay law; finite_step: the state-dependent noise and normalisation drift kept under a stated closure "
+            "(diffapprox.finite_step_prediction)",
+        },
         "T1": {v: val("T1", T1, v, nu=nu, version=v, **common) for v in VERSIONS},
         "T2": val("T2", T2, mu=mu, delta=delta),
         "T3": {v: val("T3", T3, v, epsilon=epsilon, version=v, **common) for v in VERSIONS},
@@ -138,5 +161,10 @@ def theory_summary(
     for name, v in out["max_stable_delay"]["per_mode"].items():
         if v is None:
             notes[f"max_stable_delay.{name}"] = "unstable even without delay (gain >= 2(1+mu))"
+    for key, pred in (("stationary_variance_linear", lin), ("stationary_variance_finite_step", fin)):
+        if pred.note and not np.all(np.isfinite(pred.variance[1:])):
+            notes[key] = pred.note
+    if not math.isfinite(fin.norm2):
+        notes["finite_step.norm2"] = fin.note
     out["notes"] = notes
     return jsonable(out)

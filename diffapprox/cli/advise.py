@@ -14,7 +14,9 @@ def add_parser(sub) -> None:
         help="largest momentum for M asynchronous workers (stability and paper thresholds)",
         description="For M asynchronous workers (delay about M-1), the largest momentum that keeps (a) the "
         "linearised delayed-momentum recursion x_{k+1} = (1+mu) x_k - mu x_{k-1} - a x_{k-tau} stable for every "
-        "mode, exactly, and (b) the paper's delay thresholds (Thm 3.5 / Remark 3.11, and Thm 3.3).",
+        "mode, exactly, and (b) the paper's delay thresholds (Thm 3.5 / Remark 3.11, and Thm 3.3); then (c) the "
+        "stationary error near the optimum of the OU limit (3.3) and of the linear and finite-step models of "
+        "eq. (2.1), at those momenta and on a grid below the largest stable one.",
     )
     a.add_argument("--spectrum", default="4,3,2,1", help="eigenvalues, comma-separated (default 4,3,2,1)")
     a.add_argument("--data", default="gaussian", help="gaussian, rademacher, sphere or cube")
@@ -36,6 +38,25 @@ def add_parser(sub) -> None:
 
 def _fmt(x) -> str:
     return "none" if x is None else f"{x:.4f}"
+
+
+def _err(x) -> str:
+    return "  none " if x is None else f"{x:.4g}"
+
+
+def _error_lines(se: dict) -> list[str]:
+    """(c): the stationary error of the OU limit, the linear and the finite-step models, one momentum a line."""
+    rows = [(f"mu = {v['mu']:.4f} ({k.replace('_', ' ')})", v) for k, v in se["at"].items() if v is not None]
+    rows += [(f"mu = {v['mu']:.4f}", v) for v in se["grid"]]
+    out = [
+        f"(c) stationary error E[1 - h_1^2/||h||^2] at delay {se['delay']} (beyond the paper):",
+        "    momentum                     OU (3.3)   linear   finite-step",
+    ]
+    for label, v in rows:
+        out.append(f"    {label:<28} {_err(v['ou']):>8}  {_err(v['linear']):>8}  {_err(v['finite_step']):>8}")
+    if not se["grid"]:
+        out.append("    no momentum of the grid is stable at this delay")
+    return out
 
 
 def run_advise(args: argparse.Namespace) -> int:
@@ -63,6 +84,8 @@ def run_advise(args: argparse.Namespace) -> int:
         f"    {po['formula']}",
         "",
         "mu_max = 1.0000 means every mu in [0, 1); 'none' means no mu in [0, 1) qualifies.",
+        "",
+        *_error_lines(res["stationary_error"]),
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
