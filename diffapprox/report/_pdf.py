@@ -468,15 +468,16 @@ def _summary_story(results: dict, st, width):
             f"run time {F.fmt_seconds(results['elapsed_s'])}",
             st["sub"],
         ),
-        _p("Summary", st["h2"]),
     ]
     counts = F.verdict_counts(claims)
+    # the verdict counts head the table (no section heading: page 1 holds the whole table when it can)
     story.append(
         Paragraph(
-            " &#160; ".join(
+            "Summary: "
+            + " &#160; ".join(
                 f'<font color="{F.VERDICT_COLOURS[v][0]}"><b>{counts[v]} {v}</b></font>' for v in F.VERDICTS
             ),
-            st["body"],
+            st["h2"],
         )
     )
     # compact rows (small type, the paper reference under the id, verdict counts as coloured numbers)
@@ -510,7 +511,7 @@ def _summary_story(results: dict, st, width):
     if not claims:
         rows.append([_p("No claims in this run.", st["cell"]), "", "", "", "", ""])
     story.append(
-        _table(rows, [width * f for f in (0.25, 0.14, 0.33, 0.11, 0.10, 0.07)], verdict_cells=cells, long=True)
+        _table(rows, [width * f for f in (0.25, 0.14, 0.32, 0.11, 0.11, 0.07)], verdict_cells=cells, long=True)
     )
     story.append(Spacer(1, 4))
     story.append(
