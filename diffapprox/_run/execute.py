@@ -47,6 +47,7 @@ __all__ = [
     "EXECUTORS",
     "make_local_executor",
     "machine_cores",
+    "pin_blas",
     "predict_wall",
     "CellStore",
     "Progress",
@@ -71,7 +72,9 @@ def run_cell_safe(cell: Cell) -> dict:
     ``result`` is ``None``, so one broken claim does not stop the others.
     ``KeyboardInterrupt`` is not caught.  ``cpu_s`` is the CPU time of the process
     meanwhile (every thread: a cell's core-seconds, whatever else runs on the machine).
+    BLAS runs on one thread (:func:`pin_blas`), so the result is the same in any process.
     """
+    pin_blas()
     t0, c0 = time.perf_counter(), time.process_time()
     try:
         res = run_cell(cell)
@@ -113,26 +116,40 @@ def _numba_max_threads() -> int:
     return int(numba.config.NUMBA_NUM_THREADS)
 
 
-#: The BLAS thread limit set in this process (threadpoolctl's limiter kept alive beside it).
-_BLAS_LIMIT: list = [None, None]
+#: Environment variables that set the thread count of BLAS libraries loaded from now on.
+_BLAS_ENV = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+
+#: threadpoolctl's controller of the BLAS libraries this process had loaded when first pinned.
+_BLAS_PIN: list = []
+
+
+def pin_blas() -> None:
+    """Run BLAS on one thread in this process (re-applied at every call: 10 microseconds).
+
+    A matrix product's last bits depend on how many threads BLAS splits it over (OpenBLAS cuts
+    the sums differently), so every process that runs cells or finish steps runs BLAS on one
+    thread, whatever the executor, the cores and any limit set around the call: results stay
+    bit-identical (the numba kernels are so by design).  Libraries loaded at the first call are
+    limited through threadpoolctl; the environment variables cover those loaded later (and the
+    processes started from here).
+    """
+    if not _BLAS_PIN:
+        for name in _BLAS_ENV:
+            os.environ[name] = "1"
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS_PIN.append(ThreadpoolController().select(user_api="blas"))
+    _BLAS_PIN[0].limit(limits=1)
 
 
 def _limit_threads(k: int) -> None:
-    """Run this thread's numba kernels (and BLAS, when threadpoolctl is installed) on ``k`` threads.
+    """Run this thread's numba kernels on ``k`` threads (BLAS stays on one: :func:`pin_blas`).
 
-    Speed only: every kernel gives the same bits whatever the thread count.  BLAS is limited
-    only when ``k`` changes (threadpoolctl scans the loaded libraries, milliseconds per call).
+    Speed only: every kernel gives the same bits whatever the thread count.
     """
     import numba
 
     numba.set_num_threads(max(1, min(int(k), _numba_max_threads())))
-    if _BLAS_LIMIT[0] == int(k):
-        return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
-    _BLAS_LIMIT[:] = [int(k), threadpool_limits(limits=int(k), user_api="blas")]
 
 
 def _with_threads(out: Any, threads: int) -> Any:
@@ -281,6 +298,7 @@ def _worker_init(threads: int) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pin_blas()
     _limit_threads(threads)
 
 

@@ -36,7 +36,7 @@ from .calibrate import claim_calibration
 from .claims import PROFILES, Claim, ClaimOutput, all_claims, get_claim
 from .._core.errors import DiffapproxError
 from .costs import CostModel, load_costs
-from .execute import CellStore, Executor, PackingExecutor, Progress, execute
+from .execute import CellStore, Executor, PackingExecutor, Progress, execute, pin_blas
 from .._core.jsonio import write_json_atomic
 from .._core.results import RESULTS_SCHEMA, ClaimResult, Measurement, Verdict, combine_verdicts
 
@@ -286,7 +286,11 @@ class _FinishJob:
 
 
 def _finish_safe(job: _FinishJob) -> dict:
-    """Run ``claim.finish``: ``{"output": ClaimOutput | None, "error": str | None, "elapsed_s", "cpu_s"}``."""
+    """Run ``claim.finish``: ``{"output": ClaimOutput | None, "error": str | None, "elapsed_s", "cpu_s"}``.
+
+    BLAS runs on one thread (:func:`~diffapprox._run.execute.pin_blas`): the same bits in any process.
+    """
+    pin_blas()
     t0, c0 = time.perf_counter(), time.process_time()
     try:
         out = get_claim(job.claim).finish(job.profile, job.seed, job.results, Path(job.figdir))
