@@ -31,10 +31,13 @@ _HEADING_ROOM = 72
 #: Tallest the one figure of a claim's page may be drawn (points): with the statement, the deciding
 #: measurements and the findings, a claim keeps to about one page.
 _FIG_PAGE_H = 260
-_FIG_PAGE_MIN_H = 100
+_FIG_PAGE_MIN_H = 90
 
 #: Judged measurements shown on a claim's page (the key one first); the rest are in the appendix.
 _DECIDING_ROWS = 4
+
+#: Characters of the key measurement's note shown on a claim's page (how it was measured).
+_KEY_NOTE_CHARS = 320
 
 
 def _register_fonts() -> None:
@@ -274,6 +277,15 @@ def history_flowables(c: dict, st, width: float) -> list:
     return [*_h2(title, st), _table(rows, widths, verdict_cells=cells)]
 
 
+def _section(title: str, body: list, st) -> list:
+    """A heading kept with the first flowable under it (not a conditional page break: the height it
+    asks for is what it takes, so a figure sized to the room left can count on it)."""
+    from reportlab.platypus import KeepTogether
+
+    head = _p(title, st["h2"])
+    return [KeepTogether([head, body[0]]), *body[1:]] if body else [head]
+
+
 def _calibration_history_brief(c: dict, st) -> list:
     """Calibration and history as a few lines of small type, for a claim's page.
 
@@ -284,7 +296,7 @@ def _calibration_history_brief(c: dict, st) -> list:
     from reportlab.platypus import Paragraph
 
     cal = "; ".join(f"{escape(label)}: {escape(text)}" for label, text in F.calibration_rows(c["calibration"]))
-    out = [*_h2("Calibration and history", st), Paragraph(f"<b>Calibration.</b> {cal}.", st["small"])]
+    out = [Paragraph(f"<b>Calibration.</b> {cal}.", st["small"])]
     hist = F.history_rows(c["history"])
     if hist:
         out.append(
@@ -304,7 +316,7 @@ def _calibration_history_brief(c: dict, st) -> list:
                 bulletText="•",
             )
         )
-    return out
+    return _section("Calibration and history", out, st)
 
 
 def _fit_figure(path: Path, width: float, st, after: list):
@@ -327,7 +339,7 @@ def _fit_figure(path: Path, width: float, st, after: list):
         def wrap(self, aw, ah):
             need = 0.0
             for f in after:
-                need += f.wrap(aw, 1e6)[1] + f.getSpaceBefore() + f.getSpaceAfter()
+                need += f.wrapOn(self.canv, aw, 1e6)[1] + f.getSpaceBefore() + f.getSpaceAfter()
             top = min(_FIG_PAGE_H, ih * min(1.0, width / iw))
             h = max(min(top, _FIG_PAGE_MIN_H), min(top, ah - need - 4))
             self.h, self.w = h, iw * h / ih
@@ -393,7 +405,10 @@ def _claim_page(c: dict, out_dir: Path, st, width, appendix: bool = False) -> li
         story.append(_measurement_table(shown, st, width, notes=False))
         key = F.key_measurement(c)
         if key is not None and key["note"]:
-            story.append(_p(f"{key['name']}: {key['note']}", st["small"]))
+            note = key["note"]
+            if len(note) > _KEY_NOTE_CHARS:  # the whole note is in report.html and the appendix
+                note = note[: note.rfind(" ", 0, _KEY_NOTE_CHARS)] + " \u2026 (the whole note in report.html)"
+            story.append(_p(f"{key['name']}: {note}", st["small"]))
         rest = [f"{len(rows) - len(shown)} more with the same verdict"] if len(rows) > len(shown) else []
         others = F.verdict_counts([m for m in c["measurements"] if m not in rows])
         rest += [f"{n} other {v}" for v, n in others.items() if n]
@@ -409,8 +424,7 @@ def _claim_page(c: dict, out_dir: Path, st, width, appendix: bool = False) -> li
     after = []
     for key, title in (("findings", "Findings"), ("inconsistencies", "Inconsistencies with the paper")):
         if c[key]:
-            after += _h2(title, st)
-            after += [Paragraph(escape(s), st["pbullet"], bulletText="•") for s in c[key]]
+            after += _section(title, [Paragraph(escape(s), st["pbullet"], bulletText="•") for s in c[key]], st)
     after += _calibration_history_brief(c, st)
     return story + _figure_story(c, out_dir, st, width, after) + after
 
@@ -446,6 +460,16 @@ def _appendix_story(results: dict, st, width) -> list:
             story.append(_p("No measurements.", st["body"]))
         story.append(Spacer(1, 6))
     return story
+
+
+def _short_seconds(s) -> str:
+    """``27.5 s``, ``3m09s``: a run time that fits the summary's narrow column."""
+    if s is None:
+        return F.DASH
+    if s < 60:
+        return F.fmt_seconds(s)
+    m, sec = divmod(int(round(s)), 60)
+    return f"{m}m{sec:02d}s" if m < 60 else f"{m // 60}h{m % 60:02d}m"
 
 
 def _key_cell(c: dict, st):
@@ -504,7 +528,7 @@ def _summary_story(results: dict, st, width):
                 _key_cell(c, st),
                 _p(F.calibration_cell(c["calibration"]), st["tiny"]),
                 [_p(f"{len(c['measurements'])}", st["cellr"]), Paragraph(split, st["tinyr"])],
-                _p(F.fmt_seconds(c["elapsed_s"]), st["cellr"]),
+                _p(_short_seconds(c["elapsed_s"]), st["cellr"]),
             ]
         )
         cells.append((1, r, c["verdict"]))
@@ -521,8 +545,7 @@ def _summary_story(results: dict, st, width):
             "the run broke. Each claim states how its measurements combine; the key number is the measurement "
             "that decided the claim's verdict (the worst of those sharing it). Calibration: the claim's FAIL rate on "
             "synthetic data where the paper holds exactly (null, near 0) and where every judged quantity is off by its "
-            "stated effect (power, near 1); stale: the claim's code changed since it was calibrated. "
-            + F.calibration_file_text(results.get("calibration_file")),
+            "stated effect (power, near 1); stale: the claim's code changed since it was calibrated. ",
             st["tiny"],
         )
     )
@@ -538,6 +561,7 @@ def _repro_story(results: dict, st, width):
         [_p("seed", st["cell"]), _p(F.DASH if results["seed"] is None else results["seed"], st["mono"])],
         [_p("schema", st["cell"]), _p(results["schema"], st["mono"])],
         [_p("total run time", st["cell"]), _p(F.fmt_seconds(results["elapsed_s"]), st["mono"])],
+        [_p("calibration", st["cell"]), _p(F.calibration_file_text(results.get("calibration_file")), st["cell"])],
     ]
     for k, v in results["extra"].items():
         rows.append([_p(k.replace("_", " "), st["cell"]), _p(v if isinstance(v, str) else F.fmt_value(v), st["mono"])])
