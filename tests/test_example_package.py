@@ -40,7 +40,7 @@ def _run(args, env, cwd):
 
 
 @pytest.mark.slow
-def test_installed_into_a_target_its_claim_lists_and_validates(tmp_path):
+def test_installed_into_a_target_its_claim_lists_validates_and_calibrates(tmp_path):
     target = tmp_path / "site"
     r = _run(
         ["pip", "install", "--no-deps", "--quiet", "--target", str(target), str(EXAMPLE)], dict(os.environ), tmp_path
@@ -56,5 +56,15 @@ def test_installed_into_a_target_its_claim_lists_and_validates(tmp_path):
     claim = json.loads((out / "results.json").read_text())["claims"][0]
     assert claim["id"] == "example-least-squares" and claim["verdict"] in ("PASS", "INCONCLUSIVE", "FAIL")
     assert [m["name"] for m in claim["measurements"]] == ["mean_x1/k=40", "mean_x2/k=40"]
+    assert "example-least-squares" in (out / "report.html").read_text(encoding="utf-8")
+    # its controls run through calibrate like a built-in claim's (a 40-replicate smoke run: the null's
+    # truth is the prediction, the alternative's lies a band plus the detectable effect beyond it)
+    cal = tmp_path / "cal.json"
+    args = ["diffapprox.cli", "calibrate", "--profile", "quick", "--claims", "example-least-squares", "--reps", "40"]
+    c = _run([*args, "--jobs", "1", "--json", str(cal), "--no-progress"], env, tmp_path)
+    assert c.returncode == 0, c.stdout + c.stderr
+    (entry,) = json.loads(cal.read_text())["claims"]
+    assert entry["id"] == "example-least-squares" and entry["calibrated"]
+    assert entry["null"]["fail"] <= 0.1 and entry["alternative"]["fail"] >= 0.6, entry
     # the running environment did not get the package
     assert "example-least-squares" not in da.all_claims()
