@@ -276,14 +276,19 @@ def fmt_rate_ci(r: dict | None) -> str:
     return f"{fmt_rate(r.get('rate'))} [{fmt_rate(ci[0])}, {fmt_rate(ci[1])}]"
 
 
-def calibration_cell(cal: dict | None) -> str:
-    """One line for a summary table: null FAIL rate and power, flagged when stale or a smoke run."""
+def calibration_cell(cal: dict | None, *, compact: bool = False) -> str:
+    """One line for a summary table: null FAIL rate and power, flagged when stale or a smoke run.
+
+    ``compact`` leaves out the labels (``0.0% · 100.0%``: the table's header names them)."""
     if cal is None:
         return DASH
     if not cal.get("calibrated"):
         return "not calibrated"
-    alt = cal.get("alternative_fail") or {}
-    s = f"null FAIL {fmt_rate((cal.get('null_fail') or {}).get('rate'))} \u00b7 power {fmt_rate(alt.get('rate'))}"
+    null, power = (
+        fmt_rate((cal.get("null_fail") or {}).get("rate")),
+        fmt_rate((cal.get("alternative_fail") or {}).get("rate")),
+    )
+    s = f"{null} \u00b7 {power}" if compact else f"null FAIL {null} \u00b7 power {power}"
     if cal.get("stale"):
         s += " \u00b7 stale"
     if cal.get("smoke_run"):

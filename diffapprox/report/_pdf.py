@@ -512,7 +512,7 @@ def _summary_story(results: dict, st, width):
             _p("claim", st["cell"]),
             _p("verdict", st["cell"]),
             _p("key number (decided the verdict)", st["cell"]),
-            _p("calibration", st["cell"]),
+            Paragraph("calibration<br/>null FAIL \u00b7 power", st["tiny"]),
             Paragraph(f"measurements<br/>{legend}", st["tinyr"]),
             _p("time", st["cellr"]),
         ]
@@ -526,7 +526,7 @@ def _summary_story(results: dict, st, width):
                 [_p(c["id"], st["smono"]), _p(c["paper_ref"], st["tiny"])],
                 _p(c["verdict"], st["sverdict"]),
                 _key_cell(c, st),
-                _p(F.calibration_cell(c["calibration"]), st["tiny"]),
+                _p(F.calibration_cell(c["calibration"], compact=True), st["tiny"]),
                 [_p(f"{len(c['measurements'])}", st["cellr"]), Paragraph(split, st["tinyr"])],
                 _p(_short_seconds(c["elapsed_s"]), st["cellr"]),
             ]
