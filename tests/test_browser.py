@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from _requires import require_tool
 
 from diffapprox.report import render_report
 
@@ -46,13 +47,10 @@ window.addEventListener('load', function () {
 
 
 def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        exe = shutil.which(name)
-        if exe:
-            return exe
-    pytest.skip(
+    return require_tool(
+        ("chromium", "chromium-browser", "google-chrome"),
         "no chromium found on PATH: .ci/run installs Debian's chromium "
-        "(apt-get install -y --no-install-recommends chromium)"
+        "(apt-get install -y --no-install-recommends chromium)",
     )
 
 

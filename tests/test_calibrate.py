@@ -16,6 +16,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from _requires import require_module
 from scipy.stats import norm
 
 import diffapprox as da
@@ -412,7 +413,7 @@ def test_validate_writes_calibration_and_history(tmp_path, calibration_file, cap
         assert text in html, text
     assert "rule version 3" in html and f"{EFFECT:.4g}" in html and ">effect</th>" in html
     assert str(calibration_file) in html
-    pypdf = pytest.importorskip("pypdf", reason="pypdf comes with the dev extra")
+    pypdf = require_module("pypdf", "pypdf comes with the dev extra: pip install -e '.[dev]'")
     pdf = " ".join(p.extract_text() for p in pypdf.PdfReader(out / "report.pdf").pages)
     pdf = " ".join(pdf.split())
     # the claim's page: calibration and history in brief (their tables are in the --pdf-appendix)

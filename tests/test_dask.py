@@ -13,8 +13,9 @@ import time
 
 import numpy as np
 import pytest
+from _requires import require_module
 
-pytest.importorskip("distributed", reason="the Dask executor needs the `distributed` extra")
+require_module("distributed", "the Dask executor needs the `distributed` extra (in dev): pip install -e '.[dev]'")
 
 import cloudpickle
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _requires import require_module
 from scipy import stats as sst
 
 import validation.dnn_tradeoff as dt
@@ -232,7 +233,7 @@ def test_measure_refuses_missing_cells():
 
 def _naive_async_msgd(cfg, seed):
     """Obvious twin of :func:`_dnn.train_async_msgd`: the whole history in a list, no ring buffer."""
-    torch = pytest.importorskip("torch")
+    torch = require_module("torch", "the dnn extra (torch) is not installed: pip install -e '.[dnn]'")
     Xtr, ytr, _, _ = _dnn.digits_split()
     spe = Xtr.shape[0] // cfg.batch_size
     n = spe * cfg.epochs
@@ -258,8 +259,8 @@ def _naive_async_msgd(cfg, seed):
 
 @pytest.mark.parametrize("delay", ["const:0", "const:3", "workers:4", "const:100"])  # 100 > the 42 steps
 def test_ring_buffer_matches_the_naive_twin(delay):
-    pytest.importorskip("torch", reason="the dnn extra (torch) is not installed")
-    pytest.importorskip("sklearn", reason="the dnn extra (scikit-learn) is not installed")
+    require_module("torch", "the dnn extra (torch) is not installed: pip install -e '.[dnn]'")
+    require_module("sklearn", "the dnn extra (scikit-learn) is not installed: pip install -e '.[dnn]'")
     cfg = _dnn.TrainConfig(momentum=0.7, delay=delay, epochs=1)
     r = _dnn.train_async_msgd(cfg, seed=3, return_parameters=True)
     np.testing.assert_allclose(r["parameters"], _naive_async_msgd(cfg, 3), rtol=0, atol=1e-6)
@@ -267,8 +268,8 @@ def test_ring_buffer_matches_the_naive_twin(delay):
 
 
 def test_training_is_deterministic_and_restores_torch_settings():
-    torch = pytest.importorskip("torch", reason="the dnn extra (torch) is not installed")
-    pytest.importorskip("sklearn", reason="the dnn extra (scikit-learn) is not installed")
+    torch = require_module("torch", "the dnn extra (torch) is not installed: pip install -e '.[dnn]'")
+    require_module("sklearn", "the dnn extra (scikit-learn) is not installed: pip install -e '.[dnn]'")
     before = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
     cfg = _dnn.TrainConfig(momentum=0.5, delay="workers:8", epochs=2)
     a = _dnn.train_async_msgd(cfg, seed=11, return_parameters=True)
@@ -282,8 +283,8 @@ def test_training_is_deterministic_and_restores_torch_settings():
 
 
 def test_staleness_changes_the_run_and_is_applied():
-    pytest.importorskip("torch", reason="the dnn extra (torch) is not installed")
-    pytest.importorskip("sklearn", reason="the dnn extra (scikit-learn) is not installed")
+    require_module("torch", "the dnn extra (torch) is not installed: pip install -e '.[dnn]'")
+    require_module("sklearn", "the dnn extra (scikit-learn) is not installed: pip install -e '.[dnn]'")
     fresh = _dnn.train_async_msgd(_dnn.TrainConfig(momentum=0.9, delay="const:0", epochs=1), 5, return_parameters=True)
     stale = _dnn.train_async_msgd(_dnn.TrainConfig(momentum=0.9, delay="const:7", epochs=1), 5, return_parameters=True)
     assert fresh["mean_delay"] == 0 and stale["mean_delay"] == 7 and stale["max_delay"] == 7
@@ -294,8 +295,8 @@ def test_staleness_changes_the_run_and_is_applied():
 
 
 def test_run_cell_through_the_claim():
-    pytest.importorskip("torch", reason="the dnn extra (torch) is not installed")
-    pytest.importorskip("sklearn", reason="the dnn extra (scikit-learn) is not installed")
+    require_module("torch", "the dnn extra (torch) is not installed: pip install -e '.[dnn]'")
+    require_module("sklearn", "the dnn extra (scikit-learn) is not installed: pip install -e '.[dnn]'")
     c = get_claim("dnn-tradeoff")
     cell = next(x for x in c.cells("quick", 0) if x.params["M"] == 4 and x.params["kind"] == "workers")
     cell = type(cell)(claim=cell.claim, key=cell.key, params=cell.params | {"epochs": 1}, seed=cell.seed)

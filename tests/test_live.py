@@ -11,8 +11,11 @@ import json
 
 import numpy as np
 import pytest
+from _requires import require_module
 
-pytest.importorskip("distributed", reason="the live parameter server needs the `distributed` extra")
+require_module(
+    "distributed", "the live parameter server needs the `distributed` extra (in dev): pip install -e '.[dev]'"
+)
 
 from diffapprox import DiffapproxError, StreamingPCA, delay_law
 from diffapprox._experiments import live as _live

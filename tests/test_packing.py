@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import pytest
+from _requires import unavailable
 from threadpoolctl import threadpool_limits
 
 import diffapprox as da
@@ -433,7 +434,7 @@ def test_single_threaded_and_waiting_claims_declare_it_and_keep_to_it(claim_id):
 
     claim = all_claims()[claim_id]
     if missing_requirements(claim):
-        pytest.skip(f"{claim_id} needs an extra that is not installed: {missing_requirements(claim)}")
+        unavailable(f"{claim_id} needs an extra that is not installed: {missing_requirements(claim)}")
     cells = claim.cells("quick", RUN_SEED)
     assert {c.uses for c in cells} == DECLARED[claim_id]
     old = numba.get_num_threads()

@@ -10,11 +10,11 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
+from _requires import require_module
 
 from diffapprox.report import render_report
 
-pypdf = pytest.importorskip("pypdf", reason="page counts need pypdf (dev extra)")
+pypdf = require_module("pypdf", "pypdf comes with the dev extra: pip install -e '.[dev]'")
 
 BASELINE = Path(__file__).resolve().parents[1] / "reports" / "baseline-quick.json"
 

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from _requires import require_module, require_tool
 
 from diffapprox import DiffapproxError
 from diffapprox.report import load_results, render_report
@@ -189,7 +190,7 @@ def test_html_prefers_png_and_falls_back_to_svg(out_dir):
 
 
 def test_pdf_text_pages_metadata(rendered):
-    pypdf = pytest.importorskip("pypdf")
+    pypdf = require_module("pypdf", "pypdf comes with the dev extra: pip install -e '.[dev]'")
     reader = pypdf.PdfReader(str(rendered["pdf"]))
     n = len(reader.pages)
     assert n >= 1 + len(IDS)
@@ -226,9 +227,7 @@ def test_pdf_is_deterministic(out_dir, rendered, tmp_path):
 
 
 def test_pdftoppm_renders_page_one(rendered, tmp_path):
-    exe = shutil.which("pdftoppm")
-    if exe is None:
-        pytest.skip("pdftoppm not found (Debian package poppler-utils; .ci/run installs it)")
+    exe = require_tool(("pdftoppm",), "pdftoppm not found (Debian package poppler-utils; .ci/run installs it)")
     out = tmp_path / "page"
     proc = subprocess.run(
         [exe, "-r", "50", "-f", "1", "-l", "1", "-png", str(rendered["pdf"]), str(out)],
@@ -298,7 +297,7 @@ def test_cli_report_help(capsys):
 
 
 def test_pdf_without_start_time_uses_invariant_date(out_dir, tmp_path):
-    pypdf = pytest.importorskip("pypdf")
+    pypdf = require_module("pypdf", "pypdf comes with the dev extra: pip install -e '.[dev]'")
     res = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
     del res["started_utc"]
     (out_dir / "results.json").write_text(json.dumps(res), encoding="utf-8")
