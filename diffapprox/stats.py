@@ -105,7 +105,6 @@ __all__ = [
     "band_verdict",
     "THRESHOLD_CRITERIA",
     "threshold_point",
-    "threshold_replicates",
     "threshold_replicates_all",
     "THRESHOLD_RESAMPLING",
     "threshold_cis",
@@ -1537,7 +1536,7 @@ def threshold_point(grid, samples, criterion: str) -> float:
     return float(_largest_ok(g, ok))
 
 
-#: How :func:`threshold_replicates` redraws the curve: ``paths`` resamples the paths at every grid point
+#: How :func:`threshold_replicates_all` redraws the curve: ``paths`` resamples the paths at every grid point
 #: (the nonparametric bootstrap); ``normal`` draws each grid point's mean from its normal approximation
 #: ``N(mean, sd^2/n)`` and keeps its sd (the parametric bootstrap of the means: the CLT the path
 #: bootstrap itself relies on, at a cost that does not grow with the number of paths).
@@ -1563,15 +1562,14 @@ def _resampled_moments(e: np.ndarray, n_boot: int, seed: int, method: str) -> tu
     return means, sds
 
 
-def threshold_replicates(grid, samples, criterion: str, *, n_boot: int, seed: int, method: str = "paths") -> np.ndarray:
-    """Bootstrap replicates of :func:`threshold_point`, shape (n_boot,), the curve redrawn by ``method``."""
-    return threshold_replicates_all(grid, samples, (criterion,), n_boot=n_boot, seed=seed, method=method)[criterion]
-
-
 def threshold_replicates_all(
     grid, samples, criteria: Sequence[str], *, n_boot: int, seed: int, method: str = "paths"
 ) -> dict[str, np.ndarray]:
-    """:func:`threshold_replicates` of several criteria from the same redraws of the curve."""
+    """Bootstrap replicates of :func:`threshold_point`, shape (n_boot,), for each of ``criteria``.
+
+    Every criterion is read off the same ``n_boot`` redraws of the curve (``method``: see
+    :data:`THRESHOLD_RESAMPLING`).
+    """
     g, e = _threshold_args(grid, samples, criteria[0])
     for c in criteria:
         _threshold_args(g, e, c)
