@@ -27,7 +27,6 @@ import os
 import platform
 import subprocess
 import time
-import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,7 +35,7 @@ from .calibrate import claim_calibration
 from .claims import PROFILES, Claim, ClaimOutput, all_claims, get_claim
 from .._core.errors import DiffapproxError
 from .costs import CostModel, load_costs
-from .execute import CellStore, Executor, PackingExecutor, Progress, execute, pin_blas
+from .execute import CellStore, Executor, PackingExecutor, Progress, describe_exception, execute, pin_blas
 from .._core.jsonio import write_json_atomic
 from .._core.results import RESULTS_SCHEMA, ClaimResult, Measurement, Verdict, combine_verdicts
 
@@ -297,9 +296,7 @@ def _finish_safe(job: _FinishJob) -> dict:
         err = None
     except Exception as exc:  # noqa: BLE001 - a broken claim is reported as ERROR; the others go on
         out = None
-        tb = traceback.extract_tb(exc.__traceback__)
-        where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
-        err = f"finish: {type(exc).__name__}: {exc}{where}"
+        err = f"finish: {describe_exception(exc)}"
     return {"output": out, "error": err, "elapsed_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0}
 
 
