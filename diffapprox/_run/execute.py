@@ -54,6 +54,7 @@ __all__ = [
     "run_cell",
     "run_cell_safe",
     "describe_exception",
+    "cell_core_seconds",
     "execute",
 ]
 
@@ -161,6 +162,11 @@ def _limit_threads(k: int) -> None:
 def _sequential_wall(tasks: list[tuple[str, float]], k: int) -> float:
     """Wall seconds of ``tasks`` (``(uses, core_seconds)``) run one after another, ``cores`` ones on ``k`` threads."""
     return sum(s / k if u == "cores" else s for u, s in tasks)
+
+
+def cell_core_seconds(uses: str, elapsed_s: float, threads: int | None) -> float:
+    """Core-seconds of a cell that ran ``elapsed_s`` wall seconds: times its threads for a ``cores`` cell."""
+    return float(elapsed_s) * (int(threads or 1) if uses == "cores" else 1)
 
 
 def _with_threads(out: Any, threads: int) -> Any:
@@ -767,7 +773,7 @@ class Progress:
         predicted = self._prior(cell)
         self.pending.pop((cell.claim, cell.key), None)
         uses = _uses(cell)
-        core_s = float(elapsed_s) * (int(threads or 1) if uses == "cores" else 1)
+        core_s = cell_core_seconds(uses, elapsed_s, threads)
         if error is None:
             acc = self.measured.setdefault(cell.claim, [0.0, 0.0])
             acc[0] += core_s
