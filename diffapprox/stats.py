@@ -105,7 +105,6 @@ __all__ = [
     "band_verdict",
     "THRESHOLD_CRITERIA",
     "threshold_point",
-    "threshold_replicates",
     "threshold_replicates_all",
     "THRESHOLD_RESAMPLING",
     "threshold_cis",
@@ -161,6 +160,22 @@ def _finite_1d(name: str, x) -> np.ndarray:
 _NAN2 = (math.nan, math.nan)
 
 
+def _z(level: float) -> float:
+    """The normal quantile ``z_{(1+level)/2}`` of a two-sided ``level`` interval."""
+    return _st.norm.ppf(0.5 + level / 2)
+
+
+def _t(level: float, dof: int) -> float:
+    """The Student-t quantile ``t_{(1+level)/2, dof}`` of a two-sided ``level`` interval."""
+    return _st.t.ppf(0.5 + level / 2, dof)
+
+
+def _tails(values, level: float) -> tuple[float, float]:
+    """The ``(1-level)/2`` and ``(1+level)/2`` quantiles of ``values``: a percentile interval."""
+    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
 def mean_ci(x, level: float = 0.95, method: str = "t") -> Estimate:
     """Mean of independent values with a Student-t (``"t"``) or normal (``"normal"``) CI.
 
@@ -177,7 +192,7 @@ def mean_ci(x, level: float = 0.95, method: str = "t") -> Estimate:
     if n < 2:
         return Estimate(estimate=m, ci=_NAN2, level=level, n=n, method=f"mean, {method} CI")
     se = float(a.std(ddof=1)) / math.sqrt(n)
-    q = _st.t.ppf(0.5 + level / 2, n - 1) if method == "t" else _st.norm.ppf(0.5 + level / 2)
+    q = _t(level, n - 1) if method == "t" else _z(level)
     return Estimate(
         estimate=m, ci=(float(m - q * se), float(m + q * se)), level=level, n=n, method=f"mean, {method} CI"
     )
@@ -190,14 +205,18 @@ def proportion_ci(k: int, n: int, level: float = 0.95) -> Estimate:
     k = check_int("k", k, 0, max(n, 0))
     if n == 0:
         return Estimate(estimate=math.nan, ci=(0.0, 1.0), level=level, n=0, method="Wilson")
-    z = _st.norm.ppf(0.5 + level / 2)
+    lo, hi = _wilson_bounds(k, n, level)
+    return Estimate(estimate=k / n, ci=(float(max(0.0, lo)), float(min(1.0, hi))), level=level, n=n, method="Wilson")
+
+
+def _wilson_bounds(k, n: int, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson interval ends for a count ``k`` of ``n`` (or an array of counts); exactly 0 at ``k = 0``, 1 at ``k = n``."""
+    z = _z(level)
     p = k / n
     den = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    lo = 0.0 if k == 0 else float(max(0.0, centre - half))  # exact ends: no rounding residue
-    hi = 1.0 if k == n else float(min(1.0, centre + half))
-    return Estimate(estimate=p, ci=(lo, hi), level=level, n=n, method="Wilson")
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return np.where(k == 0, 0.0, centre - half), np.where(k == n, 1.0, centre + half)
 
 
 def quantile_ci(x, q: float, level: float = 0.95) -> Estimate:
@@ -249,14 +268,14 @@ def bootstrap_ci(
     if n < 2:
         est = float(statistic(a)) if n else math.nan
         return Estimate(estimate=est, ci=_NAN2, level=level, n=n, method="percentile bootstrap")
-    rng = np.random.default_rng(seed)
     est = float(statistic(a))
-    idx = rng.integers(0, n, size=(n_boot, n))
-    reps = np.array([statistic(a[i]) for i in idx], dtype=float)
-    reps = reps[np.isfinite(reps)]
-    lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2])
+    reps = np.array([statistic(a[i]) for i in resample_indices(n, n_boot, seed)], dtype=float)
     return Estimate(
-        estimate=est, ci=(float(lo), float(hi)), level=level, n=n, method=f"percentile bootstrap ({n_boot} resamples)"
+        estimate=est,
+        ci=_tails(reps[np.isfinite(reps)], level),
+        level=level,
+        n=n,
+        method=f"percentile bootstrap ({n_boot} resamples)",
     )
 
 
@@ -284,8 +303,7 @@ def variance_ci(x, level: float = 0.95) -> Estimate:
     s2 = float((c * c).sum() / (n - 1))
     m4 = float((c**4).mean())
     var_s2 = max(m4 - s2 * s2 * (n - 3) / (n - 1), 0.0) / n
-    z = _st.norm.ppf(0.5 + level / 2)
-    h = float(z * math.sqrt(var_s2))
+    h = float(_z(level) * math.sqrt(var_s2))
     return Estimate(estimate=s2, ci=(s2 - h, s2 + h), level=level, n=n, method="variance, CLT CI")
 
 
@@ -361,13 +379,27 @@ def equivalence(estimate: float, ci: Sequence[float], band: Sequence[float]) -> 
     PASS if ``band[0] <= ci[0]`` and ``ci[1] <= band[1]`` (CI inside the closed band);
     FAIL if ``ci[1] < band[0]`` or ``ci[0] > band[1]`` (CI entirely outside);
     INCONCLUSIVE otherwise, or when estimate/CI are not finite (an infinite band
-    end is allowed: one-sided bands).
+    end is allowed: one-sided bands).  :func:`band_verdict` is the same rule for a CI
+    with an infinite end.
+    """
+    v = band_verdict(estimate, ci, band)
+    finite = math.isfinite(float(estimate)) and math.isfinite(float(ci[0])) and math.isfinite(float(ci[1]))
+    return v if finite else Verdict.INCONCLUSIVE
+
+
+def band_verdict(estimate: float, ci: Sequence[float], band: Sequence[float]) -> Verdict:
+    """The equivalence rule of :func:`equivalence` for a CI that may be unbounded on one side.
+
+    A censored estimate (e.g. a threshold found at the last point of its grid) has a CI such as
+    ``(lo, inf)``: the data bound it on one side only.  PASS when the whole CI lies inside the
+    closed band, FAIL when it lies entirely outside, INCONCLUSIVE otherwise or when the estimate or
+    a CI end is NaN.  Band ends may be infinite (one-sided bands).
     """
     lo, hi = float(band[0]), float(band[1])
     if not lo <= hi:
         raise DiffapproxError("band", "lo <= hi", tuple(band))
     c0, c1 = float(ci[0]), float(ci[1])
-    if not (math.isfinite(float(estimate)) and math.isfinite(c0) and math.isfinite(c1)):
+    if math.isnan(float(estimate)) or math.isnan(c0) or math.isnan(c1):
         return Verdict.INCONCLUSIVE
     if lo <= c0 and c1 <= hi:
         return Verdict.PASS
@@ -632,7 +664,7 @@ def detectable_effect(se: float, *, level: float = 0.95, power: float = 0.8) -> 
     se = check_range("se", se, 0.0)
     level = _level(level)
     power = check_range("power", power, 0.0, 1.0, lo_open=True, hi_open=True)
-    return float((_st.norm.ppf(0.5 + level / 2) + _st.norm.ppf(power)) * se)
+    return float((_z(level) + _st.norm.ppf(power)) * se)
 
 
 #: Claim-level targets of the synthetic controls (``diffapprox calibrate``): the FAIL rate of a claim
@@ -763,6 +795,14 @@ def _ols(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     return beta, np.sqrt(np.diag(cov)), dof
 
 
+def _t_cis(beta: np.ndarray, se: np.ndarray, dof: int, level: float) -> list[tuple[float, float]]:
+    """Student-t CI of every OLS coefficient (:func:`_ols`); NaN when no degree of freedom is left."""
+    if dof <= 0:
+        return [_NAN2] * len(beta)
+    q = _t(level, dof)
+    return [(float(b - q * s), float(b + q * s)) for b, s in zip(beta, se)]
+
+
 def _loglog_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(x, dtype=float).ravel()
     y = np.asarray(y, dtype=float).ravel()
@@ -785,11 +825,7 @@ def loglog_slope(x, y, level: float = 0.95) -> SlopeFit:
     if n < 2:
         raise DiffapproxError("x", "at least 2 points", n)
     beta, se, dof = _ols(np.column_stack([np.ones(n), lx]), ly)
-    if dof > 0:
-        q = _st.t.ppf(0.5 + level / 2, dof)
-        ci = (float(beta[1] - q * se[1]), float(beta[1] + q * se[1]))
-    else:
-        ci = _NAN2
+    ci = _t_cis(beta, se, dof, level)[1]
     return SlopeFit(
         slope=float(beta[1]), intercept=float(beta[0]), ci=ci, level=level, n=n, method=f"OLS log-log, t CI ({dof} dof)"
     )
@@ -840,11 +876,10 @@ def loglog_slope_bootstrap(
         else:
             slopes[b] = math.nan
     ok = slopes[np.isfinite(slopes)]
-    lo, hi = np.quantile(ok, [(1 - level) / 2, (1 + level) / 2]) if ok.size else _NAN2
     return SlopeFit(
         slope=float(beta[1]),
         intercept=float(beta[0]),
-        ci=(float(lo), float(hi)),
+        ci=_tails(ok, level) if ok.size else _NAN2,
         level=level,
         n=lx.size,
         method=f"log-log OLS, percentile bootstrap over paths ({ok.size}/{n_boot} resamples)",
@@ -909,12 +944,7 @@ def power_law_fit(
     if m < 3 or np.linalg.matrix_rank(X) < 3:
         raise DiffapproxError("grid", "at least 3 points varying both 1-mu and eta", m)
     beta, se, dof = _ols(X, np.log(t))
-    if dof > 0:
-        qt = _st.t.ppf(0.5 + level / 2, dof)
-        p_ols = (float(beta[1] - qt * se[1]), float(beta[1] + qt * se[1]))
-        q_ols = (float(beta[2] - qt * se[2]), float(beta[2] + qt * se[2]))
-    else:
-        p_ols = q_ols = _NAN2
+    _, p_ols, q_ols = _t_cis(beta, se, dof, level)
     rng = np.random.default_rng(seed)
     reps = np.full((n_boot, 2), math.nan)
     if replicates is not None:
@@ -936,12 +966,7 @@ def power_law_fit(
             reps[b] = np.linalg.lstsq(X, fit + res[rng.integers(0, m, m)], rcond=None)[0][1:]
         how = "residual bootstrap (fixed grid)"
     ok = reps[np.all(np.isfinite(reps), axis=1)]
-    qs = [(1 - level) / 2, (1 + level) / 2]
-    if ok.shape[0]:
-        p_ci = tuple(float(v) for v in np.quantile(ok[:, 0], qs))
-        q_ci = tuple(float(v) for v in np.quantile(ok[:, 1], qs))
-    else:
-        p_ci = q_ci = _NAN2
+    p_ci, q_ci = (_tails(ok[:, 0], level), _tails(ok[:, 1], level)) if ok.shape[0] else (_NAN2, _NAN2)
     return PowerLawFit(
         C=float(math.exp(beta[0])),
         p=float(beta[1]),
@@ -1000,9 +1025,9 @@ def replicate_ci(
     if r.size < 2 or not math.isfinite(float(estimate)):
         return Estimate(estimate=float(estimate), ci=_NAN2, level=level, n=r.size, method=method)
     if interval == "percentile":
-        ci = tuple(float(v) for v in np.quantile(r, [(1 - level) / 2, (1 + level) / 2]))
+        ci = _tails(r, level)
     else:
-        h = float(_st.norm.ppf(0.5 + level / 2) * r.std(ddof=1))
+        h = float(_z(level) * r.std(ddof=1))
         ci = (float(estimate) - h, float(estimate) + h)
     ci = (max(ci[0], lower), max(ci[1], lower))
     return Estimate(estimate=float(estimate), ci=ci, level=level, n=r.size, method=method)
@@ -1047,16 +1072,6 @@ def loglog_slope_replicates(x, y, replicates, level: float = 0.95, interval: str
         n=lx.size,
         method=f"log-log OLS, {e.method}",
     )
-
-
-def _wilson_bounds(k: np.ndarray, n: int, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson interval ends of :func:`proportion_ci` for every count ``k`` (vectorised)."""
-    z = _st.norm.ppf(0.5 + level / 2)
-    p = k / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return np.where(k == 0, 0.0, centre - half), np.where(k == n, 1.0, centre + half)
 
 
 def proportion_effect(
@@ -1171,7 +1186,7 @@ def detectable_effect_t(se: float, dof: int, *, level: float = 0.95, power: floa
     dof = check_int("dof", dof, 1)
     level = _level(level)
     power = check_range("power", power, 0.0, 1.0, lo_open=True, hi_open=True)
-    return float((_st.t.ppf(0.5 + level / 2, dof) + _st.norm.ppf(power)) * se)
+    return float((_t(level, dof) + _st.norm.ppf(power)) * se)
 
 
 def resample_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
@@ -1202,8 +1217,7 @@ def percentile_ci(replicates, estimate: float, *, level: float = 0.95, n: int, m
     r = _finite_1d("replicates", replicates)
     if r.size == 0:
         return Estimate(estimate=float(estimate), ci=_NAN2, level=level, n=n, method=method)
-    lo, hi = np.quantile(r, [(1 - level) / 2, (1 + level) / 2])
-    return Estimate(estimate=float(estimate), ci=(float(lo), float(hi)), level=level, n=n, method=method)
+    return Estimate(estimate=float(estimate), ci=_tails(r, level), level=level, n=n, method=method)
 
 
 def grid_argmax(values, grid) -> np.ndarray:
@@ -1397,7 +1411,7 @@ def contrast_ci(values, ses, coef, level: float = 0.95) -> Estimate:
         raise DiffapproxError("values, ses, coef", "arrays of equal length", (v.size, s.size, c.size))
     est = float(c @ v)
     se = float(math.sqrt(float((c * c) @ (s * s))))
-    z = float(_st.norm.ppf(0.5 + level / 2))
+    z = float(_z(level))
     return Estimate(
         estimate=est,
         ci=(est - z * se, est + z * se),
@@ -1470,27 +1484,6 @@ def box_slope(x, y, lo, hi, level: float) -> SlopeFit:
 # Thresholds of curves, ratios of means, slopes of path statistics
 # (the delay-threshold, ratio and order statistics of the momentum-asynchrony claims)
 # ---------------------------------------------------------------------------
-def band_verdict(estimate: float, ci: Sequence[float], band: Sequence[float]) -> Verdict:
-    """The equivalence rule of :func:`equivalence` for a CI that may be unbounded on one side.
-
-    A censored estimate (e.g. a threshold found at the last point of its grid) has a CI such as
-    ``(lo, inf)``: the data bound it on one side only.  PASS when the whole CI lies inside the
-    closed band, FAIL when it lies entirely outside, INCONCLUSIVE otherwise or when the estimate or
-    a CI end is NaN.  Band ends may be infinite (one-sided bands).
-    """
-    lo, hi = float(band[0]), float(band[1])
-    if not lo <= hi:
-        raise DiffapproxError("band", "lo <= hi", tuple(band))
-    c0, c1 = float(ci[0]), float(ci[1])
-    if math.isnan(float(estimate)) or math.isnan(c0) or math.isnan(c1):
-        return Verdict.INCONCLUSIVE
-    if lo <= c0 and c1 <= hi:
-        return Verdict.PASS
-    if c1 < lo or c0 > hi:
-        return Verdict.FAIL
-    return Verdict.INCONCLUSIVE
-
-
 #: Criteria of :func:`threshold_point`: name -> (kind, parameter).  ``ratio-c``: the largest grid
 #: value whose mean is <= c x the mean at the grid's first value; ``band``: the largest grid value
 #: whose ``level`` t-interval of the mean overlaps the first value's interval.
@@ -1502,7 +1495,7 @@ def _criterion_ok(mean: np.ndarray, sd: np.ndarray, n: int, criterion: str) -> n
     kind, c = THRESHOLD_CRITERIA[criterion]
     if kind == "ratio":
         return mean <= c * mean[..., :1]
-    q = _st.t.ppf(0.5 + c / 2, max(n - 1, 1))
+    q = _t(c, max(n - 1, 1))
     hw = q * sd / math.sqrt(n)
     lo, hi = mean - hw, mean + hw
     return (lo <= hi[..., :1]) & (hi >= lo[..., :1])
@@ -1543,7 +1536,7 @@ def threshold_point(grid, samples, criterion: str) -> float:
     return float(_largest_ok(g, ok))
 
 
-#: How :func:`threshold_replicates` redraws the curve: ``paths`` resamples the paths at every grid point
+#: How :func:`threshold_replicates_all` redraws the curve: ``paths`` resamples the paths at every grid point
 #: (the nonparametric bootstrap); ``normal`` draws each grid point's mean from its normal approximation
 #: ``N(mean, sd^2/n)`` and keeps its sd (the parametric bootstrap of the means: the CLT the path
 #: bootstrap itself relies on, at a cost that does not grow with the number of paths).
@@ -1569,15 +1562,14 @@ def _resampled_moments(e: np.ndarray, n_boot: int, seed: int, method: str) -> tu
     return means, sds
 
 
-def threshold_replicates(grid, samples, criterion: str, *, n_boot: int, seed: int, method: str = "paths") -> np.ndarray:
-    """Bootstrap replicates of :func:`threshold_point`, shape (n_boot,), the curve redrawn by ``method``."""
-    return threshold_replicates_all(grid, samples, (criterion,), n_boot=n_boot, seed=seed, method=method)[criterion]
-
-
 def threshold_replicates_all(
     grid, samples, criteria: Sequence[str], *, n_boot: int, seed: int, method: str = "paths"
 ) -> dict[str, np.ndarray]:
-    """:func:`threshold_replicates` of several criteria from the same redraws of the curve."""
+    """Bootstrap replicates of :func:`threshold_point`, shape (n_boot,), for each of ``criteria``.
+
+    Every criterion is read off the same ``n_boot`` redraws of the curve (``method``: see
+    :data:`THRESHOLD_RESAMPLING`).
+    """
     g, e = _threshold_args(grid, samples, criteria[0])
     for c in criteria:
         _threshold_args(g, e, c)
@@ -1639,7 +1631,7 @@ def threshold_cis(
     out = {}
     for c in criteria:
         est = threshold_point(g, e, c)
-        lo, hi = np.quantile(reps[c], [(1 - level) / 2, (1 + level) / 2])
+        lo, hi = _tails(reps[c], level)
         i_hi = int(np.searchsorted(g, hi))
         censored = bool(est >= g[-1])
         hi_w = math.inf if (censored or i_hi >= g.size - 1) else float(g[i_hi + 1])
@@ -1677,7 +1669,7 @@ def ratio_ci(num, den, *, level: float = 0.95, n_boot: int | None = None, seed: 
     r = float(a.mean() / b.mean())
     if n_boot is None:
         v = a.var(ddof=1) / (a.size * a.mean() ** 2) + (0.0 if exact else b.var(ddof=1) / (b.size * b.mean() ** 2))
-        h = float(_st.norm.ppf(0.5 + level / 2) * math.sqrt(v))
+        h = float(_z(level) * math.sqrt(v))
         return Estimate(
             estimate=r, ci=(r * math.exp(-h), r * math.exp(h)), level=level, n=n, method=f"ratio of means, {how}"
         )
@@ -1685,8 +1677,7 @@ def ratio_ci(num, den, *, level: float = 0.95, n_boot: int | None = None, seed: 
     rng = np.random.default_rng(seed)
     ra = a[rng.integers(0, a.size, (n_boot, a.size))].mean(axis=1)
     rb = b.mean() if exact else b[rng.integers(0, b.size, (n_boot, b.size))].mean(axis=1)
-    lo, hi = np.quantile(ra / rb, [(1 - level) / 2, (1 + level) / 2])
-    return Estimate(estimate=r, ci=(float(lo), float(hi)), level=level, n=n, method=f"ratio of means, {how}")
+    return Estimate(estimate=r, ci=_tails(ra / rb, level), level=level, n=n, method=f"ratio of means, {how}")
 
 
 def loglog_slope_boot(
@@ -1720,8 +1711,7 @@ def loglog_slope_boot(
     reps = np.asarray(stat([a[rng.integers(0, a.size, (n_boot, a.size))] for a in arrs]), float)  # (m, n_boot)
     good = np.all(reps > 0, axis=0)
     slopes = np.linalg.lstsq(X, np.log(reps[:, good]), rcond=None)[0][1] if good.any() else np.empty(0)
-    qs = [(1 - level) / 2, (1 + level) / 2]
-    ci = tuple(float(v) for v in np.quantile(slopes, qs)) if slopes.size >= 10 else _NAN2
+    ci = _tails(slopes, level) if slopes.size >= 10 else _NAN2
     return SlopeFit(
         slope=float(beta[1]),
         intercept=float(beta[0]),
@@ -1797,18 +1787,13 @@ def power_law_boot(
         beta = np.full(3, math.nan)
     else:
         beta, se, dof = _ols(X, np.log(t))
-        if dof > 0:
-            qt = _st.t.ppf(0.5 + level / 2, dof)
-            p_ols = (float(beta[1] - qt * se[1]), float(beta[1] + qt * se[1]))
-            q_ols = (float(beta[2] - qt * se[2]), float(beta[2] + qt * se[2]))
+        _, p_ols, q_ols = _t_cis(beta, se, dof, level)
     R = np.asarray(tau_reps, float)[:, keep]
     good = np.all(R > 0, axis=1)
     p_ci = q_ci = _NAN2
     if good.any():
         B = np.linalg.lstsq(X, np.log(R[good]).T, rcond=None)[0].T
-        qs = [(1 - level) / 2, (1 + level) / 2]
-        p_ci = tuple(float(v) for v in np.quantile(B[:, 1], qs))
-        q_ci = tuple(float(v) for v in np.quantile(B[:, 2], qs))
+        p_ci, q_ci = _tails(B[:, 1], level), _tails(B[:, 2], level)
     return PowerLawFit(
         C=float(math.exp(beta[0])) if np.isfinite(beta[0]) else math.nan,
         p=float(beta[1]),

@@ -29,6 +29,7 @@ import sys
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from multiprocessing import get_context
@@ -475,19 +476,18 @@ def _run_tasks(tasks: list, profile: str, seed: int, jobs: int, progress: bool, 
     sendable = {c.id: jobs > 1 and _picklable(c) for c, *_ in tasks}
     remote = [t for t in tasks if sendable[t[0].id]]
     local = [t for t in tasks if not sendable[t[0].id]]
-    if remote:
-        # spawn, not fork: a forked numba or BLAS thread pool can deadlock the child
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+    with ExitStack() as stack:
+        futs = {}
+        if remote:
+            # spawn, not fork: a forked numba or BLAS thread pool can deadlock the child
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")))
             futs = {
                 pool.submit(_run_block, c, profile, kind, seed, r0, r1): (c, kind, r0) for c, kind, r0, r1 in remote
             }
-            for c, kind, r0, r1 in local:
-                done(c, kind, r0, *_run_block(c, profile, kind, seed, r0, r1))
-            for f in as_completed(futs):
-                done(*futs[f], *f.result())
-    else:
-        for c, kind, r0, r1 in local:
+        for c, kind, r0, r1 in local:  # while the workers run the others
             done(c, kind, r0, *_run_block(c, profile, kind, seed, r0, r1))
+        for f in as_completed(futs):
+            done(*futs[f], *f.result())
     return {key: _ordered(p) for key, p in parts.items()}, seconds
 
 
@@ -550,8 +550,13 @@ def find_calibration(profile: str, path: str | Path | None = None) -> tuple[dict
         )
         return None, {"path": None, "note": note}
     doc = load_calibration(found)
-    info = {k: doc.get(k) for k in ("profile", "reps", "seed", "date")}
-    return doc, {"path": str(found), **info, "smoke_run": bool(doc.get("smoke_run", doc["reps"] < MIN_REPS))}
+    return doc, {"path": str(found), **_file_facts(doc)}
+
+
+def _file_facts(doc: dict) -> dict:
+    """``{profile, reps, seed, date, smoke_run}`` of a calibrate document (a smoke run: fewer than :data:`MIN_REPS`)."""
+    facts = {k: doc.get(k) for k in ("profile", "reps", "seed", "date")}
+    return facts | {"smoke_run": bool(doc.get("smoke_run", doc["reps"] < MIN_REPS))}
 
 
 def _fail(rates: dict | None, target: str | None) -> dict | None:
@@ -571,8 +576,7 @@ def claim_calibration(claim: Claim, doc: dict | None, profile: str | None = None
     if doc is None:
         return None
     entry = next((c for c in doc["claims"] if c.get("id") == claim.id), None)
-    block = {k: doc.get(k) for k in ("profile", "reps", "seed", "date")}
-    block["smoke_run"] = bool(doc.get("smoke_run", doc["reps"] < MIN_REPS))
+    block = _file_facts(doc)
     t = doc.get("targets") or {}
     block["targets"] = {"null_fail_max": t.get("null_fail_max"), "power_min": t.get("power_min")}
     if profile is not None and doc.get("profile") != profile:

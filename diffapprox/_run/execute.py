@@ -53,6 +53,8 @@ __all__ = [
     "Progress",
     "run_cell",
     "run_cell_safe",
+    "describe_exception",
+    "cell_core_seconds",
     "execute",
 ]
 
@@ -63,6 +65,13 @@ EXECUTORS = ("packing", "sequential")
 def run_cell(cell: Cell) -> dict:
     """Run one cell: look its claim up by id and call ``claim.run_cell(cell)`` (picklable)."""
     return get_claim(cell.claim).run_cell(cell)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``"TypeName: message (at file.py:line)"``, the line where ``exc`` was raised: how a failed cell or step is reported."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
+    return f"{type(exc).__name__}: {exc}{where}"
 
 
 def run_cell_safe(cell: Cell) -> dict:
@@ -81,9 +90,7 @@ def run_cell_safe(cell: Cell) -> dict:
         err = None
     except Exception as exc:  # noqa: BLE001 - reported as the claim's ERROR verdict
         res = None
-        tb = traceback.extract_tb(exc.__traceback__)
-        where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
-        err = f"{type(exc).__name__}: {exc}{where}"
+        err = describe_exception(exc)
     return {"result": res, "elapsed_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "error": err}
 
 
@@ -152,6 +159,16 @@ def _limit_threads(k: int) -> None:
     numba.set_num_threads(max(1, min(int(k), _numba_max_threads())))
 
 
+def _sequential_wall(tasks: list[tuple[str, float]], k: int) -> float:
+    """Wall seconds of ``tasks`` (``(uses, core_seconds)``) run one after another, ``cores`` ones on ``k`` threads."""
+    return sum(s / k if u == "cores" else s for u, s in tasks)
+
+
+def cell_core_seconds(uses: str, elapsed_s: float, threads: int | None) -> float:
+    """Core-seconds of a cell that ran ``elapsed_s`` wall seconds: times its threads for a ``cores`` cell."""
+    return float(elapsed_s) * (int(threads or 1) if uses == "cores" else 1)
+
+
 def _with_threads(out: Any, threads: int) -> Any:
     """Record the threads a cell ran on beside its outcome (the ETA turns wall time into core time)."""
     return {**out, "threads": int(threads)} if isinstance(out, dict) else out
@@ -174,11 +191,7 @@ class LocalExecutor:
     def __init__(self, threads: int | None = None):
         self.threads = threads
         if threads is not None:
-            try:
-                import numba
-            except ImportError:  # pragma: no cover - numba is a dependency
-                return
-            numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+            _limit_threads(threads)
 
     def _threads_now(self) -> int:
         import numba
@@ -191,8 +204,7 @@ class LocalExecutor:
 
     def predict_wall(self, tasks: list[tuple[str, float]]) -> float:
         """Wall seconds of ``tasks`` (``(uses, core_seconds)``) run one after another."""
-        k = self.threads or _numba_max_threads()
-        return sum(s / k if u == "cores" else s for u, s in tasks)
+        return _sequential_wall(tasks, self.threads or _numba_max_threads())
 
     def close(self) -> None:
         pass
@@ -353,6 +365,10 @@ class PackingExecutor:
         self._ship: dict[str, tuple[bool, Any]] = {}
 
     # ---------------------------------------------------------------- workers
+    def _here_threads(self) -> int:
+        """Threads of a ``cores`` cell run in this process (every slot numba allows)."""
+        return max(1, min(self.slots, _numba_max_threads()))
+
     def _lane_size(self, lane: str) -> int:
         return {"cores": 1, "core": self.slots, "waiting": self.waiting}[lane]
 
@@ -416,7 +432,7 @@ class PackingExecutor:
         import numba
 
         old = numba.get_num_threads()
-        k = max(1, min(self.slots, _numba_max_threads()))
+        k = self._here_threads()
         try:
             for c in cells:
                 numba.set_num_threads(k if _uses(c) == "cores" else 1)
@@ -476,8 +492,7 @@ class PackingExecutor:
     def predict_wall(self, tasks: list[tuple[str, float]]) -> float:
         """Wall seconds the packing rule takes over ``tasks`` (``(uses, core_seconds)``, in start order)."""
         if all(u == "cores" for u, _ in tasks) and not self._pools:
-            k = max(1, min(self.slots, _numba_max_threads()))
-            return sum(s / k for _, s in tasks)
+            return _sequential_wall(tasks, self._here_threads())
         return _simulate_packing(tasks, self.slots)
 
     def close(self) -> None:
@@ -513,8 +528,7 @@ def predict_wall(executor: Any, tasks: list[tuple[str, float]]) -> float:
     f = getattr(executor, "predict_wall", None)
     if f is not None:
         return float(f(tasks))
-    k = machine_cores()
-    return sum(s / k if u == "cores" else s for u, s in tasks)
+    return _sequential_wall(tasks, machine_cores())
 
 
 class CellStore:
@@ -759,7 +773,7 @@ class Progress:
         predicted = self._prior(cell)
         self.pending.pop((cell.claim, cell.key), None)
         uses = _uses(cell)
-        core_s = float(elapsed_s) * (int(threads or 1) if uses == "cores" else 1)
+        core_s = cell_core_seconds(uses, elapsed_s, threads)
         if error is None:
             acc = self.measured.setdefault(cell.claim, [0.0, 0.0])
             acc[0] += core_s

@@ -27,7 +27,6 @@ import os
 import platform
 import subprocess
 import time
-import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,7 +35,16 @@ from .calibrate import claim_calibration
 from .claims import PROFILES, Claim, ClaimOutput, all_claims, get_claim
 from .._core.errors import DiffapproxError
 from .costs import CostModel, load_costs
-from .execute import CellStore, Executor, PackingExecutor, Progress, execute, pin_blas
+from .execute import (
+    CellStore,
+    Executor,
+    PackingExecutor,
+    Progress,
+    cell_core_seconds,
+    describe_exception,
+    execute,
+    pin_blas,
+)
 from .._core.jsonio import write_json_atomic
 from .._core.results import RESULTS_SCHEMA, ClaimResult, Measurement, Verdict, combine_verdicts
 
@@ -252,8 +260,7 @@ def _timings(plan: dict, outcomes: dict, finished: dict, prog: Progress, doc: di
             "cells_wall_s": sum(float(o.get("elapsed_s", 0.0)) for o in oc),
             "cells_cpu_s": sum(float(o.get("cpu_s", 0.0)) for o in oc),
             "cells_core_s": sum(
-                float(o.get("elapsed_s", 0.0)) * (int(o.get("threads") or 1) if cell.uses == "cores" else 1)
-                for cell, o in zip(cells, oc)
+                cell_core_seconds(cell.uses, o.get("elapsed_s", 0.0), o.get("threads")) for cell, o in zip(cells, oc)
             ),
             "finish_wall_s": fin.get("elapsed_s"),
             "finish_cpu_s": fin.get("cpu_s"),
@@ -297,9 +304,7 @@ def _finish_safe(job: _FinishJob) -> dict:
         err = None
     except Exception as exc:  # noqa: BLE001 - a broken claim is reported as ERROR; the others go on
         out = None
-        tb = traceback.extract_tb(exc.__traceback__)
-        where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
-        err = f"finish: {type(exc).__name__}: {exc}{where}"
+        err = f"finish: {describe_exception(exc)}"
     return {"output": out, "error": err, "elapsed_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0}
 
 
