@@ -1,6 +1,8 @@
 """Input and output shared by the subcommands.
 
 * :func:`parse_floats` reads the comma-separated number lists of every subcommand.
+* :func:`add_problem_arguments` and :func:`problem_from_args`: ``--spectrum`` and ``--data``, the
+  streaming-PCA problem of ``theory``, ``advise`` and ``live``.
 * :func:`emit_json` is what a subcommand's ``--json FILE`` does: ``-`` is stdout,
   anything else an atomic write whose failure is one :class:`DiffapproxError`.
 """
@@ -14,7 +16,7 @@ from pathlib import Path
 from .._core.errors import DiffapproxError
 from .._core.jsonio import jsonable, write_json_atomic
 
-__all__ = ["parse_floats", "emit_json"]
+__all__ = ["parse_floats", "add_problem_arguments", "problem_from_args", "emit_json"]
 
 
 def parse_floats(param: str, text: str) -> list[float]:
@@ -23,6 +25,19 @@ def parse_floats(param: str, text: str) -> list[float]:
         return [float(t) for t in text.split(",") if t.strip() != ""]
     except ValueError:
         raise DiffapproxError(param, "comma-separated numbers", text) from None
+
+
+def add_problem_arguments(p) -> None:
+    """Add ``--spectrum`` and ``--data`` (a streaming-PCA problem given by its eigenvalues) to parser ``p``."""
+    p.add_argument("--spectrum", default="4,3,2,1", help="eigenvalues, comma-separated (default 4,3,2,1)")
+    p.add_argument("--data", default="gaussian", help="gaussian, rademacher, sphere or cube")
+
+
+def problem_from_args(args):
+    """The :class:`~diffapprox.StreamingPCA` of ``--spectrum`` and ``--data``."""
+    from .._engine.problem import StreamingPCA
+
+    return StreamingPCA(spectrum=parse_floats("spectrum", args.spectrum), data=args.data)
 
 
 def emit_json(obj, dest: str, *, param: str = "--json", indent: int = 2) -> None:
