@@ -3,6 +3,7 @@
 * :func:`parse_floats` reads the comma-separated number lists of every subcommand.
 * :func:`add_problem_arguments` and :func:`problem_from_args`: ``--spectrum`` and ``--data``, the
   streaming-PCA problem of ``theory``, ``advise`` and ``live``.
+* :func:`parse_claim_ids` reads ``--claims ID,...`` of ``validate`` and ``calibrate``.
 * :func:`emit_json` is what a subcommand's ``--json FILE`` does: ``-`` is stdout,
   anything else an atomic write whose failure is one :class:`DiffapproxError`.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 from .._core.errors import DiffapproxError
 from .._core.jsonio import jsonable, write_json_atomic
 
-__all__ = ["parse_floats", "add_problem_arguments", "problem_from_args", "emit_json"]
+__all__ = ["parse_floats", "add_problem_arguments", "problem_from_args", "parse_claim_ids", "emit_json"]
 
 
 def parse_floats(param: str, text: str) -> list[float]:
@@ -38,6 +39,23 @@ def problem_from_args(args):
     from .._engine.problem import StreamingPCA
 
     return StreamingPCA(spectrum=parse_floats("spectrum", args.spectrum), data=args.data)
+
+
+def parse_claim_ids(text: str | None) -> list[str] | None:
+    """``"a, b"`` -> ``["a", "b"]``, every id registered; ``None`` (no ``--claims``: all claims) stays None.
+
+    An empty list or an unknown id is one :class:`DiffapproxError`, raised before anything runs.
+    """
+    if text is None:
+        return None
+    ids = [s.strip() for s in text.split(",") if s.strip()]
+    if not ids:
+        raise DiffapproxError("--claims", "a comma-separated list of claim ids", text)
+    from .._run.claims import get_claim
+
+    for i in ids:
+        get_claim(i)
+    return ids
 
 
 def emit_json(obj, dest: str, *, param: str = "--json", indent: int = 2) -> None:

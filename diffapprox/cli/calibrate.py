@@ -19,9 +19,9 @@ import os
 import sys
 import textwrap
 
-from .._core.errors import DiffapproxError
-
-PROFILES = ("quick", "standard", "paper")
+from .._core.errors import check_int
+from .._run.claims import PROFILES
+from ._common import emit_json, parse_claim_ids
 
 
 def add_parser(sub) -> None:
@@ -100,25 +100,14 @@ def table(doc: dict) -> str:
 
 
 def run_calibrate(args) -> int:
-    from .._run.claims import get_claim
-
-    if args.reps < 1:
-        raise DiffapproxError("--reps", "an integer >= 1", args.reps)
-    if args.seed < 0:
-        raise DiffapproxError("--seed", "an integer >= 0", args.seed)
-    if args.jobs is not None and args.jobs < 1:
-        raise DiffapproxError("--jobs", "an integer >= 1", args.jobs)
-    ids = None
-    if args.claims is not None:
-        ids = [s.strip() for s in args.claims.split(",") if s.strip()]
-        if not ids:
-            raise DiffapproxError("--claims", "a comma-separated list of claim ids", args.claims)
-        for i in ids:
-            get_claim(i)  # unknown id: one-line error, exit 2, before anything runs
+    check_int("--reps", args.reps, 1)
+    check_int("--seed", args.seed, 0)
+    if args.jobs is not None:
+        check_int("--jobs", args.jobs, 1)
+    ids = parse_claim_ids(args.claims)  # unknown id: one-line error, exit 2, before anything runs
 
     from .._run.calibrate import calibrate
     from .._run.runner import environment, resolve_claims
-    from ._common import emit_json
 
     claims = resolve_claims(ids)
     jobs = args.jobs or (os.cpu_count() or 1)
