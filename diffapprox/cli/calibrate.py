@@ -53,19 +53,17 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run_calibrate)
 
 
-def _pct(x) -> str:
-    return "\u2014" if x is None else f"{100 * x:.1f}%"
-
-
-def _rate(r: dict | None) -> str:
-    if r is None:
-        return "\u2014"
-    lo, hi = r["fail_ci"]
-    return f"{_pct(r['fail'])} [{_pct(lo)}, {_pct(hi)}]"
-
-
 def table(doc: dict) -> str:
     """The calibrate document as readable text: claim-level rates, targets and seconds, then the claims without controls."""
+    from ..report._format import DASH, fmt_rate
+
+    def _rate(r: dict | None) -> str:
+        """``2.5% [0.9%, 6.1%]``: a control's FAIL rate and its Wilson CI."""
+        if r is None:
+            return DASH
+        lo, hi = r["fail_ci"]
+        return f"{fmt_rate(r['fail'])} [{fmt_rate(lo)}, {fmt_rate(hi)}]"
+
     head = ("claim", "null FAIL [95% CI]", "power: alt. FAIL [95% CI]", "limit FAIL", "targets", "time")
     rows, skipped, errors = [], [], []
     for c in doc["claims"]:
@@ -75,7 +73,7 @@ def table(doc: dict) -> str:
         t = c["targets"]
         errs = ", ERROR in some replicates (see below)" if c["errors"] else ""
         errors += [f"  {c['id']}: {e}" for e in c["errors"]]
-        limit = _pct(c["limit"]["fail"]) if c["limit"] else "\u2014"
+        limit = fmt_rate(c["limit"]["fail"]) if c["limit"] else DASH
         targets = f"null {t['null_fail']}, power {t['power']}{errs}"
         rows.append((c["id"], _rate(c["null"]), _rate(c["alternative"]), limit, targets, f"{c['elapsed_s']:.1f}s"))
     smoke = f" \u00b7 smoke run (fewer than {doc['min_reps']} replicates: target states indicative only)"
