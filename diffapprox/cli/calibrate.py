@@ -21,7 +21,7 @@ import textwrap
 
 from .._core.errors import check_int
 from .._run.claims import PROFILES
-from ._common import emit_json, parse_claim_ids
+from ._common import emit_json, parse_claim_ids, text_table
 
 
 def add_parser(sub) -> None:
@@ -83,9 +83,7 @@ def table(doc: dict) -> str:
         "",
     ]
     if rows:
-        w = [max([len(head[i])] + [len(r[i]) for r in rows]) for i in range(len(head))]
-        lines += ["  ".join(h.ljust(w[i]) for i, h in enumerate(head)).rstrip(), "  ".join("-" * x for x in w)]
-        lines += ["  ".join(x.ljust(w[i]) for i, x in enumerate(r)).rstrip() for r in rows]
+        lines += text_table(head, rows)
     else:
         lines.append("no claim with synthetic controls")
     if errors:

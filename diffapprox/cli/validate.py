@@ -23,7 +23,7 @@ from pathlib import Path
 from .._core.errors import DiffapproxError, check_int
 from .._run.claims import PROFILES
 from .._run.execute import EXECUTORS
-from ._common import parse_claim_ids
+from ._common import parse_claim_ids, text_table
 
 #: What ``--profile`` says about each profile besides its cost.
 _PROFILE_NOTES = {
@@ -186,12 +186,7 @@ def _key_number(claim: dict) -> str:
 
 def summary_table(doc: dict) -> str:
     rows = [(c["id"], c["verdict"], _key_number(c), f"{c['elapsed_s']:.1f}s") for c in doc["claims"]]
-    head = ("claim", "verdict", "key number", "time")
-    w = [max([len(head[i])] + [len(r[i]) for r in rows]) for i in range(4)]
-    lines = ["  ".join(h.ljust(w[i]) for i, h in enumerate(head)).rstrip(), "  ".join("-" * w[i] for i in range(4))]
-    for r in rows:
-        lines.append("  ".join(r[i].ljust(w[i]) if i < 3 else r[i].rjust(w[i]) for i in range(4)).rstrip())
-    return "\n".join(lines)
+    return "\n".join(text_table(("claim", "verdict", "key number", "time"), rows, right=(3,)))
 
 
 def run_validate(args) -> int:
