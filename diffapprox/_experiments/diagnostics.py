@@ -32,7 +32,7 @@ from .._core.errors import DiffapproxError, check_int, check_range
 from .._engine.problem import StreamingPCA
 from .._engine.kernel import _refill
 from .._engine.laws import DATA_GAUSSIAN
-from .._engine.rng import N_STREAMS, STREAM_DATA, fill_normals, seed_streams
+from .._engine.rng import N_STREAMS, seed_streams
 
 __all__ = ["path_diagnostics"]
 
@@ -100,8 +100,6 @@ def _diag_path(q, st, law, Yg, tg, sl, lam, mu, eta, steps, tau, h0, out_every, 
         if given_y:
             for i in range(d):
                 z[i] = Yg[k, i]
-        elif law == DATA_GAUSSIAN:  # the normals directly, as before the other laws (bit-identical)
-            fill_normals(st, STREAM_DATA, z, 0, d)
         else:
             _refill(law, st, z, d)
         sy = 0.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import emit_json, parse_floats
+from ._common import add_problem_arguments, emit_json, problem_from_args
 
 
 def add_parser(sub) -> None:
@@ -18,8 +18,7 @@ def add_parser(sub) -> None:
         "stationary error near the optimum of the OU limit (3.3) and of the linear and finite-step models of "
         "eq. (2.1), at those momenta and on a grid below the largest stable one.",
     )
-    a.add_argument("--spectrum", default="4,3,2,1", help="eigenvalues, comma-separated (default 4,3,2,1)")
-    a.add_argument("--data", default="gaussian", help="gaussian, rademacher, sphere or cube")
+    add_problem_arguments(a)
     a.add_argument("--eta", type=float, required=True, help="step size > 0")
     a.add_argument("--workers", type=int, required=True, help="number of asynchronous workers M >= 1")
     a.add_argument(
@@ -60,10 +59,9 @@ def _error_lines(se: dict) -> list[str]:
 
 
 def run_advise(args: argparse.Namespace) -> int:
-    from .._engine.problem import StreamingPCA
     from .._theory.stability import advise
 
-    problem = StreamingPCA(spectrum=parse_floats("spectrum", args.spectrum), data=args.data)
+    problem = problem_from_args(args)
     res = advise(
         problem, eta=args.eta, workers=args.workers, gamma=args.gamma, delay=args.delay, quantile=args.quantile
     )

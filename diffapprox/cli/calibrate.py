@@ -19,9 +19,9 @@ import os
 import sys
 import textwrap
 
-from .._core.errors import DiffapproxError
-
-PROFILES = ("quick", "standard", "paper")
+from .._core.errors import check_int
+from .._run.claims import PROFILES
+from ._common import emit_json, parse_claim_ids, text_table
 
 
 def add_parser(sub) -> None:
@@ -53,19 +53,17 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run_calibrate)
 
 
-def _pct(x) -> str:
-    return "\u2014" if x is None else f"{100 * x:.1f}%"
-
-
-def _rate(r: dict | None) -> str:
-    if r is None:
-        return "\u2014"
-    lo, hi = r["fail_ci"]
-    return f"{_pct(r['fail'])} [{_pct(lo)}, {_pct(hi)}]"
-
-
 def table(doc: dict) -> str:
     """The calibrate document as readable text: claim-level rates, targets and seconds, then the claims without controls."""
+    from ..report._format import DASH, fmt_rate
+
+    def _rate(r: dict | None) -> str:
+        """``2.5% [0.9%, 6.1%]``: a control's FAIL rate and its Wilson CI."""
+        if r is None:
+            return DASH
+        lo, hi = r["fail_ci"]
+        return f"{fmt_rate(r['fail'])} [{fmt_rate(lo)}, {fmt_rate(hi)}]"
+
     head = ("claim", "null FAIL [95% CI]", "power: alt. FAIL [95% CI]", "limit FAIL", "targets", "time")
     rows, skipped, errors = [], [], []
     for c in doc["claims"]:
@@ -75,7 +73,7 @@ def table(doc: dict) -> str:
         t = c["targets"]
         errs = ", ERROR in some replicates (see below)" if c["errors"] else ""
         errors += [f"  {c['id']}: {e}" for e in c["errors"]]
-        limit = _pct(c["limit"]["fail"]) if c["limit"] else "\u2014"
+        limit = fmt_rate(c["limit"]["fail"]) if c["limit"] else DASH
         targets = f"null {t['null_fail']}, power {t['power']}{errs}"
         rows.append((c["id"], _rate(c["null"]), _rate(c["alternative"]), limit, targets, f"{c['elapsed_s']:.1f}s"))
     smoke = f" \u00b7 smoke run (fewer than {doc['min_reps']} replicates: target states indicative only)"
@@ -85,9 +83,7 @@ def table(doc: dict) -> str:
         "",
     ]
     if rows:
-        w = [max([len(head[i])] + [len(r[i]) for r in rows]) for i in range(len(head))]
-        lines += ["  ".join(h.ljust(w[i]) for i, h in enumerate(head)).rstrip(), "  ".join("-" * x for x in w)]
-        lines += ["  ".join(x.ljust(w[i]) for i, x in enumerate(r)).rstrip() for r in rows]
+        lines += text_table(head, rows)
     else:
         lines.append("no claim with synthetic controls")
     if errors:
@@ -100,25 +96,14 @@ def table(doc: dict) -> str:
 
 
 def run_calibrate(args) -> int:
-    from .._run.claims import get_claim
-
-    if args.reps < 1:
-        raise DiffapproxError("--reps", "an integer >= 1", args.reps)
-    if args.seed < 0:
-        raise DiffapproxError("--seed", "an integer >= 0", args.seed)
-    if args.jobs is not None and args.jobs < 1:
-        raise DiffapproxError("--jobs", "an integer >= 1", args.jobs)
-    ids = None
-    if args.claims is not None:
-        ids = [s.strip() for s in args.claims.split(",") if s.strip()]
-        if not ids:
-            raise DiffapproxError("--claims", "a comma-separated list of claim ids", args.claims)
-        for i in ids:
-            get_claim(i)  # unknown id: one-line error, exit 2, before anything runs
+    check_int("--reps", args.reps, 1)
+    check_int("--seed", args.seed, 0)
+    if args.jobs is not None:
+        check_int("--jobs", args.jobs, 1)
+    ids = parse_claim_ids(args.claims)  # unknown id: one-line error, exit 2, before anything runs
 
     from .._run.calibrate import calibrate
     from .._run.runner import environment, resolve_claims
-    from ._common import emit_json
 
     claims = resolve_claims(ids)
     jobs = args.jobs or (os.cpu_count() or 1)

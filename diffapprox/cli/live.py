@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from .._core.errors import DiffapproxError
-from ._common import emit_json
+from ._common import add_problem_arguments, emit_json, problem_from_args
 
 SCHEMA = "diffapprox.live/1"
 
@@ -24,8 +24,7 @@ def add_parser(sub) -> None:
         "with random compute times; record the staleness each update really had and print a JSON summary "
         f"(schema {SCHEMA}).  Runs are not reproducible; the trace they print is.",
     )
-    p.add_argument("--spectrum", default="4,3,2,1", help="eigenvalues, comma-separated (default 4,3,2,1)")
-    p.add_argument("--data", default="gaussian", help="gaussian, rademacher, sphere or cube")
+    add_problem_arguments(p)
     p.add_argument("--mu", type=float, required=True, help="momentum in [0, 1)")
     p.add_argument("--eta", type=float, required=True, help="step size > 0")
     p.add_argument("--workers", type=int, required=True, metavar="M", help="concurrent workers (1..64)")
@@ -69,13 +68,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from .._experiments.live import live
-    from .._engine.problem import StreamingPCA
 
-    try:
-        spectrum = [float(t) for t in args.spectrum.split(",") if t.strip()]
-    except ValueError:
-        raise DiffapproxError("spectrum", "comma-separated numbers", args.spectrum) from None
-    problem = StreamingPCA(spectrum=spectrum, data=args.data)
+    problem = problem_from_args(args)
     if args.replay_paths < 0:
         raise DiffapproxError("replay-paths", "an integer >= 0", args.replay_paths)
     if not args.compute_ms >= 0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import emit_json, parse_floats
+from ._common import add_problem_arguments, emit_json, parse_floats, problem_from_args
 
 
 def add_parser(sub) -> None:
@@ -18,8 +18,7 @@ def add_parser(sub) -> None:
         "eq. (2.1) at the delay law --delay (beyond the paper).  Every asymp constant is taken as 1; undefined formulas are null "
         "with the reason under 'notes'.",
     )
-    p.add_argument("--spectrum", default="4,3,2,1", help="eigenvalues, comma-separated (default 4,3,2,1)")
-    p.add_argument("--data", default="gaussian", help="gaussian, rademacher, sphere or cube")
+    add_problem_arguments(p)
     p.add_argument("--mu", type=float, required=True, help="momentum in [0, 1)")
     p.add_argument("--eta", type=float, required=True, help="step size > 0")
     p.add_argument("--delta", type=float, default=0.1, help="neighbourhood radius delta in (0, 1)")
@@ -40,10 +39,9 @@ def add_parser(sub) -> None:
 
 
 def run_theory(args: argparse.Namespace) -> int:
-    from .._engine.problem import StreamingPCA
     from .._theory.summary import theory_summary
 
-    problem = StreamingPCA(spectrum=parse_floats("spectrum", args.spectrum), data=args.data)
+    problem = problem_from_args(args)
     h0 = None if args.h0 is None else parse_floats("h0", args.h0)
     out = theory_summary(
         problem,

@@ -20,10 +20,10 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .._core.errors import DiffapproxError
+from .._core.errors import DiffapproxError, check_int
+from .._run.claims import PROFILES
 from .._run.execute import EXECUTORS
-
-PROFILES = ("quick", "standard", "paper")
+from ._common import parse_claim_ids, text_table
 
 #: What ``--profile`` says about each profile besides its cost.
 _PROFILE_NOTES = {
@@ -186,35 +186,21 @@ def _key_number(claim: dict) -> str:
 
 def summary_table(doc: dict) -> str:
     rows = [(c["id"], c["verdict"], _key_number(c), f"{c['elapsed_s']:.1f}s") for c in doc["claims"]]
-    head = ("claim", "verdict", "key number", "time")
-    w = [max([len(head[i])] + [len(r[i]) for r in rows]) for i in range(4)]
-    lines = ["  ".join(h.ljust(w[i]) for i, h in enumerate(head)).rstrip(), "  ".join("-" * w[i] for i in range(4))]
-    for r in rows:
-        lines.append("  ".join(r[i].ljust(w[i]) if i < 3 else r[i].rjust(w[i]) for i in range(4)).rstrip())
-    return "\n".join(lines)
+    return "\n".join(text_table(("claim", "verdict", "key number", "time"), rows, right=(3,)))
 
 
 def run_validate(args) -> int:
-    from .._run.claims import get_claim
-
     # --- validate everything before creating anything ---------------------
-    if args.seed < 0:
-        raise DiffapproxError("--seed", "an integer >= 0", args.seed)
-    if args.threads is not None and args.threads < 1:
-        raise DiffapproxError("--threads", "an integer >= 1", args.threads)
-    if args.workers is not None and args.workers < 1:
-        raise DiffapproxError("--workers", "an integer >= 1", args.workers)
+    check_int("--seed", args.seed, 0)
+    if args.threads is not None:
+        check_int("--threads", args.threads, 1)
+    if args.workers is not None:
+        check_int("--workers", args.workers, 1)
     if args.executor is not None and (args.scheduler is not None or args.workers is not None):
         raise DiffapproxError(
             "--executor", "no --executor with --scheduler/--workers (they run on Dask)", args.executor
         )
-    ids = None
-    if args.claims is not None:
-        ids = [s.strip() for s in args.claims.split(",") if s.strip()]
-        if not ids:
-            raise DiffapproxError("--claims", "a comma-separated list of claim ids", args.claims)
-    for i in ids or ():
-        get_claim(i)  # unknown id: one-line error, exit 2, before anything is created
+    ids = parse_claim_ids(args.claims)  # unknown id: one-line error, exit 2, before anything is created
     baseline = _load_baseline(args.baseline) if args.baseline else None
     from .._run.calibrate import find_calibration
 

@@ -23,7 +23,9 @@ __all__ = [
     "fmt_seconds",
     "fmt_value",
     "verdict_counts",
+    "fmt_verdict_counts",
     "common_ci_level",
+    "deciding_measurements",
     "key_measurement",
     "fmt_key_number",
     "fmt_rate",
@@ -161,6 +163,11 @@ def verdict_counts(items: list[dict]) -> dict[str, int]:
     return {v: c.get(v, 0) for v in VERDICTS}
 
 
+def fmt_verdict_counts(counts: dict[str, int]) -> str:
+    """``3 PASS, 1 FAIL``: the verdicts that occur, in :data:`VERDICTS` order (empty when none)."""
+    return ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+
+
 def common_ci_level(measurements: list[dict]) -> float | None:
     """The CI level shared by every measurement with a CI, or None when levels differ (or no CI)."""
     levels = {m.get("ci_level") for m in measurements if m.get("ci")}
@@ -219,6 +226,12 @@ def _gap(m: dict) -> float | None:
     return max(parts) / _band_scale(m) if parts else None
 
 
+def deciding_measurements(claim: dict) -> list[dict]:
+    """The judged measurements sharing the claim's verdict, in the claim's order (every judged one when none does)."""
+    judged = [m for m in claim.get("measurements") or [] if m.get("judged", m.get("informative", True))]
+    return [m for m in judged if m.get("verdict") == claim.get("verdict")] or judged
+
+
 def key_measurement(claim: dict) -> dict | None:
     """The measurement that decided the claim's verdict: the worst of those that share it.
 
@@ -228,9 +241,7 @@ def key_measurement(claim: dict) -> dict | None:
     (distances in units of the band width, else of the prediction, else of the CI).
     Ties keep the first in the claim's order. ``None`` when there are no measurements.
     """
-    ms = claim.get("measurements") or []
-    judged = [m for m in ms if m.get("judged", m.get("informative", True))]
-    pool = [m for m in judged if m.get("verdict") == claim.get("verdict")] or judged or list(ms)
+    pool = deciding_measurements(claim) or list(claim.get("measurements") or [])
     if not pool:
         return None
     if claim.get("verdict") == "FAIL":

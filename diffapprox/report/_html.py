@@ -43,6 +43,7 @@ def _environment() -> jinja2.Environment:
         value=F.fmt_value,
         keynum=lambda m: F.fmt_key_number(m, with_name=False),
         effect=F.fmt_effect,
+        verdict_counts=F.fmt_verdict_counts,
     )
     env.globals.update(common_ci_level=F.common_ci_level)
     env.globals.update(VERDICTS=F.VERDICTS, COLOURS=F.VERDICT_COLOURS, DASH=F.DASH)

@@ -73,9 +73,6 @@ def _styles():
         cellr=ParagraphStyle("cellr", base, fontSize=8, leading=10, spaceAfter=0, alignment=2),
         mono=ParagraphStyle("mono", base, fontName=_FONT_MONO, fontSize=7.5, leading=9.5, spaceAfter=0),
         note=ParagraphStyle("note", base, fontSize=7, leading=8.5, spaceAfter=0, textColor=colors.HexColor("#59636e")),
-        noter=ParagraphStyle(
-            "noter", base, fontSize=7, leading=8.5, spaceAfter=0, alignment=2, textColor=colors.HexColor("#59636e")
-        ),
         small=ParagraphStyle("small", base, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#59636e")),
         # the summary table's compact cells
         smono=ParagraphStyle("smono", base, fontName=_FONT_MONO, fontSize=7, leading=8.5, spaceAfter=0),
@@ -114,7 +111,6 @@ def _styles():
             spaceBefore=4,
             spaceAfter=8,
         ),
-        bullet=ParagraphStyle("bullet", base, leftIndent=12, bulletIndent=2),
         # findings on a claim's page: a little smaller, so a claim keeps to about one page
         pbullet=ParagraphStyle("pbullet", base, fontSize=8, leading=10, spaceAfter=1.5, leftIndent=12, bulletIndent=2),
         sbullet=ParagraphStyle(
@@ -136,7 +132,7 @@ def _p(text, style):
     return Paragraph(escape(str(text)), style)
 
 
-def _table(rows, widths, *, header=True, verdict_cells=(), zebra=False, long=False):
+def _table(rows, widths, *, header=True, verdict_cells=(), long=False):
     from reportlab.lib import colors
     from reportlab.platypus import LongTable, Table, TableStyle
 
@@ -353,10 +349,8 @@ def _fit_figure(path: Path, width: float, st, after: list):
 
 def _deciding(c: dict) -> list[dict]:
     """The judged measurements that decided the verdict (those sharing it), the key one first."""
-    judged = [m for m in c["measurements"] if m["judged"]]
-    pool = [m for m in judged if m["verdict"] == c["verdict"]] or judged
     key = F.key_measurement(c)
-    return sorted(pool, key=lambda m: m is not key)  # stable: the claim's order after the key one
+    return sorted(F.deciding_measurements(c), key=lambda m: m is not key)  # stable: the claim's order after the key one
 
 
 def _figure_story(c: dict, out_dir: Path, st, width, after: list) -> list:
@@ -448,8 +442,7 @@ def _appendix_story(results: dict, st, width) -> list:
             story.append(_table(_kv_rows(c["parameters"], st), [width * 0.3, width * 0.7], header=False, long=True))
         else:
             story.append(_p(F.DASH, st["body"]))
-        counts = F.verdict_counts(c["measurements"])
-        summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+        summary = F.fmt_verdict_counts(F.verdict_counts(c["measurements"]))
         story.append(Spacer(1, 4))
         story.append(
             Paragraph(f"Measurements ({len(c['measurements'])}{': ' + summary if summary else ''})", st["small"])
