@@ -39,12 +39,11 @@ from diffapprox import Claim, Findings, HistoryEntry, StreamingPCA, derive_seed,
 from diffapprox import stats
 
 from . import _tradeoff as tradeoff
-from ._common import claim_title, log_ticks
+from ._common import SPECTRUM, claim_title, log_ticks
 
 MUS = (0.5, 0.7, 0.8, 0.9)
 ETAS = (2.5e-4, 5e-4, 1e-3, 2e-3)
 ETA_REF = 5e-4
-SPECTRUM = (4.0, 3.0, 2.0, 1.0)
 FACTORS = tuple(2.0 ** (j / 4) for j in range(-16, 6))
 RELAX = 20  # run length in transverse relaxation times
 N_REC = 20  # records per run; the second half is averaged
@@ -69,7 +68,7 @@ _PROFILES = {
 
 
 def _taus(mu: float, eta: float) -> list[int]:
-    s = tradeoff.stable_delay(mu, eta, SPECTRUM[0])
+    s = tradeoff.stable_delay(mu, eta)
     return sorted({0} | {max(1, int(round(f * s))) for f in FACTORS})
 
 
@@ -209,7 +208,7 @@ class DelayThreshold(Claim):
             "sufficient": {pt: sufficient(*pt) for pt in POINTS},
             "p": 2.0,
             "q": 0.5,
-            "stability": {pt: tradeoff.stable_delay(*pt, SPECTRUM[0]) for pt in POINTS},
+            "stability": {pt: tradeoff.stable_delay(*pt) for pt in POINTS},
         }
 
     def measure(self, profile, seed, results, prediction):
@@ -300,7 +299,7 @@ class DelayThreshold(Claim):
 
     def figures(self, profile, results, measurements, figdir: Path) -> list[str]:
         star = {pt: _row_of(measurements, f"tau_star/{_pt(*pt)}") for pt in POINTS}
-        stab = {pt: tradeoff.stable_delay(*pt, SPECTRUM[0]) for pt in POINTS}
+        stab = {pt: tradeoff.stable_delay(*pt) for pt in POINTS}
         by = {m.name: m for m in measurements}
         fig, axes = tradeoff.new_figure(ncols=2, width=6.0, height=4.8)
         for j, eta in enumerate(ETAS):
@@ -367,7 +366,7 @@ class DelayThreshold(Claim):
             "alternative": lambda mu, eta: (
                 (1 - REL_EFFECT) * sufficient(mu, eta) * ((1 - mu) / (1 - MUS[-1])) ** -(0.25 + eff_p)
             ),
-            "limit": lambda mu, eta: float(tradeoff.stable_delay(mu, eta, SPECTRUM[0])),
+            "limit": lambda mu, eta: float(tradeoff.stable_delay(mu, eta)),
         }[kind]
         n = _PROFILES[profile]["paths"]
         out = {}
