@@ -35,11 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, Findings, HistoryEntry, StreamingPCA, derive_seed, simulate
+from diffapprox import Claim, Findings, HistoryEntry, StreamingPCA, derive_seed, simulate, tau_threshold_ode
 from diffapprox import stats
 
 from . import _tradeoff as tradeoff
-from ._common import SPECTRUM, claim_title, log_ticks
+from ._common import SPECTRUM, claim_title, log_ticks, problem
 
 MUS = (0.5, 0.7, 0.8, 0.9)
 ETAS = (2.5e-4, 5e-4, 1e-3, 2e-3)
@@ -87,7 +87,7 @@ def _pt(mu, eta) -> str:
 
 def sufficient(mu: float, eta: float) -> float:
     """Theorem 3.3's sufficient delay (1-mu)^2/(lambda1 eta^(1-gamma)) at gamma -> 0, constant 1."""
-    return (1 - mu) ** 2 / (SPECTRUM[0] * eta)
+    return tau_threshold_ode(problem("gaussian"), mu=mu, eta=eta, gamma=0.0)
 
 
 def _null_theta(mu: float, eta: float) -> float:
