@@ -27,8 +27,8 @@ from diffapprox import Claim, StreamingPCA, derive_seed, path_diagnostics
 from diffapprox import stats
 
 from . import _tradeoff as tradeoff
+from ._common import SPECTRUM
 
-SPECTRUM = (4.0, 3.0, 2.0, 1.0)
 MUS = (0.5, 0.7, 0.9)
 ETAS = (2.5e-4, 5e-4, 1e-3, 2e-3)
 FRACS = (0.0, 0.25, 0.5)
@@ -51,7 +51,7 @@ def grid() -> tuple[tuple[float, float, float, int], ...]:
     """``(mu, eta, f, tau)`` with ``tau = round(f S(mu, eta))`` (computed once: S is an exact root search)."""
     out = []
     for mu, eta in itertools.product(MUS, ETAS):
-        s = tradeoff.stable_delay(mu, eta, SPECTRUM[0])
+        s = tradeoff.stable_delay(mu, eta)
         out.extend((mu, eta, f, int(round(f * s))) for f in FRACS)
     return tuple(out)
 

@@ -12,9 +12,9 @@ holds what is particular to these claims:
 * planning and synthetic controls: :func:`gamma_paths`, :func:`threshold_curve`, :func:`slope_se`,
   :func:`effect`, and :func:`finite_paths` (the diverged-path rule: moments use the finite paths and
   count the others);
-* :func:`stable_delay`: the exact linear-stability limit of the delayed heavy-ball recursion (the
-  library's ``max_stable_delay``; a local boundary-crossing version cross-checks it in the tests);
-* :func:`new_figure` and the shared figure writer.
+* :func:`stable_delay`: the exact linear-stability limit of the delayed heavy-ball recursion on the
+  reference spectrum (the library's ``max_stable_delay``);
+* :func:`new_figure` (one row of panels) and the shared figure writer.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ import functools
 import math
 
 import numpy as np
-from diffapprox import HistoryEntry, stats
+from diffapprox import HistoryEntry, StreamingPCA, max_stable_delay, stats
 
+from . import _common
 from ._common import save_figure  # noqa: F401 - re-exported: the trade-off claims call tradeoff.save_figure
 
 __all__ = [
     "CRITERIA",
-    "BEFORE_SEEDS",
     "seeds_entry",
     "gamma_paths",
     "finite_paths",
@@ -42,9 +42,6 @@ __all__ = [
 ]
 
 CRITERIA = stats.THRESHOLD_CRITERIA
-
-#: Where the verdicts before the one seed derivation come from.
-BEFORE_SEEDS = "earlier run: commit 839d945, profile standard, seed 20180330"
 
 
 def seeds_entry(version: int, old_verdict: str) -> HistoryEntry:
@@ -61,7 +58,7 @@ def seeds_entry(version: int, old_verdict: str) -> HistoryEntry:
             "what it is for, so seeds of different claims and rows cannot collide; the bootstrap CIs move"
         ),
         old_verdict=old_verdict,
-        old_source=BEFORE_SEEDS,
+        old_source=_common.SEED_CHANGE_SOURCE,
     )
 
 
@@ -115,71 +112,20 @@ def effect(se: float, m: int) -> float:
 
 
 def new_figure(ncols: int = 1, width: float = 6.4, height: float = 4.4):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols if ncols > 1 else width, height), squeeze=False)
+    """:func:`validation._common.new_figure` with one row of ``ncols`` panels of ``width x height``: (fig, axes)."""
+    fig, axes = _common.new_figure(ncols, 1, size=(width, height))
     return fig, axes[0]
 
 
 # ----------------------------------------------------------------------------- linear stability
 
 
-def _roots_stable(mu: float, a: float, tau: int) -> bool:
-    """All roots of z^(tau+1) - (1+mu) z^tau + mu z^(tau-1) + a inside the unit circle."""
-    if tau == 0:
-        c = [1.0, -(1.0 + mu - a), mu]
-    else:
-        c = np.zeros(tau + 2)
-        c[0], c[1], c[2] = 1.0, -(1.0 + mu), mu
-        c[-1] += a
-    return bool(np.max(np.abs(np.roots(c))) < 1.0)
-
-
 @functools.lru_cache(maxsize=4096)
-def _local_max_stable_delay(mu: float, a: float, confirm: bool = False) -> int:
-    """Largest integer delay for which x_{k+1} = (1+mu) x_k - mu x_{k-1} - a x_{k-tau} is stable.
+def stable_delay(mu: float, eta: float) -> int:
+    """Largest constant delay keeping every mode of the reference spectrum linearly stable (-1: none).
 
-    The boundary is where a root crosses z = e^{i w}: |e^{iw}-1||e^{iw}-mu| = a fixes w,
-    and the phase (tau-1) w + arg(e^{iw}-1) + arg(e^{iw}-mu) = pi fixes the real delay;
-    the integer answer is then confirmed with the polynomial's roots.  -1 if even tau = 0
-    is unstable.
+    The library's ``max_stable_delay``; for these problems the binding mode is the radial one
+    (``a = 2 eta lambda_1``).
     """
-    from scipy.optimize import brentq
-
-    if not _roots_stable(mu, a, 0):
-        return -1
-
-    def mod(w):
-        z = complex(math.cos(w), math.sin(w))
-        return abs(z - 1) * abs(z - mu) - a
-
-    w = brentq(mod, 1e-15, math.pi) if mod(math.pi) > 0 else math.pi
-    z = complex(math.cos(w), math.sin(w))
-    ph = (math.pi - math.atan2((z - 1).imag, (z - 1).real) - math.atan2((z - mu).imag, (z - mu).real)) % (2 * math.pi)
-    tc = 1.0 + ph / w
-    t = max(0, int(math.ceil(tc)) - 1)
-    if confirm:  # the exact root test (O(tau^3); tests use it on small delays)
-        while t > 0 and not _roots_stable(mu, a, t):
-            t -= 1
-        while _roots_stable(mu, a, t + 1):
-            t += 1
-    return t
-
-
-@functools.lru_cache(maxsize=4096)
-def stable_delay(mu: float, eta: float, lambda1: float, spectrum=(4.0, 3.0, 2.0, 1.0)) -> int:
-    """Largest constant delay keeping every mode linearly stable (library ``max_stable_delay``).
-
-    For these problems the binding mode is the radial one (a = 2 eta lambda1);
-    :func:`_local_max_stable_delay` is an independent cross-check used by the tests.
-    """
-    from diffapprox import StreamingPCA
-    from diffapprox import max_stable_delay
-
-    if float(spectrum[0]) != float(lambda1):
-        raise ValueError("lambda1 must be the spectrum's largest eigenvalue")
-    r = max_stable_delay(StreamingPCA(spectrum=tuple(spectrum)), mu=float(mu), eta=float(eta))
+    r = max_stable_delay(StreamingPCA(spectrum=_common.SPECTRUM), mu=float(mu), eta=float(eta))
     return -1 if r.overall is None else int(r.overall)

@@ -20,9 +20,20 @@ import numpy as np
 
 from diffapprox import simulate_algorithm
 from diffapprox.limits import plan_weak_errors
-from diffapprox.stats import max_abs_ci, measurement
+from diffapprox.stats import detectable_effect, max_abs_ci, measurement
+from scipy import stats as _st
 
-__all__ = ["cv_order", "cv_values", "predicted_sd", "estimate_means", "synthetic_summary", "weak_error_row", "plan"]
+__all__ = [
+    "cv_order",
+    "cv_values",
+    "predicted_sd",
+    "estimate_means",
+    "synthetic_summary",
+    "weak_error_row",
+    "z_simultaneous",
+    "paths_for",
+    "fit_plan",
+]
 
 GH_NODES = 10
 CHUNK = 4096
@@ -101,6 +112,34 @@ def weak_error_row(name, summary, target, exact, level):
     return row, est
 
 
-def plan(etas, errors, sds, paths, z, rel):
-    """:func:`diffapprox.limits.plan_weak_errors` (kept here so both claims state the same rule)."""
-    return plan_weak_errors(etas, errors, sds, paths, z=z, rel=rel)
+def z_simultaneous(level: float, K: int) -> float:
+    """Normal quantile of a CI over the ``K`` steps k = 1..K at simultaneous level ``level`` (Bonferroni)."""
+    return float(_st.norm.ppf(1 - (1 - level) / (2 * K)))
+
+
+def paths_for(error: float, sd: float, K: int, z: float, budget: float, rel_size: float, rel_fit: float) -> int:
+    """Paths for relative half-width ``rel_size`` on ``error`` within ``budget`` path-steps; 0 if not even
+    ``rel_fit`` is affordable (the step size then runs at its claim's minimum and is left out of the fit)."""
+    n = [math.ceil((z * sd / (r * error)) ** 2) for r in (rel_size, rel_fit)]
+    return min(n[0], int(budget // K)) if n[1] * K <= budget else 0
+
+
+def fit_plan(xs, errors, sds, paths, zs, rel: float, level: float) -> dict:
+    """The planner of a log-log weak-error fit over ``xs``, fixed before the run.
+
+    Each x is planned by :func:`diffapprox.limits.plan_weak_errors` (resolvable: half-width at most ``rel``
+    of the error); over the resolvable ones, the exact slope and the slope row's stated effect: the box
+    CI's planned half-width plus the detectable effect of the slope's planned noise at ``level``.
+    """
+    plans = [plan_weak_errors([x], [e], [s], [n], z=z, rel=rel)[0] for x, e, s, n, z in zip(xs, errors, sds, paths, zs)]
+    inc = [p.resolvable for p in plans]
+    effect = slope = math.nan
+    lx = np.log([x for x, i in zip(xs, inc) if i])
+    if lx.size >= 2:
+        rel_hw = np.array([p.halfwidth / p.error for p in plans if p.resolvable])
+        rel_se = rel_hw / np.array([z for z, i in zip(zs, inc) if i])
+        a = (lx - lx.mean()) / ((lx - lx.mean()) ** 2).sum()
+        hw = float(np.abs(a) @ np.log1p(rel_hw / (1 - rel_hw)))
+        effect = hw + detectable_effect(float(np.sqrt((a * a) @ rel_se**2)), level=level)
+        slope = float(np.polyfit(lx, np.log([p.error for p in plans if p.resolvable]), 1)[0])
+    return {"plans": plans, "included": inc, "effect": effect, "exact_slope": slope}

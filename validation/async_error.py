@@ -29,9 +29,8 @@ from diffapprox import Claim, Findings, HistoryEntry, StreamingPCA, derive_seed,
 from diffapprox import stats
 
 from . import _tradeoff as tradeoff
-from ._common import claim_title, log_ticks
+from ._common import SPECTRUM, claim_title, log_ticks
 
-SPECTRUM = (4.0, 3.0, 2.0, 1.0)
 MU = 0.5
 ETAS = (2e-3, 1e-3, 5e-4, 2.5e-4, 1.25e-4)
 GAMMAS = (0.1, 0.4)
@@ -50,7 +49,7 @@ _PROFILES = {
 
 
 def _tau0() -> float:
-    return tradeoff.stable_delay(MU, ETAS[0], SPECTRUM[0]) / 4.0
+    return tradeoff.stable_delay(MU, ETAS[0]) / 4.0
 
 
 def _tau(eta: float, rule: str) -> int:

@@ -28,9 +28,8 @@ from diffapprox import Claim, Findings, HistoryEntry, StreamingPCA, simulate
 from diffapprox import stats
 
 from . import _tradeoff as tradeoff
-from ._common import claim_title, log_ticks
+from ._common import SPECTRUM, claim_title, log_ticks
 
-SPECTRUM = (4.0, 3.0, 2.0, 1.0)
 ETA0 = 1e-3
 PHI = 72.0  # Gaussian: 3 lambda1^2 + lambda1 (lambda2 + lambda3 + lambda4)
 EPS = ETA0 * PHI / (SPECTRUM[0] - SPECTRUM[1])

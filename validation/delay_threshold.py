@@ -35,16 +35,15 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, Findings, HistoryEntry, StreamingPCA, derive_seed, simulate
+from diffapprox import Claim, Findings, HistoryEntry, StreamingPCA, derive_seed, simulate, tau_threshold_ode
 from diffapprox import stats
 
 from . import _tradeoff as tradeoff
-from ._common import claim_title, log_ticks
+from ._common import SPECTRUM, claim_title, log_ticks, problem
 
 MUS = (0.5, 0.7, 0.8, 0.9)
 ETAS = (2.5e-4, 5e-4, 1e-3, 2e-3)
 ETA_REF = 5e-4
-SPECTRUM = (4.0, 3.0, 2.0, 1.0)
 FACTORS = tuple(2.0 ** (j / 4) for j in range(-16, 6))
 RELAX = 20  # run length in transverse relaxation times
 N_REC = 20  # records per run; the second half is averaged
@@ -69,7 +68,7 @@ _PROFILES = {
 
 
 def _taus(mu: float, eta: float) -> list[int]:
-    s = tradeoff.stable_delay(mu, eta, SPECTRUM[0])
+    s = tradeoff.stable_delay(mu, eta)
     return sorted({0} | {max(1, int(round(f * s))) for f in FACTORS})
 
 
@@ -88,7 +87,7 @@ def _pt(mu, eta) -> str:
 
 def sufficient(mu: float, eta: float) -> float:
     """Theorem 3.3's sufficient delay (1-mu)^2/(lambda1 eta^(1-gamma)) at gamma -> 0, constant 1."""
-    return (1 - mu) ** 2 / (SPECTRUM[0] * eta)
+    return tau_threshold_ode(problem("gaussian"), mu=mu, eta=eta, gamma=0.0)
 
 
 def _null_theta(mu: float, eta: float) -> float:
@@ -209,7 +208,7 @@ class DelayThreshold(Claim):
             "sufficient": {pt: sufficient(*pt) for pt in POINTS},
             "p": 2.0,
             "q": 0.5,
-            "stability": {pt: tradeoff.stable_delay(*pt, SPECTRUM[0]) for pt in POINTS},
+            "stability": {pt: tradeoff.stable_delay(*pt) for pt in POINTS},
         }
 
     def measure(self, profile, seed, results, prediction):
@@ -300,7 +299,7 @@ class DelayThreshold(Claim):
 
     def figures(self, profile, results, measurements, figdir: Path) -> list[str]:
         star = {pt: _row_of(measurements, f"tau_star/{_pt(*pt)}") for pt in POINTS}
-        stab = {pt: tradeoff.stable_delay(*pt, SPECTRUM[0]) for pt in POINTS}
+        stab = {pt: tradeoff.stable_delay(*pt) for pt in POINTS}
         by = {m.name: m for m in measurements}
         fig, axes = tradeoff.new_figure(ncols=2, width=6.0, height=4.8)
         for j, eta in enumerate(ETAS):
@@ -367,7 +366,7 @@ class DelayThreshold(Claim):
             "alternative": lambda mu, eta: (
                 (1 - REL_EFFECT) * sufficient(mu, eta) * ((1 - mu) / (1 - MUS[-1])) ** -(0.25 + eff_p)
             ),
-            "limit": lambda mu, eta: float(tradeoff.stable_delay(mu, eta, SPECTRUM[0])),
+            "limit": lambda mu, eta: float(tradeoff.stable_delay(mu, eta)),
         }[kind]
         n = _PROFILES[profile]["paths"]
         out = {}

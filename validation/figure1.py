@@ -34,12 +34,11 @@ from diffapprox import stats
 from diffapprox.stats import mean_ci
 
 from . import _tradeoff as tradeoff
-from ._common import claim_title
+from ._common import SPECTRUM, claim_title
 
 MUS = (0.7, 0.8, 0.85, 0.9, 0.95)
 PAPER_TAU = {0.7: 120, 0.8: 80, 0.85: 60, 0.9: 30, 0.95: 10}
 ETA = 5e-4
-SPECTRUM = (4.0, 3.0, 2.0, 1.0)
 K_MAIN = 20000
 BAND_FACTOR = 2.0
 LEVEL = 0.95
@@ -258,7 +257,7 @@ class Figure1(Claim):
     def figures(self, profile, results, measurements, figdir: Path) -> list[str]:
         budgets = _PROFILES[profile]["budgets"]
         shown = [K_MAIN, max(budgets)] if max(budgets) != K_MAIN else [min(budgets), K_MAIN]
-        stab = {mu: tradeoff.stable_delay(mu, ETA, SPECTRUM[0]) for mu in MUS}
+        stab = {mu: tradeoff.stable_delay(mu, ETA) for mu in MUS}
         taus = _taus(profile)
         fig, axes = tradeoff.new_figure(ncols=2, width=5.6, height=4.3)
         for ax, K in zip(axes, shown):
@@ -285,7 +284,7 @@ class Figure1(Claim):
     def findings(self, profile, results, measurements) -> Findings:
         by = {m.name: m for m in measurements}
         longk = max(_PROFILES[profile]["budgets"])
-        stab = {mu: tradeoff.stable_delay(mu, ETA, SPECTRUM[0]) for mu in MUS}
+        stab = {mu: tradeoff.stable_delay(mu, ETA) for mu in MUS}
         out = []
         for mu in MUS:
             vals = ", ".join(f"{c} {by[f'tau_star/{c}/mu={mu:g}'].estimate:g}" for c in tradeoff.CRITERIA)
@@ -321,7 +320,7 @@ class Figure1(Claim):
             if kind == "null":
                 return float(PAPER_TAU[mu])
             if kind == "limit":
-                return float(tradeoff.stable_delay(mu, ETA, SPECTRUM[0]))
+                return float(tradeoff.stable_delay(mu, ETA))
             lo, hi = _band(mu)
             return lo - 2 * step if mu in DOWN else hi + 2 * step
 

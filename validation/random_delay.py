@@ -27,10 +27,9 @@ from diffapprox import Claim, Findings, HistoryEntry, StreamingPCA, simulate
 from diffapprox import stats
 
 from . import _tradeoff as tradeoff
-from ._common import claim_title, log_ticks
+from ._common import SPECTRUM, claim_title, log_ticks
 
 MU, ETA, K, REC = 0.7, 5e-4, 20000, 500
-SPECTRUM = (4.0, 3.0, 2.0, 1.0)
 MEANS = (10, 40, 80, 120)
 M_OK = 0.09 / (4 * ETA)  # (4.1) with constant 1, gamma -> 0
 BAND = (0.8, 1.25)

@@ -23,11 +23,10 @@ import functools
 import math
 
 import numpy as np
-from scipy import stats as _st
 
 from diffapprox import Claim, Findings, HistoryEntry, li_tai_e_quadratic, sgd
 from diffapprox.limits import linear_recursion, sme
-from diffapprox.stats import box_slope, detectable_effect, measurement, row_level
+from diffapprox.stats import box_slope, measurement, row_level
 
 from . import _weak
 from ._common import claim_title, log_ticks, new_figure, num, save_figure
@@ -71,16 +70,17 @@ def _theory(gamma, phi_name, eta):
     return {"K": K, "exact": lr.expect(phi, K), "sme": S, "sd": sd}
 
 
+def _z(K: int) -> float:
+    return _weak.z_simultaneous(_eta_level(), K)
+
+
 def _paths(th, budget, min_paths):
     """Paths of a cell: enough for REL_SIZE on every order the budget can resolve (at least ``min_paths``)."""
     need = [min_paths]
     for o in ORDERS:
         d = np.abs(th["exact"] - th["sme"][o])
         k = int(np.argmax(d))
-        z = _st.norm.ppf(1 - (1 - _eta_level()) / (2 * th["K"]))
-        n = [math.ceil((z * th["sd"][k] / (r * d[k])) ** 2) for r in (REL_SIZE, REL_FIT)]
-        if n[1] * th["K"] <= budget:  # resolvable within the budget: aim at REL_SIZE as far as it allows
-            need.append(min(n[0], int(budget // th["K"])))
+        need.append(_weak.paths_for(d[k], th["sd"][k], th["K"], _z(th["K"]), budget, REL_SIZE, REL_FIT))
     return int(max(need))
 
 
@@ -110,20 +110,8 @@ def _fit_plan(cells, gamma, phi, order):
         errs.append(d[k])
         sds.append(th["sd"][k])
         paths.append(th["paths"])
-        zs.append(_st.norm.ppf(1 - (1 - _eta_level()) / (2 * th["K"])))
-    plans = [_weak.plan([e], [er], [s], [n], z, REL_FIT)[0] for e, er, s, n, z in zip(ETAS, errs, sds, paths, zs)]
-    inc = [p.resolvable for p in plans]
-    lx = np.log([e for e, i in zip(ETAS, inc) if i])
-    rel_hw = np.array([p.halfwidth / p.error for p in plans if p.resolvable])
-    rel_se = rel_hw / np.array([z for z, i in zip(zs, inc) if i])
-    effect = math.nan
-    exact = np.log([p.error for p in plans if p.resolvable])
-    slope = float(np.polyfit(lx, exact, 1)[0]) if lx.size >= 2 else math.nan
-    if lx.size >= 2:
-        a = (lx - lx.mean()) / ((lx - lx.mean()) ** 2).sum()
-        hw = float(np.abs(a) @ np.log1p(rel_hw / (1 - rel_hw)))
-        effect = hw + detectable_effect(float(np.sqrt((a * a) @ rel_se**2)), level=row_level(M_JUDGED))
-    return {"plans": plans, "included": inc, "effect": effect, "exact_slope": slope}
+        zs.append(_z(th["K"]))
+    return _weak.fit_plan(ETAS, errs, sds, paths, zs, REL_FIT, row_level(M_JUDGED))
 
 
 class SmeWeakOrder(Claim):

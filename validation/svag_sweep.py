@@ -23,12 +23,11 @@ import functools
 import math
 
 import numpy as np
-from scipy import stats as _st
 
 from diffapprox import Claim, Findings, StreamingPCA, async_msgd, li_tai_e_quadratic, pca_problem, sgd, svag
 from diffapprox import simulate_algorithm
 from diffapprox.limits import linear_recursion, sme
-from diffapprox.stats import box_slope, detectable_effect, max_abs_ci, measurement
+from diffapprox.stats import box_slope, max_abs_ci, measurement
 
 from . import _weak
 from ._common import claim_title, log_ticks, new_figure, save_figure
@@ -55,7 +54,7 @@ def _l_level() -> float:
 
 
 def _z(K: int) -> float:
-    return float(_st.norm.ppf(1 - (1 - _l_level()) / (2 * K)))
+    return _weak.z_simultaneous(_l_level(), K)
 
 
 def _theory(ell: int):
@@ -74,9 +73,7 @@ def _theory(ell: int):
 def _paths(th, cfg) -> int:
     k, K = th["k"], th["K"]
     e = abs(th["exact"][k] - th["sme"][k])
-    n = [math.ceil((_z(K) * th["sd"][k] / (r * e)) ** 2) for r in (REL_SIZE, REL_FIT)]
-    fit = min(n[0], int(cfg["budget"] // K)) if n[1] * K <= cfg["budget"] else 0
-    return int(max(cfg["min_paths"], fit))
+    return int(max(cfg["min_paths"], _weak.paths_for(e, th["sd"][k], K, _z(K), cfg["budget"], REL_SIZE, REL_FIT)))
 
 
 @functools.lru_cache(maxsize=None)
@@ -89,16 +86,9 @@ def _plan(profile):
         cells[ell] = th
     errs = [abs(c["exact"][c["k"]] - c["sme"][c["k"]]) for c in cells.values()]
     sds = [c["sd"][c["k"]] for c in cells.values()]
-    plans = [_weak.plan([ell], [e], [s], [c["paths"]], _z(c["K"]), REL_FIT)[0] for (ell, c), e, s in zip(cells.items(), errs, sds)]  # fmt: skip
-    inc = [p.resolvable for p in plans]
-    lx = np.log([ell for ell, i in zip(LS, inc) if i])
-    rel_hw = np.array([p.halfwidth / p.error for p in plans if p.resolvable])
-    a = (lx - lx.mean()) / ((lx - lx.mean()) ** 2).sum()
-    hw = float(np.abs(a) @ np.log1p(rel_hw / (1 - rel_hw)))
-    zs = np.array([_z(c["K"]) for c, i in zip(cells.values(), inc) if i])
-    effect = hw + detectable_effect(float(np.sqrt((a * a) @ (rel_hw / zs) ** 2)), level=LEVEL)
-    slope = float(np.polyfit(lx, np.log([p.error for p in plans if p.resolvable]), 1)[0])
-    return {"cells": cells, "plans": plans, "included": inc, "effect": effect, "exact_slope": slope}
+    paths = [c["paths"] for c in cells.values()]
+    zs = [_z(c["K"]) for c in cells.values()]
+    return {"cells": cells, **_weak.fit_plan(LS, errs, sds, paths, zs, REL_FIT, LEVEL)}
 
 
 def _pca_run(ell, paths, seed):
