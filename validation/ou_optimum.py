@@ -53,6 +53,7 @@ from ._common import (
     num,
     problem,
     save_figure,
+    family_level_history,
     seed_history,
     tag,
     tau_ode_at,
@@ -178,6 +179,7 @@ class OuOptimum(Claim):
             ),
             old_rows=("v3/",),
         ),
+        family_level_history(5, "INCONCLUSIVE", "130 PASS, 14 INCONCLUSIVE"),
     )
 
     def parameters(self, profile: str) -> dict:

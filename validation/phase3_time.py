@@ -43,6 +43,7 @@ from ._common import (
     num,
     problem,
     save_figure,
+    family_level_history,
     seed_history,
     tag,
     tau_sde_inside,
@@ -128,6 +129,7 @@ class Phase3Time(Claim):
             ),
             old_rows=("v2/",),
         ),
+        family_level_history(4, "PASS", "6 PASS"),
     )
 
     def parameters(self, profile: str) -> dict:

@@ -52,6 +52,7 @@ from ._common import (
     num,
     problem,
     save_figure,
+    family_level_history,
     seed_history,
     tag,
     tau_sde_inside,
@@ -171,6 +172,7 @@ class SaddleEscape(Claim):
             ),
             old_rows=("v2/",),
         ),
+        family_level_history(4, "INCONCLUSIVE", "54 PASS, 3 INCONCLUSIVE"),
     )
 
     def parameters(self, profile: str) -> dict:

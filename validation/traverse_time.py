@@ -42,6 +42,7 @@ from ._common import (
     num,
     problem,
     save_figure,
+    family_level_history,
     seed_history,
     tag,
     tau_ode_at,
@@ -127,6 +128,7 @@ class TraverseTime(Claim):
             reason="Prop. 3.8 states a probability at the fixed time T2, not a first-passage probability",
             old_rows=("v2/",),
         ),
+        family_level_history(4, "FAIL", "8 FAIL"),
     )
 
     def parameters(self, profile: str) -> dict:
