@@ -368,11 +368,19 @@ def mode_moments(mu: float, a: float, delay: str | int | DelayLaw = "const:0", n
         return _mode_moments(mu, a, law, noise)
 
 
+def _iid_pmf(law: DelayLaw) -> np.ndarray | None:
+    """:func:`delay_pmf` of the law as (L) sees it; ``None`` for ``workers:M``, M > 1 (not i.i.d.)."""
+    if law.code == DELAY_WORKERS:
+        # one worker always writes on the iterate it just read: no delay
+        return None if law.params.size > 1 else np.ones(1)
+    return delay_pmf(law)
+
+
 def _mode_moments(mu: float, a: float, law: DelayLaw, noise: float) -> ModeMoments:
-    if law.code == DELAY_WORKERS and law.params.size > 1:
+    pmf = _iid_pmf(law)
+    if pmf is None:
         return _workers_moments(mu, a, _worker_weights(law), noise)
-    # one worker always writes on the iterate it just read: no delay
-    return _iid_moments(mu, a, np.ones(1) if law.code == DELAY_WORKERS else delay_pmf(law), noise)
+    return _iid_moments(mu, a, pmf, noise)
 
 
 # ----------------------------------------------------------------------------- the closure
@@ -886,12 +894,11 @@ def linear_second_moment(
         raise DiffapproxError("h0", f"a finite vector of length {problem.d}", h0)
     lam = problem.eigenvalues
     out = np.full((steps // record_every + 1, problem.d), np.nan)
-    workers = law.code == DELAY_WORKERS and law.params.size > 1
-    pmf = np.ones(1) if law.code == DELAY_WORKERS else delay_pmf(law)
+    pmf = _iid_pmf(law)
     with _one_blas_thread():
         for i in range(1, problem.d):
             a, noise = eta * (lam[0] - lam[i]), eta * eta * problem.alpha[0, i] ** 2
-            if workers:
+            if pmf is None:
                 out[:, i] = _workers_transient(mu, a, _worker_weights(law), noise, h[i], steps, record_every)
             else:
                 out[:, i] = _iid_transient(mu, a, pmf, noise, h[i], steps, record_every)
