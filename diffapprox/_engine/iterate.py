@@ -15,11 +15,9 @@ import numpy as np
 
 from .._core.errors import DiffapproxError, check_int, check_range
 from .protocol import Algorithm, Problem
-from .simulate import _threads, delay_arrays, simulate
+from .simulate import _MAX_RECORD_BYTES, _threads, delay_arrays, simulate
 
 __all__ = ["Paths", "simulate_algorithm", "sample_noise"]
-
-_MAX_RECORD_BYTES = 4 << 30
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
