@@ -678,11 +678,23 @@ def finite_step_prediction(
     """
     problem, mu, eta, law = _check(problem, mu, eta, delay)
     with _one_blas_thread():
-        return _finite_step(problem, mu, eta, law)
+        return _finite_step(problem, mu, eta, law, _linear(problem, mu, eta, law))
 
 
-def _finite_step(problem: StreamingPCA, mu: float, eta: float, law: DelayLaw) -> FiniteStepPrediction:
-    lin = _linear(problem, mu, eta, law)
+def predictions(
+    problem: StreamingPCA, *, mu: float, eta: float, delay: str | int | DelayLaw = "const:0"
+) -> tuple[FiniteStepPrediction, FiniteStepPrediction]:
+    """:func:`linear_prediction` and :func:`finite_step_prediction`, the linear model solved once for both."""
+    problem, mu, eta, law = _check(problem, mu, eta, delay)
+    with _one_blas_thread():
+        lin = _linear(problem, mu, eta, law)
+        return lin, _finite_step(problem, mu, eta, law, lin)
+
+
+def _finite_step(
+    problem: StreamingPCA, mu: float, eta: float, law: DelayLaw, lin: FiniteStepPrediction
+) -> FiniteStepPrediction:
+    """The finite-step model from the linear model's prediction ``lin`` (its starting point)."""
     d = problem.d
     nan = dict(variance=_nan_d(d), gain=_nan_d(d), noise=_nan_d(d), kurtosis=_nan_d(d), norm2=math.nan)
     base = dict(model="finite_step", mu=lin.mu, eta=lin.eta, delay=lin.delay, ou=lin.ou)
@@ -770,8 +782,7 @@ def stationary_error(problem: StreamingPCA, *, mu: float, eta: float, delay="con
     the ratio exact under the closure).  JSON-ready: ``ou``, ``linear``, ``finite_step`` (None when
     unavailable) and ``note``.
     """
-    fin = finite_step_prediction(problem, mu=mu, eta=eta, delay=delay)
-    lin = linear_prediction(problem, mu=mu, eta=eta, delay=delay)
+    lin, fin = predictions(problem, mu=mu, eta=eta, delay=delay)
 
     def err(p, n2):
         v = eta * float(np.sum(p[1:])) / n2
