@@ -15,10 +15,9 @@ import numpy as np
 
 from .._core.errors import DiffapproxError, check_int, check_range
 from .protocol import Algorithm, Problem
+from .simulate import _MAX_RECORD_BYTES, _threads, delay_arrays, simulate
 
 __all__ = ["Paths", "simulate_algorithm", "sample_noise"]
-
-_MAX_RECORD_BYTES = 4 << 30
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,8 +91,6 @@ def _passage(passage: Any, d: int) -> tuple[int, float, float, list | None]:
 
 def _pca(problem: Problem, alg: Algorithm, steps, paths, x0, record_every, seed, path_offset, threads, bound):
     """Async-MSGD on streaming PCA through :func:`~diffapprox.simulate` (the streaming-PCA kernel)."""
-    from .simulate import simulate
-
     if steps % record_every:
         raise DiffapproxError("steps", f"a multiple of record_every={record_every}", steps)
     tr = simulate(
@@ -112,8 +109,7 @@ def _generic(problem, alg, steps, paths, x0, record_every, seed, path_offset, th
     if n_rec * paths * problem.dim * 8 > _MAX_RECORD_BYTES:
         raise DiffapproxError("record", f"False for records over {_MAX_RECORD_BYTES >> 30} GiB", n_rec * paths)
     law = alg.delay
-    dpar = np.ascontiguousarray(law.params, dtype=np.float64) if len(law.params) else np.zeros(1)
-    dtrace = np.ascontiguousarray(law.trace, dtype=np.int64) if law.trace is not None else np.zeros(1, np.int64)
+    dpar, dtrace = delay_arrays(law)
     rec = np.empty((paths, n_rec, problem.dim))
     div = np.full(paths, -1, dtype=np.int64)
     pas = np.full(paths, -1, dtype=np.int64)
@@ -121,12 +117,13 @@ def _generic(problem, alg, steps, paths, x0, record_every, seed, path_offset, th
     args = (problem.grad, problem.noise, problem.par.copy(), problem.noise_dim, x0, alg.step, alg.mu, c1, c2, steps * L)
     args += (record_every, np.uint64(seed), path_offset, int(law.code), dpar, dtrace, int(law.cap))
     args += (np.zeros((0, 0), np.int64), bound * bound, psg[0], psg[1], psg[2], bool(stop), rec, div, pas)
+    nthreads = _threads(threads)
     import numba
 
     old = numba.get_num_threads()
     try:
-        if threads is not None:
-            numba.set_num_threads(check_int("threads", threads, 1, int(numba.config.NUMBA_NUM_THREADS)))
+        if nthreads is not None:
+            numba.set_num_threads(nthreads)
         t0 = time.perf_counter()
         _g.run_paths(*args)
         run_s = time.perf_counter() - t0

@@ -402,7 +402,7 @@ def _steps4(
                 buf[_U(o + 3)] *= sl3
             row = 0
         n = min(nrows - row, rec_every - rc, steps - k)
-        if dcode != 0:
+        if dcode != DELAY_CONST:
             for i in range(n):
                 kk = k + i
                 if dcode == DELAY_GIVEN:
@@ -592,7 +592,7 @@ def _run_path(
     if d == 4 and batch == 1:
         # Y = sqrt(lambda) Z: buf is scaled after each refill, given samples here (a copy)
         yf = (z * sl).reshape(z.shape[0] * 4) if dcode == DELAY_GIVEN else buf
-        tbuf = np.empty(z.shape[0] if dcode != 0 else 0, dtype=np.int64)
+        tbuf = np.empty(z.shape[0] if dcode != DELAY_CONST else 0, dtype=np.int64)
         return _steps4(
             p,
             steps,

@@ -22,10 +22,6 @@ from .._core.errors import DiffapproxError, check_range
 from .laws import DATA_CUBE, DATA_GAUSSIAN, DATA_RADEMACHER, DATA_SPHERE
 from .problem import StreamingPCA
 from .protocol import (
-    DRIFT_SIGNATURE,
-    GRAD_SIGNATURE,
-    HESSIAN_SIGNATURE,
-    NOISE_SIGNATURE,
     LinearModel,
     Problem,
     TestFunction,
@@ -40,10 +36,13 @@ __all__ = ["linear_problem", "li_tai_e_quadratic", "double_well", "pca_problem",
 
 LAW_CODES = {"gaussian": 0, "rademacher": 1}
 
+# The numba functions below are compiled to the protocol's signatures when a Problem is built
+# (:class:`~diffapprox._engine.protocol.Problem` compiles them), not when this module is imported.
+
 
 # ----------------------------------------------------------------------------- linear: g = H (x - c) + S xi
 # par = [d, m, law, H (d*d, row-major), c (d), S (d*m, row-major)]
-@njit(GRAD_SIGNATURE, cache=True)
+@njit(cache=True)
 def _linear_grad(x, xi, par, out):
     d = np.int64(par[0])
     m = np.int64(par[1])
@@ -59,7 +58,7 @@ def _linear_grad(x, xi, par, out):
         out[i] = a
 
 
-@njit(NOISE_SIGNATURE, cache=True)
+@njit(cache=True)
 def _linear_noise(state, par, xi):
     if par[2] == 0.0:
         for j in range(xi.shape[0]):
@@ -69,7 +68,7 @@ def _linear_noise(state, par, xi):
             xi[j] = stream_sign(state)
 
 
-@njit(DRIFT_SIGNATURE, cache=True)
+@njit(cache=True)
 def _linear_mean_grad(x, par, out):
     d = np.int64(par[0])
     c0 = 3 + d * d
@@ -80,7 +79,7 @@ def _linear_mean_grad(x, par, out):
         out[i] = a
 
 
-@njit(HESSIAN_SIGNATURE, cache=True)
+@njit(cache=True)
 def _linear_hessian(x, par, out):
     d = np.int64(par[0])
     for i in range(d):
@@ -150,22 +149,22 @@ def li_tai_e_quadratic(d: int = 3, gamma: str = "gaussian") -> Problem:
 DOUBLE_WELL_REFERENCE = "U(x) = (x^2 - 1)^2 / 4, Kramers (1940); barrier Delta U = 1/4, U''(+-1) = 2, U''(0) = -1"
 
 
-@njit(GRAD_SIGNATURE, cache=True)
+@njit(cache=True)
 def _dw_grad(x, xi, par, out):
     out[0] = x[0] * (x[0] * x[0] - 1.0) + par[0] * xi[0]
 
 
-@njit(NOISE_SIGNATURE, cache=True)
+@njit(cache=True)
 def _dw_noise(state, par, xi):
     xi[0] = stream_normal(state)
 
 
-@njit(DRIFT_SIGNATURE, cache=True)
+@njit(cache=True)
 def _dw_mean_grad(x, par, out):
     out[0] = x[0] * (x[0] * x[0] - 1.0)
 
 
-@njit(HESSIAN_SIGNATURE, cache=True)
+@njit(cache=True)
 def _dw_hessian(x, par, out):
     out[0, 0] = 3.0 * x[0] * x[0] - 1.0
 
@@ -190,7 +189,7 @@ def double_well(sigma: float) -> Problem:
 
 # ----------------------------------------------------------------------------- streaming PCA
 # par = [law code, sqrt(lambda_1), ..., sqrt(lambda_d)]; xi = Y (d,), the sample in the eigenbasis
-@njit(GRAD_SIGNATURE, cache=True)
+@njit(cache=True)
 def _pca_grad(w, y, par, out):
     # descent direction of (2.1): h_{k+1} = h_k + mu (h_k - h_{k-1}) + eta (s Y - s^2 w), s = Y.w
     s = 0.0
@@ -201,7 +200,7 @@ def _pca_grad(w, y, par, out):
         out[j] = ss * w[j] - s * y[j]
 
 
-@njit(NOISE_SIGNATURE, cache=True)
+@njit(cache=True)
 def _pca_noise(state, par, y):
     d = y.shape[0]
     code = np.int64(par[0])

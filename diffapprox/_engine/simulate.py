@@ -189,6 +189,13 @@ def _threads(threads: int | None) -> int | None:
     return check_int("threads", threads, 1, int(numba.config.NUMBA_NUM_THREADS))
 
 
+def delay_arrays(law: DelayLaw) -> tuple[np.ndarray, np.ndarray]:
+    """The kernels' ``dpar`` (float64) and ``dtrace`` (int64) of a delay law, never empty."""
+    dpar = np.ascontiguousarray(law.params, dtype=np.float64) if len(law.params) else np.zeros(1)
+    dtrace = np.ascontiguousarray(law.trace, dtype=np.int64) if law.trace is not None else np.zeros(1, np.int64)
+    return dpar, dtrace
+
+
 # ----------------------------------------------------------------------------- simulate
 
 
@@ -296,10 +303,7 @@ def simulate(
         )
 
     sl = np.sqrt(problem.eigenvalues).astype(np.float64)
-    dtrace = np.ascontiguousarray(law.trace, dtype=np.int64) if law.trace is not None else np.zeros(1, dtype=np.int64)
-    dpar = np.ascontiguousarray(law.params, dtype=np.float64)
-    if dpar.size == 0:
-        dpar = np.zeros(1)
+    dpar, dtrace = delay_arrays(law)
     rec_err = np.empty((paths, n_rec))
     rec_n2 = np.empty((paths, n_rec))
     rec_h = np.empty((paths, n_rec, d if record_h else 0))

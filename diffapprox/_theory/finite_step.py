@@ -368,11 +368,19 @@ def mode_moments(mu: float, a: float, delay: str | int | DelayLaw = "const:0", n
         return _mode_moments(mu, a, law, noise)
 
 
+def _iid_pmf(law: DelayLaw) -> np.ndarray | None:
+    """:func:`delay_pmf` of the law as (L) sees it; ``None`` for ``workers:M``, M > 1 (not i.i.d.)."""
+    if law.code == DELAY_WORKERS:
+        # one worker always writes on the iterate it just read: no delay
+        return None if law.params.size > 1 else np.ones(1)
+    return delay_pmf(law)
+
+
 def _mode_moments(mu: float, a: float, law: DelayLaw, noise: float) -> ModeMoments:
-    if law.code == DELAY_WORKERS and law.params.size > 1:
+    pmf = _iid_pmf(law)
+    if pmf is None:
         return _workers_moments(mu, a, _worker_weights(law), noise)
-    # one worker always writes on the iterate it just read: no delay
-    return _iid_moments(mu, a, np.ones(1) if law.code == DELAY_WORKERS else delay_pmf(law), noise)
+    return _iid_moments(mu, a, pmf, noise)
 
 
 # ----------------------------------------------------------------------------- the closure
@@ -670,11 +678,23 @@ def finite_step_prediction(
     """
     problem, mu, eta, law = _check(problem, mu, eta, delay)
     with _one_blas_thread():
-        return _finite_step(problem, mu, eta, law)
+        return _finite_step(problem, mu, eta, law, _linear(problem, mu, eta, law))
 
 
-def _finite_step(problem: StreamingPCA, mu: float, eta: float, law: DelayLaw) -> FiniteStepPrediction:
-    lin = _linear(problem, mu, eta, law)
+def predictions(
+    problem: StreamingPCA, *, mu: float, eta: float, delay: str | int | DelayLaw = "const:0"
+) -> tuple[FiniteStepPrediction, FiniteStepPrediction]:
+    """:func:`linear_prediction` and :func:`finite_step_prediction`, the linear model solved once for both."""
+    problem, mu, eta, law = _check(problem, mu, eta, delay)
+    with _one_blas_thread():
+        lin = _linear(problem, mu, eta, law)
+        return lin, _finite_step(problem, mu, eta, law, lin)
+
+
+def _finite_step(
+    problem: StreamingPCA, mu: float, eta: float, law: DelayLaw, lin: FiniteStepPrediction
+) -> FiniteStepPrediction:
+    """The finite-step model from the linear model's prediction ``lin`` (its starting point)."""
     d = problem.d
     nan = dict(variance=_nan_d(d), gain=_nan_d(d), noise=_nan_d(d), kurtosis=_nan_d(d), norm2=math.nan)
     base = dict(model="finite_step", mu=lin.mu, eta=lin.eta, delay=lin.delay, ou=lin.ou)
@@ -762,8 +782,7 @@ def stationary_error(problem: StreamingPCA, *, mu: float, eta: float, delay="con
     the ratio exact under the closure).  JSON-ready: ``ou``, ``linear``, ``finite_step`` (None when
     unavailable) and ``note``.
     """
-    fin = finite_step_prediction(problem, mu=mu, eta=eta, delay=delay)
-    lin = linear_prediction(problem, mu=mu, eta=eta, delay=delay)
+    lin, fin = predictions(problem, mu=mu, eta=eta, delay=delay)
 
     def err(p, n2):
         v = eta * float(np.sum(p[1:])) / n2
@@ -886,12 +905,11 @@ def linear_second_moment(
         raise DiffapproxError("h0", f"a finite vector of length {problem.d}", h0)
     lam = problem.eigenvalues
     out = np.full((steps // record_every + 1, problem.d), np.nan)
-    workers = law.code == DELAY_WORKERS and law.params.size > 1
-    pmf = np.ones(1) if law.code == DELAY_WORKERS else delay_pmf(law)
+    pmf = _iid_pmf(law)
     with _one_blas_thread():
         for i in range(1, problem.d):
             a, noise = eta * (lam[0] - lam[i]), eta * eta * problem.alpha[0, i] ** 2
-            if workers:
+            if pmf is None:
                 out[:, i] = _workers_transient(mu, a, _worker_weights(law), noise, h[i], steps, record_every)
             else:
                 out[:, i] = _iid_transient(mu, a, pmf, noise, h[i], steps, record_every)

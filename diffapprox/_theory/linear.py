@@ -24,6 +24,7 @@ import numpy as np
 import scipy.linalg
 
 from .._core.errors import DiffapproxError
+from .._engine.laws import DELAY_CONST
 from .._engine.protocol import Algorithm, LinearModel, Problem, TestFunction
 
 __all__ = ["LinearRecursion", "linear_recursion", "discrete_lyapunov"]
@@ -137,7 +138,7 @@ def linear_recursion(problem: Problem, algorithm: Algorithm, x0) -> LinearRecurs
     """
     if not isinstance(problem, Problem) or problem.linear is None:
         raise DiffapproxError("problem", "a problem with a linear gradient (LinearModel)", getattr(problem, "name", ""))
-    if algorithm.delay.code != 0:
+    if algorithm.delay.code != DELAY_CONST:
         raise DiffapproxError(
             "delay", "a constant delay (a random one is not a linear recursion)", algorithm.delay.spec
         )

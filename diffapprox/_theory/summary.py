@@ -29,7 +29,7 @@ from .paper import (
     tau_threshold_sde,
     why_undefined,
 )
-from .finite_step import finite_step_prediction, linear_prediction
+from .finite_step import predictions
 from .sde import stationary_variance
 from .stability import max_stable_delay
 
@@ -78,8 +78,7 @@ def theory_summary(
     )
     gamma = check_range("gamma", gamma, 0.0, 1.0, lo_open=True)
     tau = check_int("tau", tau, 0)
-    lin = linear_prediction(problem, mu=mu, eta=eta, delay=delay)
-    fin = finite_step_prediction(problem, mu=mu, eta=eta, delay=delay)
+    lin, fin = predictions(problem, mu=mu, eta=eta, delay=delay)
     h0 = np.ones(problem.d) if h0 is None else h0
     notes: dict[str, str] = {}
 
