@@ -12,7 +12,7 @@ The public API is this one page; the implementation lives in private subpackages
 * ``report``       ``results.json`` -> HTML and PDF (public module);
 * ``cli``          the ``diffapprox`` command.
 
-The claims themselves live in the top-level ``validation`` package and use only the names below.
+The claims themselves live in the ``diffapprox_claims`` package (source folder ``validation/``) and use only the names below.
 """
 
 from ._version import __version__ as __version__

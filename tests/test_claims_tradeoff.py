@@ -14,7 +14,7 @@ from scipy.optimize import brentq
 from diffapprox import Verdict, get_claim, stats
 from diffapprox._run.calibrate import run_controls
 
-from validation import _tradeoff as tradeoff
+from diffapprox_claims.paper import _tradeoff as tradeoff
 
 SEED = 20240605
 CONTROL_SEED = 20261129

@@ -22,7 +22,7 @@ from scipy.stats import binom
 
 from diffapprox import Verdict, get_claim, stats
 from diffapprox._run.calibrate import run_controls
-from validation._common import FAMILY_ALPHA
+from diffapprox_claims._common import FAMILY_ALPHA
 
 #: Master seed of the control replicates (each replicate derives its own generator from it).
 CONTROL_SEED = 20261129

@@ -17,7 +17,7 @@ import pytest
 from _requires import require_module
 from scipy import stats as sst
 
-import validation.dnn_tradeoff as dt
+import diffapprox_claims.paper.dnn_tradeoff as dt
 from diffapprox import DiffapproxError, Verdict, get_claim, stats
 from diffapprox._experiments import dnn as _dnn
 
@@ -44,7 +44,7 @@ def _synthetic_results(optimum_of_m, n_seeds: int, seed: int = SEED, noise: floa
 
 def test_core_and_claim_import_without_torch():
     code = (
-        "import sys, diffapprox, validation; from diffapprox._experiments import dnn; "
+        "import sys, diffapprox, diffapprox_claims; from diffapprox._experiments import dnn; "
         "c = diffapprox.get_claim('dnn-tradeoff'); c.cells('standard', 0); c.parameters('paper'); "
         "assert 'torch' not in sys.modules and 'sklearn' not in sys.modules"
     )

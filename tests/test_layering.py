@@ -5,7 +5,7 @@ the module it loads (``from . import x`` is the submodule ``x`` when there is on
 lowest first::
 
     _core, _version  <-  _engine  <-  _theory, limits  <-  stats  <-  _run  <-  _experiments
-        <-  validation (the claims)  <-  report  <-  cli
+        <-  diffapprox_claims (the claims, folder validation/)  <-  report  <-  cli
 
 The public namespace ``diffapprox/__init__.py`` re-exports from every layer below the command
 line, so no module of the package may import it (claims may: that is what it is for), and claims
@@ -21,6 +21,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: The source folder validation/ installs as the package diffapprox_claims (pyproject.toml's package-dir).
+CLAIMS = "diffapprox_claims"
+
 #: Layer rank by module prefix (longest prefix wins); a module may import only ranks <= its own.
 LAYERS = {
     "diffapprox._core": 0,
@@ -31,7 +34,7 @@ LAYERS = {
     "diffapprox.stats": 3,
     "diffapprox._run": 4,
     "diffapprox._experiments": 5,
-    "validation": 6,
+    CLAIMS: 6,
     "diffapprox.report": 7,
     "diffapprox.cli": 8,
 }
@@ -42,6 +45,8 @@ PUBLIC = {"diffapprox", "diffapprox.stats", "diffapprox.limits"}
 
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[0] == "validation":
+        parts[0] = CLAIMS
     if parts[-1] == "__init__":
         parts = parts[:-1]
     return ".".join(parts)
@@ -108,7 +113,7 @@ def test_layers_only_import_downward():
             continue
         for t in targets:
             if t == FACADE:
-                if not mod.startswith("validation"):
+                if not mod.startswith(CLAIMS):
                     bad.append(f"{mod} imports the public namespace {FACADE} (import the defining module)")
                 continue
             if rank(t) > rank(mod):
@@ -117,9 +122,7 @@ def test_layers_only_import_downward():
 
 
 def test_the_public_namespace_does_not_import_claims_or_the_command_line():
-    bad = [
-        t for t in GRAPH[FACADE] if rank(t) is not None and rank(t) in (LAYERS["validation"], LAYERS["diffapprox.cli"])
-    ]
+    bad = [t for t in GRAPH[FACADE] if rank(t) is not None and rank(t) in (LAYERS[CLAIMS], LAYERS["diffapprox.cli"])]
     assert not bad
 
 
@@ -127,9 +130,9 @@ def test_claims_use_public_names_only():
     bad = [
         f"{m} imports {t}"
         for m, ts in GRAPH.items()
-        if m.startswith("validation")
+        if m.startswith(CLAIMS)
         for t in ts
-        if t.startswith("diffapprox") and t not in PUBLIC
+        if t.startswith("diffapprox") and not t.startswith(CLAIMS) and t not in PUBLIC
     ]
     assert not bad, "claims importing private modules:\n" + "\n".join(sorted(bad))
 
@@ -188,3 +191,16 @@ def test_the_checker_sees_cycles_and_upward_imports():
 def test_subpackages_say_what_they_hold(mod):
     """Each top-level module or subpackage opens with a docstring (the tree is the architecture)."""
     assert ast.get_docstring(ast.parse(MODULES[mod].read_text(encoding="utf-8")))
+
+
+def test_the_claims_install_under_their_own_name(tmp_path):
+    """The folder validation/ installs as diffapprox_claims; no top-level module "validation" is installed."""
+    import subprocess
+    import sys
+
+    code = (
+        "import importlib.util, diffapprox_claims.paper, diffapprox_claims.literature, diffapprox_claims.toolkit; "
+        "print(importlib.util.find_spec('validation') is None)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"

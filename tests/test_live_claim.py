@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats as sst
 
-import validation.live_staleness as ls
+import diffapprox_claims.toolkit.live_staleness as ls
 from diffapprox import Verdict, combine_verdicts, get_claim
 from diffapprox._run.calibrate import run_controls
 

@@ -112,5 +112,5 @@ def test_a_perturbed_baseline_exits_1_and_says_what_moved(tmp_path, capsys, base
 def test_the_baseline_covers_every_claim(baseline):
     from diffapprox._run.claims import all_claims
 
-    real = [cid for cid, c in all_claims().items() if type(c).__module__.startswith("validation.")]
+    real = [cid for cid, c in all_claims().items() if type(c).__module__.startswith("diffapprox_claims.")]
     assert sorted(real) == sorted(c["id"] for c in baseline["claims"])

@@ -14,7 +14,7 @@ from scipy import stats as sst
 from scipy.special import ndtr
 
 from diffapprox import Verdict, stats
-from validation import _controls as ctl
+from diffapprox_claims.paper import _controls as ctl
 
 WEIGHTS_SEED = 11
 REPLICATE_SEED = 12

@@ -11,7 +11,7 @@ from scipy.special import ndtr
 from diffapprox import Verdict, combine_verdicts, get_claim
 from diffapprox import stats as S
 from diffapprox._run.runner import run_claims
-from validation import verdict_calibration as VC
+from diffapprox_claims.toolkit import verdict_calibration as VC
 
 SAMPLER_SEED = 0  # exact-sampler checks
 RUN_SEED = 20180330  # the quick run

@@ -253,8 +253,8 @@ def source_modules(claim: Claim) -> dict[str, Path]:
     """The modules a claim's calibration covers: its own module and the helpers it imports, by name.
 
     Starting from the module defining the claim's class, every module of the same top-level
-    package (e.g. ``validation``) imported by it is added, recursively (``validation._common``
-    imported by ``validation._lemmas`` imported by ``validation.norm_bound``).  The diffapprox
+    package (e.g. ``diffapprox_claims``) imported by it is added, recursively (``diffapprox_claims._common``
+    imported by ``diffapprox_claims.paper._lemmas`` imported by ``diffapprox_claims.paper.norm_bound``).  The diffapprox
     library itself (statistics, engine, limits) is not covered: a change there is a change of
     every claim and calls for a new calibration run of all of them.
     """

@@ -23,7 +23,7 @@ A claim turns one statement of the paper into work that can be run and judged:
   calibrate``).  A claim without controls says why in :attr:`Claim.uncalibrated`.
 
 Claims are found through the entry-point group ``diffapprox.claims``: this
-package's own (``validation/``, one module per claim) and any installed package's.
+package's own (the folder ``validation/``, installed as ``diffapprox_claims``, one module per claim) and any installed package's.
 :func:`register` adds one at run time.  Profiles, grids, tolerances and path counts are fixed in the
 claim's code before anything is measured, and are printed in the result.
 """
@@ -127,7 +127,7 @@ class ClaimOutput:
 
 
 class Claim:
-    """Base class of every claim (subclass it in ``validation/``; register it as an entry point).
+    """Base class of every claim (subclass it in a claims package such as ``diffapprox_claims``; register it as an entry point).
 
     A claim states, as class attributes, what it checks (``id``, ``paper_ref``, ``statement``) and
     how its rule evolved (``history``); it lists cells, runs one cell, and judges the summaries in

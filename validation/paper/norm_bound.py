@@ -29,7 +29,7 @@ from diffapprox import stats
 
 from . import _lemmas as lm
 from . import _tradeoff as tradeoff
-from ._common import claim_title, log_ticks
+from .._common import claim_title, log_ticks
 
 #: Planning coefficient of variation of E across paths (the largest seen per cell in the earlier
 #: standard run, Gaussian data, commit 839d945): it sets the planned SE and so the stated effect.

@@ -39,7 +39,7 @@ from diffapprox import Claim, Findings, HistoryEntry, StreamingPCA, derive_seed,
 from diffapprox import stats
 
 from . import _tradeoff as tradeoff
-from ._common import SPECTRUM, claim_title, log_ticks, problem
+from .._common import SPECTRUM, claim_title, log_ticks, problem
 
 MUS = (0.5, 0.7, 0.8, 0.9)
 ETAS = (2.5e-4, 5e-4, 1e-3, 2e-3)

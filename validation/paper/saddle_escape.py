@@ -43,7 +43,7 @@ from diffapprox import Claim, Findings, HistoryEntry, simulate, stats
 from diffapprox.limits import escape_time, ou_saddle
 
 from . import _controls as ctl
-from ._common import (
+from .._common import (
     FAMILY_ALPHA,
     BOUNDED_LAW,
     SPECTRUM_SOURCE,

@@ -43,7 +43,7 @@ import numpy as np
 
 from diffapprox import Claim, Findings, HistoryEntry, Measurement, Verdict, derive_seed, stats
 
-from . import _common as cm
+from .. import _common as cm
 
 SPECTRUM = cm.SPECTRUM
 #: Step size, fixed from theory before measuring: the exact linear-stability limit of the

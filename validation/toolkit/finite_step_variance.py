@@ -43,7 +43,7 @@ import numpy as np
 from diffapprox import Claim, Findings, finite_step_prediction, linear_prediction, simulate, stats
 from diffapprox.limits import ou_optimum
 
-from ._common import claim_title, new_figure, num, problem, save_figure, tag
+from .._common import claim_title, new_figure, num, problem, save_figure, tag
 
 BAND = 0.05
 BURN = 10.0  # relaxation times (1-mu)/(lambda1-lambda2)

@@ -33,7 +33,7 @@ from diffapprox import T3, Claim, Findings, HistoryEntry, simulate, stats
 from diffapprox.limits import ou_optimum
 
 from . import _controls as ctl
-from ._common import (
+from .._common import (
     FAMILY_ALPHA,
     BOUNDED_LAW,
     LAWS,

@@ -27,7 +27,7 @@ from diffapprox import Claim, StreamingPCA, derive_seed, path_diagnostics
 from diffapprox import stats
 
 from . import _tradeoff as tradeoff
-from ._common import SPECTRUM
+from .._common import SPECTRUM
 
 MUS = (0.5, 0.7, 0.9)
 ETAS = (2.5e-4, 5e-4, 1e-3, 2e-3)

@@ -30,7 +30,7 @@ from diffapprox import stats
 
 from . import _lemmas as lm
 from . import _tradeoff as tradeoff
-from ._common import claim_title, log_ticks
+from .._common import claim_title, log_ticks
 
 L1 = lm.SPECTRUM[0]
 _E = np.array(lm.ETAS)

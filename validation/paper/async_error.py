@@ -29,7 +29,7 @@ from diffapprox import Claim, Findings, HistoryEntry, StreamingPCA, derive_seed,
 from diffapprox import stats
 
 from . import _tradeoff as tradeoff
-from ._common import SPECTRUM, claim_title, log_ticks
+from .._common import SPECTRUM, claim_title, log_ticks
 
 MU = 0.5
 ETAS = (2e-3, 1e-3, 5e-4, 2.5e-4, 1.25e-4)

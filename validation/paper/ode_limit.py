@@ -38,7 +38,7 @@ import numpy as np
 from diffapprox import Claim, Findings, HistoryEntry, derive_seed, lemma31_norm_bound, simulate, stats
 from diffapprox.limits import ode_closed_form
 
-from ._common import (
+from .._common import (
     FAMILY_ALPHA,
     BOUNDED_LAW,
     SPECTRUM_SOURCE,

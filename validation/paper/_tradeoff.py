@@ -25,8 +25,8 @@ import math
 import numpy as np
 from diffapprox import HistoryEntry, StreamingPCA, max_stable_delay, stats
 
-from . import _common
-from ._common import save_figure  # noqa: F401 - re-exported: the trade-off claims call tradeoff.save_figure
+from .. import _common
+from .._common import save_figure  # noqa: F401 - re-exported: the trade-off claims call tradeoff.save_figure
 
 __all__ = [
     "CRITERIA",

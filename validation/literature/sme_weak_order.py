@@ -29,7 +29,7 @@ from diffapprox.limits import linear_recursion, sme
 from diffapprox.stats import box_slope, measurement, row_level
 
 from . import _weak
-from ._common import claim_title, log_ticks, new_figure, num, save_figure
+from .._common import claim_title, log_ticks, new_figure, num, save_figure
 
 D = 3
 X0 = (5.0, 5.0, 5.0)

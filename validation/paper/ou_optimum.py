@@ -43,7 +43,7 @@ from diffapprox import Claim, Findings, HistoryEntry, combine_verdicts, finite_s
 from diffapprox.limits import ou_optimum
 
 from . import _controls as ctl
-from ._common import (
+from .._common import (
     FAMILY_ALPHA,
     LAWS,
     SPECTRUM_SOURCE,

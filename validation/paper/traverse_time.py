@@ -33,7 +33,7 @@ from diffapprox import T2, Claim, Findings, HistoryEntry, simulate, stats
 from diffapprox.limits import ode_closed_form
 
 from . import _controls as ctl
-from ._common import (
+from .._common import (
     FAMILY_ALPHA,
     LAWS,
     SPECTRUM_SOURCE,

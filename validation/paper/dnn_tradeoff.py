@@ -41,7 +41,7 @@ import numpy as np
 
 from diffapprox import Cell, Claim, DiffapproxError, Findings, HistoryEntry, Measurement, Verdict, derive_seed, stats
 
-from ._common import save_figure
+from .._common import save_figure
 
 MOMENTA = (0.1, 0.3, 0.5, 0.7, 0.9)
 WORKERS = (1, 2, 4, 8)

@@ -30,7 +30,7 @@ from diffapprox.limits import linear_recursion, sme
 from diffapprox.stats import box_slope, max_abs_ci, measurement
 
 from . import _weak
-from ._common import claim_title, log_ticks, new_figure, save_figure
+from .._common import claim_title, log_ticks, new_figure, save_figure
 
 X0 = (5.0, 5.0, 5.0)
 T = 2.0

@@ -27,7 +27,7 @@ from diffapprox import Claim, Findings, HistoryEntry, StreamingPCA, simulate
 from diffapprox import stats
 
 from . import _tradeoff as tradeoff
-from ._common import SPECTRUM, claim_title, log_ticks
+from .._common import SPECTRUM, claim_title, log_ticks
 
 MU, ETA, K, REC = 0.7, 5e-4, 20000, 500
 MEANS = (10, 40, 80, 120)

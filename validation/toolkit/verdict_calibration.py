@@ -60,7 +60,7 @@ from scipy.special import ndtr, ndtri
 from diffapprox import Cell, Claim, Findings, HistoryEntry, Measurement, Verdict
 from diffapprox import stats as S
 
-from ._common import save_figure
+from .._common import save_figure
 
 LEVEL = 0.95
 SIZES = (256, 1024, 2048, 4096)

@@ -28,7 +28,7 @@ from diffapprox import Claim, Findings, double_well, sgd, simulate_algorithm
 from diffapprox.limits import kramers_time, mfpt_quadrature, sme, sme_paths
 from diffapprox.stats import detectable_effect, measurement, row_level
 
-from ._common import claim_title, new_figure, num, save_figure
+from .._common import claim_title, new_figure, num, save_figure
 
 ETA = 0.01
 START, TARGET = -1.0, 1.0

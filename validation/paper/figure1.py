@@ -34,7 +34,7 @@ from diffapprox import stats
 from diffapprox.stats import mean_ci
 
 from . import _tradeoff as tradeoff
-from ._common import SPECTRUM, claim_title
+from .._common import SPECTRUM, claim_title
 
 MUS = (0.7, 0.8, 0.85, 0.9, 0.95)
 PAPER_TAU = {0.7: 120, 0.8: 80, 0.85: 60, 0.9: 30, 0.95: 10}

@@ -28,7 +28,7 @@ from diffapprox import Claim, Findings, HistoryEntry, StreamingPCA, simulate
 from diffapprox import stats
 
 from . import _tradeoff as tradeoff
-from ._common import SPECTRUM, claim_title, log_ticks
+from .._common import SPECTRUM, claim_title, log_ticks
 
 ETA0 = 1e-3
 PHI = 72.0  # Gaussian: 3 lambda1^2 + lambda1 (lambda2 + lambda3 + lambda4)

@@ -27,7 +27,7 @@ from diffapprox import Claim, Findings, heavy_ball, linear_problem, sgd, simulat
 from diffapprox.limits import discrete_lyapunov, linear_recursion, sme
 from diffapprox.stats import detectable_effect, measurement, row_level
 
-from ._common import claim_title, new_figure, save_figure
+from .._common import claim_title, new_figure, save_figure
 
 CASES = {
     "mu=0/eta=0.3/h=1.5/sigma=1": {"mu": 0.0, "eta": 0.3, "H": [[1.5]], "S": [[1.0]]},
