@@ -115,6 +115,9 @@ from . import stats as stats
 from ._run.claims import Cell as Cell
 from ._run.claims import Claim as Claim
 from ._run.claims import ClaimOutput as ClaimOutput
+from ._run.claims import Control as Control
+from ._run.claims import ControlSource as ControlSource
+from ._run.claims import Mutant as Mutant
 from ._run.claims import Findings as Findings
 from ._run.claims import all_claims as all_claims
 from ._run.claims import cell_seed as cell_seed

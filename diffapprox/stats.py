@@ -27,6 +27,14 @@ Diverged paths (:func:`measurement` ``diverged=``)
     cannot PASS (a PASS becomes INCONCLUSIVE): the law that was measured is then not the
     whole law.
 
+One decision rule (:data:`DECISION_RULE`, :func:`decide`)
+    PASS by intersection-union: every judged row's two-sided 95% interval lies inside its band
+    (each row a TOST at 2.5%; the claim's false PASS is at most 2.5% with no multiplicity
+    correction, Berger and Hsu 1996, Statist. Sci. 11(4)).  FAIL when some row's FAIL interval,
+    a Bonferroni interval at family level :data:`FAIL_FAMILY_ALPHA` over the claim's judged rows
+    (:func:`fail_level`), lies entirely outside its band.  INCONCLUSIVE otherwise, naming each
+    undecided row with the sample size that would decide it (:func:`needed_n`).
+
 Band and effect (:func:`detectable_effect`)
     Each judged measurement states its band and, separately, the effect beyond the band's
     edge it is built to detect at the profile's sample size: ``(z_{1-a/2} + z_power) SE``.
@@ -63,6 +71,12 @@ __all__ = [
     "measurement",
     "detectable_effect",
     "row_level",
+    "DECISION_RULE",
+    "PASS_LEVEL",
+    "FAIL_FAMILY_ALPHA",
+    "fail_level",
+    "decide",
+    "needed_n",
     "NULL_FAIL_TARGET",
     "POWER_TARGET",
     "dkw_halfwidth",
@@ -421,13 +435,19 @@ def measurement(
     judged: bool = True,
     effect: float | None = None,
     diverged: int = 0,
+    ci_fail: Sequence[float] | Estimate | None = None,
+    n: int | None = None,
 ) -> Measurement:
     """Build a :class:`~diffapprox.Measurement`, judging it by :func:`equivalence`.
 
-    ``estimate`` may be an :class:`Estimate` (then ``ci`` and ``level`` come from it
-    and its method is appended to ``note``).  The verdict is ``verdict`` if given,
-    else ``equivalence(estimate, ci, band)``; without a band and verdict it is
-    INCONCLUSIVE (nothing to judge against).  ``effect`` is the stated detectable effect
+    ``estimate`` may be an :class:`Estimate` (then ``ci``, ``level`` and ``n`` come from it
+    and its method is appended to ``note``).  With ``ci_fail`` (the row's FAIL interval, a pair
+    or an :class:`Estimate`, from :func:`fail_level`) the verdict is :func:`decide`: PASS when
+    ``ci`` lies inside the band, FAIL when ``ci_fail`` lies entirely outside it.  Without it the
+    verdict is ``verdict`` if given, else ``equivalence(estimate, ci, band)`` (one interval both
+    ways); without a band and verdict it is INCONCLUSIVE (nothing to judge against).  An
+    INCONCLUSIVE row with a known sample size ``n`` states the size that would decide it
+    (:func:`needed_n`).  ``effect`` is the stated detectable effect
     (:func:`detectable_effect`); ``diverged`` the number of paths left out because they
     diverged, which withholds a PASS (the diverged-path rule in this module's docstring).
     """
@@ -435,9 +455,15 @@ def measurement(
         ci = estimate.ci if ci is None else ci
         level = estimate.level if level is None else level
         note = f"{note}; {estimate.method}, n={estimate.n}" if note else f"{estimate.method}, n={estimate.n}"
+        n = estimate.n if n is None else n
         estimate = estimate.estimate
     ci = _NAN2 if ci is None else (float(ci[0]), float(ci[1]))
+    if isinstance(ci_fail, Estimate):
+        ci_fail = ci_fail.ci
+    ci_fail = None if ci_fail is None else (float(ci_fail[0]), float(ci_fail[1]))
     level = 0.95 if level is None else float(level)
+    if verdict is None and ci_fail is not None and band is not None:
+        verdict = decide(estimate, ci, ci_fail, band)
     if verdict is None:
         verdict = Verdict.INCONCLUSIVE if band is None else equivalence(estimate, ci, band)
     diverged = check_int("diverged", diverged, 0)
@@ -457,6 +483,10 @@ def measurement(
         judged=judged,
         note=note,
         effect=None if effect is None else float(effect),
+        ci_fail=ci_fail,
+        needed_paths=needed_n(estimate, ci, ci_fail, band, n)
+        if judged and Verdict(verdict) is Verdict.INCONCLUSIVE
+        else None,
     )
 
 
@@ -684,6 +714,76 @@ def row_level(m: int, alpha: float = NULL_FAIL_TARGET) -> float:
     m = check_int("m", m, 1)
     alpha = check_range("alpha", alpha, 0.0, 1.0, lo_open=True, hi_open=True)
     return 1.0 - alpha / m
+
+
+#: Level of every judged row's PASS interval (two-sided; each row a TOST at (1 - PASS_LEVEL)/2).
+PASS_LEVEL = 0.95
+#: Family level of the FAIL intervals: a claim whose every judged truth lies inside (or on the edge
+#: of) its band FAILs with probability at most this, by Bonferroni over its judged rows.
+FAIL_FAMILY_ALPHA = 0.01
+
+#: The decision rule of every claim, stated once (reports and results quote it).
+DECISION_RULE = (
+    f"PASS by intersection-union: every judged row's two-sided {PASS_LEVEL:.0%} interval lies inside its band "
+    f"(each row a TOST at {(1 - PASS_LEVEL) / 2:.1%}; the claim's false PASS <= {(1 - PASS_LEVEL) / 2:.1%} with "
+    f"no multiplicity correction, Berger and Hsu 1996). FAIL when some row's FAIL interval, Bonferroni at family "
+    f"level {FAIL_FAMILY_ALPHA:g} over the claim's m judged rows (level 1 - {FAIL_FAMILY_ALPHA:g}/m), lies entirely "
+    f"outside its band. INCONCLUSIVE otherwise, naming the undecided rows and the sample size each would need."
+)
+
+
+def fail_level(m: int, alpha: float = FAIL_FAMILY_ALPHA) -> float:
+    """Level of each of ``m`` judged rows' FAIL interval: ``1 - alpha/m`` (Bonferroni, :data:`DECISION_RULE`)."""
+    return row_level(m, alpha)
+
+
+def decide(estimate: float, ci: Sequence[float], ci_fail: Sequence[float], band: Sequence[float]) -> Verdict:
+    """The verdict of one judged row under :data:`DECISION_RULE`.
+
+    PASS when the PASS interval ``ci`` (95%) lies inside the closed ``band``; FAIL when the FAIL
+    interval ``ci_fail`` (wider: Bonferroni at family level 0.01) lies entirely outside it;
+    INCONCLUSIVE otherwise, or when the estimate or an interval end is NaN.  Band ends may be
+    infinite (one-sided bands), interval ends too (censored estimates).
+    """
+    v_pass = band_verdict(estimate, ci, band)
+    if v_pass is Verdict.PASS:
+        return Verdict.PASS
+    v_fail = band_verdict(estimate, ci_fail, band)
+    return Verdict.FAIL if v_fail is Verdict.FAIL else Verdict.INCONCLUSIVE
+
+
+def needed_n(
+    estimate: float,
+    ci: Sequence[float],
+    ci_fail: Sequence[float] | None,
+    band: Sequence[float] | None,
+    n: int | None,
+) -> int | None:
+    """The sample size at which the same estimate would be decided, its intervals shrinking like ``1/sqrt(n)``.
+
+    Inside the band: the size at which the PASS interval's half-width (on the side of the nearest
+    edge) equals the distance to that edge.  Outside: the size at which the FAIL interval's
+    half-width (``ci`` when there is no ``ci_fail``) on the band's side equals the distance to the
+    band.  ``None`` without a sample size or band, for non-finite numbers, or with the estimate on an
+    edge (no sample size decides it).
+    """
+    if n is None or band is None or n < 1:
+        return None
+    est, lo, hi = float(estimate), float(band[0]), float(band[1])
+    if not math.isfinite(est):
+        return None
+    inside = lo <= est <= hi
+    c = ci if (inside or ci_fail is None) else ci_fail
+    if inside:
+        gaps = [(est - lo, est - float(c[0])), (hi - est, float(c[1]) - est)]
+    elif est > hi:
+        gaps = [(est - hi, est - float(c[0]))]
+    else:
+        gaps = [(lo - est, float(c[1]) - est)]
+    d, w = min((g for g in gaps if math.isfinite(g[0])), default=(math.nan, math.nan))
+    if not (math.isfinite(d) and math.isfinite(w)) or d <= 0 or w <= 0:
+        return None
+    return int(math.ceil(n * (w / d) ** 2))
 
 
 def dkw_halfwidth(n: int, level: float = 0.95) -> float:

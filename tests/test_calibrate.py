@@ -2,10 +2,13 @@
 
 The toy claims are registered with :func:`diffapprox.register` at module level (so that worker
 processes, which import this module by name, find the same classes).  ``test-calibrate-mean`` judges two
-sample means against a prediction with a two-sided band; its null draws the means at the
-prediction, its alternative beyond the band's edge by the stated effect, so the claim-level null
-FAIL rate is at most 5% (Bonferroni over its two rows) and its power about 0.8 per row, above 0.95
-for the claim (it FAILs when either row does).
+sample means of N(truth, 1) draws against a prediction with a two-sided band, by the one decision rule
+(95% PASS interval, Bonferroni FAIL interval at family level 0.01).  Its controls draw the per-path
+draws themselves and run its own ``summarize`` and ``measure``: ``edge`` (truth 1.1, the upper edge:
+false FAIL at most 1%), ``exact`` (truth 1: confirm about 1), ``family:a`` / ``family:b`` (one row
+beyond the edge by its effect: power about 0.8), ``outside`` (half the effect beyond: false PASS about
+0) and the mutant ``prediction=1.2`` on the real simulator (FAIL about 1).  ``test-calibrate-legacy``
+still writes summaries with the deprecated ``synthetic``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from _requires import require_module
 from scipy.stats import norm
 
 import diffapprox as da
-from diffapprox import Claim, HistoryEntry, Verdict
+from diffapprox import Claim, Control, ControlSource, HistoryEntry, Mutant, Verdict
 from diffapprox import stats as S
 from diffapprox._run import calibrate as C
 from diffapprox._run.runner import history_json, run_claims
@@ -32,22 +35,28 @@ CAL_SEED = 7  # seed of the calibrate runs that validate reads
 N = 4000  # draws behind each toy mean
 BAND = 0.1  # toy band: prediction +- BAND
 ROWS = ("a", "b")
-LEVEL = S.row_level(len(ROWS))
+LEVEL = S.row_level(len(ROWS))  # the legacy toy's one interval
+FAIL_LEVEL = S.fail_level(len(ROWS))
 SE = 1.0 / math.sqrt(N)  # the toy data are N(truth, 1)
-EFFECT = S.detectable_effect(SE, level=LEVEL)
+EFFECT = S.detectable_effect(SE, level=FAIL_LEVEL)
 K_SE = 4.0  # tolerance of rate checks, in binomial standard errors
 
 
+def _ci(m: float, se: float, level: float) -> tuple[float, float]:
+    z = norm.ppf(0.5 + level / 2)
+    return (m - z * se, m + z * se)
+
+
 def _mean_row(name: str, summary: dict, prediction: float, judged: bool = True, band: float = BAND):
-    z = norm.ppf(0.5 + LEVEL / 2)
     m, se = summary["mean"], summary["sd"] / math.sqrt(summary["n"])
     return S.measurement(
         name,
         m,
-        (m - z * se, m + z * se),
+        _ci(m, se, S.PASS_LEVEL),
         prediction,
         S.absolute_band(prediction, band),
-        level=LEVEL,
+        ci_fail=_ci(m, se, FAIL_LEVEL) if judged else None,
+        n=summary["n"],
         judged=judged,
         effect=EFFECT if judged else None,
     )
@@ -60,6 +69,7 @@ class ToyMean(Claim):
     id = "test-calibrate-mean"
     paper_ref = "toy (test_calibrate)"
     statement = "two means equal 1 within 0.1"
+    about = "toolkit"
     history = (
         HistoryEntry(
             date="2026-11-28",
@@ -84,9 +94,11 @@ class ToyMean(Claim):
     def cells(self, profile, seed):
         return [self.make_cell(k, {"truth": 1.0}, seed, uses="core") for k in ROWS]
 
-    def run_cell(self, cell):
-        x = np.random.default_rng(cell.seed).normal(cell.params["truth"], 1.0, N)
-        return {"mean": float(x.mean()), "sd": float(x.std(ddof=1)), "n": N}
+    def simulate_cell(self, cell):
+        return np.random.default_rng(cell.seed).normal(cell.params["truth"], 1.0, N)
+
+    def summarize(self, cell, x):
+        return {"mean": float(x.mean()), "sd": float(x.std(ddof=1)), "n": int(x.size)}
 
     def predict(self, profile):
         return {"mean": 1.0}
@@ -95,6 +107,50 @@ class ToyMean(Claim):
         p = prediction["mean"]
         ms = [_mean_row(f"mean/{k}", results[k], p) for k in ROWS]
         ms.append(_mean_row("old/mean/a", results["a"], p, judged=False, band=0.02))
+        return ms
+
+    def families(self, profile):
+        return {k: (f"mean/{k}",) for k in ROWS}
+
+    def control_sources(self, profile):
+        model = ControlSource(source="model", model="N(truth, 1) draws, truth set by the control")
+        return {k: model for k in ("edge", "exact", "family", "outside")}
+
+    def control_data(self, cell, control, rng):
+        truth = control.truth(exact=1.0, band=(1 - BAND, 1 + BAND), effect=EFFECT, direction=1, family=cell.key)
+        return rng.normal(truth, 1.0, N)
+
+    def mutants(self, profile):
+        note = "prediction 1.2: the truth 1 lies 0.1 below the band [1.1, 1.3], beyond the effect"
+        return {"prediction=1.2": Mutant(expect="FAIL", note=note)}
+
+    def mutate(self, profile, name, prediction):
+        return {**prediction, "mean": 1.2}
+
+
+@da.register
+class ToyLegacy(Claim):
+    """The same two means, calibrated by the deprecated synthetic() (summaries written directly)."""
+
+    id = "test-calibrate-legacy"
+    paper_ref = "toy (test_calibrate)"
+    statement = "two means equal 1 within 0.1"
+
+    def parameters(self, profile):
+        return {"n": N, "band": BAND}
+
+    def cells(self, profile, seed):
+        return [self.make_cell(k, {"truth": 1.0}, seed, uses="core") for k in ROWS]
+
+    def run_cell(self, cell):
+        x = np.random.default_rng(cell.seed).normal(cell.params["truth"], 1.0, N)
+        return {"mean": float(x.mean()), "sd": float(x.std(ddof=1)), "n": N}
+
+    def measure(self, profile, seed, results, prediction):
+        ms = []
+        for k in ROWS:
+            m = results[k]["mean"]
+            ms.append(S.measurement(f"mean/{k}", m, _ci(m, SE, LEVEL), 1.0, S.absolute_band(1.0, BAND), level=LEVEL))
         return ms
 
     def synthetic(self, profile, kind, rng):
@@ -121,21 +177,25 @@ class ToyUncalibrated(Claim):
 
 @da.register
 class ToyBroken(ToyMean):
-    """ToyMean whose alternative breaks on every third replicate."""
+    """ToyMean whose family controls break on every third replicate, and without an outside control."""
 
     id = "test-calibrate-broken"
     history = ()
 
-    def synthetic(self, profile, kind, rng):
-        if kind == "limit":
-            return None
-        if kind == "alternative" and rng.integers(3) == 0:
+    def control_sources(self, profile):
+        return {k: v for k, v in super().control_sources(profile).items() if k != "outside"}
+
+    def control_data(self, cell, control, rng):
+        if control.kind == "family" and cell.key == "a" and rng.integers(3) == 0:
             raise RuntimeError("toy failure")
-        return super().synthetic(profile, kind, rng)
+        return super().control_data(cell, control, rng)
+
+    def mutants(self, profile):
+        return {}
 
 
 def _rates_keys(r):
-    assert set(r) == {"fail", "inconclusive", "pass", "error", "reps", "fail_ci"}
+    assert set(r) == {"fail", "inconclusive", "pass", "error", "reps", "fail_ci", "pass_ci"}
     assert r["fail"] + r["inconclusive"] + r["pass"] + r["error"] == pytest.approx(1.0)
 
 
@@ -144,47 +204,105 @@ def _strip(doc):
     return [{k: v for k, v in c.items() if k != "elapsed_s"} for c in doc["claims"]]
 
 
-def _calibrate(ids, reps=60, jobs=1):
-    return C.calibrate([da.get_claim(i) for i in ids], profile="quick", reps=reps, seed=SEED, jobs=jobs, progress=False)
+def _calibrate(ids, reps=60, jobs=1, **kw):
+    claims = [da.get_claim(i) for i in ids]
+    return C.calibrate(claims, profile="quick", reps=reps, seed=SEED, jobs=jobs, progress=False, **kw)
 
 
-def test_calibrate_schema_rates_and_targets():
-    doc = _calibrate(["test-calibrate-mean", "test-calibrate-uncalibrated", "test-calibrate-broken"])
-    assert doc["schema"] == "diffapprox.calibrate/1"
-    assert (doc["profile"], doc["reps"], doc["seed"], doc["smoke_run"]) == ("quick", 60, SEED, True)
-    mean, unc, broken = doc["claims"]
-    assert [c["id"] for c in doc["claims"]] == [
-        "test-calibrate-mean",
-        "test-calibrate-uncalibrated",
-        "test-calibrate-broken",
-    ]
-    # test-calibrate-mean: null rarely FAILs (<= 5% by Bonferroni; 0 here), the alternative FAILs (claim power ~0.96)
-    for kind in ("null", "alternative", "limit"):
-        _rates_keys(mean[kind])
-        assert mean[kind]["reps"] == 60
-    assert mean["null"]["fail"] <= 0.05 + K_SE * math.sqrt(0.05 * 0.95 / 60)
-    assert mean["alternative"]["fail"] >= 0.96 - K_SE * math.sqrt(0.96 * 0.04 / 60)
-    # the limit control sits inside the band (truth 1.05): no FAIL, and reported without a target
-    assert mean["limit"]["fail"] == 0.0
-    assert [m["name"] for m in mean["measurements"]] == ["mean/a", "mean/b"]  # judged rows only
-    for m in mean["measurements"]:
-        _rates_keys(m["null"])
-        _rates_keys(m["alternative"])
-        # per row: power of detectable_effect is 0.8
-        assert abs(m["alternative"]["fail"] - 0.8) <= K_SE * math.sqrt(0.8 * 0.2 / 60)
-    # targets are the CI rule on the claim-level counts
-    n_fail = round(mean["null"]["fail"] * 60)
-    assert mean["targets"]["null_fail"] == C.target_state(n_fail, 60, "null")
-    assert mean["targets"]["power"] == C.target_state(round(mean["alternative"]["fail"] * 60), 60, "power")
+def _bin_tol(p: float, n: int) -> float:
+    return K_SE * math.sqrt(p * (1 - p) / n)
+
+
+def test_calibrate_schema_controls_and_operating_characteristics():
+    with pytest.warns(DeprecationWarning, match="test-calibrate-legacy"):
+        doc = _calibrate(
+            ["test-calibrate-mean", "test-calibrate-uncalibrated", "test-calibrate-broken", "test-calibrate-legacy"]
+        )
+    assert doc["schema"] == "diffapprox.calibrate/2"
+    assert (doc["profile"], doc["reps"], doc["mutant_reps"], doc["seed"], doc["smoke_run"]) == (
+        "quick",
+        60,
+        50,
+        SEED,
+        True,
+    )
+    mean, unc, broken, legacy = doc["claims"]
+    # the controls of a claim through its own cell code: each with its source
+    assert list(mean["controls"]) == ["edge", "exact", "family:a", "family:b", "outside", "mutant:prediction=1.2"]
+    assert mean["sources"]["exact"]["source"] == "model" and mean["sources"]["mutant"]["source"] == "simulator"
+    assert mean["families"] == {"a": ["mean/a"], "b": ["mean/b"]} and mean["about"] == "toolkit"
+    for name, c in mean["controls"].items():
+        _rates_keys(c["claim"])
+        assert set(c["rows"]) == {"mean/a", "mean/b"}  # judged rows only
+        assert c["claim"]["reps"] == (50 if name.startswith("mutant") else 60)
+    s = mean["summary"]
+    # edge: a row FAILs only when its Bonferroni FAIL interval misses the truth on one side (<= 0.25% each)
+    assert s["false_fail"]["rate"] <= 0.01 + _bin_tol(0.01, 60)
+    # exact: truth 1, 0.1 inside both edges, 95% CIs of half-width 0.031: PASS nearly always
+    assert s["confirm"]["rate"] >= 0.99 - _bin_tol(0.99, 60) and s["confirm"]["state"] == "met"
+    # family: one row beyond its edge by the effect stated for power 0.8 at the FAIL level
+    assert s["worst_family_power"]["family"] in ("a", "b")
+    for fam in ("a", "b"):
+        r = mean["controls"][f"family:{fam}"]
+        assert abs(r["claim"]["fail"] - 0.8) <= _bin_tol(0.8, 60)
+        assert r["families"][fam]["fail"] == r["claim"]["fail"]  # the claim FAILs exactly when the moved family does
+        assert r["rows"][f"mean/{'b' if fam == 'a' else 'a'}"]["fail"] == 0.0  # the other row stays at exact
+    # outside: half the effect beyond the edge; a PASS needs the whole 95% CI inside: about never
+    assert s["false_pass"]["rate"] <= 0.01 + _bin_tol(0.01, 60) and s["false_pass"]["worst_row"] in ("mean/a", "mean/b")
+    mut = s["mutants"]["prediction=1.2"]
+    assert mut["expect"] == "FAIL" and mut["rate"] == 1.0 and mut["state"] == "met" and mut["reps"] == 50
+    # targets by the CI rule on the claim-level counts
+    k = round(s["false_fail"]["rate"] * 60)
+    assert s["false_fail"]["state"] == C.target_state(k, 60, "null")
     # a claim without controls says why
     assert unc["calibrated"] is False and unc["reason"] == "toy: no sampler of its statistic"
-    assert unc["null"] is None and unc["measurements"] == [] and unc["targets"] is None
-    # a control that breaks is counted as ERROR, with its message; no limit control -> null
-    assert 0 < broken["alternative"]["error"] < 1 and broken["errors"][0].startswith(
-        "alternative: RuntimeError: toy failure (replicates "
+    assert unc["controls"] == {} and unc["summary"] is None
+    # a control that breaks is counted as ERROR, with its message; no outside control -> no false PASS
+    assert 0 < broken["controls"]["family:a"]["claim"]["error"] < 1 and broken["errors"][0].startswith(
+        "family:a: RuntimeError: toy failure (replicates "
     )
-    assert broken["limit"] is None
+    assert "outside" not in broken["controls"] and broken["summary"]["false_pass"] is None
+    # the deprecated synthetic(): null as edge, alternative as family:all, limit as exact; flagged legacy
+    assert legacy["legacy"] is True and list(legacy["controls"]) == ["edge", "family:all", "exact"]
+    assert legacy["sources"]["edge"]["source"] == "summary"
+    assert legacy["controls"]["family:all"]["claim"]["fail"] >= 0.96 - _bin_tol(0.96, 60)
     json.dumps(doc, allow_nan=False)  # strict JSON
+
+
+def test_controls_run_the_claims_own_cell_code(monkeypatch):
+    """No control writes a summary: every replicate's summaries come from the claim's summarize()."""
+    calls = []
+    orig = ToyMean.summarize
+
+    def spy(self, cell, x):
+        calls.append((cell.key, x.size))
+        return orig(self, cell, x)
+
+    monkeypatch.setattr(ToyMean, "summarize", spy)
+    C.run_controls(da.get_claim("test-calibrate-mean"), "quick", "family:b", 3, SEED)
+    assert calls == [("a", N), ("b", N)] * 3
+
+
+def test_control_truths():
+    band, eff = (0.9, 1.1), 0.05
+    t = {
+        k: Control.parse(k).truth(exact=1.0, band=band, effect=eff, direction=1, family="a")
+        for k in ("edge", "exact", "outside", "family:a", "family:b")
+    }
+    assert t == {
+        "edge": 1.1,
+        "exact": 1.0,
+        "outside": pytest.approx(1.125),
+        "family:a": pytest.approx(1.15),
+        "family:b": 1.0,
+    }
+    assert Control.parse("family:a").name == "family:a" and Control.parse("mutant:x=1").mutant == "x=1"
+    low = Control(kind="edge").truth(exact=0.9, band=(0.75, 1.0), effect=0.03, direction=-1)
+    assert low == 0.75
+    with pytest.raises(da.DiffapproxError, match="control"):
+        Control.parse("nonsense")
+    with pytest.raises(da.DiffapproxError, match="direction"):
+        Control(kind="edge").truth(exact=1.0, band=band, effect=eff, direction=0)
 
 
 def test_target_states_follow_the_ci_rule():
@@ -192,17 +310,33 @@ def test_target_states_follow_the_ci_rule():
     assert [C.target_state(k, 200, "null") for k in (0, 30, 8)] == ["met", "missed", "undecided"]
     # 190/200 -> [0.91, 0.97] met; 120/200 -> [0.53, 0.66] missed; 165/200 -> [0.77, 0.87] undecided
     assert [C.target_state(k, 200, "power") for k in (190, 120, 165)] == ["met", "missed", "undecided"]
+    # confirm and mutants: the point estimate against 0.8
+    assert [C.target_state(k, 50, "confirm") for k in (40, 39)] == ["met", "missed"]
 
 
-def test_rates_do_not_depend_on_jobs_or_blocks():
-    """Replicate r draws from derive_seed(seed, claim, kind, r): 2 worker processes give the same rates."""
-    one = _calibrate(["test-calibrate-mean"], reps=30, jobs=1)
-    two = _calibrate(["test-calibrate-mean"], reps=30, jobs=2)
+def test_rates_do_not_depend_on_jobs_blocks_or_resumption(tmp_path):
+    """Replicate r draws from derive_seed(seed, claim, control, r): 2 processes, or blocks reloaded from
+    checkpoints, give the same rates."""
+    one = _calibrate(["test-calibrate-mean"], reps=30, jobs=1, mutant_reps=4)
+    two = _calibrate(["test-calibrate-mean"], reps=30, jobs=2, mutant_reps=4, checkpoint_dir=tmp_path)
     assert _strip(one) == _strip(two)
     assert C._blocks(30, 2) != C._blocks(30, 1)  # different blocks, same answer
+    kept = sorted(p.name for p in (tmp_path / "test-calibrate-mean").iterdir())
+    assert kept and all(name.endswith(".json") for name in kept)
+    # a resumed run reads the kept blocks (a corrupt one is recomputed) and gives the same document
+    (tmp_path / "test-calibrate-mean" / kept[0]).write_text("not json")
+    again = _calibrate(["test-calibrate-mean"], reps=30, jobs=1, mutant_reps=4, checkpoint_dir=tmp_path)
+    assert _strip(again) == _strip(one)
     # and the same as run_controls, the one-process loop behind it
-    run = C.run_controls(da.get_claim("test-calibrate-mean"), "quick", "null", 30, SEED)
-    assert C.Rates.of(run.claim).to_json() == one["claims"][0]["null"]
+    run = C.run_controls(da.get_claim("test-calibrate-mean"), "quick", "edge", 30, SEED)
+    assert C.Rates.of(run.claim).to_json() == one["claims"][0]["controls"]["edge"]["claim"]
+
+
+def test_kinds_select_the_controls():
+    doc = _calibrate(["test-calibrate-mean"], reps=5, kinds=["exact", "mutant"], mutant_reps=2)
+    assert list(doc["claims"][0]["controls"]) == ["exact", "mutant:prediction=1.2"]
+    with pytest.raises(da.DiffapproxError, match="kinds"):
+        _calibrate(["test-calibrate-mean"], reps=5, kinds=["null"])
 
 
 def test_verdict_calibration_is_not_calibrated_by_the_command():
@@ -398,13 +532,9 @@ def test_validate_writes_calibration_and_history(tmp_path, calibration_file, cap
     assert {"profile", "reps", "seed", "date", "null_fail", "alternative_fail", "stale"} <= set(cal)
     assert (cal["profile"], cal["reps"], cal["seed"], cal["date"]) == ("quick", 20, CAL_SEED, cal_doc["date"])
     assert cal["stale"] is False and cal["calibrated"] is True and cal["smoke_run"] is True
-    entry = cal_doc["claims"][0]
-    assert cal["null_fail"] == {
-        "rate": entry["null"]["fail"],
-        "ci": entry["null"]["fail_ci"],
-        "reps": 20,
-        "target": entry["targets"]["null_fail"],
-    }
+    ff = cal_doc["claims"][0]["summary"]["false_fail"]
+    assert cal["false_fail"] == ff and cal["confirm"]["reps"] == 20 and cal["worst_family_power"]["family"] in ROWS
+    assert cal["null_fail"] == {"rate": ff["rate"], "ci": ff["ci"], "reps": 20, "target": ff["state"]}
     assert unc["calibration"]["calibrated"] is False and unc["calibration"]["reason"].startswith("toy:")
     assert mean["version"] == 3 and mean["history"][0]["old_source"].startswith("recomputed on the same data")
     # both reports show calibration, history and each judged row's effect

@@ -57,14 +57,18 @@ def test_installed_into_a_target_its_claim_lists_validates_and_calibrates(tmp_pa
     assert claim["id"] == "example-least-squares" and claim["verdict"] in ("PASS", "INCONCLUSIVE", "FAIL")
     assert [m["name"] for m in claim["measurements"]] == ["mean_x1/k=40", "mean_x2/k=40"]
     assert "example-least-squares" in (out / "report.html").read_text(encoding="utf-8")
-    # its controls run through calibrate like a built-in claim's (a 40-replicate smoke run: the null's
-    # truth is the prediction, the alternative's lies a band plus the detectable effect beyond it)
+    # its controls run through its own cell code like a built-in claim's (a 40-replicate smoke run: edge on the
+    # band's edge, exact at the prediction, each family a band plus the detectable effect beyond it, outside
+    # half the effect beyond; the mutant plants eta = 0.9 eta into the prediction of the real simulator's paths)
     cal = tmp_path / "cal.json"
     args = ["diffapprox.cli", "calibrate", "--profile", "quick", "--claims", "example-least-squares", "--reps", "40"]
     c = _run([*args, "--jobs", "1", "--json", str(cal), "--no-progress"], env, tmp_path)
     assert c.returncode == 0, c.stdout + c.stderr
     (entry,) = json.loads(cal.read_text())["claims"]
     assert entry["id"] == "example-least-squares" and entry["calibrated"]
-    assert entry["null"]["fail"] <= 0.1 and entry["alternative"]["fail"] >= 0.6, entry
+    s = entry["summary"]
+    assert s["false_fail"]["rate"] <= 0.1 and s["worst_family_power"]["rate"] >= 0.6, entry
+    assert s["confirm"]["rate"] >= 0.9 and s["false_pass"]["rate"] <= 0.1, entry
+    assert s["mutants"]["eta=0.9eta"]["rate"] >= 0.9 and entry["sources"]["mutant"]["source"] == "simulator", entry
     # the running environment did not get the package
     assert "example-least-squares" not in da.all_claims()

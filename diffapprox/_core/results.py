@@ -41,8 +41,11 @@ READABLE_SCHEMAS = ("diffapprox.results/1", RESULTS_SCHEMA)
 
 #: How a claim's verdict is formed from its measurements' verdicts, stated in every result.
 COMBINATION_RULE = (
-    "ERROR if any measurement is ERROR; else FAIL if any is FAIL; else PASS if all are PASS; "
-    "else INCONCLUSIVE. Measurements marked judged=false (context) are reported but not combined."
+    "ERROR if any measurement is ERROR; else FAIL if any is FAIL; else PASS if all are PASS "
+    "(intersection-union); else INCONCLUSIVE. A judged row PASSes when its 95% interval (ci) lies inside its "
+    "band and FAILs when its FAIL interval (ci_fail: Bonferroni over the claim's judged rows at family level "
+    "0.01; ci itself for a row without one) lies entirely outside. Measurements marked judged=false "
+    "(context) are reported but not combined."
 )
 
 
@@ -89,6 +92,15 @@ class Measurement:
         by this much.  ``None`` for context rows and for rows stated before effects existed.
     note : str
         How the number was formed / why the verdict.
+    ci_fail : (float, float) or None
+        The row's FAIL interval: a simultaneous (Bonferroni) interval over the claim's judged rows at
+        family level 0.01 (:data:`diffapprox.stats.DECISION_RULE`).  The row FAILs when it lies
+        entirely outside the band; ``ci`` (95%) decides PASS.  ``None`` for context rows and for
+        rows judged before the two-interval rule (their ``ci`` decided both ways).
+    needed_paths : int or None
+        For an INCONCLUSIVE judged row: the sample size (in the units of the row's ``n``) at which
+        the same estimate would be decided, its interval shrinking like ``1/sqrt(n)``; ``None``
+        when decided, unknown, or when no sample size can decide it (the estimate on an edge).
     """
 
     name: str
@@ -101,6 +113,8 @@ class Measurement:
     judged: bool = True
     note: str = ""
     effect: float | None = None
+    ci_fail: tuple[float | None, float | None] | None = None
+    needed_paths: int | None = None
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -124,6 +138,8 @@ class Measurement:
             judged=d.get("judged", d.get("informative", True)),
             note=d.get("note", ""),
             effect=d.get("effect"),
+            ci_fail=None if d.get("ci_fail") is None else tuple(d["ci_fail"]),
+            needed_paths=d.get("needed_paths"),
         )
 
 

@@ -16,11 +16,18 @@ A claim turns one statement of the paper into work that can be run and judged:
   - :meth:`Claim.figures` -- measurements and summaries -> figure files;
   - :meth:`Claim.findings` -- what the numbers say, and the paper's inconsistencies met.
 
-* :meth:`Claim.synthetic` draws cell summaries whose truth is known, at the claim's own sizes:
-  the *null* (truth = prediction; on the boundary of a one-sided band), the *alternative* (every
-  judged truth moved by its stated effect) and, where a sampler of the limit exists, the *limit*.
-  Pushed through :meth:`Claim.measure` only, they calibrate the verdicts (``diffapprox
-  calibrate``).  A claim without controls says why in :attr:`Claim.uncalibrated`.
+* Controls run the claim's own code from the paths on.  A cell's work is split in two:
+  :meth:`Claim.simulate_cell` (the simulator: per-path arrays) and :meth:`Claim.summarize` (the
+  cell code from those arrays to the summary); :meth:`Claim.run_cell` composes them.  A control
+  (:class:`Control`) replaces only the first step: :meth:`Claim.control_data` draws the per-path
+  arrays of a known truth (``edge``, ``exact``, ``family:<name>``, ``outside``), and the claim's
+  own :meth:`Claim.summarize` and :meth:`Claim.measure` judge them; a ``mutant:<name>`` control
+  runs the real simulator and judges it against a planted prediction (:meth:`Claim.mutate`).
+  ``diffapprox calibrate`` reports the rates.  A claim declares its row families
+  (:meth:`Claim.families`), the sources of its controls (:meth:`Claim.control_sources`) and its
+  mutants (:meth:`Claim.mutants`); a claim without controls says why in :attr:`Claim.uncalibrated`.
+  The older :meth:`Claim.synthetic` (summaries written directly) still works for one version, with
+  a deprecation warning.
 
 Claims are found through the entry-point group ``diffapprox.claims``: this
 package's own (the folder ``validation/``, installed as ``diffapprox_claims``, one module per claim) and any installed package's.
@@ -53,6 +60,11 @@ __all__ = [
     "PROFILES",
     "CELL_USES",
     "CONTROL_KINDS",
+    "CONTROL_SOURCES",
+    "ABOUT",
+    "Control",
+    "ControlSource",
+    "Mutant",
     "cell_seed",
 ]
 
@@ -64,8 +76,20 @@ PROFILES = ("quick", "standard", "paper")
 #: waits on I/O, e.g. a live parameter server).
 CELL_USES = ("cores", "core", "waiting")
 
-#: Kinds of synthetic controls (see :meth:`Claim.synthetic`).
-CONTROL_KINDS = ("null", "alternative", "limit")
+#: Kinds of controls (see :class:`Control`): truth on the band's edge, truth = the limit judged
+#: against, one row family moved beyond its band by its effect, every judged truth beyond its edge by
+#: half its effect, and the real simulator judged against a planted prediction.
+CONTROL_KINDS = ("edge", "exact", "family", "outside", "mutant")
+
+#: Where a control's per-path data come from: exact samples of the limit the claim judges against,
+#: a stated per-path data model, or the real simulator (mutants).
+CONTROL_SOURCES = ("limit", "model", "simulator")
+
+#: What a claim is about: the paper's statements, other papers' approximations, the toolkit's own checks.
+ABOUT = ("paper", "literature", "toolkit")
+
+#: Directions a row's truth can be moved beyond its band: below the lower edge or above the upper one.
+_DIRECTIONS = (-1, 1)
 
 
 def cell_seed(seed: int, claim_id: str, key: str) -> int:
@@ -105,6 +129,133 @@ class Cell:
     def __post_init__(self):
         if self.uses not in CELL_USES:
             raise DiffapproxError("uses", f"one of {', '.join(CELL_USES)}", self.uses)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Control:
+    """One control: which truth the per-path data of :meth:`Claim.control_data` carry.
+
+    Attributes
+    ----------
+    kind : {"edge", "exact", "family", "outside", "mutant"}
+        ``edge``: every judged truth on its band's edge (false FAIL <= 5%); ``exact``: data from the
+        limit the claim judges against, or a model whose truth is the paper's prediction (confirm);
+        ``family``: the rows of one family moved beyond the band by their stated effect, the others
+        at ``exact`` (power); ``outside``: every judged truth beyond its edge by half its effect
+        (false PASS <= 5%); ``mutant``: the real simulator against a planted prediction.
+    family : str or None
+        The moved family (kind ``family``).
+    mutant : str or None
+        The planted prediction (kind ``mutant``).
+    """
+
+    kind: str
+    family: str | None = None
+    mutant: str | None = None
+
+    def __post_init__(self):
+        if self.kind not in CONTROL_KINDS:
+            raise DiffapproxError("control kind", f"one of {', '.join(CONTROL_KINDS)}", self.kind)
+        if (self.kind == "family") != (self.family is not None):
+            raise DiffapproxError("control family", "a family name exactly for kind 'family'", self.family)
+        if (self.kind == "mutant") != (self.mutant is not None):
+            raise DiffapproxError("control mutant", "a mutant name exactly for kind 'mutant'", self.mutant)
+
+    @property
+    def name(self) -> str:
+        """``edge``, ``exact``, ``outside``, ``family:<name>`` or ``mutant:<name>`` (calibrate's keys)."""
+        return {"family": f"family:{self.family}", "mutant": f"mutant:{self.mutant}"}.get(self.kind, self.kind)
+
+    @classmethod
+    def parse(cls, name: str) -> Control:
+        """The control named ``name`` (the inverse of :attr:`name`)."""
+        kind, _, rest = str(name).partition(":")
+        if kind == "family":
+            return cls(kind=kind, family=rest or None)
+        if kind == "mutant":
+            return cls(kind=kind, mutant=rest or None)
+        if rest:
+            raise DiffapproxError("control", "edge, exact, outside, family:<name> or mutant:<name>", name)
+        return cls(kind=kind)
+
+    def truth(self, *, exact: float, band, effect: float, direction: int, family: str | None = None) -> float:
+        """The truth of one judged row under this control.
+
+        Parameters
+        ----------
+        exact : float
+            The row's truth under the limit (or model) judged against: the prediction for a two-sided
+            row, the limit's own value for a one-sided row.
+        band : (float, float)
+            The row's band; ``direction`` picks its edge: -1 the lower, +1 the upper.
+        effect : float
+            The row's stated effect (its departure beyond the edge that a FAIL must detect).
+        direction : {-1, 1}
+            Which way the row is moved beyond its band (stated by the claim before running).
+        family : str or None
+            The row's family (:meth:`Claim.families`), for kind ``family``.
+
+        Returns
+        -------
+        float
+            ``edge``: the edge; ``exact``: ``exact``; ``outside``: the edge moved by ``effect/2``
+            beyond the band; ``family``: the edge moved by ``effect`` for the moved family's rows,
+            ``exact`` for the others.
+        """
+        if direction not in _DIRECTIONS:
+            raise DiffapproxError("direction", "-1 or 1", direction)
+        edge = float(band[1] if direction > 0 else band[0])
+        if self.kind == "edge":
+            return edge
+        if self.kind == "outside":
+            return edge + direction * 0.5 * float(effect)
+        if self.kind == "family" and family == self.family:
+            return edge + direction * float(effect)
+        return float(exact)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ControlSource:
+    """Where the data of one kind of control come from, and the stated data model.
+
+    ``source`` is ``limit`` (exact samples of the limit judged against), ``model`` (a stated
+    per-path data model where no exact sampler exists) or ``simulator``; ``model`` says which law
+    the per-path arrays follow, in one or two sentences citing the paper's equations.
+    """
+
+    source: str
+    model: str
+
+    def __post_init__(self):
+        if self.source not in CONTROL_SOURCES:
+            raise DiffapproxError("control source", f"one of {', '.join(CONTROL_SOURCES)}", self.source)
+
+
+#: What a mutant's verdict must be: FAIL, or any verdict but FAIL (a corrected prediction), or PASS.
+MUTANT_EXPECT = ("FAIL", "not FAIL", "PASS", "not PASS")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mutant:
+    """A planted prediction judged on the real simulator's paths (:meth:`Claim.mutate`).
+
+    ``expect`` is the verdict the claim must give (``FAIL``, ``not FAIL``, ``PASS`` or ``not PASS``)
+    in at least 80% of the replicates; ``note`` states what is planted and the computation, made
+    before running, that puts the truth beyond the band by at least the row's effect (or, for a
+    corrected prediction, inside it).
+    """
+
+    expect: str
+    note: str
+
+    def __post_init__(self):
+        if self.expect not in MUTANT_EXPECT:
+            raise DiffapproxError("mutant expect", f"one of {', '.join(MUTANT_EXPECT)}", self.expect)
+
+    def met(self, verdict: str) -> bool:
+        """Whether ``verdict`` is the expected one."""
+        v = str(verdict)
+        return v == self.expect if not self.expect.startswith("not ") else v != self.expect[4:]
 
 
 @dataclass(slots=True, kw_only=True)
@@ -149,8 +300,13 @@ class Claim:
     #: Dated changes of the claim's rule made after seeing results, oldest first (see
     #: :class:`~diffapprox.HistoryEntry`); the current rule is version ``len(history) + 1``.
     history: ClassVar[tuple[HistoryEntry, ...]] = ()
-    #: Why the claim has no synthetic controls (``None`` when :meth:`synthetic` provides them).
+    #: Why the claim has no controls (``None`` when it has them).
     uncalibrated: ClassVar[str | None] = None
+    #: What the claim is about (:data:`ABOUT`): reports count the paper's claims first, on their own.
+    about: ClassVar[str] = "paper"
+    #: Why the claim has no confirm target: the judged row that its own limit puts on (or outside) its
+    #: band's edge, named (``None``: confirm >= 80% under ``exact`` is a target).
+    confirm_note: ClassVar[str | None] = None
 
     # the work --------------------------------------------------------------
     def parameters(self, profile: str) -> dict:
@@ -162,8 +318,20 @@ class Claim:
         raise NotImplementedError
 
     def run_cell(self, cell: Cell) -> dict[str, Any]:
-        """Run one cell: a pure function of ``cell`` returning a small summary dict."""
-        raise NotImplementedError
+        """Run one cell: a pure function of ``cell`` returning a small summary dict.
+
+        By default :meth:`summarize` of :meth:`simulate_cell`, the split that lets a control replace
+        the simulator and still run the claim's own cell code.
+        """
+        return self.summarize(cell, self.simulate_cell(cell))
+
+    def simulate_cell(self, cell: Cell) -> Any:
+        """The simulator's part of a cell: per-path arrays (whatever :meth:`summarize` reads)."""
+        raise NotImplementedError(f"claim {self.id} does not split run_cell into simulate_cell and summarize")
+
+    def summarize(self, cell: Cell, data: Any) -> dict[str, Any]:
+        """The cell code from the per-path arrays on: ``data`` -> the cell's summary dict."""
+        raise NotImplementedError(f"claim {self.id} does not split run_cell into simulate_cell and summarize")
 
     # the four steps of finish ------------------------------------------------
     def predict(self, profile: str) -> dict:
@@ -203,6 +371,33 @@ class Claim:
         )
 
     # controls ----------------------------------------------------------------
+    def families(self, profile: str) -> dict[str, tuple[str, ...]]:
+        """Row families: name -> prefixes of the judged rows' names that one change of the truth moves together.
+
+        Derived rows (e.g. a trend computed from other rows) belong to the family of the rows they
+        come from.  Every judged row belongs to exactly one family.
+        """
+        return {}
+
+    def control_sources(self, profile: str) -> dict[str, ControlSource]:
+        """Kind (``edge``, ``exact``, ``family``, ``outside``) -> where its data come from; absent: no such control."""
+        return {}
+
+    def control_data(self, cell: Cell, control: Control, rng: np.random.Generator) -> Any:
+        """Per-path arrays of ``cell`` under ``control``'s truth, shaped as :meth:`simulate_cell`'s.
+
+        Draw every number from ``rng``; compute each row's truth with :meth:`Control.truth`.
+        """
+        raise NotImplementedError(f"claim {self.id} has no control data")
+
+    def mutants(self, profile: str) -> dict[str, Mutant]:
+        """Planted predictions judged on the real simulator's paths, by name (``time-scale=1.03``)."""
+        return {}
+
+    def mutate(self, profile: str, name: str, prediction: dict) -> dict:
+        """The prediction with mutant ``name`` planted (what :meth:`measure` then judges against)."""
+        raise NotImplementedError(f"claim {self.id} has no mutant {name!r}")
+
     def synthetic(self, profile: str, kind: str, rng: np.random.Generator) -> dict[str, dict] | None:
         """Cell summaries with known truth, at ``profile``'s sizes, keyed like :meth:`cells`.
 
@@ -211,6 +406,11 @@ class Claim:
         Monte-Carlo noise for a slope), ``"alternative"`` (every judged truth moved together by
         its stated effect, in the stated direction) or ``"limit"`` (samples of the limit itself;
         ``None`` when no sampler of the limit exists).  Draw every number from ``rng``.
+
+        Deprecated: these summaries never run the claim's own cell code.  Implement
+        :meth:`control_data` (with :meth:`simulate_cell` and :meth:`summarize`) instead; ``diffapprox
+        calibrate`` still runs ``synthetic`` for one version, as ``edge`` (null), ``family:all``
+        (alternative) and ``exact`` (limit), with a DeprecationWarning.
         """
         raise NotImplementedError(f"claim {self.id} has no synthetic controls")
 
