@@ -401,23 +401,28 @@ def claim_source_hash(claim: Claim) -> str | None:
     return "sha256:" + h.hexdigest()[:16]
 
 
-#: The library modules whose code controls run (the claims' public namespace and what it reaches):
-#: every module of the package but the command line, the reports and the run machinery that never
-#: touches a control's numbers.
-_NOT_RUN_BY_CONTROLS = ("diffapprox.cli", "diffapprox.report", "diffapprox._run.")
-_RUN_BY_CONTROLS = ("diffapprox._run.claims", "diffapprox._run.calibrate")
+#: The library modules whose code sets a control's numbers: the simulator, the limits, the networks,
+#: the statistics, the seeds and the control truths (:class:`~diffapprox.Control`).  The public
+#: namespace, result types, reports, command line and run machinery only carry those numbers.
+_RUN_BY_CONTROLS = (
+    "diffapprox._engine",
+    "diffapprox._theory",
+    "diffapprox._experiments",
+    "diffapprox.stats",
+    "diffapprox._core.seeds",
+    "diffapprox._run.claims",
+)
 
 
 def library_modules() -> dict[str, Path]:
-    """The library modules a control's numbers can depend on, by name (see :data:`_NOT_RUN_BY_CONTROLS`)."""
+    """The library modules a control's numbers depend on, by name (see :data:`_RUN_BY_CONTROLS`)."""
     root = Path(__file__).resolve().parents[1]
     out = {}
     for f in sorted(root.rglob("*.py")):
         parts = list(f.relative_to(root.parent).with_suffix("").parts)
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-        if name.startswith(_NOT_RUN_BY_CONTROLS) and name not in _RUN_BY_CONTROLS:
-            continue
-        out[name] = f
+        if any(name == m or name.startswith(m + ".") for m in _RUN_BY_CONTROLS):
+            out[name] = f
     return out
 
 
