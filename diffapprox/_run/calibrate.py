@@ -230,7 +230,7 @@ def _one(claim: Claim, profile: str, name: str, seed: int, r: int, prediction: d
     if name == "mutant":
         try:
             rep_seed = derive_seed(seed, claim.id, name, r)
-            results = {c.key: claim.run_cell(c) for c in claim.cells(profile, rep_seed)}
+            results = {c.key: claim.run_cell(c) for c in claim.mutant_cells(profile, rep_seed)}
         except Exception as exc:  # noqa: BLE001 - a simulation that breaks is an ERROR of every mutant
             return {f"mutant:{m}": _error(exc) for m in claim.mutants(profile)}
         out = {}

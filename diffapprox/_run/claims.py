@@ -394,6 +394,15 @@ class Claim:
         """Planted predictions judged on the real simulator's paths, by name (``time-scale=1.03``)."""
         return {}
 
+    def mutant_cells(self, profile: str, seed: int) -> list[Cell]:
+        """The cells the mutants simulate (default: every cell of :meth:`cells`).
+
+        A claim whose mutants need only some cells (e.g. the rows a planted prediction moves) may list
+        those, to keep each mutant replicate cheap; its :meth:`measure` then judges the rows of the
+        cells it was given and skips the others.
+        """
+        return self.cells(profile, seed)
+
     def mutate(self, profile: str, name: str, prediction: dict) -> dict:
         """The prediction with mutant ``name`` planted (what :meth:`measure` then judges against)."""
         raise NotImplementedError(f"claim {self.id} has no mutant {name!r}")
