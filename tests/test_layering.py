@@ -36,7 +36,9 @@ LAYERS = {
     "diffapprox._experiments": 5,
     CLAIMS: 6,
     "diffapprox.report": 7,
+    "diffapprox.testing": 7,
     "diffapprox.cli": 8,
+    "diffapprox_pytest": 9,
 }
 FACADE = "diffapprox"
 #: What a claim module may import from the package.
@@ -54,6 +56,7 @@ def _module_name(path: Path) -> str:
 
 def _modules() -> dict[str, Path]:
     files = [*(ROOT / "diffapprox").rglob("*.py"), *(ROOT / "validation").rglob("*.py")]
+    files += [*(ROOT / "diffapprox_pytest").rglob("*.py")]
     return {_module_name(f): f for f in files}
 
 
