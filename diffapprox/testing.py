@@ -90,10 +90,13 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _shape(x: Any) -> Any:
-    """The structure of per-path data: type, keys, and arrays' number of dimensions and dtype kind."""
+def _shape(x: Any, depth: int = 0) -> Any:
+    """The structure of per-path data: type, top-level keys, and arrays' number of dimensions and dtype kind.
+
+    Nested dicts (a run's metadata, say) are compared by type only: a control need not invent them.
+    """
     if isinstance(x, dict):
-        return ("dict", {k: _shape(v) for k, v in x.items()})
+        return ("dict", {k: _shape(v, depth + 1) for k, v in x.items()}) if depth == 0 else ("dict",)
     if isinstance(x, np.ndarray):
         return ("array", x.ndim, "f" if x.dtype.kind in "fiu" else x.dtype.kind)
     if isinstance(x, (list, tuple)):
