@@ -468,7 +468,8 @@ def _entry_point_claims() -> dict[str, Claim]:
     """Every claim of the ``diffapprox.claims`` entry points, in report order.
 
     This package's own claims come first, then other distributions' claims by distribution name;
-    within a distribution by the claims' ``order``, then id.  An entry point
+    within a distribution the claims about the paper first, then other papers', then the toolkit's
+    (``about``), each by the claims' ``order``, then id.  An entry point
     that does not load, or whose name is not its claim's id, is kept as a claim that reports ERROR
     with the reason, so one broken package never hides the others.
     """
@@ -488,7 +489,9 @@ def _entry_point_claims() -> dict[str, Claim]:
             claim = cls()
         except Exception as exc:  # noqa: BLE001 - any failure of third-party code becomes an ERROR claim
             claim = _UnloadableClaim(ep.name, ep.value, f"{type(exc).__name__}: {exc}")
-        loaded.append(((dist != "diffapprox", dist, int(getattr(claim, "order", 1000)), ep.name), claim))
+        about = getattr(claim, "about", "paper")
+        rank = ABOUT.index(about) if about in ABOUT else len(ABOUT)
+        loaded.append(((dist != "diffapprox", dist, rank, int(getattr(claim, "order", 1000)), ep.name), claim))
     return {claim.id: claim for _, claim in sorted(loaded, key=lambda t: t[0])}
 
 
