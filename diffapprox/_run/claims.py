@@ -366,7 +366,7 @@ class Claim:
         return ClaimOutput(
             measurements=list(ms),
             figures=list(figs),
-            findings=list(f.findings),
+            findings=[*undecided_finding(ms), *f.findings],
             inconsistencies=list(f.inconsistencies),
         )
 
@@ -426,6 +426,25 @@ class Claim:
     # helpers -----------------------------------------------------------------
     def make_cell(self, key: str, params: dict, seed: int, cost: float = 1.0, uses: str = "cores") -> Cell:
         return Cell(claim=self.id, key=key, params=params, seed=cell_seed(seed, self.id, key), cost=cost, uses=uses)
+
+
+def undecided_finding(measurements: list[Measurement], limit: int = 6) -> list[str]:
+    """One sentence naming the judged rows that left the claim undecided and the sample size n each would need.
+
+    Empty unless the judged rows combine to INCONCLUSIVE (no FAIL, not all PASS).  The sizes are
+    :attr:`Measurement.needed_paths` (the same estimate, its intervals shrinking like ``1/sqrt(n)``).
+    """
+    judged = [m for m in measurements if m.judged]
+    verdicts = {m.verdict for m in judged}
+    if not judged or "FAIL" in verdicts or "ERROR" in verdicts or verdicts == {"PASS"}:
+        return []
+    rows = [m for m in judged if m.verdict == "INCONCLUSIVE"]
+    parts = [
+        f"{m.name} (decided at about n = {m.needed_paths:,})" if m.needed_paths else f"{m.name} (no n decides it)"
+        for m in rows[:limit]
+    ]
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    return [f"Undecided: {len(rows)} of {len(judged)} judged rows straddle a band edge: " + "; ".join(parts) + more]
 
 
 #: Entry-point group through which packages (this one included) add claims:
