@@ -134,4 +134,5 @@ from ._experiments.live import staleness_pmf as staleness_pmf
 
 # reports
 from .report import load_results as load_results
+from ._core.results_file import Results as Results
 from .report import render_report as render_report
