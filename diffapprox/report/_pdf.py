@@ -197,10 +197,10 @@ def _measurement_table(ms, st, width, *, notes: bool = True):
     level = F.common_ci_level(ms)
     ci_head = "CI" if level is None else f"{100 * level:g}% CI"
     # without notes the names are the long column
-    w = [
-        width * f
-        for f in ((0.28, 0.10, 0.17, 0.10, 0.13, 0.08, 0.14) if notes else (0.32, 0.09, 0.14, 0.08, 0.11, 0.08, 0.18))
-    ]
+    fr = (0.28, 0.10, 0.17, 0.10, 0.13, 0.08, 0.14) if notes else (0.32, 0.09, 0.14, 0.08, 0.11, 0.08, 0.18)
+    if F.any_ci_fail(ms):  # the CI column holds the FAIL interval too: room from the names
+        fr = (fr[0] - 0.07, fr[1], fr[2] + 0.07, *fr[3:])
+    w = [width * f for f in fr]
     rows = [["measurement", "estimate", ci_head, "prediction", "tolerance", "effect", "verdict"]]
     cells = []
     for r, m in enumerate(ms, start=1):
