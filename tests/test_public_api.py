@@ -70,4 +70,4 @@ def test_moved_names_cover_the_old_top_level():
 
 def test_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
-        diffapprox.no_such_name  # noqa: B018
+        _ = diffapprox.no_such_name
