@@ -40,7 +40,8 @@ from functools import cache
 
 import numpy as np
 
-from diffapprox import Claim, Findings, finite_step_prediction, linear_prediction, simulate, stats
+from diffapprox import Claim, Findings, simulate, stats
+from diffapprox.limits import finite_step_prediction, linear_prediction
 from diffapprox.limits import ou_optimum
 
 from .._common import claim_title, new_figure, num, problem, save_figure, tag

@@ -175,7 +175,7 @@ def _live_window(r: dict) -> float:
 
 def law_of(m: int, slow: float) -> tuple[str, np.ndarray]:
     """The workers:M law of a run (worker 0 ``slow`` times slower): its spec and stationary pmf."""
-    from diffapprox import staleness_pmf
+    from diffapprox.engine import staleness_pmf
 
     rates = np.ones(m)
     rates[0] = 1.0 / slow
@@ -186,7 +186,7 @@ def law_of(m: int, slow: float) -> tuple[str, np.ndarray]:
 @functools.lru_cache(maxsize=64)
 def null_traces(spec: str, n: int, reps: int) -> tuple[np.ndarray, ...]:
     """``reps`` traces of length ``n`` drawn from the delay law ``spec`` after :data:`BURN` updates."""
-    from diffapprox import delay_law
+    from diffapprox.engine import delay_law
 
     law = delay_law(spec)
     rng = np.random.default_rng(derive_seed(PLANNING_SEED, "null-traces", spec, n))
@@ -406,7 +406,7 @@ def _synthetic_run(profile: str, run: tuple, kind: str, rng: np.random.Generator
     is replaced by M - 1 so that the excess TV is the band's edge plus its effect; the live mean
     sits above the replay's band by its effect; the contrast is minus its effect.
     """
-    from diffapprox import delay_law
+    from diffapprox.engine import delay_law
 
     mu, m, s, g, k = run
     pr, level = _PROFILES[profile], stats.row_level(n_judged(profile))
@@ -585,7 +585,8 @@ class LiveStaleness(Claim):
         ]
 
     def run_cell(self, cell) -> dict:
-        from diffapprox import live, simulate, trace_delay
+        from diffapprox.engine import live, trace_delay
+        from diffapprox import simulate
 
         p = cell.params
         problem = cm.problem("gaussian")
