@@ -344,7 +344,7 @@ class DnnTradeoff(Claim):
     def parameters(self, profile: str) -> dict:
         if profile not in _PROFILES:
             raise DiffapproxError("profile", f"one of {', '.join(_PROFILES)}", profile)
-        from diffapprox import mlp_description
+        from diffapprox.engine import mlp_description
 
         p = _PROFILES[profile]
         net = mlp_description(HIDDEN)
@@ -417,7 +417,7 @@ class DnnTradeoff(Claim):
         return out
 
     def run_cell(self, cell: Cell) -> dict:
-        from diffapprox import TrainConfig, train_async_msgd
+        from diffapprox.engine import TrainConfig, train_async_msgd
 
         p = cell.params
         cfg = TrainConfig(

@@ -46,8 +46,10 @@ from functools import cache
 
 import numpy as np
 
-from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, finite_step_prediction
-from diffapprox import linear_prediction, simulate, stats
+from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant
+from diffapprox.limits import finite_step_prediction
+from diffapprox.limits import linear_prediction
+from diffapprox import simulate, stats
 
 from .._common import claim_title, new_figure, num, problem, save_figure, tag
 

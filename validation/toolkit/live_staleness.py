@@ -191,7 +191,7 @@ def _live_window(r: dict) -> float:
 
 def law_of(m: int, slow: float) -> tuple[str, np.ndarray]:
     """The workers:M law of a run (worker 0 ``slow`` times slower): its spec and stationary pmf."""
-    from diffapprox import staleness_pmf
+    from diffapprox.engine import staleness_pmf
 
     rates = np.ones(m)
     rates[0] = 1.0 / slow
@@ -202,7 +202,7 @@ def law_of(m: int, slow: float) -> tuple[str, np.ndarray]:
 @functools.lru_cache(maxsize=64)
 def null_traces(spec: str, n: int, reps: int) -> tuple[np.ndarray, ...]:
     """``reps`` traces of length ``n`` drawn from the delay law ``spec`` after :data:`BURN` updates."""
-    from diffapprox import delay_law
+    from diffapprox.engine import delay_law
 
     law = delay_law(spec)
     rng = np.random.default_rng(derive_seed(PLANNING_SEED, "null-traces", spec, n))
@@ -426,7 +426,7 @@ def _control_run(profile: str, params: dict, control, rng: np.random.Generator) 
     path's series are flat at draws around :data:`PLAN_WINDOW`, the (0.9, 8) centre moved so that the
     tradeoff contrast is the control's truth for the tradeoff row (0 in the model's exact world).
     """
-    from diffapprox import delay_law
+    from diffapprox.engine import delay_law
 
     mu, m, s, g, k = params["mu"], params["M"], params["slow"], params["regime"], params["steps"]
     pr, level = _PROFILES[profile], _fail_level(profile)
@@ -625,7 +625,8 @@ class LiveStaleness(Claim):
 
     def simulate_cell(self, cell) -> dict:
         """A live run, and the simulator replaying its measured trace: the per-update and per-record arrays."""
-        from diffapprox import live, simulate, trace_delay
+        from diffapprox.engine import live, trace_delay
+        from diffapprox import simulate
 
         p = cell.params
         problem = cm.problem("gaussian")
