@@ -561,6 +561,7 @@ def train_async_msgd_ensemble(
     losses = losses.numpy()
     params = _unpad(x, layout) if return_parameters else None
     acc_epochs = np.array(acc_epochs, dtype=float).reshape(-1, B)
+    n_par = int(sum(n_in * n_out + n_out for n_in, n_out in zip(widths[:-1], widths[1:])))
     out = []
     for b in range(B):
         bad = np.flatnonzero(~np.isfinite(losses[:, b]) | (losses[:, b] > DIVERGENCE_LOSS))
@@ -584,7 +585,7 @@ def train_async_msgd_ensemble(
                 "mean_delay": float(applied.mean()),
                 "max_delay": int(applied.max()),
                 "val_acc_epochs": ep_acc,
-                "n_parameters": int(sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))),
+                "n_parameters": n_par,
                 "elapsed_s": elapsed,
             }
         )
