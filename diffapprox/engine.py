@@ -45,6 +45,7 @@ from ._experiments.diagnostics import path_diagnostics as path_diagnostics
 from ._experiments.dnn import TrainConfig as TrainConfig
 from ._experiments.dnn import mlp_description as mlp_description
 from ._experiments.dnn import train_async_msgd as train_async_msgd
+from ._experiments.dnn import train_async_msgd_ensemble as train_async_msgd_ensemble
 from ._experiments.live import LiveRun as LiveRun
 from ._experiments.live import live as live
 from ._experiments.live import staleness_pmf as staleness_pmf
@@ -79,6 +80,7 @@ __all__ = [
     "TrainConfig",
     "mlp_description",
     "train_async_msgd",
+    "train_async_msgd_ensemble",
     "LiveRun",
     "live",
     "staleness_pmf",
