@@ -206,10 +206,10 @@ def _measurement_table(ms, st, width, *, notes: bool = True):
     # without notes the names are the long column
     fr = (0.28, 0.10, 0.17, 0.10, 0.13, 0.08, 0.14) if notes else (0.32, 0.09, 0.14, 0.08, 0.11, 0.08, 0.18)
     if F.any_ci_fail(ms):  # the CI column holds the FAIL interval too: room from the names
-        fr = (fr[0] - 0.07, fr[1], fr[2] + 0.07, *fr[3:])
+        fr = (fr[0] - 0.07, fr[1], fr[2] + 0.05, fr[3] + 0.02, *fr[4:])
     w = [width * f for f in fr]
     if F.any_ci_fail(ms):
-        ci_head += " / FAIL CI"
+        ci_head += "\n/ FAIL CI"  # two lines: the column is narrow
     rows = [["measurement", "estimate", ci_head, "prediction", "tolerance", "effect", "verdict"]]
     cells = []
     for r, m in enumerate(ms, start=1):
