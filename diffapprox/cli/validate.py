@@ -183,9 +183,26 @@ def _key_number(claim) -> str:
 
 
 def summary_table(results) -> str:
-    """One line per claim of :class:`~diffapprox.Results`: id, verdict, key number, run time."""
-    rows = [(c.id, c.verdict.value, _key_number(c), f"{c.elapsed_s or 0.0:.1f}s") for c in results.claims]
-    return "\n".join(text_table(("claim", "verdict", "key number", "time"), rows, right=(3,)))
+    """The verdict counts of the paper's claims on their own, then of the other scopes; one line per claim.
+
+    The claims are grouped under what they are about (the paper, other papers' approximations, the
+    toolkit's own checks), each row: id, verdict, judged rows (context rows apart), key number, run time.
+    """
+    from ..report._format import SCOPE_TITLES, fmt_judged_context, group_claims, scope_count_lines
+
+    groups = group_claims(results.claims)
+    rows = [
+        (c.id, c.verdict.value, fmt_judged_context(c.measurements), _key_number(c), f"{c.elapsed_s or 0.0:.1f}s")
+        for _, cs in groups
+        for c in cs
+    ]
+    head, rule, *lines = text_table(("claim", "verdict", "measurements", "key number", "time"), rows, right=(4,))
+    out = [*scope_count_lines(results.claims), "", "  " + head, "  " + rule]
+    for scope, cs in groups:
+        out.append(f"{SCOPE_TITLES[scope]}:")
+        out += ["  " + line for line in lines[: len(cs)]]
+        lines = lines[len(cs) :]
+    return "\n".join(out)
 
 
 def run_validate(args) -> int:
