@@ -94,6 +94,11 @@ def uninterrupted(tmp_path_factory):
     out = tmp_path_factory.mktemp("interrupt") / "full"
     r = subprocess.run(_cmd(out), env=_env(), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
+    # the workers' CPU reached the run (the fork server was waited for): at least that of the cells
+    # that ran in workers (every single-threaded cell)
+    timings = json.loads((out / "timings.json").read_text(encoding="utf-8"))
+    in_workers = timings["claims"]["test-interrupt-core"]["cells_cpu_s"]
+    assert in_workers > 0.5 and timings["children_cpu_s"] >= in_workers
     return _comparable(out)
 
 

@@ -211,6 +211,26 @@ def _make_executor(args):
     return DaskExecutor(address=args.scheduler, n_workers=args.workers)
 
 
+def _record_process_cpu(out: Path) -> None:
+    """Add ``process_cpu_s`` to ``timings.json``: user + sys seconds of this process and every process
+    it waited for (workers and their fork server included), what ``/usr/bin/time`` reports; and
+    ``children_cpu_s``, those processes' share."""
+    import resource
+
+    from .._core.jsonio import write_json_atomic
+    from .._run.runner import TIMINGS_NAME
+
+    me, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    children = kids.ru_utime + kids.ru_stime
+    cpu = me.ru_utime + me.ru_stime + children
+    path = out / TIMINGS_NAME
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        write_json_atomic(path, {**doc, "process_cpu_s": cpu, "children_cpu_s": children})
+    except (OSError, ValueError):  # timings are a convenience: never a reason to fail a finished run
+        pass
+
+
 def _key_number(claim: dict) -> str:
     """The measurement that decided the verdict (the worst one sharing it), as one line."""
     from ..report._format import fmt_key_number, key_measurement
@@ -327,6 +347,7 @@ def _run(args, claims, out: Path, ids, baseline, calibration, calibration_file) 
             sys.stderr.write(f"diffapprox validate: could not write {where}: {oserr.strerror or oserr}\n")
             return EXIT_NOT_WRITTEN
         sys.stderr.write(f"diffapprox validate: report not rendered: {type(exc).__name__}: {exc}\n")
+    _record_process_cpu(out)
 
     print(summary_table(doc))
     print(f"\nresults: {out / 'results.json'}  ({doc['elapsed_s']:.1f}s)")
