@@ -720,7 +720,7 @@ class Progress:
     PRIOR_CELLS = 2.0
     PRIOR_SECONDS = 5.0
     REFRESH_S = 1.0
-    PROBE_MIN_S = 30.0
+    PROBE_MIN_S = 10.0
 
     def __init__(
         self,
