@@ -282,18 +282,36 @@ def run_validate(args) -> int:
     else:
         write_json_atomic(out / "run.json", run_info)
 
+    stage = {"results": False}
     with _sigterm_as_interrupt():
         try:
-            return _run(args, claims, out, ids, baseline, calibration, calibration_file)
-        except KeyboardInterrupt as exc:  # after the cells and results.json: only the report or summary is missing
-            sys.stderr.write(
-                f"diffapprox validate: interrupted after {out / 'results.json'} was written; "
-                f"render the report with: diffapprox report {shlex.quote(str(out))}\n"
-            )
+            return _run(args, claims, out, ids, baseline, calibration, calibration_file, stage)
+        except KeyboardInterrupt as exc:  # outside the cells: before them, or after results.json
+            how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+            if stage["results"]:
+                tail = f"{out / 'results.json'} is complete; render the report with: diffapprox report {shlex.quote(str(out))}"
+            else:
+                tail = f"continue with --resume --out {shlex.quote(str(out))}"
+            sys.stderr.write(f"diffapprox validate: interrupted ({how}); {tail}\n")
             return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
 
 
-def _run(args, claims, out: Path, ids, baseline, calibration, calibration_file) -> int:
+@contextlib.contextmanager
+def _signals_held():
+    """While inside, SIGINT and SIGTERM are ignored (stopping the workers must not be cut short by a second one)."""
+    try:
+        old = [(s, signal.signal(s, signal.SIG_IGN)) for s in (signal.SIGINT, signal.SIGTERM)]
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        for s, h in old:
+            signal.signal(s, h)
+
+
+def _run(args, claims, out: Path, ids, baseline, calibration, calibration_file, stage: dict) -> int:
     from .._run.checkpoint import OutputNotWritten
     from .._run.runner import run_claims
 
@@ -318,7 +336,8 @@ def _run(args, claims, out: Path, ids, baseline, calibration, calibration_file) 
             calibration_file=calibration_file,
         )
     except KeyboardInterrupt as exc:
-        executor.close()  # before saying so: no worker process is left once the line is printed
+        with _signals_held():
+            executor.close()  # before saying so: no worker process is left once the line is printed
         how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
         sys.stderr.write(
             f"diffapprox validate: interrupted ({how}); finished cells are kept under {out / 'cells'}; "
@@ -326,13 +345,16 @@ def _run(args, claims, out: Path, ids, baseline, calibration, calibration_file) 
         )
         return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
     except OutputNotWritten as exc:
-        executor.close()
+        with _signals_held():
+            executor.close()
         sys.stderr.write(
             f"diffapprox validate: {exc}; nothing written before is lost; free space and resume with: {resume_cmd}\n"
         )
         return EXIT_NOT_WRITTEN
     finally:
-        executor.close()
+        with _signals_held():
+            executor.close()
+    stage["results"] = True
 
     # --- report ---------------------------------------------------------------
     from ..report import render_report
