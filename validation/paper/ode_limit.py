@@ -75,8 +75,6 @@ ORDER = 1.0
 N_RECORDS = 25
 LAW = BOUNDED_LAW  # Theorem 3.3 assumes bounded data (Assumption 2)
 PATHS = {"quick": 256, "standard": 2048, "paper": 8192}
-#: Delays run with a quarter of the profile's paths (context rows only: the control data stay cheap).
-QUARTER_DELAYS = ("fast",)
 DELAYS = ("0", "thm", "fast")
 #: Delays whose smallest-eta error is judged, and those whose eta -> 0 limit is judged.
 JUDGED_DELAYS = ("0", "thm")
@@ -104,8 +102,10 @@ def _steps(mu: float, eta: float) -> tuple[int, int]:
     return steps, steps // N_RECORDS
 
 
-def _paths(profile: str, rule: str) -> int:
-    return PATHS[profile] // 4 if rule in QUARTER_DELAYS else PATHS[profile]
+def _paths(profile: str, rule: str, eta: float) -> int:
+    """Full paths for the cells of judged rows (every eta for the limit delays, the smallest for the others)."""
+    full = rule in LIMIT_DELAYS or (rule in JUDGED_DELAYS and eta == ETAS[-1])
+    return PATHS[profile] if full else PATHS[profile] // 4
 
 
 def _times(mu: float, eta: float) -> np.ndarray:
@@ -215,7 +215,8 @@ class OdeLimit(Claim):
                 "interval over the record times (max_abs_ci) instead of a bootstrap; the positive-order rows "
                 "(band (0, inf)) dropped; the one decision rule (95% PASS interval, Bonferroni FAIL interval at "
                 f"family level 0.01 over 24 rows); {N_RECORDS} records per run at common times (was 120); "
-                "context delay (tau ~ eta^-1.5) with a quarter of the paths; controls through the cell code; "
+                "cells of context rows only (thm at larger eta, tau ~ eta^-1.5) with a quarter of the paths; "
+                "controls through the cell code; "
                 "mutants time-scale=1.03, 1.1"
             ),
             reason=(
@@ -239,7 +240,10 @@ class OdeLimit(Claim):
             "etas": list(ETAS),
             "horizon_t": f"{HORIZON} (1-mu)",
             "records_per_run": N_RECORDS + 1,
-            "paths": {"delays 0, thm": PATHS[profile], "delay fast (context)": PATHS[profile] // 4},
+            "paths": {
+                "cells of judged rows (tau = 0; thm at the smallest eta)": PATHS[profile],
+                "context cells (thm at larger eta, fast)": PATHS[profile] // 4,
+            },
             "delays": {
                 "0": "tau = 0",
                 "thm": f"floor((1-mu)^2/(lambda1 eta^(1-gamma))), gamma={GAMMA_THM}, constant 1",
@@ -263,7 +267,7 @@ class OdeLimit(Claim):
     def _cell(self, profile, seed, mu, rule, eta):
         steps, r = _steps(mu, eta)
         params = {"mu": mu, "eta": eta, "rule": rule, "tau": _tau(rule, mu, eta), "steps": steps, "record_every": r}
-        params |= {"paths": _paths(profile, rule), "law": LAW}
+        params |= {"paths": _paths(profile, rule, eta), "law": LAW}
         return self.make_cell(tag(mu=mu, delay=rule, eta=eta), params, seed, cost=float(steps * params["paths"]))
 
     def simulate_cell(self, cell) -> dict:
@@ -404,9 +408,13 @@ class OdeLimit(Claim):
         mu, eta, n = p["mu"], p["eta"], p["paths"]
         h2 = ode_closed_form(problem(LAW), np.array(H0), mu, _times(mu, eta)) ** 2
         mean = h2 + _shape(mu) * _control_levels(control, p["rule"], mu, eta, n)[None, :]
-        m = _model_matrix(mu, eta)  # the model's per-path deviations are linear in its Gaussian innovations
-        x = rng.standard_normal((n, m.shape[1])) @ m.T
-        return {"x": x.reshape(n, *mean.shape) + mean, "norm2_max": np.ones(n), "times": _times(mu, eta), "n_paths": n}
+        coef, _ = _model_terms(mu, eta)  # (T, d, d-1): the first-order deviation is linear in U
+        u = _ou_paths(mu, eta, n, rng)  # (T, paths, d-1)
+        x = np.broadcast_to(mean[:, None, :].astype(np.float32), (mean.shape[0], n, D)).copy()
+        for j in range(D - 1):
+            x += coef[:, None, :, j].astype(np.float32) * u[:, :, j : j + 1]
+        return {"x": np.ascontiguousarray(x.transpose(1, 0, 2)), "norm2_max": np.ones(n), "times": _times(mu, eta),
+                "n_paths": n}  # fmt: skip
 
     def mutants(self, profile):
         out = {}
@@ -458,24 +466,21 @@ def _control_levels(control, rule: str, mu: float, eta: float, paths: int) -> np
     return out
 
 
-@cache
-def _model_matrix(mu: float, eta: float) -> np.ndarray:
-    """The control model's map from standard normal innovations to the per-path deviations X - H^2.
-
-    The OU (3.3) started at 0 and sampled exactly at the record times t_k is U_j(t_k) = sum_{s=1..k}
-    rho_j^(k-s) sqrt(S_j (1 - rho_j^2)) Z_j(s), rho_j = exp(-k_j (t_1 - t_0)); the first-order deviation
-    of X_i is sum_j coef_kij U_j(t_k) (:func:`_model_terms`).  Shape (T d, (T-1)(d-1)).
-    """
+def _ou_paths(mu: float, eta: float, paths: int, rng) -> np.ndarray:
+    """U_2..U_d of (3.3) at the record times, started at 0, by its exact Gaussian transitions over one record
+    interval: U(t_k) = rho U(t_(k-1)) + sqrt(S (1 - rho^2)) Z, rho = exp(-k_j (t_1 - t_0)).  Shape (T, paths, d-1)."""
     p, t = problem(LAW), _times(mu, eta)
     lam = np.asarray(p.spectrum, float)
     k = (lam[0] - lam[1:]) / (1 - mu)
     s = np.asarray(p.alpha, float)[1:, 0] ** 2 / (2 * (1 - mu) * (lam[0] - lam[1:]))
     rho = np.exp(-k * (t[1] - t[0]))
-    lag = np.arange(t.size)[:, None] - np.arange(1, t.size)[None, :]  # (T, T-1): k - s
-    low = np.where(lag[:, :, None] >= 0, rho ** np.maximum(lag, 0)[:, :, None], 0.0) * np.sqrt(s * (1 - rho**2))
-    coef, _ = _model_terms(mu, eta)  # (T, d, d-1)
-    m = coef[:, :, None, :] * low[:, None, :, :]  # (T, d, T-1, d-1)
-    return m.reshape(t.size * D, (t.size - 1) * (D - 1))
+    u = np.empty((t.size, paths, D - 1), dtype=np.float32)  # float32: the control's arrays are large
+    u[0] = 0.0
+    u[1:] = rng.standard_normal((t.size - 1, paths, D - 1), dtype=np.float32) * np.sqrt(s * (1 - rho**2))
+    rho = rho.astype(np.float32)
+    for j in range(1, t.size):
+        u[j] += rho * u[j - 1]
+    return u
 
 
 def _ode_h2(mu: float, times, scale: float) -> np.ndarray:
