@@ -28,7 +28,12 @@ Verdicts by the one decision rule (:data:`diffapprox.stats.DECISION_RULE`): PASS
 row's 95% interval lies inside its band, FAIL when some row's interval at ``fail_level(24)``
 lies entirely outside.  Paths that diverge are left out of the means and named; a row with any
 cannot PASS.  Mutants ``time-scale=1.03`` and ``time-scale=1.1`` evaluate the ODE prediction at
-``t x factor`` (see :meth:`OdeLimit.mutants`).
+``t x factor`` (see :meth:`OdeLimit.mutants`).  Cells that feed context rows only (``thm`` above the
+smallest eta, ``fast``) run a quarter of the profile's paths.
+
+Controls (no exact sampler of the discrete iterates exists) draw per-path h_i^2/||h||^2 series from a
+stated model, the ODE (3.2) with the first-order Gaussian fluctuation of the OU (3.3) around it (see
+:meth:`OdeLimit.control_sources`), and run this claim's own cell code and measure on them.
 """
 
 from __future__ import annotations
