@@ -35,7 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, StreamingPCA, simulate, tau_threshold_sde
+from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, simulate
+from diffapprox.engine import StreamingPCA
+from diffapprox.limits import tau_threshold_sde
 from diffapprox import stats
 
 from . import _tradeoff as tradeoff

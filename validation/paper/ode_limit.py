@@ -44,7 +44,8 @@ from itertools import product
 
 import numpy as np
 
-from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, lemma31_norm_bound, simulate, stats
+from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, simulate, stats
+from diffapprox.limits import lemma31_norm_bound
 from diffapprox.limits import ode_closed_form
 
 from .._common import (
