@@ -1524,6 +1524,13 @@ def contrast_ci(values, ses, coef, level: float = 0.95) -> Estimate:
 # ---------------------------------------------------------------------------
 # Weak errors: a maximum over times, and a slope over step sizes
 # ---------------------------------------------------------------------------
+@functools.lru_cache(maxsize=256)
+def _bonferroni_z(level: float, k: int) -> float:
+    """``z_{1 - (1-level)/(2k)}``: the two-sided normal quantile of ``level`` Bonferroni over ``k`` intervals (cached:
+    :func:`max_abs_ci` runs for every row of every control replicate)."""
+    return float(_st.norm.ppf(1.0 - (1.0 - level) / (2 * k)))
+
+
 def max_abs_ci(diff, se, level: float = 0.95) -> Estimate:
     """``max_k |Delta_k|`` from per-time estimates ``diff_k`` with standard errors ``se_k``, simultaneous CI.
 
@@ -1537,7 +1544,7 @@ def max_abs_ci(diff, se, level: float = 0.95) -> Estimate:
     e = np.asarray(se, dtype=float).ravel()
     if d.size == 0 or d.shape != e.shape:
         raise DiffapproxError("se", f"{d.size} standard errors (one per time, at least one)", e.size)
-    z = float(_st.norm.ppf(1.0 - (1.0 - level) / (2 * d.size)))
+    z = _bonferroni_z(level, int(d.size))
     lo = float(max(0.0, np.max(d - z * e)))
     hi = float(np.max(d + z * e))
     return Estimate(

@@ -1,5 +1,5 @@
-"""The momentum-asynchrony claims (figure1, delay-threshold, random-delay, async-speedup, norm-bound,
-momentum-bias, async-error): quick profile end to end, their synthetic controls (the null does not
+"""The momentum-asynchrony claims (figure1, delay-threshold, random-delay, norm-bound, momentum-bias; async-speedup
+and async-error: test_claim_async_speedup.py, test_claim_async_error.py): quick profile end to end, their synthetic controls (the null does not
 FAIL, the alternative does), the history entries' old rules, and the exact linear-stability limit."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from diffapprox_claims.paper import _tradeoff as tradeoff
 
 SEED = 20240605
 CONTROL_SEED = 20261129
-CLAIMS = ("figure1", "delay-threshold", "random-delay", "async-speedup", "norm-bound", "momentum-bias", "async-error")
+CLAIMS = ("figure1", "delay-threshold", "random-delay", "norm-bound", "momentum-bias")
 
 CONTRACT = {
     "figure1": [
@@ -30,10 +30,8 @@ CONTRACT = {
     "delay-threshold": ["exponent_p", "exponent_q", "tau_star_vs_sufficient/mu=0.5/eta=0.0005"]
     + [f"stability_ratio/mu={m}" for m in ("0.5", "0.7", "0.8", "0.9")],
     "random-delay": ["stationary_error_ratio/law=geometric/mean=10", "escape_ratio/law=uniform/mean=40"],
-    "async-speedup": ["iteration_ratio/workers=8", "momentum_ratio/mu=0.9"],
     "norm-bound": ["eta_order/law=cube/tau=0/mu=0.7", "ratio_slope/law=cube/mu=0.9/tau=0.5S", "slope/bound"],
     "momentum-bias": ["eta_term/law=cube/tau=0/mu=0.7", "delay_term/law=cube/mu=0.5/tau=0.25S", "slope/delay_term"],
-    "async-error": ["rate/gamma=0.1", "rate/gamma=0.4", "rate/control=tau~1/eta"],
 }
 
 

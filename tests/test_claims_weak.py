@@ -1,4 +1,4 @@
-"""The weak-convergence claims (ode-limit, ou-optimum, saddle-escape, traverse-time, phase3-time).
+"""The weak-convergence claims (ou-optimum, saddle-escape, traverse-time, phase3-time; ode-limit: test_claim_ode_limit.py).
 
 Fast tests push synthetic cell summaries with known truth through each claim's ``measure`` step
 (``diffapprox._run.calibrate.run_controls``): the null control must rarely FAIL and the alternative
@@ -28,16 +28,11 @@ from diffapprox_claims._common import FAMILY_ALPHA
 CONTROL_SEED = 20261129
 #: Replicates per control in the fast tests (by cost: a replicate of ou-optimum or saddle-escape
 #: takes about a second, of the others a few hundredths).
-REPS = {"ode-limit": 30, "ou-optimum": 3, "saddle-escape": 3, "traverse-time": 30, "phase3-time": 30}
+REPS = {"ou-optimum": 3, "saddle-escape": 3, "traverse-time": 30, "phase3-time": 30}
 #: Probability that a correct claim fails one of the count checks below.
 TEST_ALPHA = 0.001
 
 CLAIMS = {
-    "ode-limit": [
-        "ode_order/mu=0/delay=0/i=1",
-        "ode_error/mu=0/delay=0/i=1/eta=0.00025",
-        "v2/ode_order/mu=0/delay=0/i=1",
-    ],
     "ou-optimum": [
         "stationary_variance/law=gaussian/mu=0.5/tau=0/i=2",
         "stationary_variance/law=cube/mu=0/tau=0/i=4",
