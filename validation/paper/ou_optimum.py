@@ -485,18 +485,8 @@ class OuOptimum(Claim):
         return {key: pr | {"S": pr["S"] / (1.0 - key[1])} for key, pr in prediction.items()}
 
 
-def _window_summary(U: np.ndarray, times: np.ndarray, t_burn: float) -> dict:
-    """Per-path time averages of U_i^2 over the window after the burn-in, and U at the last record."""
-    w = times >= t_burn - 1e-12
-    return {
-        "path_means": (U[:, w, :] ** 2).mean(axis=1),  # (P, d-1)
-        "final": U[:, -1, :],
-        "window": [float(times[w][0]), float(times[-1])],
-    }
-
-
 def _decay_summary(U: np.ndarray, times: np.ndarray, lim, mu: float) -> dict:
-    """Mean U_i^2 at every record (figure) and U_i^2 per path at the record nearest each checkpoint."""
+    """Mean U_i^2 at every checkpoint record (figure) and U_i^2 per path at the record nearest each checkpoint."""
     u2 = {}
     for k in range(U.shape[2]):
         for s in DECAY_S:
