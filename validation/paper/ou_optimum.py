@@ -583,15 +583,15 @@ def _gof_rows(profile, base: str, lab: str, r1: dict, S: np.ndarray) -> list:
     FAIL), band [0, GOF_DISTANCE]; judged unless tau is far beyond the SDE threshold."""
     judged, fin, out = lab != "far", np.asarray(r1["final"]), []
     for k in range(fin.shape[1]):
-        x = fin[:, k] / math.sqrt(S[k])
+        e = stats.ks_distance(fin[:, k] / math.sqrt(S[k]), sst.norm.cdf, stats.PASS_LEVEL)
         out.append(
             stats.measurement(
                 f"gof/{base}/i={k + 2}",
-                stats.ks_distance(x, sst.norm.cdf, stats.PASS_LEVEL),
+                e,
                 prediction=0.0,
                 band=(0.0, GOF_DISTANCE),
                 judged=judged,
-                ci_fail=stats.ks_distance(x, sst.norm.cdf, _level(profile)) if judged else None,
+                ci_fail=ctl.dkw_interval_at(e, _level(profile)) if judged else None,
                 effect=ctl.distance_effect(PATHS[profile], _level(profile)) if judged else None,
                 diverged=int(r1["n_paths"]) - int(r1["n_finite"]),
                 note=f"U_i(T)/sqrt(stationary variance) at t={r1['window'][1]:.3g} against N(0, 1), sup-distance "
@@ -610,10 +610,12 @@ def _decay_se(lim, u0: np.ndarray, t: float, k: int, n: int) -> float:
 def _second_moment_rows(profile, law: str, mu: float, base: str, r2: dict, pr: dict) -> list:
     """``second_moment/{base}/i=I/s=S``: ratio of mean U_i(t)^2 to the A.6 formula at each checkpoint."""
     lim, u0, lv, out = pr["limit"], pr["u0"], _level(profile), []
+    times = np.asarray(r2["times"], dtype=float)
+    m2 = lim.second_moment(times, u0)  # (checkpoint records, d-1): the A.6 formula at every record
     for k in range(lim.dim):
         for s in DECAY_S:
             t, u2 = r2["u2"][f"{k + 1}/{s}"]
-            pred = float(lim.second_moment(t, u0)[k])
+            pred = float(m2[int(np.argmin(np.abs(times - t))), k])
             ratio = np.asarray(u2, dtype=float) / pred
             out.append(
                 stats.measurement(
@@ -668,10 +670,10 @@ def _window_control(profile: str, p: dict, control, rng) -> dict:
     truth's sup-distance from N(0, 1)."""
     lim, n = ou_optimum(problem(p["law"]), p["mu"]), p["paths"]
     times = _record_times(p)
-    U = lim.sample(times, n, rng)  # (n, records, d-1), exact in law
     w0 = int(np.argmax(times >= BURN * (1 - p["mu"]) - 1e-12))  # first record of the window
+    U = lim.sample(times[w0:], n, rng)  # (n, window records, d-1), exact in law from U(0) = 0 (burn-in in one step)
     own = lim.second_moment(times[w0:]).mean(axis=0)  # the limit's own window mean of E U_i^2 from U(0) = 0
-    S, means, final = lim.stationary_variance, np.einsum("prk,prk->pk", U[:, w0:], U[:, w0:]), U[:, -1, :].copy()
+    S, means, final = lim.stationary_variance, np.einsum("prk,prk->pk", U, U), U[:, -1, :].copy()
     means /= times.size - w0
     d_eff = ctl.distance_effect(n, _level(profile))
     for k in range(lim.dim):

@@ -558,10 +558,10 @@ def _early_rows(r, pr, suf, profile: str) -> list:
         out.append(
             stats.measurement(
                 f"u1_law/t={t:.4g}{suf}",
-                stats.ks_distance(x, sst.norm.cdf, stats.PASS_LEVEL),
+                (e := stats.ks_distance(x, sst.norm.cdf, stats.PASS_LEVEL)),
                 prediction=0.0,
                 band=(0.0, U1_DISTANCE),
-                ci_fail=stats.ks_distance(x, sst.norm.cdf, lv),
+                ci_fail=ctl.dkw_interval_at(e, lv),
                 effect=eff["distance"],
                 diverged=div,
                 note=f"U_1(t)/sqrt(v(t)) against N(0, 1) at t={t:.4g} ((A.2) from U_1(0) = 0), sup-distance band "
