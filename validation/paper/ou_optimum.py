@@ -51,10 +51,8 @@ from functools import cache
 import numpy as np
 from scipy import stats as sst
 
-from diffapprox import Claim, Findings, HistoryEntry, finite_step_prediction, simulate, stats
-from diffapprox.limits import ou_optimum
-
-from diffapprox import ControlSource, Mutant
+from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, simulate, stats
+from diffapprox.limits import finite_step_prediction, ou_optimum
 
 from . import _controls as ctl
 from .._common import (
