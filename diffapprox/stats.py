@@ -174,13 +174,16 @@ def _finite_1d(name: str, x) -> np.ndarray:
 _NAN2 = (math.nan, math.nan)
 
 
+@functools.lru_cache(maxsize=4096)
 def _z(level: float) -> float:
     """The normal quantile ``z_{(1+level)/2}`` of a two-sided ``level`` interval."""
     return _st.norm.ppf(0.5 + level / 2)
 
 
+@functools.lru_cache(maxsize=4096)
 def _t(level: float, dof: int) -> float:
-    """The Student-t quantile ``t_{(1+level)/2, dof}`` of a two-sided ``level`` interval."""
+    """The Student-t quantile ``t_{(1+level)/2, dof}`` of a two-sided ``level`` interval (cached: claims ask for
+    the same few levels and sizes thousands of times in a calibration)."""
     return _st.t.ppf(0.5 + level / 2, dof)
 
 
