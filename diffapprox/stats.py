@@ -1588,6 +1588,10 @@ def box_slope(x, y, lo, hi, level: float) -> SlopeFit:
 #: value whose mean is <= c x the mean at the grid's first value; ``band``: the largest grid value
 #: whose ``level`` t-interval of the mean overlaps the first value's interval.
 THRESHOLD_CRITERIA = {"ratio-1.1": ("ratio", 1.1), "ratio-1.5": ("ratio", 1.5), "band": ("band", 0.95)}
+#: ``ratio-2``: a second relative margin (mean <= 2 x the first value's).  The ratio criteria are consistent:
+#: their target is a property of the mean curve and does not move with the number of paths; ``band`` is a
+#: significance test whose target grows with the noise (fewer paths, wider intervals, larger threshold).
+THRESHOLD_CRITERIA["ratio-2"] = ("ratio", 2.0)
 
 
 def _criterion_ok(mean: np.ndarray, sd: np.ndarray, n: int, criterion: str) -> np.ndarray:

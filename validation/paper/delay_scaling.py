@@ -48,8 +48,10 @@ Q_ODE_BAND = (0.0, 1.0)
 RATIO_BAND = (2.0 / 3.0, 1.5)
 N_JUDGED = 2
 #: Stated effects of (exponent_p, exponent_q) per profile: (z_{fail} + z_{0.8}) x the standard deviation of
-#: the fitted exponent over 100 replicates of the exact control (a calibration run before the seed runs).
-EFFECTS = {"quick": (0.30, 0.30), "standard": (0.12, 0.12), "paper": (0.08, 0.08)}
+#: the fitted exponent over 40 replicates of the exact control (standard: 0.028 for p, 0.024 for q; quick: 0.077,
+#: 0.048), rounded up for the FAIL interval being wider than the estimate's spread (a calibration run before the seed
+#: runs); the paper profile keeps a margin over the standard one.
+EFFECTS = {"quick": (0.35, 0.30), "standard": (0.12, 0.12), "paper": (0.10, 0.10)}
 #: The exact control's law (Remark 3.11 at gamma = 1/4) and the directions of the moved truths.
 P_EXACT, Q_EXACT = 2.0, 0.25
 P_DIR, Q_DIR = -1, 1
@@ -66,7 +68,7 @@ SHAPE = "the shape of the trade-off in the introduction ((1-mu)^2/sqrt(eta)) and
 def _center_const(p: float, q: float) -> float:
     """C such that the crossings C (1-mu)^p eta^-q have geometric mean CENTER x S over the grid's points."""
     logs = [
-        math.log(CENTER * tradeoff.stable_delay(mu, eta)) - p * math.log(1 - mu) - q * math.log(eta)
+        math.log(CENTER * tradeoff.stable_delay(mu, eta)) - p * math.log(1 - mu) + q * math.log(eta)
         for mu, eta in dg.POINTS
     ]
     return math.exp(float(np.mean(logs)))
