@@ -274,7 +274,7 @@ class Figure1(Claim):
         if crit == "band":
             note += "; context: the CI-overlap criterion's target moves with the path count"
         return stats.measurement(
-            f"tau_star/{crit}/mu={mu:g}" + ("" if K == K_MAIN else f"/K={K}"),
+            f"tau_star/{crit}/mu={mu:.2f}" + ("" if K == K_MAIN else f"/K={K}"),
             s.as_estimate(),
             prediction=pred,
             band=_band(pred),
@@ -329,7 +329,7 @@ class Figure1(Claim):
         stab = {mu: tradeoff.stable_delay(mu, ETA) for mu in MUS}
         out = []
         for mu in MUS:
-            vals = ", ".join(f"{c} {by[f'tau_star/{c}/mu={mu:g}'].estimate:g}" for c in CRITERIA)
+            vals = ", ".join(f"{c} {by[f'tau_star/{c}/mu={mu:.2f}'].estimate:g}" for c in CRITERIA)
             out.append(
                 f"mu={mu:g}: tau* at K={K_MAIN}: {vals}; paper {PAPER_TAU[mu]}; "
                 f"linear-stability limit of the radial mode (a = 2 eta lambda1) {stab[mu]}"
@@ -353,7 +353,8 @@ class Figure1(Claim):
 
     # controls ----------------------------------------------------------------
     def families(self, profile):
-        return {f"mu={mu:g}": tuple(f"tau_star/{c}/mu={mu:g}" for c in JUDGED_CRITERIA) for mu in MUS}
+        # mu with two decimals in row names: a family's prefix must not match another's rows (0.8 and 0.85)
+        return {f"mu={mu:.2f}": tuple(f"tau_star/{c}/mu={mu:.2f}" for c in JUDGED_CRITERIA) for mu in MUS}
 
     def control_sources(self, profile):
         model = (
@@ -368,7 +369,7 @@ class Figure1(Claim):
     def control_data(self, cell, control, rng):
         mu = cell.params["mu"]
         pred = PAPER_TAU[mu]
-        t = control.truth(exact=pred, band=_band(pred), effect=_effect(pred), direction=-1, family=f"mu={mu:g}")
+        t = control.truth(exact=pred, band=_band(pred), effect=_effect(pred), direction=-1, family=f"mu={mu:.2f}")
         # beyond the edge, the ratio-2 row is the nearer one: put it on its truth (ratio-1.5 lies further out)
         theta = t / _ratio2_factor() if t < _band(pred)[0] else t
         return _model_errors(rng, cell, theta)
