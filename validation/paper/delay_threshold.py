@@ -18,3 +18,5 @@ class DelayThreshold(DelayScaling):
         "Deprecated alias of delay-scaling (kept for one version; see also delay-sufficiency): "
         + DelayScaling.statement
     )
+    #: Its controls are delay-scaling's (same cells, rows and code): calibrating both would spend the budget twice.
+    uncalibrated = "deprecated alias of delay-scaling: its calibration is delay-scaling's"
