@@ -300,7 +300,7 @@ class DelayScaling(Claim):
     def mutants(self, profile):
         measured = (
             "predicted p = 1.2, q = 1.1 (the exact stability limit's exponents, about those measured before): "
-            "a corrected prediction, the bands [0.95, 1.45] and [0.85, 1.35] hold the truth, expected not FAIL"
+            "a corrected prediction, the planted bands [0.95, 1.45] and [0.6, 1.1] hold the truth, expected not FAIL"
         )
         return {"p=1.2,q=1.1": Mutant(expect="not FAIL", note=measured + MUTANT_CELLS_NOTE)}
 

@@ -163,8 +163,9 @@ class DelaySufficiency(Claim):
     def mutants(self, profile):
         note = (
             f"the sufficient delays planted at {MUTANT_FACTOR:g} S (S the exact linear-stability limit): every tau* "
-            "on the grid is <= 2^(5/4) S = 2.38 S < 4 S (1 - 2^(-3/4)) = 2.38 S, so the truth lies below the "
-            f"planted band's edge by at least the effect; simulates the cells of mu = {MUTANT_MU:g} only (4 rows)"
+            "on the grid is at most its last delay, round(2^(5/4) S) = 2.38 S = 4 S x 2^(-3/4), the planted edge "
+            "minus the effect 4 S (1 - 2^(-3/4)), so the truth lies below the planted band by at least the effect; "
+            f"simulates the cells of mu = {MUTANT_MU:g} only (4 rows)"
         )
         return {f"sufficient={MUTANT_FACTOR:g}S": Mutant(expect="FAIL", note=note)}
 
