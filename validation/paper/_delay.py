@@ -150,9 +150,8 @@ def tau_stars(claim_id: str, seed: int, profile: str, results: dict, points, lev
             continue
         errs = np.array([results[key(mu, eta, t)]["error"] for t in g])
         s = derive_seed(seed, claim_id, "tau_star", pt(mu, eta))
-        out[(mu, eta)] = [
-            stats.threshold_ci(g, errs, CRITERION, n_boot=nb, seed=s, level=lv, method="normal") for lv in levels
-        ]
+        both = stats.threshold_cis_levels(g, errs, (CRITERION,), n_boot=nb, seed=s, levels=levels, method="normal")
+        out[(mu, eta)] = [d[CRITERION] for d in both]
     return out
 
 

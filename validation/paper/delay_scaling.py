@@ -168,7 +168,7 @@ class DelayScaling(Claim):
     def measure(self, profile, seed, results, prediction):
         levels = (stats.PASS_LEVEL, stats.fail_level(N_JUDGED))
         star = dg.tau_stars(SEED_ID, seed, profile, results, dg.POINTS, levels)
-        fit, fit_fail = (self._fit(seed, star, k, True) for k in (0, 1))
+        fit, fit_fail = self._fits(seed, star, levels)
         eff_p, eff_q = EFFECTS[profile]
         p, q = prediction["p"], prediction["q"]
         note = f"{fit.method}; tau* by {dg.CRITERION}; {dg.PROFILES[profile]['paths']} paths per delay; {SHAPE}"
@@ -189,20 +189,27 @@ class DelayScaling(Claim):
         ]
         return rows + self._context_rows(seed, star, fit, prediction)
 
-    def _fit(self, seed, star, k: int, grids: bool) -> stats.PowerLawFit:
+    def _fits(self, seed, star, levels) -> list[stats.PowerLawFit]:
+        """The fit on the grid intervals (midpoints, replicates drawn within them) at each of ``levels``."""
         pts = list(star)
-        a = np.array([1 - m for m, _ in pts])
-        e = np.array([x for _, x in pts])
-        tp = np.array([star[pt][k].estimate for pt in pts])
-        reps = np.array([star[pt][k].replicates for pt in pts]).T
-        if grids:
-            tp, reps = stats.interval_censored(
-                [dg.taus(*pt) for pt in pts], tp, reps, seed=derive_seed(seed, SEED_ID, "interval")
-            )
-        return stats.power_law_boot(a, e, tp, reps, level=star[pts[0]][k].level, drop_zero=grids)
+        tp = np.array([star[pt][0].estimate for pt in pts])
+        reps = np.array([star[pt][0].replicates for pt in pts]).T  # the same replicates at every level
+        tp, reps = stats.interval_censored(
+            [dg.taus(*pt) for pt in pts], tp, reps, seed=derive_seed(seed, SEED_ID, "interval")
+        )
+        a, e = np.array([1 - m for m, _ in pts]), np.array([x for _, x in pts])
+        return stats.power_law_boot_levels(a, e, tp, reps, levels=levels, drop_zero=True)
+
+    def _fixed_grid_fit(self, star) -> stats.PowerLawFit:
+        """The rule before 2026-11-29: the fit to the grid values themselves, at 95%."""
+        pts = list(star)
+        tp = np.array([star[pt][0].estimate for pt in pts])
+        reps = np.array([star[pt][0].replicates for pt in pts]).T
+        a, e = np.array([1 - m for m, _ in pts]), np.array([x for _, x in pts])
+        return stats.power_law_boot(a, e, tp, reps, level=0.95)
 
     def _context_rows(self, seed, star, fit, prediction) -> list:
-        old = self._fit(seed, star, 0, grids=False)
+        old = self._fixed_grid_fit(star)
         before = "the rule before 2026-11-29: fit to the grid values, 95%"
         rows = [
             stats.measurement("fixed_grid_fit/exponent_p", old.p, old.p_ci, 2.0, P_BAND, judged=False, note=before),

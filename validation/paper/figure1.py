@@ -256,11 +256,9 @@ class Figure1(Claim):
         e = _errors(results, _taus(mu), mu, K)
         s = derive_seed(seed, self.id, "tau_star", f"K={K}", f"mu={mu:g}")
         nb = _PROFILES[profile]["n_boot"]
-        out = [
-            stats.threshold_cis(_taus(mu), e, crit, n_boot=nb, seed=s, level=lv, method="normal")
-            for lv in (stats.PASS_LEVEL, stats.fail_level(N_JUDGED))
-        ]
-        return {c: (out[0][c], out[1][c]) for c in crit}
+        levels = (stats.PASS_LEVEL, stats.fail_level(N_JUDGED)) if K == K_MAIN else (stats.PASS_LEVEL,)
+        out = stats.threshold_cis_levels(_taus(mu), e, crit, n_boot=nb, seed=s, levels=levels, method="normal")
+        return {c: (out[0][c], out[-1][c]) for c in crit}
 
     def _star_row(self, profile, results, star, K, mu, crit, prediction):
         s, s_fail = star[(K, mu)][crit]
