@@ -23,11 +23,15 @@ tau* on the grid lies below it by more than the effect).
 from __future__ import annotations
 
 import math
+from pathlib import Path
+
+import numpy as np
 
 from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, stats
 
 from . import _delay as dg
 from . import _tradeoff as tradeoff
+from .._common import claim_title
 
 N_JUDGED = len(dg.POINTS)
 #: Relative effect of a row: three steps of the 2^(1/4) delay grid below the sufficient delay.
@@ -113,6 +117,33 @@ class DelaySufficiency(Claim):
             effect=suff * REL_EFFECT,
             note=note,
         )
+
+    def figures(self, profile, results, measurements, figdir: Path) -> list[str]:
+        by = {m.name: m for m in measurements}
+        fig, axes = tradeoff.new_figure(ncols=1, width=6.4, height=4.4)
+        ax = axes[0]
+        for i, mu in enumerate(dg.MUS):
+            rows = [by.get(f"{_ROW}/{dg.pt(mu, eta)}") for eta in dg.ETAS]
+            pts = [(eta, m) for eta, m in zip(dg.ETAS, rows) if m is not None]
+            if not pts:
+                continue
+            x = np.array([eta for eta, _ in pts]) * (1 + 0.04 * (i - 1.5))
+            y = np.array([m.estimate / m.prediction for _, m in pts])
+            lo = np.array([max(m.ci[0], 0.5) / m.prediction for _, m in pts])
+            hi = np.array([min(m.ci[1], 1e5) / m.prediction for _, m in pts])
+            ax.errorbar(
+                x, y, yerr=[np.maximum(y - lo, 0), np.maximum(hi - y, 0)], fmt="o", capsize=2, label=f"mu={mu:g}"
+            )
+        ax.axhline(1.0, color="k", ls="--", lw=1, label="Theorem 3.3's sufficient delay")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("step size eta  (log)")
+        ax.set_ylabel("tau* / sufficient delay  (95% CI, log)")
+        ax.legend(fontsize=7)
+        claim_title(
+            fig, self, "tolerable delay over (1-mu)^2/(lambda1 eta): PASS where the interval lies above 1", fontsize=9
+        )
+        return tradeoff.save_figure(fig, figdir, "delay_sufficiency")
 
     def findings(self, profile, results, measurements) -> Findings:
         rows = [m for m in measurements if m.name.startswith(f"{_ROW}/")]
