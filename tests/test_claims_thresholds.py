@@ -127,7 +127,7 @@ def test_delay_claims_share_the_paths_of_the_claim_they_were_split_from():
 
 
 def stats_cell_seed(seed, key):
-    from diffapprox import cell_seed
+    from diffapprox.engine import cell_seed
 
     return cell_seed(seed, _delay.DATA_ID, key)
 

@@ -77,9 +77,9 @@ def test_number_formatting():
 
 def test_load_results_normalises(out_dir):
     res = load_results(out_dir)
-    assert [c["id"] for c in res["claims"]] == IDS
-    m = res["claims"][1]["measurements"][-1]
-    assert m["estimate"] is None and m["ci"] is None and m["judged"] is False
+    assert [c.id for c in res.claims] == IDS
+    m = res.claims[1].measurements[-1]
+    assert m.estimate is None and m.ci is None and m.judged is False
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,12 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .._core.results import HistoryEntry, Measurement
+    from .._core.results_file import Calibration, ClaimRecord
 
 __all__ = [
     "DASH",
@@ -25,9 +30,11 @@ __all__ = [
     "verdict_counts",
     "fmt_verdict_counts",
     "common_ci_level",
+    "any_ci_fail",
     "deciding_measurements",
     "key_measurement",
     "fmt_key_number",
+    "fmt_needed_paths",
     "fmt_rate",
     "fmt_rate_ci",
     "calibration_cell",
@@ -157,9 +164,9 @@ def fmt_value(x: Any) -> str:
     return fmt_num(x)
 
 
-def verdict_counts(items: list[dict]) -> dict[str, int]:
+def verdict_counts(items) -> dict[str, int]:
     """Count verdicts of claims or measurements, every verdict present (zero if absent)."""
-    c = Counter(str(it.get("verdict")) for it in items)
+    c = Counter(str(it.verdict) for it in items)
     return {v: c.get(v, 0) for v in VERDICTS}
 
 
@@ -168,27 +175,32 @@ def fmt_verdict_counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {v}" for v, n in counts.items() if n)
 
 
-def common_ci_level(measurements: list[dict]) -> float | None:
+def common_ci_level(measurements) -> float | None:
     """The CI level shared by every measurement with a CI, or None when levels differ (or no CI)."""
-    levels = {m.get("ci_level") for m in measurements if m.get("ci")}
+    levels = {m.ci_level for m in measurements if m.ci}
     return levels.pop() if len(levels) == 1 else None
 
 
-def _interval(m: dict) -> tuple[Any, Any]:
+def any_ci_fail(measurements) -> bool:
+    """Whether some measurement states a FAIL interval (the tables then show a "FAIL CI" column)."""
+    return any(m.ci_fail is not None for m in measurements)
+
+
+def _interval(m: Measurement) -> tuple[Any, Any]:
     """The measurement's CI, or the point estimate at a missing end (p-values, statistics)."""
-    est = m.get("estimate")
-    ci = m.get("ci") or (None, None)
+    est = m.estimate
+    ci = m.ci or (None, None)
     lo = ci[0] if _is_num(ci[0]) else est
     hi = ci[1] if _is_num(ci[1]) else est
     return (lo if _is_num(lo) else None), (hi if _is_num(hi) else None)
 
 
-def _band_scale(m: dict) -> float:
+def _band_scale(m: Measurement) -> float:
     """The unit in which distances to the band are compared across measurements."""
-    tol = m.get("tolerance") or (None, None)
+    tol = m.tolerance or (None, None)
     if _is_num(tol[0]) and _is_num(tol[1]) and tol[1] > tol[0]:
         return float(tol[1] - tol[0])
-    pred = m.get("prediction")
+    pred = m.prediction
     if _is_num(pred) and pred != 0:
         return abs(float(pred))
     lo, hi = _interval(m)
@@ -197,11 +209,11 @@ def _band_scale(m: dict) -> float:
     return 1.0
 
 
-def _margin(m: dict) -> float | None:
+def _margin(m: Measurement) -> float | None:
     """Signed distance of the whole CI inside the band (negative: some of it is outside), in band units."""
-    tol = list(m.get("tolerance") or (None, None))
+    tol = list(m.tolerance or (None, None))
     lo, hi = _interval(m)
-    est, pred = m.get("estimate"), m.get("prediction")
+    est, pred = m.estimate, m.prediction
     if _is_num(tol[0]) and _is_num(tol[1]) and _is_num(est) and _is_num(pred) and tol[0] <= pred <= tol[1]:
         # the edge on the side the estimate moved to from the prediction (a band [0, e] around a
         # prediction 0 of a non-negative error is one-sided in effect)
@@ -214,9 +226,9 @@ def _margin(m: dict) -> float | None:
     return min(parts) / _band_scale(m) if parts else None
 
 
-def _gap(m: dict) -> float | None:
+def _gap(m: Measurement) -> float | None:
     """Distance of the nearest CI end outside the band (positive: the whole CI is outside), in band units."""
-    tol = m.get("tolerance") or (None, None)
+    tol = m.tolerance or (None, None)
     lo, hi = _interval(m)
     parts = []
     if _is_num(tol[0]) and hi is not None:
@@ -226,13 +238,13 @@ def _gap(m: dict) -> float | None:
     return max(parts) / _band_scale(m) if parts else None
 
 
-def deciding_measurements(claim: dict) -> list[dict]:
+def deciding_measurements(claim: ClaimRecord) -> list[Measurement]:
     """The judged measurements sharing the claim's verdict, in the claim's order (every judged one when none does)."""
-    judged = [m for m in claim.get("measurements") or [] if m.get("judged", m.get("informative", True))]
-    return [m for m in judged if m.get("verdict") == claim.get("verdict")] or judged
+    judged = [m for m in claim.measurements if m.judged]
+    return [m for m in judged if m.verdict == claim.verdict] or judged
 
 
-def key_measurement(claim: dict) -> dict | None:
+def key_measurement(claim: ClaimRecord) -> Measurement | None:
     """The measurement that decided the claim's verdict: the worst of those that share it.
 
     Among the judged measurements with the claim's verdict: for FAIL the one
@@ -241,34 +253,41 @@ def key_measurement(claim: dict) -> dict | None:
     (distances in units of the band width, else of the prediction, else of the CI).
     Ties keep the first in the claim's order. ``None`` when there are no measurements.
     """
-    pool = deciding_measurements(claim) or list(claim.get("measurements") or [])
+    pool = deciding_measurements(claim) or list(claim.measurements)
     if not pool:
         return None
-    if claim.get("verdict") == "FAIL":
+    if claim.verdict == "FAIL":
         scored = [(g, -i) for i, m in enumerate(pool) if (g := _gap(m)) is not None]
         if scored:
             return pool[-max(scored)[1]]
         return pool[0]
-    if claim.get("verdict") in ("PASS", "INCONCLUSIVE"):
+    if claim.verdict in ("PASS", "INCONCLUSIVE"):
         scored = [(s, i) for i, m in enumerate(pool) if (s := _margin(m)) is not None]
         if scored:
             return pool[min(scored)[1]]
     return pool[0]
 
 
-def fmt_key_number(m: dict | None, *, with_name: bool = True) -> str:
+def fmt_key_number(m: Measurement | None, *, with_name: bool = True) -> str:
     """``name: estimate [CI] vs prediction, band [lo, hi]`` of a key measurement (em dash when None)."""
     if m is None:
         return DASH
-    s = f"{m['name']}: " if with_name else ""
-    s += fmt_estimate(m.get("estimate"), m.get("ci"))
-    if m.get("ci") and not all(v is None for v in m["ci"]):
-        s += f" {fmt_ci(m['ci'])}"
-    if m.get("prediction") is not None:
-        s += f" vs {fmt_num(m['prediction'])}"
-    if m.get("tolerance") and not all(v is None for v in m["tolerance"]):
-        s += f", band {fmt_tolerance(m['tolerance'])}"
+    s = f"{m.name}: " if with_name else ""
+    s += fmt_estimate(m.estimate, m.ci)
+    if m.ci and not all(v is None for v in m.ci):
+        s += f" {fmt_ci(m.ci)}"
+    if m.prediction is not None:
+        s += f" vs {fmt_num(m.prediction)}"
+    if m.tolerance and not all(v is None for v in m.tolerance):
+        s += f", band {fmt_tolerance(m.tolerance)}"
     return s
+
+
+def fmt_needed_paths(m: Measurement) -> str:
+    """For an INCONCLUSIVE row that states it, the sample size that would decide it (else empty)."""
+    if m.verdict != "INCONCLUSIVE" or m.needed_paths is None:
+        return ""
+    return f"about {m.needed_paths:,} paths would decide it"
 
 
 # ---------------------------------------------------------------------------
@@ -287,22 +306,22 @@ def fmt_rate_ci(r: dict | None) -> str:
     return f"{fmt_rate(r.get('rate'))} [{fmt_rate(ci[0])}, {fmt_rate(ci[1])}]"
 
 
-def calibration_cell(cal: dict | None, *, compact: bool = False) -> str:
+def calibration_cell(cal: Calibration | None, *, compact: bool = False) -> str:
     """One line for a summary table: null FAIL rate and power, flagged when stale or a smoke run.
 
     ``compact`` leaves out the labels (``0.0% · 100.0%``: the table's header names them)."""
     if cal is None:
         return DASH
-    if not cal.get("calibrated"):
+    if not cal.calibrated:
         return "not calibrated"
     null, power = (
-        fmt_rate((cal.get("null_fail") or {}).get("rate")),
-        fmt_rate((cal.get("alternative_fail") or {}).get("rate")),
+        fmt_rate((cal.null_fail or {}).get("rate")),
+        fmt_rate((cal.alternative_fail or {}).get("rate")),
     )
     s = f"{null} \u00b7 {power}" if compact else f"null FAIL {null} \u00b7 power {power}"
-    if cal.get("stale"):
+    if cal.stale:
         s += " \u00b7 stale"
-    if cal.get("smoke_run"):
+    if cal.smoke_run:
         s += " \u00b7 smoke run"
     return s
 
@@ -314,26 +333,26 @@ def _target(r: dict | None, what: str) -> str:
     return fmt_rate_ci(r) + (f" (target {what}: {t})" if t else "")
 
 
-def calibration_rows(cal: dict | None) -> list[tuple[str, str]]:
+def calibration_rows(cal: Calibration | None) -> list[tuple[str, str]]:
     """``(label, text)`` rows describing a claim's calibration, or one row saying why there is none."""
     if cal is None:
         return [("calibration", "none: no calibration file was read for this run")]
-    where = f"{cal.get('reps')} replicates per control, profile {cal.get('profile')}, seed {cal.get('seed')}, {cal.get('date')}"
-    if cal.get("smoke_run"):
+    where = f"{cal.reps} replicates per control, profile {cal.profile}, seed {cal.seed}, {cal.date}"
+    if cal.smoke_run:
         where += " (smoke run: too few replicates to state the targets)"
-    if not cal.get("calibrated"):
-        return [("not calibrated", str(cal.get("reason") or DASH)), ("calibration file", where)]
-    stale = cal.get("stale")
-    t = cal.get("targets") or {}
+    if not cal.calibrated:
+        return [("not calibrated", str(cal.reason or DASH)), ("calibration file", where)]
+    stale = cal.stale
+    t = cal.targets or {}
     rows = [
-        ("null FAIL rate", _target(cal.get("null_fail"), f"\u2264 {fmt_rate(t.get('null_fail_max'))}")),
+        ("null FAIL rate", _target(cal.null_fail, f"\u2264 {fmt_rate(t.get('null_fail_max'))}")),
         (
             "power (FAIL rate under the alternative)",
-            _target(cal.get("alternative_fail"), f"\u2265 {fmt_rate(t.get('power_min'))}"),
+            _target(cal.alternative_fail, f"\u2265 {fmt_rate(t.get('power_min'))}"),
         ),
     ]
-    if cal.get("limit_fail"):
-        rows.append(("FAIL rate on samples of the limit (a finding, no target)", fmt_rate_ci(cal["limit_fail"])))
+    if cal.limit_fail:
+        rows.append(("FAIL rate on samples of the limit (a finding, no target)", fmt_rate_ci(cal.limit_fail)))
     rows.append(("replicates", where))
     rows.append(
         (
@@ -345,8 +364,8 @@ def calibration_rows(cal: dict | None) -> list[tuple[str, str]]:
             else "no: the code calibrated is the code that ran",
         )
     )
-    if cal.get("note"):
-        rows.append(("note", str(cal["note"])))
+    if cal.note:
+        rows.append(("note", str(cal.note)))
     return rows
 
 
@@ -354,24 +373,24 @@ def calibration_rows(cal: dict | None) -> list[tuple[str, str]]:
 HISTORY_HEAD = ("version", "date", "change", "reason", "old verdict", "source of the old verdict")
 
 
-def history_rows(history: list[dict]) -> list[tuple[str, str, str, str, str | None, str]]:
+def history_rows(history: Sequence[HistoryEntry]) -> list[tuple[str, str, str, str, str | None, str]]:
     """One row per dated rule change: version, date, change, reason, old verdict (or None), its source."""
     return [
         (
-            str(h.get("version", DASH)),
-            str(h.get("date", DASH)),
-            str(h.get("change", "")),
-            str(h.get("reason", "")),
-            h.get("old_verdict"),
-            str(h.get("old_source") or DASH),
+            str(h.version),
+            str(h.date),
+            str(h.change),
+            str(h.reason),
+            h.old_verdict,
+            str(h.old_source or DASH),
         )
         for h in history
     ]
 
 
-def fmt_effect(m: dict) -> str:
+def fmt_effect(m: Measurement) -> str:
     """A judged row's stated detectable effect beyond its band's edge (em dash when none is stated)."""
-    return fmt_num(m.get("effect"))
+    return fmt_num(m.effect)
 
 
 def calibration_file_text(info: dict | None) -> str:

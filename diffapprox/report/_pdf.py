@@ -16,10 +16,15 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 from . import _format as F
 from ._html import MANY_MEASUREMENTS, figure_groups
+
+if TYPE_CHECKING:
+    from .._core.results import Measurement
+    from .._core.results_file import ClaimRecord, Results
 
 _FONT = "DiffapproxSans"
 _FONT_BOLD = "DiffapproxSans-Bold"
@@ -192,35 +197,36 @@ def _measurement_table(ms, st, width, *, notes: bool = True):
     level = F.common_ci_level(ms)
     ci_head = "CI" if level is None else f"{100 * level:g}% CI"
     # without notes the names are the long column
-    w = [
-        width * f
-        for f in ((0.28, 0.10, 0.17, 0.10, 0.13, 0.08, 0.14) if notes else (0.32, 0.09, 0.14, 0.08, 0.11, 0.08, 0.18))
-    ]
+    fr = (0.28, 0.10, 0.17, 0.10, 0.13, 0.08, 0.14) if notes else (0.32, 0.09, 0.14, 0.08, 0.11, 0.08, 0.18)
+    if F.any_ci_fail(ms):  # the CI column holds the FAIL interval too: room from the names
+        fr = (fr[0] - 0.07, fr[1], fr[2] + 0.07, *fr[3:])
+    w = [width * f for f in fr]
     rows = [["measurement", "estimate", ci_head, "prediction", "tolerance", "effect", "verdict"]]
     cells = []
     for r, m in enumerate(ms, start=1):
-        name = escape(m["name"])
-        if not m["judged"]:
+        name = escape(m.name)
+        if not m.judged:
             name += ' <font color="#59636e">(context only)</font>'
         first = [Paragraph(name, st["mono"])]
-        if m["note"] and notes:
-            first.append(_p(m["note"], st["note"]))
-        ci = F.fmt_ci(m["ci"])
-        if m["ci"] and level is None:
-            ci += f" ({100 * m['ci_level']:g}%)"
+        if m.note and notes:
+            first.append(_p(m.note, st["note"]))
+        if F.fmt_needed_paths(m):
+            first.append(_p(F.fmt_needed_paths(m), st["note"]))
+        ci = F.fmt_ci(m.ci)
+        if m.ci and level is None:
+            ci += f" ({100 * m.ci_level:g}%)"
         texts = [
-            F.fmt_estimate(m["estimate"], m["ci"]),
+            F.fmt_estimate(m.estimate, m.ci),
             ci,
-            F.fmt_num(m["prediction"]),
-            F.fmt_tolerance(m["tolerance"]),
+            F.fmt_num(m.prediction),
+            F.fmt_tolerance(m.tolerance),
             F.fmt_effect(m),
         ]
-        rows.append(
-            [first]
-            + [_short(t, st["cellr"], w[i + 1]) for i, t in enumerate(texts)]
-            + [_short(m["verdict"], st["verdict"], w[6])]
-        )
-        cells.append((6, r, m["verdict"]))
+        cols = [_short(t, st["cellr"], w[i + 1]) for i, t in enumerate(texts)]
+        if m.judged and m.ci_fail is not None:  # the FAIL interval under the PASS one
+            cols[1] = [_p(ci, st["cellr"]), _p(f"FAIL {F.fmt_ci(m.ci_fail)}", st["cellr"])]
+        rows.append([first] + cols + [_short(m.verdict.value, st["verdict"], w[6])])
+        cells.append((6, r, m.verdict.value))
     t = _table(rows, w, verdict_cells=cells, long=len(ms) > MANY_MEASUREMENTS)
     # plain-string cells: same look as the paragraph styles
     t.setStyle(
@@ -235,22 +241,22 @@ def _measurement_table(ms, st, width, *, notes: bool = True):
     return t
 
 
-def calibration_flowables(c: dict, st, width: float) -> list:
+def calibration_flowables(c: ClaimRecord, st, width: float) -> list:
     """The claim's calibration (null FAIL rate, power, replicates, stale flag) as a heading and a table.
 
     Self-contained: takes a validated claim of ``results.json``, the styles of :func:`_styles` and the
     frame width, and returns flowables to place anywhere in a claim's pages.
     """
-    rows = [[_p(label, st["cell"]), _p(text, st["cell"])] for label, text in F.calibration_rows(c["calibration"])]
+    rows = [[_p(label, st["cell"]), _p(text, st["cell"])] for label, text in F.calibration_rows(c.calibration)]
     return [*_h2("Calibration (synthetic controls)", st), _table(rows, [width * 0.3, width * 0.7], header=False)]
 
 
-def history_flowables(c: dict, st, width: float) -> list:
+def history_flowables(c: ClaimRecord, st, width: float) -> list:
     """The claim's dated rule changes with the old rule's verdict and its source; ``[]`` without history.
 
     Self-contained like :func:`calibration_flowables`; the old verdict cell is coloured like every verdict.
     """
-    hist = F.history_rows(c["history"])
+    hist = F.history_rows(c.history)
     if not hist:
         return []
     head = [_p(h, st["cell"]) for h in F.HISTORY_HEAD]
@@ -269,7 +275,7 @@ def history_flowables(c: dict, st, width: float) -> list:
         if old:
             cells.append((4, r, old))
     widths = [width * f for f in (0.07, 0.11, 0.24, 0.24, 0.15, 0.19)]
-    title = f"History (rule changes made after seeing results; the current rule is version {c['version']})"
+    title = f"History (rule changes made after seeing results; the current rule is version {c.version})"
     return [*_h2(title, st), _table(rows, widths, verdict_cells=cells)]
 
 
@@ -282,7 +288,7 @@ def _section(title: str, body: list, st) -> list:
     return [KeepTogether([head, body[0]]), *body[1:]] if body else [head]
 
 
-def _calibration_history_brief(c: dict, st) -> list:
+def _calibration_history_brief(c: ClaimRecord, st) -> list:
     """Calibration and history as a few lines of small type, for a claim's page.
 
     The same facts as :func:`calibration_flowables` and :func:`history_flowables` (which the
@@ -291,13 +297,13 @@ def _calibration_history_brief(c: dict, st) -> list:
     """
     from reportlab.platypus import Paragraph
 
-    cal = "; ".join(f"{escape(label)}: {escape(text)}" for label, text in F.calibration_rows(c["calibration"]))
+    cal = "; ".join(f"{escape(label)}: {escape(text)}" for label, text in F.calibration_rows(c.calibration))
     out = [Paragraph(f"<b>Calibration.</b> {cal}.", st["small"])]
-    hist = F.history_rows(c["history"])
+    hist = F.history_rows(c.history)
     if hist:
         out.append(
             Paragraph(
-                f"<b>History</b> (rule changes made after seeing results; the current rule is version {c['version']}):",
+                f"<b>History</b> (rule changes made after seeing results; the current rule is version {c.version}):",
                 st["small"],
             )
         )
@@ -347,17 +353,17 @@ def _fit_figure(path: Path, width: float, st, after: list):
     return FitImage()
 
 
-def _deciding(c: dict) -> list[dict]:
+def _deciding(c: ClaimRecord) -> list[Measurement]:
     """The judged measurements that decided the verdict (those sharing it), the key one first."""
     key = F.key_measurement(c)
     return sorted(F.deciding_measurements(c), key=lambda m: m is not key)  # stable: the claim's order after the key one
 
 
-def _figure_story(c: dict, out_dir: Path, st, width, after: list) -> list:
+def _figure_story(c: ClaimRecord, out_dir: Path, st, width, after: list) -> list:
     """The claim's first figure (PNG), sized to the room ``after`` leaves; a line saying how many others exist."""
     from reportlab.platypus import Spacer
 
-    groups = figure_groups(c["figures"])
+    groups = figure_groups(c.figures)
     if not groups:
         return []
     stem, files = groups[0]
@@ -374,37 +380,37 @@ def _figure_story(c: dict, out_dir: Path, st, width, after: list) -> list:
     return [Spacer(1, 4), *block, Spacer(1, 2)]
 
 
-def _claim_page(c: dict, out_dir: Path, st, width, appendix: bool = False) -> list:
+def _claim_page(c: ClaimRecord, out_dir: Path, st, width, appendix: bool = False) -> list:
     """One page for a claim: statement, verdict, the judged measurements that decided it, one figure,
     findings, inconsistencies, calibration and history."""
     from reportlab.platypus import PageBreak, Paragraph
 
     story = [PageBreak()]
-    bg = F.VERDICT_COLOURS[c["verdict"]][0]
-    heading = Paragraph(f'{escape(c["id"])} &#160; <font color="{bg}">{c["verdict"]}</font>', st["h1"])
-    heading.outline_title = f"{c['id']} \u2014 {c['verdict']}"
+    bg = F.VERDICT_COLOURS[c.verdict.value][0]
+    heading = Paragraph(f'{escape(c.id)} &#160; <font color="{bg}">{c.verdict}</font>', st["h1"])
+    heading.outline_title = f"{c.id} \u2014 {c.verdict}"
     story.append(heading)
-    story.append(_p(f"{c['paper_ref']} · rule version {c['version']} · ran {F.fmt_seconds(c['elapsed_s'])}", st["sub"]))
-    story.append(_p(c["statement"], st["body"]))
-    if c["combination_rule"]:
-        story.append(_p(f"Combination rule: {c['combination_rule']}", st["small"]))
-    if c["error"]:
+    story.append(_p(f"{c.paper_ref} · rule version {c.version} · ran {F.fmt_seconds(c.elapsed_s)}", st["sub"]))
+    story.append(_p(c.statement, st["body"]))
+    if c.combination_rule:
+        story.append(_p(f"Combination rule: {c.combination_rule}", st["small"]))
+    if c.error:
         story += _h2("Error", st)
-        story.append(Paragraph(escape(c["error"]).replace("\n", "<br/>"), st["pre"]))
+        story.append(Paragraph(escape(c.error).replace("\n", "<br/>"), st["pre"]))
     rows = _deciding(c)
     if rows:
         shown = rows[:_DECIDING_ROWS]
-        n_j = sum(1 for m in c["measurements"] if m["judged"])
+        n_j = sum(1 for m in c.measurements if m.judged)
         story += _h2(f"What decided it ({len(rows)} of {n_j} judged measurement{'s' if n_j != 1 else ''})", st)
         story.append(_measurement_table(shown, st, width, notes=False))
         key = F.key_measurement(c)
-        if key is not None and key["note"]:
-            note = key["note"]
+        if key is not None and key.note:
+            note = key.note
             if len(note) > _KEY_NOTE_CHARS:  # the whole note is in report.html and the appendix
                 note = note[: note.rfind(" ", 0, _KEY_NOTE_CHARS)] + " \u2026 (the whole note in report.html)"
-            story.append(_p(f"{key['name']}: {note}", st["small"]))
+            story.append(_p(f"{key.name}: {note}", st["small"]))
         rest = [f"{len(rows) - len(shown)} more with the same verdict"] if len(rows) > len(shown) else []
-        others = F.verdict_counts([m for m in c["measurements"] if m not in rows])
+        others = F.verdict_counts([m for m in c.measurements if m not in rows])
         rest += [f"{n} other {v}" for v, n in others.items() if n]
         if rest:
             story.append(
@@ -417,13 +423,13 @@ def _claim_page(c: dict, out_dir: Path, st, width, appendix: bool = False) -> li
             )
     after = []
     for key, title in (("findings", "Findings"), ("inconsistencies", "Inconsistencies with the paper")):
-        if c[key]:
-            after += _section(title, [Paragraph(escape(s), st["pbullet"], bulletText="•") for s in c[key]], st)
+        if getattr(c, key):
+            after += _section(title, [Paragraph(escape(s), st["pbullet"], bulletText="•") for s in getattr(c, key)], st)
     after += _calibration_history_brief(c, st)
     return story + _figure_story(c, out_dir, st, width, after) + after
 
 
-def _appendix_story(results: dict, st, width) -> list:
+def _appendix_story(results: Results, st, width) -> list:
     """Every claim's calibration and history tables, parameters and full measurement table (``--pdf-appendix``)."""
     from reportlab.platypus import PageBreak, Paragraph, Spacer
 
@@ -434,21 +440,19 @@ def _appendix_story(results: dict, st, width) -> list:
             st["small"],
         )
     )
-    for c in results["claims"]:
-        story += _h2(f"{c['id']} ({c['verdict']})", st)
+    for c in results.claims:
+        story += _h2(f"{c.id} ({c.verdict})", st)
         story += calibration_flowables(c, st, width) + history_flowables(c, st, width)
         story.append(Paragraph("Parameters", st["small"]))
-        if c["parameters"]:
-            story.append(_table(_kv_rows(c["parameters"], st), [width * 0.3, width * 0.7], header=False, long=True))
+        if c.parameters:
+            story.append(_table(_kv_rows(c.parameters, st), [width * 0.3, width * 0.7], header=False, long=True))
         else:
             story.append(_p(F.DASH, st["body"]))
-        summary = F.fmt_verdict_counts(F.verdict_counts(c["measurements"]))
+        summary = F.fmt_verdict_counts(F.verdict_counts(c.measurements))
         story.append(Spacer(1, 4))
-        story.append(
-            Paragraph(f"Measurements ({len(c['measurements'])}{': ' + summary if summary else ''})", st["small"])
-        )
-        if c["measurements"]:
-            story.append(_measurement_table(c["measurements"], st, width))
+        story.append(Paragraph(f"Measurements ({len(c.measurements)}{': ' + summary if summary else ''})", st["small"]))
+        if c.measurements:
+            story.append(_measurement_table(c.measurements, st, width))
         else:
             story.append(_p("No measurements.", st["body"]))
         story.append(Spacer(1, 6))
@@ -465,24 +469,24 @@ def _short_seconds(s) -> str:
     return f"{m}m{sec:02d}s" if m < 60 else f"{m // 60}h{m % 60:02d}m"
 
 
-def _key_cell(c: dict, st):
+def _key_cell(c: ClaimRecord, st):
     m = F.key_measurement(c)
     if m is None:
-        return _p("error" if c["error"] else F.DASH, st["tiny"])
-    return [_p(m["name"], st["smono"]), _p(F.fmt_key_number(m, with_name=False), st["tiny"])]
+        return _p("error" if c.error else F.DASH, st["tiny"])
+    return [_p(m.name, st["smono"]), _p(F.fmt_key_number(m, with_name=False), st["tiny"])]
 
 
-def _summary_story(results: dict, st, width):
+def _summary_story(results: Results, st, width):
     from reportlab.platypus import Paragraph, Spacer
 
-    claims = results["claims"]
+    claims = results.claims
     n = len(claims)
     story = [
         _p("diffapprox validation report", st["title"]),
         _p(
-            f"Async-MSGD diffusion-approximation claims · profile {results['profile'] or F.DASH} · "
-            f"seed {F.DASH if results['seed'] is None else results['seed']} · {n} claim{'' if n == 1 else 's'} · "
-            f"run time {F.fmt_seconds(results['elapsed_s'])}",
+            f"Async-MSGD diffusion-approximation claims · profile {results.profile or F.DASH} · "
+            f"seed {F.DASH if results.seed is None else results.seed} · {n} claim{'' if n == 1 else 's'} · "
+            f"run time {F.fmt_seconds(results.elapsed_s)}",
             st["sub"],
         ),
     ]
@@ -512,19 +516,19 @@ def _summary_story(results: dict, st, width):
     ]
     cells = []
     for r, c in enumerate(claims, start=1):
-        mc = F.verdict_counts(c["measurements"])
+        mc = F.verdict_counts(c.measurements)
         split = " · ".join(f'<font color="{F.VERDICT_COLOURS[v][0]}">{mc[v]}</font>' for v in F.VERDICTS[:3])
         rows.append(
             [
-                [_p(c["id"], st["smono"]), _p(c["paper_ref"], st["tiny"])],
-                _p(c["verdict"], st["sverdict"]),
+                [_p(c.id, st["smono"]), _p(c.paper_ref, st["tiny"])],
+                _p(c.verdict, st["sverdict"]),
                 _key_cell(c, st),
-                _p(F.calibration_cell(c["calibration"], compact=True), st["tiny"]),
-                [_p(f"{len(c['measurements'])}", st["cellr"]), Paragraph(split, st["tinyr"])],
-                _p(_short_seconds(c["elapsed_s"]), st["cellr"]),
+                _p(F.calibration_cell(c.calibration, compact=True), st["tiny"]),
+                [_p(f"{len(c.measurements)}", st["cellr"]), Paragraph(split, st["tinyr"])],
+                _p(_short_seconds(c.elapsed_s), st["cellr"]),
             ]
         )
-        cells.append((1, r, c["verdict"]))
+        cells.append((1, r, c.verdict.value))
     if not claims:
         rows.append([_p("No claims in this run.", st["cell"]), "", "", "", "", ""])
     story.append(
@@ -545,30 +549,27 @@ def _summary_story(results: dict, st, width):
     return story
 
 
-def _repro_story(results: dict, st, width):
+def _repro_story(results: Results, st, width):
     from reportlab.platypus import PageBreak
 
     rows = [
-        [_p("command", st["cell"]), _p(results["command"] or F.DASH, st["mono"])],
-        [_p("profile", st["cell"]), _p(results["profile"] or F.DASH, st["mono"])],
-        [_p("seed", st["cell"]), _p(F.DASH if results["seed"] is None else results["seed"], st["mono"])],
-        [_p("schema", st["cell"]), _p(results["schema"], st["mono"])],
-        [_p("total run time", st["cell"]), _p(F.fmt_seconds(results["elapsed_s"]), st["mono"])],
-        [_p("calibration", st["cell"]), _p(F.calibration_file_text(results.get("calibration_file")), st["cell"])],
+        [_p("command", st["cell"]), _p(results.command_line or F.DASH, st["mono"])],
+        [_p("profile", st["cell"]), _p(results.profile or F.DASH, st["mono"])],
+        [_p("seed", st["cell"]), _p(F.DASH if results.seed is None else results.seed, st["mono"])],
+        [_p("schema", st["cell"]), _p(results.schema, st["mono"])],
+        [_p("total run time", st["cell"]), _p(F.fmt_seconds(results.elapsed_s), st["mono"])],
+        [_p("calibration", st["cell"]), _p(F.calibration_file_text(results.calibration_file), st["cell"])],
     ]
-    for k, v in results["extra"].items():
+    for k, v in results.run_facts().items():
         rows.append([_p(k.replace("_", " "), st["cell"]), _p(v if isinstance(v, str) else F.fmt_value(v), st["mono"])])
-    rows += [
-        [_p(f"run time {c['id']}", st["cell"]), _p(F.fmt_seconds(c["elapsed_s"]), st["mono"])]
-        for c in results["claims"]
-    ]
+    rows += [[_p(f"run time {c.id}", st["cell"]), _p(F.fmt_seconds(c.elapsed_s), st["mono"])] for c in results.claims]
     story = [
         PageBreak(),
         _p("Reproducibility", st["h1"]),
         _table(rows, [width * 0.3, width * 0.7], header=False, long=True),
         *_h2("Environment", st),
     ]
-    env = results["environment"]
+    env = results.environment.to_json()
     story.append(
         _table(_kv_rows(env, st), [width * 0.3, width * 0.7], header=False, long=True)
         if env
@@ -580,11 +581,11 @@ def _repro_story(results: dict, st, width):
     return story
 
 
-def _run_timestamp(results: dict) -> tuple[int, ...] | None:
+def _run_timestamp(results: Results) -> tuple[int, ...] | None:
     """``(Y, M, D, h, m, s)`` UTC of ``started_utc`` in results.json, or None (then 2000-01-01, invariant)."""
     import datetime as dt
 
-    v = results.get("extra", {}).get("started_utc")
+    v = results.started_utc
     if not isinstance(v, str):
         return None
     try:
@@ -596,7 +597,7 @@ def _run_timestamp(results: dict) -> tuple[int, ...] | None:
     return (t.year, t.month, t.day, t.hour, t.minute, t.second)
 
 
-def render_pdf(results: dict, out_dir: Path, *, appendix: bool = False) -> bytes:
+def render_pdf(results: Results, out_dir: Path, *, appendix: bool = False) -> bytes:
     """Render validated ``results`` to PDF bytes (deterministic: ``invariant=1``).
 
     Page 1 is the summary table, then one page per claim (:func:`_claim_page`), then, with
@@ -635,14 +636,14 @@ def render_pdf(results: dict, out_dir: Path, *, appendix: bool = False) -> bytes
         canvas.drawString(
             doc.leftMargin,
             10 * mm,
-            f"diffapprox validation report · profile {results['profile'] or F.DASH}"
-            f" · seed {F.DASH if results['seed'] is None else results['seed']}",
+            f"diffapprox validation report · profile {results.profile or F.DASH}"
+            f" · seed {F.DASH if results.seed is None else results.seed}",
         )
         canvas.drawRightString(doc.pagesize[0] - doc.rightMargin, 10 * mm, f"page {doc.page}")
         canvas.restoreState()
 
     buf = io.BytesIO()
-    ids = [c["id"] for c in results["claims"]]
+    ids = [c.id for c in results.claims]
     doc = _Doc(
         buf,
         pagesize=A4,
@@ -650,7 +651,7 @@ def render_pdf(results: dict, out_dir: Path, *, appendix: bool = False) -> bytes
         rightMargin=16 * mm,
         topMargin=16 * mm,
         bottomMargin=18 * mm,
-        title=f"diffapprox validation report (profile {results['profile']}, seed {results['seed']})",
+        title=f"diffapprox validation report (profile {results.profile}, seed {results.seed})",
         author=f"diffapprox {__version__}",
         subject="Async-MSGD diffusion-approximation claims: " + ", ".join(ids),
         creator=f"diffapprox {__version__}",
@@ -660,7 +661,7 @@ def render_pdf(results: dict, out_dir: Path, *, appendix: bool = False) -> bytes
     )
     width = doc.width
     story = _summary_story(results, st, width)
-    for c in results["claims"]:
+    for c in results.claims:
         story += _claim_page(c, out_dir, st, width, appendix)
     if appendix:
         story += _appendix_story(results, st, width)

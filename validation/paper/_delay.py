@@ -25,7 +25,9 @@ import math
 
 import numpy as np
 
-from diffapprox import Cell, StreamingPCA, cell_seed, derive_seed, simulate, stats, tau_threshold_ode
+from diffapprox import Cell, derive_seed, simulate, stats
+from diffapprox.engine import StreamingPCA, cell_seed
+from diffapprox.limits import tau_threshold_ode
 
 from . import _tradeoff as tradeoff
 from .._common import SPECTRUM, problem

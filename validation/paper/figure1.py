@@ -40,7 +40,8 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import brentq
 
-from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, StreamingPCA, derive_seed, simulate
+from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, derive_seed, simulate
+from diffapprox.engine import StreamingPCA
 from diffapprox import stats
 from diffapprox.stats import mean_ci
 

@@ -34,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, StreamingPCA, simulate
+from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, simulate
+from diffapprox.engine import StreamingPCA
 from diffapprox import stats
 
 from . import _tradeoff as tradeoff
