@@ -167,7 +167,7 @@ def test_trend_rule_on_synthetic_accuracies(optimum, expected):
         m = rows[f"momentum_trend_spearman/delay={kind}"]
         assert m.verdict is expected, (kind, m.estimate, m.ci)
         assert m.tolerance == dt.TREND_BAND and m.effect == dt.TREND_EFFECT
-        assert m.ci_level == pytest.approx(1 - 0.05 / dt.N_JUDGED)
+        assert m.ci_level == 0.95 and m.ci_fail is not None
 
 
 def test_noise_alone_is_not_a_trend():
@@ -187,9 +187,9 @@ def test_contrast_is_the_paired_difference_of_the_papers_optima():
     acc[dt.WORKERS.index(8), dt.MOMENTA.index(0.9)] = [0.1, 0.2, 0.3]  # 0.9 collapses with 8 workers
     acc[dt.WORKERS.index(1), dt.MOMENTA.index(0.5)] = -0.01  # and is 0.01 ahead of 0.5 with one
     np.testing.assert_allclose(dt.contrast_per_seed(acc), [0.09, 0.19, 0.29])
-    effect = dt.contrast_effect(10, 1 - 0.05 / 4)
+    effect = dt.contrast_effect(10, 1 - 0.01 / 4)
     se = 2 * dt.PLAN_WITHIN_SD / np.sqrt(10)
-    assert effect == pytest.approx((sst.t.ppf(1 - 0.05 / 8, 9) + sst.norm.ppf(0.8)) * se)
+    assert effect == pytest.approx((sst.t.ppf(1 - 0.01 / 8, 9) + sst.norm.ppf(0.8)) * se)
 
 
 def test_quick_profile_judges_nothing_and_keeps_rule1_as_context():
@@ -198,29 +198,37 @@ def test_quick_profile_judges_nothing_and_keeps_rule1_as_context():
     assert not [m for m in ms if m.judged]
     old = [m for m in ms if m.name.startswith("momentum_trend_rule1/")]
     assert len(old) == 2 and all(m.ci_level == 0.95 and m.tolerance == (-1.0, 0.0) for m in old)
-    rule2, batched = c.history
+    rule2, batched, one_rule = c.history
     assert rule2.version == 2 and rule2.old_rows == ("momentum_trend_rule1/",)
     assert batched.version == 3 and batched.old_verdict == "PASS" and "1da1c47" in batched.old_source
+    assert one_rule.version == 4 and one_rule.old_verdict == "INCONCLUSIVE"
 
 
-def test_controls_null_does_not_fail_and_alternative_fails():
+def test_controls_run_through_the_cell_code():
+    """Exact (the paper's optima) never FAILs; moving one delay kind's table (a best momentum that does not
+    move) FAILs that kind's rows and leaves the other kind's alone."""
     from diffapprox._run.calibrate import run_controls
 
     c = get_claim("dnn-tradeoff")
-    null = run_controls(c, "standard", "null", CONTROL_REPS, CONTROL_SEED)
-    alt = run_controls(c, "standard", "alternative", CONTROL_REPS, CONTROL_SEED)
-    assert Verdict.FAIL not in null.claim and not null.errors
-    assert set(alt.claim) == {Verdict.FAIL}
-    assert run_controls(c, "standard", "limit", 1, CONTROL_SEED) is None
+    exact = run_controls(c, "standard", "exact", CONTROL_REPS, CONTROL_SEED)
+    moved = run_controls(c, "standard", "family:const", CONTROL_REPS, CONTROL_SEED)
+    assert Verdict.FAIL not in exact.claim and not exact.errors
+    assert set(moved.claim) == {Verdict.FAIL} and not moved.errors
+    assert all(Verdict.FAIL not in v for n, v in moved.rows.items() if n.endswith("delay=workers"))
 
 
-def test_synthetic_truths_are_those_stated():
-    """The controls' mean tables: the null on both bands' edges, the alternative moved by the effects."""
+def test_control_truths_are_those_stated():
+    """The control tables: exact at the paper's optima, edge on both bands' edges (rho -0.775 the nearest
+    achievable value), moved by the effects, outside by about half of them."""
     workers = np.asarray(dt.WORKERS, float)
-    null, alt = dt.synthetic_means("null"), dt.synthetic_means("alternative")
-    rho = stats.spearman_rows(workers, stats.grid_argmax(np.stack([null, alt]), dt.MOMENTA))
-    assert rho[0] == pytest.approx(-0.7745966692) and rho[1] == 0.0
-    assert dt.contrast_per_seed(null[:, :, None])[0] == pytest.approx(0.0, abs=1e-12)
+    tables = {r: dt.control_means(r, 10) for r in dt.CONTROL_BEST}
+    rho = {r: stats.spearman_rows(workers, stats.grid_argmax(t, dt.MOMENTA))[0] for r, t in tables.items()}
+    assert rho["exact"] == pytest.approx(-0.9486832981) and rho["edge"] == pytest.approx(-0.7745966692)
+    assert rho["moved"] == 0.0 and rho["outside"] == pytest.approx(-0.2581988897)
+    contrast = {r: dt.contrast_per_seed(t[:, :, None])[0] for r, t in tables.items()}
+    effect = dt.contrast_effect(10, stats.fail_level(dt.N_JUDGED))
+    assert contrast["exact"] == pytest.approx(-4 * dt.PLAN_GAP) and contrast["edge"] == pytest.approx(0.0, abs=1e-12)
+    assert contrast["moved"] == pytest.approx(effect) and contrast["outside"] == pytest.approx(effect / 2)
 
 
 def test_finish_reports_measurements_and_figure(tmp_path):

@@ -214,6 +214,8 @@ class ClaimResult:
     #: Dated rule changes, oldest first: ``{date, version, change, reason, old_verdict, old_source}``
     #: (see :class:`HistoryEntry`), with the old verdict recomputed on this run's data where it can be.
     history: list[dict] = field(default_factory=list)
+    #: What the claim is about: ``paper``, ``literature`` (other papers' approximations) or ``toolkit``.
+    about: str | None = None
     #: The claim's synthetic-control rates from a committed ``diffapprox calibrate`` file
     #: (``{profile, reps, seed, date, null_fail, alternative_fail, stale, ...}``), or ``None``
     #: when no calibration file was found.
@@ -226,6 +228,7 @@ class ClaimResult:
     def to_json(self) -> dict:
         return {
             "id": self.id,
+            "about": self.about,
             "paper_ref": self.paper_ref,
             "statement": self.statement,
             "verdict": self.verdict.value,

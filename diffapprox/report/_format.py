@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -43,6 +43,19 @@ __all__ = [
     "history_rows",
     "fmt_effect",
     "calibration_file_text",
+    "SCOPES",
+    "SCOPE_TITLES",
+    "KNOWN_ABOUT",
+    "claim_about",
+    "group_claims",
+    "fmt_scope_counts",
+    "scope_count_lines",
+    "judged_context",
+    "fmt_judged_context",
+    "undecided_text",
+    "is_old_block",
+    "OC_ABBREVIATIONS",
+    "fmt_rate_short",
 ]
 
 #: What an undefined number reads as.
@@ -307,13 +320,22 @@ def fmt_rate_ci(r: dict | None) -> str:
 
 
 def calibration_cell(cal: Calibration | None, *, compact: bool = False) -> str:
-    """One line for a summary table: null FAIL rate and power, flagged when stale or a smoke run.
+    """One line for a summary table, flagged when stale or a smoke run.
 
-    ``compact`` leaves out the labels (``0.0% · 100.0%``: the table's header names them)."""
+    A calibrate/2 block reads ``FF 0.5% · conf 92% · pow 85% · FP 0%`` (:data:`OC_ABBREVIATIONS`); an
+    older block (null FAIL rate and power only) reads ``null FAIL 0.0% · power 100.0%``, and ``compact``
+    leaves out its labels (``0.0% · 100.0%``: the table's header names them)."""
     if cal is None:
         return DASH
     if not cal.calibrated:
         return "not calibrated"
+    if not is_old_block(cal):
+        s = _oc_cell(cal)
+        if cal.stale:
+            s += " \u00b7 stale"
+        if cal.smoke_run:
+            s += " \u00b7 smoke"
+        return s
     null, power = (
         fmt_rate((cal.null_fail or {}).get("rate")),
         fmt_rate((cal.alternative_fail or {}).get("rate")),
@@ -333,8 +355,15 @@ def _target(r: dict | None, what: str) -> str:
     return fmt_rate_ci(r) + (f" (target {what}: {t})" if t else "")
 
 
-def calibration_rows(cal: Calibration | None) -> list[tuple[str, str]]:
-    """``(label, text)`` rows describing a claim's calibration, or one row saying why there is none."""
+def calibration_rows(cal: Calibration | None, *, brief: bool = False) -> list[tuple[str, str]]:
+    """``(label, text)`` rows describing a claim's calibration, or one row saying why there is none.
+
+    A calibrate/2 block gives false FAIL (edge), confirm (exact, or why the claim sets no target),
+    the worst family's power and its family, false PASS (outside), each mutant with the verdict it
+    must give, and where each control's data come from (``legacy summaries`` flagged), every rate with
+    its Wilson CI and target state; an older block its null FAIL rate and power.  ``brief`` leaves out
+    the models behind the sources and the mutants' notes (a claim's PDF page).
+    """
     if cal is None:
         return [("calibration", "none: no calibration file was read for this run")]
     where = f"{cal.reps} replicates per control, profile {cal.profile}, seed {cal.seed}, {cal.date}"
@@ -344,15 +373,7 @@ def calibration_rows(cal: Calibration | None) -> list[tuple[str, str]]:
         return [("not calibrated", str(cal.reason or DASH)), ("calibration file", where)]
     stale = cal.stale
     t = cal.targets or {}
-    rows = [
-        ("null FAIL rate", _target(cal.null_fail, f"\u2264 {fmt_rate(t.get('null_fail_max'))}")),
-        (
-            "power (FAIL rate under the alternative)",
-            _target(cal.alternative_fail, f"\u2265 {fmt_rate(t.get('power_min'))}"),
-        ),
-    ]
-    if cal.limit_fail:
-        rows.append(("FAIL rate on samples of the limit (a finding, no target)", fmt_rate_ci(cal.limit_fail)))
+    rows = _oc_rows(cal, brief=brief) if not is_old_block(cal) else _old_rows(cal, t)
     rows.append(("replicates", where))
     rows.append(
         (
@@ -366,6 +387,20 @@ def calibration_rows(cal: Calibration | None) -> list[tuple[str, str]]:
     )
     if cal.note:
         rows.append(("note", str(cal.note)))
+    return rows
+
+
+def _old_rows(cal: Calibration, t: Mapping) -> list[tuple[str, str]]:
+    """The null FAIL rate and power of a calibrate/1-era block (and its limit FAIL rate, a finding)."""
+    rows = [
+        ("null FAIL rate", _target(cal.null_fail, f"\u2264 {fmt_rate(t.get('null_fail_max'))}")),
+        (
+            "power (FAIL rate under the alternative)",
+            _target(cal.alternative_fail, f"\u2265 {fmt_rate(t.get('power_min'))}"),
+        ),
+    ]
+    if cal.limit_fail:
+        rows.append(("FAIL rate on samples of the limit (a finding, no target)", fmt_rate_ci(cal.limit_fail)))
     return rows
 
 
@@ -404,3 +439,231 @@ def calibration_file_text(info: dict | None) -> str:
         f"seed {info.get('seed')}, {info.get('date')})"
     )
     return s + (": a smoke run, too few replicates to state the targets." if info.get("smoke_run") else ".")
+
+
+# ---------------------------------------------------------------------------
+# What a claim is about: the paper's claims first, counted on their own
+# ---------------------------------------------------------------------------
+#: What a claim is about, in the order the reports count and list the claims.
+SCOPES = ("paper", "literature", "toolkit")
+
+#: The heading of each scope in the summaries.
+SCOPE_TITLES = {
+    "paper": "The paper",
+    "literature": "Other papers' approximations",
+    "toolkit": "The toolkit's own checks",
+}
+
+#: What the claims not about the paper are about, for files written before claims said so (``about``
+#: absent or null): every other id of such a file is about the paper.  The one place this is decided.
+KNOWN_ABOUT = {
+    "verdict-calibration": "toolkit",
+    "finite-step-variance": "toolkit",
+    "live-staleness": "toolkit",
+    "sme-weak-order": "literature",
+    "svag-sweep": "literature",
+    "exit-time": "literature",
+    "stationary-covariance": "literature",
+}
+
+
+def claim_about(claim: ClaimRecord) -> str:
+    """``"paper"``, ``"literature"`` or ``"toolkit"``: the claim's ``about``, else :data:`KNOWN_ABOUT`, else paper."""
+    about = getattr(claim, "about", None)
+    return about if about in SCOPES else KNOWN_ABOUT.get(claim.id, "paper")
+
+
+def group_claims(claims: Sequence[ClaimRecord]) -> list[tuple[str, list[ClaimRecord]]]:
+    """``[(scope, claims), ...]`` in :data:`SCOPES` order, the run's order within a scope; empty scopes left out."""
+    groups: dict[str, list] = {s: [] for s in SCOPES}
+    for c in claims:
+        groups[claim_about(c)].append(c)
+    return [(s, cs) for s, cs in groups.items() if cs]
+
+
+def fmt_scope_counts(scope: str, claims: Sequence[ClaimRecord]) -> str:
+    """``The paper: 15 claims: 4 PASS, 2 FAIL, 9 INCONCLUSIVE, 0 ERROR`` (every verdict, zeros too)."""
+    counts = verdict_counts(claims)
+    n = len(claims)
+    return f"{SCOPE_TITLES[scope]}: {n} claim{'' if n == 1 else 's'}: " + ", ".join(
+        f"{counts[v]} {v}" for v in VERDICTS
+    )
+
+
+def scope_count_lines(claims: Sequence[ClaimRecord]) -> list[str]:
+    """One :func:`fmt_scope_counts` line per scope present, the paper first."""
+    return [fmt_scope_counts(s, cs) for s, cs in group_claims(claims)]
+
+
+# ---------------------------------------------------------------------------
+# Judged rows apart from context rows
+# ---------------------------------------------------------------------------
+def judged_context(measurements: Sequence[Measurement]) -> tuple[list[Measurement], int]:
+    """The judged measurements (those the claim's verdict combines) and the number of context rows."""
+    judged = [m for m in measurements if m.judged]
+    return judged, len(measurements) - len(judged)
+
+
+def fmt_judged_context(measurements: Sequence[Measurement]) -> str:
+    """``judged: 9 (9 PASS); context: 5``: context rows are counted, their verdicts never (they decide nothing)."""
+    if not measurements:
+        return "no measurements"
+    judged, n_ctx = judged_context(measurements)
+    s = f"judged: {len(judged)}"
+    if judged:
+        s += f" ({fmt_verdict_counts(verdict_counts(judged))})"
+    return s + (f"; context: {n_ctx}" if n_ctx else "")
+
+
+def undecided_text(claim: ClaimRecord) -> str | None:
+    """For an INCONCLUSIVE claim, the sentence naming its undecided judged rows and the sample size each needs.
+
+    The runner's ``Undecided:`` finding when the claim has one, else the same sentence built from the
+    rows' ``needed_paths``; ``None`` for other verdicts or when no judged row is undecided.
+    """
+    if claim.verdict != "INCONCLUSIVE":
+        return None
+    found = next((s for s in claim.findings if s.startswith("Undecided:")), None)
+    if found is not None:
+        return found
+    from .._run.claims import undecided_finding
+
+    lines = undecided_finding(list(claim.measurements))
+    return lines[0] if lines else None
+
+
+# ---------------------------------------------------------------------------
+# Operating characteristics of a calibrate/2 block
+# ---------------------------------------------------------------------------
+#: The rates of a calibrate/2 block (a block with none of them comes from a calibrate/1 file).
+OC_KEYS = ("false_fail", "confirm", "worst_family_power", "false_pass")
+
+#: How a target state reads in the compact summary cell (met reads as nothing).
+STATE_MARKS = {"missed": "\u00a0\u2717", "undecided": "\u00a0?"}
+
+#: The compact cell's abbreviations, explained under the summary tables.
+OC_ABBREVIATIONS = (
+    "FF false FAIL rate, every truth on its band's edge (target \u2264 5%); conf PASS rate, truth = prediction "
+    "(\u2265 80%; in parentheses: no target); pow FAIL rate of the weakest row family beyond its band by its effect "
+    "(\u2265 80%); FP false PASS rate just beyond the edge (\u2264 5%); mut mutants giving their stated verdict; "
+    "\u2717 missed, ? undecided; legacy: controls from the deprecated synthetic() summaries"
+)
+
+
+def is_old_block(cal: Calibration) -> bool:
+    """Whether a calibration block carries only the calibrate/1 rates (``null_fail`` / ``alternative_fail``)."""
+    return all(getattr(cal, k) is None for k in OC_KEYS) and not cal.get("mutants")
+
+
+def fmt_rate_short(x: Any) -> str:
+    """A rate as a short percentage: ``0%``, ``0.5%``, ``92%`` (one decimal below 10% only)."""
+    if not _is_num(x):
+        return DASH
+    p = 100 * x
+    if p == round(p):
+        return f"{p:.0f}%"
+    return f"{p:.1f}%" if p < 10 else f"{p:.0f}%"
+
+
+def _short_oc(label: str, r: Mapping | None, *, bracket: bool = False) -> str:
+    if not r:
+        return f"{label} {DASH}"
+    rate = fmt_rate_short(r.get("rate"))
+    return f"{label} {f'({rate})' if bracket else rate}{STATE_MARKS.get(str(r.get('state')), '')}"
+
+
+def _oc_cell(cal: Calibration) -> str:
+    """``FF 0.5% · conf 92% · pow 85% · FP 0% · mut 2/2``, then the flags."""
+    no_target = cal.get("confirm_target") is None and cal.get("confirm_note") is not None
+    parts = [
+        _short_oc("FF", cal.false_fail),
+        _short_oc("conf", cal.confirm, bracket=no_target or (cal.confirm or {}).get("state") == "no target"),
+        _short_oc("pow", cal.worst_family_power),
+        _short_oc("FP", cal.false_pass),
+    ]
+    mutants = cal.get("mutants") or {}
+    if mutants:
+        met = sum(1 for m in mutants.values() if (m or {}).get("state") == "met")
+        parts.append(f"mut {met}/{len(mutants)}" + ("" if met == len(mutants) else STATE_MARKS["missed"]))
+    if cal.get("legacy"):
+        parts.append("legacy")
+    return " \u00b7 ".join(parts)
+
+
+def _oc_text(r: Mapping | None, target: str) -> str:
+    """``0.5% [0.1%, 2.8%] over 200 replicates; target <= 5%: met``."""
+    if not r:
+        return f"{DASH} (not run)"
+    s = fmt_rate_ci(r)
+    if r.get("reps") is not None:
+        s += f" over {r['reps']} replicates"
+    state = r.get("state")
+    if target:
+        s += f"; target {target}: {state or DASH}"
+    elif state and state != "no target":
+        s += f" ({state})"
+    return s
+
+
+def _target_text(t: Mapping, key: str, sign: str, suffix: str = "") -> str:
+    v = t.get(key)
+    return f"{sign} {fmt_rate_short(v)}{suffix}" if _is_num(v) else ""
+
+
+def _source_text(sources: Mapping, *, brief: bool) -> str:
+    """``edge: limit; family: model (...)``: where each control's data come from."""
+    parts = []
+    for kind, s in sources.items():
+        s = s if isinstance(s, Mapping) else {"source": s}
+        text = f"{kind}: {s.get('source') or DASH}"
+        if not brief and s.get("model"):
+            text += f" ({s['model']})"
+        parts.append(text)
+    return "; ".join(parts) or DASH
+
+
+def _oc_rows(cal: Calibration, *, brief: bool) -> list[tuple[str, str]]:
+    """The calibrate/2 operating characteristics of :func:`calibration_rows`."""
+    t = cal.targets or {}
+    conf = cal.confirm
+    note = cal.get("confirm_note")
+    if cal.get("confirm_target") is None and note is not None:
+        conf_text = _oc_text(conf, "") + f"; no target: {note}"
+    else:
+        ct = cal.get("confirm_target", t.get("confirm_min"))
+        conf_text = _oc_text(conf, f"\u2265 {fmt_rate_short(ct)}" if _is_num(ct) else "")
+    wp = cal.worst_family_power
+    fam = (wp or {}).get("family")
+    fp = cal.false_pass
+    fp_text = _oc_text(fp, _target_text(t, "false_pass_max", "\u2264"))
+    if fp and fp.get("worst_row") is not None:
+        fp_text += f" (worst row {fp['worst_row']}: {fmt_rate_short(fp.get('worst_row_rate'))})"
+    rows = [
+        (
+            "false FAIL (edge: every judged truth on its band's edge; the null FAIL rate)",
+            _oc_text(cal.false_fail, _target_text(t, "false_fail_max", "\u2264")),
+        ),
+        ("confirm (exact: the truth equal to the prediction; PASS rate)", conf_text),
+        (
+            f"worst family power (family {fam if fam is not None else DASH}: FAIL rate with one row family "
+            "beyond its band by its effect)",
+            _oc_text(wp, _target_text(t, "power_min", "\u2265", " for every family")),
+        ),
+        ("false PASS (outside: every judged truth beyond its band's edge; PASS rate)", fp_text),
+    ]
+    for name, m in (cal.get("mutants") or {}).items():
+        m = m or {}
+        text = _oc_text(m, "")
+        if not brief and m.get("note"):
+            text += f"; {m['note']}"
+        rows.append((f"mutant {name} (must give {m.get('expect', DASH)}; rate of that verdict)", text))
+    rows.append(("control sources", _source_text(cal.get("sources") or {}, brief=brief)))
+    if cal.get("legacy"):
+        rows.append(
+            (
+                "legacy summaries",
+                "yes: the controls are cell summaries written by the deprecated synthetic(); "
+                "the claim's own cell code did not run on them",
+            )
+        )
+    return rows

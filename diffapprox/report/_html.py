@@ -103,6 +103,7 @@ def _leaves(d) -> int:
 def _claim_view(claim: ClaimRecord, out_dir: Path) -> dict:
     """The claim's fields and what the template shows of them."""
     ms = claim.measurements
+    undecided = F.undecided_text(claim)
     return dict(
         {f.name: getattr(claim, f.name) for f in fields(claim) if not f.name.startswith("_")},
         verdict=claim.verdict.value,
@@ -113,6 +114,11 @@ def _claim_view(claim: ClaimRecord, out_dir: Path) -> dict:
         collapse=len(ms) > MANY_MEASUREMENTS,
         not_passing=[m for m in ms if m.verdict != "PASS" and m.judged],
         n_context=sum(1 for m in ms if not m.judged),
+        n_judged=sum(1 for m in ms if m.judged),
+        judged_context=F.fmt_judged_context(ms),
+        about=F.claim_about(claim),
+        undecided=undecided,
+        other_findings=[s for s in claim.findings if s != undecided],
         n_params=_leaves(claim.parameters),
         embedded=[_embed(out_dir, stem, files) for stem, files in figure_groups(list(claim.figures))],
         calibration_cell=F.calibration_cell(claim.calibration),
@@ -125,7 +131,16 @@ def render_html(results: Results, out_dir: Path) -> str:
     """Render :class:`~diffapprox.Results` (see :func:`diffapprox.load_results`) to an HTML string."""
     from .._version import __version__
 
-    claims = [_claim_view(c, out_dir) for c in results.claims]
+    groups = [
+        dict(
+            scope=scope,
+            title=F.SCOPE_TITLES[scope],
+            counts=F.verdict_counts(cs),
+            claims=[_claim_view(c, out_dir) for c in cs],
+        )
+        for scope, cs in F.group_claims(results.claims)
+    ]
+    claims = [c for g in groups for c in g["claims"]]  # the paper's claims first
     template = _environment().get_template("report.html.j2")
     return template.render(
         results=dict(
@@ -138,7 +153,9 @@ def render_html(results: Results, out_dir: Path) -> str:
             environment=results.environment.to_json(),
         ),
         claims=claims,
+        groups=groups,
         counts=F.verdict_counts(results.claims),
+        oc_abbreviations=F.OC_ABBREVIATIONS,
         version=__version__,
         many=MANY_MEASUREMENTS,
         many_params=MANY_PARAMETERS,
