@@ -1,6 +1,6 @@
-"""The momentum-asynchrony claims (figure1, delay-threshold, random-delay, norm-bound, momentum-bias; async-speedup
-and async-error: test_claim_async_speedup.py, test_claim_async_error.py): quick profile end to end, their synthetic controls (the null does not
-FAIL, the alternative does), the history entries' old rules, and the exact linear-stability limit."""
+"""The momentum-asynchrony claims norm-bound and momentum-bias: quick profile end to end, their controls, the
+history entries' old rules, and the exact linear-stability limit.  figure1, delay-sufficiency, delay-scaling and
+random-delay: test_claims_thresholds.py; async-speedup and async-error: their own files."""
 
 from __future__ import annotations
 
@@ -18,18 +18,9 @@ from diffapprox_claims.paper import _tradeoff as tradeoff
 
 SEED = 20240605
 CONTROL_SEED = 20261129
-CLAIMS = ("figure1", "delay-threshold", "random-delay", "norm-bound", "momentum-bias")
+CLAIMS = ("norm-bound", "momentum-bias")
 
 CONTRACT = {
-    "figure1": [
-        f"tau_star/{c}/mu={m}"
-        for c in ("ratio-1.1", "ratio-1.5", "band")
-        for m in ("0.7", "0.8", "0.85", "0.9", "0.95")
-    ]
-    + ["tau_star_trend/ratio-1.5"],
-    "delay-threshold": ["exponent_p", "exponent_q", "tau_star_vs_sufficient/mu=0.5/eta=0.0005"]
-    + [f"stability_ratio/mu={m}" for m in ("0.5", "0.7", "0.8", "0.9")],
-    "random-delay": ["stationary_error_ratio/law=geometric/mean=10", "escape_ratio/law=uniform/mean=40"],
     "norm-bound": ["eta_order/law=cube/tau=0/mu=0.7", "ratio_slope/law=cube/mu=0.9/tau=0.5S", "slope/bound"],
     "momentum-bias": ["eta_term/law=cube/tau=0/mu=0.7", "delay_term/law=cube/mu=0.5/tau=0.25S", "slope/delay_term"],
 }
@@ -108,11 +99,7 @@ def test_norm_bound_old_rules_are_its_gaussian_context_rows():
     assert all("Gaussian" in m.note for m in old)
 
 
-def test_synthetic_limit_of_delay_threshold_fails_the_shape():
-    """The exact linear-stability limit (which the measured tau* follows) has p ~ 1.17, q ~ 1.08: it FAILs the shape."""
-    c = get_claim("delay-threshold")
-    run = run_controls(c, "quick", "limit", 1, CONTROL_SEED)
-    assert run.rows["exponent_p"] == [Verdict.FAIL] and run.rows["exponent_q"] == [Verdict.FAIL]
+def test_norm_bound_has_no_limit_control():
     assert run_controls(get_claim("norm-bound"), "quick", "limit", 1, CONTROL_SEED) is None
 
 
