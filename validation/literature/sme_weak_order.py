@@ -280,7 +280,7 @@ class SmeWeakOrder(Claim):
             "Gaussians with the planner's sd (Gauss-Hermite under the exact mean and covariance of the linear "
             "recursion), means S_o + (E phi(x_k) - S_o)(eta/eta_0)^s: the exact weak error to the order-o SME "
             "(Li, Tai, E 2019, Theorems 1 and 3) with its log-log slope moved to the control's truth. The law "
-            "realizes the order-2 row's truth (the order-1 row then stays within 0.05 of its exact slope), "
+            "realizes the order-2 row's truth (the order-1 row then stays within 0.01 of its exact slope), "
             "except under family:<case>/order=1, which realizes the order-1 row's and drags the order-2 row "
             "beyond its band (the SMEs differ at O(eta))",
         )
