@@ -117,7 +117,10 @@ def summarize_values(data) -> dict:
 def model_values(truth, sd, paths, rng) -> dict:
     """Per-path values of Y with mean ``truth`` (G,) and sd ``sd`` (G,): independent Gaussians (the stated model)."""
     truth = np.asarray(truth, dtype=float)
-    return {"y": truth + np.asarray(sd, dtype=float) * rng.standard_normal((paths, truth.size)), "diverged": 0}
+    y = rng.standard_normal((paths, truth.size))
+    y *= np.asarray(sd, dtype=float)  # in place: the arrays are large at the standard profile
+    y += truth
+    return {"y": y, "diverged": 0}
 
 
 def moved_truth(target, exact, x, x0, shift):
