@@ -13,7 +13,8 @@ start's share is below 1e-12), t intervals from the spread of the path averages 
 the FAIL level (Bonferroni at family level 0.01 over the five judged entries).  Judged, stated before
 running: each entry against the discrete Lyapunov value, band ``+- 2%`` of ``sqrt(P_ii P_jj)``, effect
 the detectable effect of the planned standard error at the FAIL level (exact: the window average's
-variance follows from the recursion's autocovariances ``Gamma_r = A^r P`` and Isserlis' theorem).
+variance follows from the recursion's autocovariances ``Gamma_r = A^r P`` and Isserlis' theorem), at
+power 0.9.
 
 Controls: ``exact`` from the limit, the exact linear recursion run as an autoregression per
 eigen-coordinate of H (``scipy.signal.lfilter``) from x = 0 with the claim's burn-in and window,
@@ -55,6 +56,10 @@ _PROFILES = {
 M_JUDGED = 1 + 1 + 3
 
 
+#: Power at which each row's effect is stated: two of the three families are one row each, and a row's
+#: effect at power 0.8 makes its family's FAIL rate 0.8 exactly, which 200 replicates cannot show to be
+#: >= 0.8 (a calibration run at 0.8 gave 77.0% [70.7%, 82.3%] for the family mu=0.9/...).
+EFFECT_POWER = 0.9
 #: A control moves every entry's truth above its band.
 DIRECTION = 1
 #: The step-size factor of the mutant ``eta=1.1eta``.
@@ -114,7 +119,7 @@ def _theory(case, profile):
 
 def _effect(case, profile, e):
     se = _theory(case, profile)["sd"][e] / math.sqrt(_PROFILES[profile]["paths"])
-    return detectable_effect(se, level=fail_level(M_JUDGED))
+    return detectable_effect(se, level=fail_level(M_JUDGED), power=EFFECT_POWER)
 
 
 def _averages(x, d):
@@ -201,7 +206,8 @@ class StationaryCovariance(Claim):
             version=2,
             change="one decision rule: 95% PASS interval, Bonferroni FAIL interval at family level 0.01 over the "
             "five judged entries (was one t interval at Bonferroni family level 0.05); the effect restated at the "
-            "FAIL level",
+            "FAIL level and at power 0.9 (a single-row family at power 0.8 cannot show a FAIL rate >= 0.8 in 200 "
+            "replicates; the effect enters no verdict)",
             reason="one rule for every claim",
             old_verdict="PASS",
             old_source="earlier run: commit 86a7d2f, profile standard, seed 20180330",
