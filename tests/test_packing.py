@@ -66,7 +66,7 @@ class PackCores(Claim):
         return [self.make_cell(f"i={i}", {"paths": 24}, seed, cost=24.0) for i in range(3)]
 
     def run_cell(self, cell):
-        prob = da.StreamingPCA(spectrum=[4, 3, 2, 1], data="gaussian")
+        prob = da.engine.StreamingPCA(spectrum=[4, 3, 2, 1], data="gaussian")
         t = da.simulate(
             prob,
             mu=0.5,

@@ -179,6 +179,7 @@ def _claim_facts(claim: Claim, measurements: list[Measurement] | None, calibrati
     """Rule version, history and calibration of a claim's result."""
     history = history_json(claim, measurements)
     return {
+        "about": getattr(claim, "about", None),
         "version": len(history) + 1,
         "history": history,
         "calibration": claim_calibration(claim, calibration, profile),

@@ -140,16 +140,14 @@ def _check_out(out: Path, resume: bool) -> None:
 
 
 def _load_baseline(path: str):
+    from ..report import load_results
+
+    if not Path(path).is_file():
+        raise DiffapproxError("--baseline", "a readable results.json", f"{path} (no such file)")
     try:
-        with open(path, encoding="utf-8") as f:
-            base = json.load(f)
-    except OSError as exc:
-        raise DiffapproxError("--baseline", "a readable results.json", f"{path} ({exc.strerror})") from None
-    except ValueError:
-        raise DiffapproxError("--baseline", "a results.json (valid JSON)", path) from None
-    if not isinstance(base, dict) or not isinstance(base.get("claims"), list):
-        raise DiffapproxError("--baseline", "a results.json with a 'claims' list", path)
-    return base
+        return load_results(path)
+    except DiffapproxError as exc:
+        raise DiffapproxError("--baseline", "a valid results.json", f"{path}: {exc}") from None
 
 
 def _make_executor(args):
@@ -174,19 +172,37 @@ def _make_executor(args):
     return DaskExecutor(address=args.scheduler, n_workers=args.workers)
 
 
-def _key_number(claim: dict) -> str:
+def _key_number(claim) -> str:
     """The measurement that decided the verdict (the worst one sharing it), as one line."""
     from ..report._format import fmt_key_number, key_measurement
 
-    if claim.get("error"):
-        return claim["error"].splitlines()[0][:60] if claim["error"].strip() else "error"
+    if claim.error:
+        return claim.error.splitlines()[0][:60] if claim.error.strip() else "error"
     m = key_measurement(claim)
     return "" if m is None else fmt_key_number(m)
 
 
-def summary_table(doc: dict) -> str:
-    rows = [(c["id"], c["verdict"], _key_number(c), f"{c['elapsed_s']:.1f}s") for c in doc["claims"]]
-    return "\n".join(text_table(("claim", "verdict", "key number", "time"), rows, right=(3,)))
+def summary_table(results) -> str:
+    """The verdict counts of the paper's claims on their own, then of the other scopes; one line per claim.
+
+    The claims are grouped under what they are about (the paper, other papers' approximations, the
+    toolkit's own checks), each row: id, verdict, judged rows (context rows apart), key number, run time.
+    """
+    from ..report._format import SCOPE_TITLES, fmt_judged_context, group_claims, scope_count_lines
+
+    groups = group_claims(results.claims)
+    rows = [
+        (c.id, c.verdict.value, fmt_judged_context(c.measurements), _key_number(c), f"{c.elapsed_s or 0.0:.1f}s")
+        for _, cs in groups
+        for c in cs
+    ]
+    head, rule, *lines = text_table(("claim", "verdict", "measurements", "key number", "time"), rows, right=(4,))
+    out = [*scope_count_lines(results.claims), "", "  " + head, "  " + rule]
+    for scope, cs in groups:
+        out.append(f"{SCOPE_TITLES[scope]}:")
+        out += ["  " + line for line in lines[: len(cs)]]
+        lines = lines[len(cs) :]
+    return "\n".join(out)
 
 
 def run_validate(args) -> int:
@@ -262,15 +278,18 @@ def run_validate(args) -> int:
     except Exception as exc:  # noqa: BLE001 - results.json is safe; say why the report is missing
         sys.stderr.write(f"diffapprox validate: report not rendered: {type(exc).__name__}: {exc}\n")
 
-    print(summary_table(doc))
+    from .._core.results_file import Results
+
+    typed = Results.from_json(doc)
+    print(summary_table(typed))
     print(f"\nresults: {out / 'results.json'}  ({doc['elapsed_s']:.1f}s)")
 
     if baseline is not None:
         from .._run.regression import compare_to_baseline, not_compared
 
-        for line in not_compared(doc, baseline):
+        for line in not_compared(typed, baseline):
             print(f"  {line}")
-        moved = compare_to_baseline(doc, baseline)
+        moved = compare_to_baseline(typed, baseline)
         if moved:
             print(f"\nregression against {args.baseline}:")
             for line in moved:

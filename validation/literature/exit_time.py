@@ -29,7 +29,8 @@ import math
 import numpy as np
 from scipy import stats as _st
 
-from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, double_well, sgd, simulate_algorithm
+from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, sgd, simulate_algorithm
+from diffapprox.engine import double_well
 from diffapprox.limits import kramers_time, mfpt_quadrature, sme, sme_paths
 from diffapprox.stats import PASS_LEVEL, detectable_effect, fail_level, measurement
 

@@ -32,7 +32,8 @@ import math
 
 import numpy as np
 
-from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, li_tai_e_quadratic, sgd
+from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, sgd
+from diffapprox.engine import li_tai_e_quadratic
 from diffapprox.limits import linear_recursion, sme
 from diffapprox.stats import PASS_LEVEL, box_slope, fail_level, measurement
 

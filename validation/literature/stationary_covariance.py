@@ -32,8 +32,8 @@ from scipy import stats as _st
 
 from scipy.signal import lfilter
 
-from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, heavy_ball, linear_problem, sgd
-from diffapprox import simulate_algorithm
+from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, heavy_ball, sgd, simulate_algorithm
+from diffapprox.engine import linear_problem
 from diffapprox.limits import discrete_lyapunov, linear_recursion, sme
 from diffapprox.stats import PASS_LEVEL, detectable_effect, fail_level, measurement
 

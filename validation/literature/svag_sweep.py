@@ -30,8 +30,8 @@ import math
 
 import numpy as np
 
-from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, StreamingPCA, async_msgd
-from diffapprox import li_tai_e_quadratic, pca_problem, sgd, simulate_algorithm, svag
+from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, async_msgd, sgd, simulate_algorithm, svag
+from diffapprox.engine import StreamingPCA, li_tai_e_quadratic, pca_problem
 from diffapprox.limits import linear_recursion, sme
 from diffapprox.stats import PASS_LEVEL, box_slope, fail_level, max_abs_ci, measurement
 

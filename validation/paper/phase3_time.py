@@ -29,7 +29,8 @@ from functools import cache
 
 import numpy as np
 
-from diffapprox import T3, Claim, Findings, HistoryEntry, simulate, stats
+from diffapprox.limits import T3
+from diffapprox import Claim, Findings, HistoryEntry, simulate, stats
 from diffapprox.limits import ou_optimum
 
 from . import _controls as ctl

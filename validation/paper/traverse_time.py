@@ -29,7 +29,8 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import ndtri
 
-from diffapprox import T2, Claim, Findings, HistoryEntry, simulate, stats
+from diffapprox.limits import T2
+from diffapprox import Claim, Findings, HistoryEntry, simulate, stats
 from diffapprox.limits import ode_closed_form
 
 from . import _controls as ctl
