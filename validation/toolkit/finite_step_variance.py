@@ -241,10 +241,12 @@ class FiniteStepVariance(Claim):
         return _predictions()
 
     def measure(self, profile, seed, results, prediction):
+        """The rows of every cell in ``results`` (all of them in a run; the mutant's cells for a mutant)."""
         ms = []
         for cell in _grid():
             key = _key(*cell)
-            ms += _rows(profile, key, results[key], prediction[key])
+            if key in results:
+                ms += _rows(profile, key, results[key], prediction[key])
         return ms
 
     # -- figures / findings ---------------------------------------------------------------------
@@ -287,10 +289,17 @@ class FiniteStepVariance(Claim):
 
     def mutants(self, profile):
         note = (
-            "the OU limit (3.3)'s E[h_i^2]/eta planted as the prediction: on this grid it misses the measured value "
-            "by up to 40% (by 11.5% on average), beyond the 5% band plus the effect on the step-size and delay rows"
+            "the OU limit (3.3)'s E[h_i^2]/eta planted as the prediction, judged on the cells mu = 0.9, eta = 2e-3 (both "
+            "data laws), where the model and the OU value differ most (Gaussian i = 2: finite-step 80.0 against OU "
+            "60.0, measured 73.8 in the standard run: a ratio of 1.23 to the planted value, beyond the 5% band plus the "
+            "effect)"
         )
         return {"ou-prediction": Mutant(expect="FAIL", note=note)}
+
+    def mutant_cells(self, profile, seed):
+        """The step-size cells at mu = 0.9, eta = 2e-3 (both data laws), where the OU value is furthest from the
+        model (Gaussian i = 2: 60 against 80): a full run per replicate would cost 50 standard runs."""
+        return [c for c in self.cells(profile, seed) if c.params["eta"] == 2e-3 and c.params["delay"] == "const:0"]
 
     def mutate(self, profile, name, prediction):
         return {k: {**v, "finite_step": v["ou"]} for k, v in prediction.items()}
