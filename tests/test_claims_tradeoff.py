@@ -1,5 +1,5 @@
-"""The momentum-asynchrony claims (figure1, delay-threshold, random-delay, async-speedup, norm-bound,
-momentum-bias, async-error): quick profile end to end, their synthetic controls (the null does not
+"""The momentum-asynchrony claims (figure1, delay-threshold, random-delay, async-speedup, async-error; norm-bound
+and momentum-bias have their own file, tests/test_claim_lemmas.py): quick profile end to end, their synthetic controls (the null does not
 FAIL, the alternative does), the history entries' old rules, and the exact linear-stability limit."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from diffapprox_claims.paper import _tradeoff as tradeoff
 
 SEED = 20240605
 CONTROL_SEED = 20261129
-CLAIMS = ("figure1", "delay-threshold", "random-delay", "async-speedup", "norm-bound", "momentum-bias", "async-error")
+CLAIMS = ("figure1", "delay-threshold", "random-delay", "async-speedup", "async-error")
 
 CONTRACT = {
     "figure1": [
@@ -31,8 +31,6 @@ CONTRACT = {
     + [f"stability_ratio/mu={m}" for m in ("0.5", "0.7", "0.8", "0.9")],
     "random-delay": ["stationary_error_ratio/law=geometric/mean=10", "escape_ratio/law=uniform/mean=40"],
     "async-speedup": ["iteration_ratio/workers=8", "momentum_ratio/mu=0.9"],
-    "norm-bound": ["eta_order/law=cube/tau=0/mu=0.7", "ratio_slope/law=cube/mu=0.9/tau=0.5S", "slope/bound"],
-    "momentum-bias": ["eta_term/law=cube/tau=0/mu=0.7", "delay_term/law=cube/mu=0.5/tau=0.25S", "slope/delay_term"],
     "async-error": ["rate/gamma=0.1", "rate/gamma=0.4", "rate/control=tau~1/eta"],
 }
 
@@ -102,20 +100,11 @@ def test_history_is_dated_and_every_old_rule_has_its_rows(claim_id):
             assert any(n.startswith(prefix) for n in names), (h.version, prefix)
 
 
-def test_norm_bound_old_rules_are_its_gaussian_context_rows():
-    c = get_claim("norm-bound")
-    ms = c.measure("quick", 1, c.synthetic("quick", "null", np.random.default_rng(5)), c.predict("quick"))
-    old = [m for m in ms if m.name.startswith(c.history[-1].old_rows)]
-    assert len(old) == 3 and not any(m.judged for m in old)
-    assert all("Gaussian" in m.note for m in old)
-
-
 def test_synthetic_limit_of_delay_threshold_fails_the_shape():
     """The exact linear-stability limit (which the measured tau* follows) has p ~ 1.17, q ~ 1.08: it FAILs the shape."""
     c = get_claim("delay-threshold")
     run = run_controls(c, "quick", "limit", 1, CONTROL_SEED)
     assert run.rows["exponent_p"] == [Verdict.FAIL] and run.rows["exponent_q"] == [Verdict.FAIL]
-    assert run_controls(get_claim("norm-bound"), "quick", "limit", 1, CONTROL_SEED) is None
 
 
 def _roots_stable(mu: float, a: float, tau: int) -> bool:

@@ -1,4 +1,5 @@
-"""The weak-convergence claims (ode-limit, ou-optimum, saddle-escape, traverse-time, phase3-time).
+"""The weak-convergence claims (ode-limit, ou-optimum, saddle-escape); traverse-time and phase3-time have
+their own files (tests/test_claim_traverse_time.py, tests/test_claim_phase3_time.py).
 
 Fast tests push synthetic cell summaries with known truth through each claim's ``measure`` step
 (``diffapprox._run.calibrate.run_controls``): the null control must rarely FAIL and the alternative
@@ -28,7 +29,7 @@ from diffapprox_claims._common import FAMILY_ALPHA
 CONTROL_SEED = 20261129
 #: Replicates per control in the fast tests (by cost: a replicate of ou-optimum or saddle-escape
 #: takes about a second, of the others a few hundredths).
-REPS = {"ode-limit": 30, "ou-optimum": 3, "saddle-escape": 3, "traverse-time": 30, "phase3-time": 30}
+REPS = {"ode-limit": 30, "ou-optimum": 3, "saddle-escape": 3}
 #: Probability that a correct claim fails one of the count checks below.
 TEST_ALPHA = 0.001
 
@@ -54,15 +55,6 @@ CLAIMS = {
         "escape_quantile/nu=0.25/T1=appendix",
         "escape_time_ks/event=h2",
         "v2/escape_time_ks/event=h2",
-    ],
-    "traverse-time": [
-        "traverse_probability/law=gaussian/mu=0/tau=0",
-        "v2/traverse_probability/law=gaussian/mu=0/tau=0",
-    ],
-    "phase3-time": [
-        "phase3_probability/T3=main/law=gaussian/mu=0/tau=0",
-        "phase3_probability/T3=appendix/law=gaussian/mu=0/tau=0",
-        "v2/phase3_probability/T3=appendix/law=gaussian/mu=0/tau=0",
     ],
 }
 
@@ -109,18 +101,6 @@ def test_history_old_rows_are_context_rows(claim_id):
             rows = [m for m in ms if m.name.startswith(prefix)]
             assert rows, f"no row under {prefix}"
             assert not any(m.judged for m in rows), f"old rows under {prefix} must be context"
-
-
-def test_traverse_time_limit_fails_the_papers_T2():
-    # Every path on the ODE (3.2) closed form needs 2 T2 to arrive: the limit itself misses Prop. 3.8.
-    run = run_controls(get_claim("traverse-time"), "standard", "limit", 1, CONTROL_SEED)
-    assert run.claim == [Verdict.FAIL]
-
-
-def test_phase3_limit_meets_the_appendix_T3():
-    # Exact samples of (3.3) at A.6's T3: the Markov bound holds with room (the claim's own limit PASSes).
-    run = run_controls(get_claim("phase3-time"), "standard", "limit", 1, CONTROL_SEED)
-    assert run.claim == [Verdict.PASS]
 
 
 @pytest.mark.slow
