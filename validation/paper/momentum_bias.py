@@ -56,7 +56,7 @@ def _x(mu: float, eta: float, tau: int, eta_power: float = 1.0) -> float:
 
 
 def _plan(mu: float, eta: float, tau: int) -> tuple[float, float]:
-    """Planned mean sup at tau = 0 and at tau (the synthetic controls' null, and the planned SEs)."""
+    """Planned mean sup at tau = 0 and at tau (the control model under exact, and the planned SEs)."""
     s0 = A0 * (1 - mu) ** -2.7 * eta * math.log(1 / eta)
     return s0, s0 + A1 * _x(mu, eta, tau) * (1 - mu) ** -0.5
 

@@ -41,7 +41,7 @@ from .._common import claim_title, log_ticks
 #: Planning coefficient of variation of E across paths (the largest seen per cell in the earlier
 #: standard run, Gaussian data, commit 839d945): it sets the planned SE and so the stated effect.
 CV_E = 0.35
-#: The synthetic controls' E/B (a constant ratio: the bound's own form).
+#: The control model's E/B at eta_max (a constant ratio under exact: the bound's own form).
 RATIO_E = 0.5
 #: The mutant's wrong power of eta in the bound.
 MUTANT_POWER = 2.0
