@@ -35,6 +35,7 @@ from itertools import product
 from functools import cache
 
 import numpy as np
+from scipy.stats import norm
 
 from diffapprox import T3, Claim, ControlSource, Findings, HistoryEntry, Mutant, simulate, stats
 from diffapprox.limits import ou_optimum
@@ -420,12 +421,23 @@ def _probability_row(profile, r, t3: dict, v: str, suf: str, eps: float):
     )
 
 
+def _wilson(k: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``k/n`` and the 95% Wilson interval of every count in ``k`` at once (the formula of stats.proportion_ci)."""
+    z = float(norm.ppf(0.5 + stats.PASS_LEVEL / 2))
+    p = k / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    lo = np.maximum(0.0, np.where(k == 0, 0.0, centre - half))
+    return p, lo, np.minimum(1.0, np.where(k == n, 1.0, centre + half))
+
+
 def _time_row(r, t3: dict, suf: str):
     """First record time at which the fraction reaches 3/4; CI from the pointwise Wilson limits (context)."""
     t = np.asarray(r["times"], dtype=float)
-    cis = [stats.proportion_ci(int(k), int(r["n_paths"])) for k in np.asarray(r["k_below"])]
-    first = [np.nonzero(np.array(v) >= PROB)[0] for v in ([c.estimate for c in cis], [c.ci[1] for c in cis])]
-    lo_hit = np.nonzero(np.array([c.ci[0] for c in cis]) >= PROB)[0]
+    est, lo, hi = _wilson(np.asarray(r["k_below"]), int(r["n_paths"]))
+    first = [np.nonzero(v >= PROB)[0] for v in (est, hi)]
+    lo_hit = np.nonzero(lo >= PROB)[0]
     te = float(t[first[0][0]]) if first[0].size else math.nan
     ci = (float(t[first[1][0]]) if first[1].size else math.nan, float(t[lo_hit[0]]) if lo_hit.size else math.inf)
     ratios = ", ".join(f"{v} {te / t3[v]:.3f}" if math.isfinite(t3[v]) and t3[v] > 0 else f"{v} n/a" for v in VERSIONS)
