@@ -106,6 +106,7 @@ def _fail_level(profile) -> float:
     return stats.fail_level(_judged_rows(profile))
 
 
+@cache
 def _effect(profile) -> float:
     return stats.proportion_effect(PROB, PATHS[profile], level=_fail_level(profile), direction=DIRECTION)
 

@@ -143,6 +143,7 @@ def _records(law: str, mu: float) -> list[int]:
     return sorted(grid | {_index(_t2(law, mu)), _index(MUTANT_FACTOR * _t2(law, mu))})
 
 
+@functools.cache
 def _effect(profile: str) -> float:
     return stats.proportion_effect(PROB, PATHS[profile], level=stats.fail_level(N_JUDGED), direction=DIRECTION)
 
