@@ -352,6 +352,7 @@ def _limit_draws(law: str, mu: float, eta: float, t: float) -> np.ndarray:
     return np.sort(eta * np.sum(u * u, axis=1))
 
 
+@cache
 def _limit_quantile(law: str, mu: float, eta: float, t: float, q: float) -> float:
     """The ``q``-quantile of the limit's sum_{i>=2} h_i^2 at time ``t``."""
     return float(np.quantile(_limit_draws(law, mu, eta, t), q))
