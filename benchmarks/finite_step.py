@@ -38,19 +38,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="timed repetitions, best shown (default 3)")
     args = ap.parse_args()
-    prob = da.StreamingPCA(spectrum=(4, 3, 2, 1), data="gaussian")
-    g = da.linear_variance_grid(prob, mus=MUS, eta=ETA, taus=TAUS)
-    s = best(lambda: da.linear_variance_grid(prob, mus=MUS, eta=ETA, taus=TAUS), args.repeat)
+    prob = da.engine.StreamingPCA(spectrum=(4, 3, 2, 1), data="gaussian")
+    g = da.limits.linear_variance_grid(prob, mus=MUS, eta=ETA, taus=TAUS)
+    s = best(lambda: da.limits.linear_variance_grid(prob, mus=MUS, eta=ETA, taus=TAUS), args.repeat)
     n = len(MUS) * len(TAUS) * prob.d
     print(f"constant-delay grid: {len(MUS)} mu x {len(TAUS)} delays (0..150) x {prob.d} modes (radial included)")
     print(
         f"  {s:8.3f} s for {n} systems of size up to {TAUS.max() + 2}   ({np.isfinite(g[:, :, 1]).sum()} stable points)"
     )
     for law in LAWS:
-        cap = da.delay_law(law).cap
-        lin = best(lambda law=law: da.linear_prediction(prob, mu=0.7, eta=ETA, delay=law), args.repeat)
-        fin = best(lambda law=law: da.finite_step_prediction(prob, mu=0.7, eta=ETA, delay=law), args.repeat)
-        it = da.finite_step_prediction(prob, mu=0.7, eta=ETA, delay=law).iterations
+        cap = da.engine.delay_law(law).cap
+        lin = best(lambda law=law: da.limits.linear_prediction(prob, mu=0.7, eta=ETA, delay=law), args.repeat)
+        fin = best(lambda law=law: da.limits.finite_step_prediction(prob, mu=0.7, eta=ETA, delay=law), args.repeat)
+        it = da.limits.finite_step_prediction(prob, mu=0.7, eta=ETA, delay=law).iterations
         print(f"{law:14s} (cap {cap:4d}), mu = 0.7: linear {lin:7.3f} s   finite-step {fin:7.3f} s ({it} iterations)")
 
 

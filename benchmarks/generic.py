@@ -40,10 +40,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     a = ap.parse_args()
     P, K = 2000, 2000
-    quad = {law: da.li_tai_e_quadratic(3, law) for law in ("gaussian", "rademacher")}
-    dw = da.double_well(2.0)
-    pca = da.StreamingPCA(spectrum=[4, 3, 2, 1])
-    pp = da.pca_problem(pca)
+    quad = {law: da.engine.li_tai_e_quadratic(3, law) for law in ("gaussian", "rademacher")}
+    dw = da.engine.double_well(2.0)
+    pca = da.engine.StreamingPCA(spectrum=[4, 3, 2, 1])
+    pp = da.engine.pca_problem(pca)
     asy = da.async_msgd(5e-4, 0.9, "const:50")
     kw = {"paths": P, "threads": a.threads}
     q3 = {"x0": [1, 1, 1], "record": False, **kw}

@@ -25,7 +25,7 @@ def main() -> None:
     ap.add_argument("--sdeint-paths", type=int, default=3, help="paths timed per sdeint method (default 3)")
     args = ap.parse_args()
 
-    ou = da.ou_optimum(da.StreamingPCA(spectrum=(5, 4, 3, 2, 1)), 0.8)
+    ou = da.limits.ou_optimum(da.engine.StreamingPCA(spectrum=(5, 4, 3, 2, 1)), 0.8)
     n = int(round(T / DT))
     grid = np.arange(n + 1) * DT  # includes t = 0, as sdeint's tspan does
     rng = np.random.default_rng(12345)

@@ -75,7 +75,7 @@ def project(d: int, P: int, K: int, threads: int, reps: int) -> tuple[float, flo
     """(median, best) path-steps/s of diffapprox.simulate, and the first call's compile_s."""
     import diffapprox as dx
 
-    prob = dx.StreamingPCA(spectrum=[1.0 / j for j in range(1, d + 1)])
+    prob = dx.engine.StreamingPCA(spectrum=[1.0 / j for j in range(1, d + 1)])
     kw = dict(mu=MU, eta=ETA, delay=f"const:{TAU}", record_every=R, start="e2", threads=threads, record_h=False)
     warm = dx.simulate(prob, steps=2 * R, paths=2, seed=1, **kw)  # warm-up: compile or cache load
     rates = []

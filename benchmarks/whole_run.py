@@ -24,7 +24,8 @@ counted (elsewhere it may be missed: the script says so).
 ``--write-costs`` then updates the package's cost model (``diffapprox/_run/costs.json``) from the
 sequential run: per-claim CPU seconds per unit of cost and finish seconds (the run's claims replace
 their entries, the others are kept: ``--claims NEW,...`` refreshes just the claims added), the
-seconds of rendering the reports, the speed probe of this machine, by how much more CPU the same
+seconds of rendering the reports, the speed probe of this machine (the same function a run's first
+ETA calls, in a fresh interpreter: ``--write-probe`` refreshes only that), by how much more CPU the same
 cells took under packing (``packing_cpu_factor``: cells side by side share caches and memory
 bandwidth), and each profile's predicted wall time on this machine's cores over every registered
 claim (what ``validate --help`` prints).
@@ -207,7 +208,7 @@ def write_costs(seq: dict, args, cores: int, pack: dict | None = None) -> None:
     seconds) are this machine's, and every profile's predicted wall time is recomputed over every
     registered claim.
     """
-    from diffapprox._run.costs import COSTS_PATH, CostModel, build_costs, load_costs, speed_probe
+    from diffapprox._run.costs import COSTS_PATH, CostModel, build_costs, load_costs
     from diffapprox._run.execute import CellStore
     from diffapprox._run.runner import resolve_claims
     from diffapprox.report import render_report
@@ -228,7 +229,7 @@ def write_costs(seq: dict, args, cores: int, pack: dict | None = None) -> None:
         "load_before": [round(x, 2) for x in seq["load_before"]],
         "diffapprox": doc["environment"].get("diffapprox"),
         "git_commit": doc["environment"].get("git_commit"),
-        "probe_s": round(speed_probe(repeats=7, clock=time.process_time), 5),
+        "probe": reference_probe(),
         "startup_s": round(startup, 2),
     }
     if pack is not None:  # the same cells side by side take more CPU (shared caches, memory bandwidth)
@@ -242,6 +243,45 @@ def write_costs(seq: dict, args, cores: int, pack: dict | None = None) -> None:
     print(f"predicted wall on {cores} cores:")
     for p, v in doc_out["profiles"].items():
         print(f"  {p:9s} sequential {v['sequential']:7.1f} s   packing {v['packing']:7.1f} s")
+
+
+#: The speed probe in a fresh interpreter, as a run takes it (diffapprox imported, then the probe).
+PROBE_CODE = (
+    "import json, diffapprox; from diffapprox._run.costs import PROBE_KIND, speed_probe; "
+    "w, c = speed_probe(); print(json.dumps({'kind': PROBE_KIND, 'cpu_s': c, 'wall_s': w}))"
+)
+
+
+def reference_probe(attempts: int = 3) -> dict:
+    """The speed probe's reference: :func:`~diffapprox._run.costs.speed_probe` in a fresh interpreter.
+
+    The same function, warm-up and kernel as a run's first ETA uses; the CPU seconds (this thread's
+    alone) are what the cost model's seconds are compared with, so the load while it is taken
+    hardly matters.  The least of ``attempts`` fresh readings (the least disturbed).
+    """
+    got = []
+    for _ in range(attempts):
+        r = subprocess.run(
+            [sys.executable, "-c", PROBE_CODE],
+            env={**os.environ, **QUIET_THREADS},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        got.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    best = min(got, key=lambda d: d["cpu_s"])
+    return {"kind": best["kind"], "cpu_s": round(best["cpu_s"], 6), "wall_s": round(best["wall_s"], 6)}
+
+
+def write_probe() -> None:
+    """Refresh only the speed probe's reference in the shipped cost model (``--write-probe``)."""
+    from diffapprox._run.costs import COSTS_PATH
+
+    doc = json.loads(COSTS_PATH.read_text(encoding="utf-8"))
+    doc["reference"].pop("probe_s", None)
+    doc["reference"]["probe"] = {**reference_probe(), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d")}
+    COSTS_PATH.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote the speed probe's reference to {COSTS_PATH}: {doc['reference']['probe']}")
 
 
 def profile_estimates(model, claims, seed: int, cores: int, startup: float) -> dict:
@@ -280,7 +320,15 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="directory for the two runs (default: a temporary one)")
     ap.add_argument("--only", choices=("sequential", "packing"), default=None)
     ap.add_argument("--write-costs", action="store_true", help="rebuild the shipped cost model from the sequential run")
+    ap.add_argument(
+        "--write-probe",
+        action="store_true",
+        help="only refresh the speed probe's reference in the shipped cost model (no run)",
+    )
     args = ap.parse_args()
+    if args.write_probe:
+        write_probe()
+        return
 
     from diffapprox._run.execute import machine_cores
 

@@ -114,3 +114,22 @@ def test_closing_the_iterator_cancels_the_rest(executor):
     while executor.client.processing() and any(executor.client.processing().values()):
         assert time.monotonic() < deadline, "cells kept running after the iterator was closed"
         time.sleep(0.05)
+
+
+def test_calibrate_on_dask_gives_the_local_rates(executor):
+    """Replicate r of a control depends only on (seed, claim, control, r): the same rates on the Dask
+    cluster as in this process, for a built-in claim's controls through its own cell code."""
+    from diffapprox import get_claim
+    from diffapprox._run.calibrate import calibrate
+
+    claims = [get_claim("finite-step-variance")]
+    kw = {"profile": "quick", "reps": 6, "seed": 11, "kinds": ["edge", "exact", "family"], "progress": False}
+    local = calibrate(claims, jobs=1, **kw)
+    remote = calibrate(claims, executor=executor, **kw)
+    strip = [{k: v for k, v in c.items() if k != "elapsed_s"} for c in local["claims"]]
+    assert strip == [{k: v for k, v in c.items() if k != "elapsed_s"} for c in remote["claims"]]
+    assert set(local["claims"][0]["controls"]) == {
+        "edge",
+        "exact",
+        *(f"family:{f}" for f in claims[0].families("quick")),
+    }

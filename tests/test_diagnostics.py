@@ -51,7 +51,7 @@ def test_given_samples_and_delays_equal_naive_twin(d, mu, delay):
     P, K, eta, n_out = 3, 240, 0.05, 6
     lam = SPECTRA[d]
     Y = rng.standard_normal((P, K, d)) * np.sqrt(lam)
-    law = dx.delay_law(delay)
+    law = dx.engine.delay_law(delay)
     taus = np.stack([law.sample(K, rng) for _ in range(P)])
     h0 = _unit_rows(rng, P, d)  # not an eigenvector: M~(h_0) != 0, so the k = 0 bias term counts
     out = diagnostics_given(Y, taus, h0, lam, mu=mu, eta=eta, n_out=n_out)
@@ -70,7 +70,7 @@ def test_public_kernel_equals_naive_twin_on_its_streams(mu, tau, start):
     lam = np.array([4.0, 3.0, 2.0, 1.0])
     P, K, eta, n_out, seed, off = 3, 300, 0.01, 5, 17, 6
     out = path_diagnostics(
-        dx.StreamingPCA(spectrum=lam),
+        dx.engine.StreamingPCA(spectrum=lam),
         mu=mu,
         eta=eta,
         steps=K,
@@ -93,7 +93,15 @@ def test_given_entry_reproduces_public_kernel_bit_for_bit():
     lam = np.array([4.0, 3.0, 2.0, 1.0])
     P, K, tau, seed = 3, 200, 4, 5
     out = path_diagnostics(
-        dx.StreamingPCA(spectrum=lam), mu=0.5, eta=0.02, steps=K, paths=P, tau=tau, start="e3", seed=seed, n_out=4
+        dx.engine.StreamingPCA(spectrum=lam),
+        mu=0.5,
+        eta=0.02,
+        steps=K,
+        paths=P,
+        tau=tau,
+        start="e3",
+        seed=seed,
+        n_out=4,
     )
     Y = np.stack([_rng.normals(seed, p, K * 4).reshape(K, 4) * np.sqrt(lam) for p in range(P)])
     # a zero delay at step 0 is no delay: the ring keeps tau + 1 iterates because max(taus) = tau
@@ -121,7 +129,7 @@ def test_divergence_like_naive_twin():
 
 
 def test_bit_identical_across_threads_and_chunks():
-    prob = dx.StreamingPCA(spectrum=[4.0, 3.0, 2.0, 1.0])
+    prob = dx.engine.StreamingPCA(spectrum=[4.0, 3.0, 2.0, 1.0])
     kw = dict(mu=0.7, eta=0.005, steps=400, tau=3, start="e2", seed=42, n_out=4)
     old = numba.get_num_threads()
     try:
@@ -145,7 +153,7 @@ def test_bounded_law_draws_the_simulators_cube_samples():
     lam = np.array([4.0, 3.0, 2.0, 1.0])
     P, K, tau, seed, off = 3, 240, 3, 11, 2
     out = path_diagnostics(
-        dx.StreamingPCA(spectrum=lam, data="cube"),
+        dx.engine.StreamingPCA(spectrum=lam, data="cube"),
         mu=0.6,
         eta=0.01,
         steps=K,
@@ -160,5 +168,7 @@ def test_bounded_law_draws_the_simulators_cube_samples():
         u = _rng.uniforms(seed, off + p, K * 4, stream=_rng.STREAM_DATA).reshape(K, 4)
         Y = np.sqrt(3.0) * (2.0 * u - 1.0) * np.sqrt(lam)
         _assert_twin(out, p, async_diagnostics(Y, np.full(K, tau), np.eye(4)[1], lam, 0.6, 0.01, n_out=4))
-    gauss = path_diagnostics(dx.StreamingPCA(spectrum=lam), mu=0.6, eta=0.01, steps=K, paths=P, tau=tau, seed=seed)
+    gauss = path_diagnostics(
+        dx.engine.StreamingPCA(spectrum=lam), mu=0.6, eta=0.01, steps=K, paths=P, tau=tau, seed=seed
+    )
     assert not np.allclose(gauss["max_norm_excess"], out["max_norm_excess"])

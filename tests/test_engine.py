@@ -19,9 +19,9 @@ DELAYS = ["const:3", "uniform:0,4", "geometric:2", "workers:3@1,2,0.5", "trace"]
 def _given_delays(spec: str, P: int, K: int, rng: np.random.Generator) -> np.ndarray:
     """Pre-drawn delays from each delay law's own NumPy sampler."""
     if spec == "trace":
-        law = dx.trace_delay(rng.integers(0, 6, size=7))
+        law = dx.engine.trace_delay(rng.integers(0, 6, size=7))
     else:
-        law = dx.delay_law(spec)
+        law = dx.engine.delay_law(spec)
     return np.stack([law.sample(K, rng) for _ in range(P)])
 
 
@@ -107,7 +107,7 @@ def test_divergence_at_a_bound_near_the_norm(bound):
 
 # ----------------------------------------------------------------------------- random streams
 
-PROB4 = dx.StreamingPCA(spectrum=[1.0, 0.7, 0.4, 0.2])
+PROB4 = dx.engine.StreamingPCA(spectrum=[1.0, 0.7, 0.4, 0.2])
 
 
 def _kernel_samples(problem, seed, path, steps, batch):
@@ -125,9 +125,9 @@ def _kernel_delays(law, seed, path, steps):
 @pytest.mark.parametrize("delay,batch", [("const:2", 1), ("geometric:1.5", 2), ("workers:3", 1)])
 def test_random_streams_equal_naive_twin(data, delay, batch):
     """simulate() with its own streams = the naive twin fed the same draws (samples and delays)."""
-    prob = dx.StreamingPCA(spectrum=[1.0, 0.7, 0.4, 0.2], data=data)
+    prob = dx.engine.StreamingPCA(spectrum=[1.0, 0.7, 0.4, 0.2], data=data)
     K, P, seed = 300, 3, 11
-    law = dx.delay_law(delay)
+    law = dx.engine.delay_law(delay)
     t = dx.simulate(
         prob,
         mu=0.5,
@@ -159,7 +159,7 @@ def test_tau0_is_msgd():
 
 def test_mu0_is_async_sgd():
     K, seed = 400, 5
-    law = dx.delay_law("uniform:0,6")
+    law = dx.engine.delay_law("uniform:0,6")
     t = dx.simulate(PROB4, mu=0.0, eta=0.01, steps=K, paths=2, delay=law, record_every=1, seed=seed)
     for p in range(2):
         ref = async_sgd(_kernel_samples(PROB4, seed, p, K, 1), _kernel_delays(law, seed, p, K), np.eye(4)[1], 0.01)
@@ -172,7 +172,7 @@ def _fields(t):
 
 @pytest.mark.parametrize("d", [4, 20])
 def test_bit_identical_across_threads_and_chunks(d):
-    prob = dx.StreamingPCA(spectrum=1.0 / np.arange(1, d + 1))
+    prob = dx.engine.StreamingPCA(spectrum=1.0 / np.arange(1, d + 1))
     kw = dict(
         mu=0.8,
         eta=0.01,
@@ -316,7 +316,7 @@ def test_stationary_variance_near_optimum(mu, tau):
     10 time units, >= 5 relaxation times), 300 paths; the estimate is the mean over
     paths of each path's time average of (h_i^2 / ||h||^2) / eta.
     """
-    prob = dx.StreamingPCA(spectrum=[1.0, 0.5, 0.25])
+    prob = dx.engine.StreamingPCA(spectrum=[1.0, 0.5, 0.25])
     eta = 2e-3
     t = dx.simulate(
         prob,

@@ -30,7 +30,7 @@ def test_least_squares_kernel_equals_its_naive_twin(monkeypatch):
     pr = least_squares((1.0, -0.5), 0.5)
     r = da.simulate_algorithm(pr, da.sgd(0.05), steps=60, paths=3, x0=[3.0, 3.0], seed=SEED)
     for p in range(3):
-        xi = da.sample_noise(pr, seed=SEED, path=p, n=60)
+        xi = da.engine.sample_noise(pr, seed=SEED, path=p, n=60)
         ref = naive_sgd(xi, [3.0, 3.0], (1.0, -0.5), 0.05)
         np.testing.assert_allclose(r.x[p], ref, rtol=0, atol=1e-12)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import pickle
 
 import numpy as np
 import pytest
@@ -113,11 +112,11 @@ def test_checkpoint_mismatch_and_corruption_are_recomputed(tmp_path):
     execute(claim.cells("quick", 2), LocalExecutor(), store=store, resume=True)
     assert len(CALLS) == 6
     c0 = claim.cells("quick", 2)[0]
-    store.path(c0).write_bytes(b"not a pickle")
+    store.path(c0).write_bytes(b"not a checkpoint")
     CALLS.clear()
     execute(claim.cells("quick", 2), LocalExecutor(), store=store, resume=True)
     assert CALLS == [c0.key]
-    assert pickle.loads(store.path(c0).read_bytes())["key"] == c0.key
+    assert json.loads(store.path(c0).read_text())["key"] == c0.key
 
 
 def test_run_cell_safe_reports_errors():

@@ -19,18 +19,18 @@ CLOSURE_SEED = 20260302
 #: Width of the Monte Carlo bands, in standard errors (fixed before the runs).
 K_SIGMA = 4.0
 LAWS = ("const:3", "uniform:0,6", "geometric:1", "workers:4", "workers:3@1,2,0.5")
-PROBLEM = da.StreamingPCA(spectrum=(4, 3, 2, 1), data="gaussian")
+PROBLEM = da.engine.StreamingPCA(spectrum=(4, 3, 2, 1), data="gaussian")
 
 
 @pytest.mark.parametrize("law", [*LAWS, "const:0", "uniform:2,5"])
 @pytest.mark.parametrize("mu,a", [(0.5, 0.05), (0.9, 0.004), (0.0, 0.2)])
 def test_solver_matches_brute_force_lyapunov(law, mu, a):
-    mm = da.mode_moments(mu, a, law, noise=2.0)
-    d = da.delay_law(law)
+    mm = da.limits.mode_moments(mu, a, law, noise=2.0)
+    d = da.engine.delay_law(law)
     if d.kind == "workers" and d.params.size > 1:
         P = lyapunov_workers(mu, a, d.params / d.params.sum(), 2.0)
     else:
-        P = lyapunov_iid(mu, a, da.delay_pmf(law), 2.0)
+        P = lyapunov_iid(mu, a, da.limits.delay_pmf(law), 2.0)
     assert mm.stable
     assert mm.variance == pytest.approx(P[0, 0], rel=1e-9)
     assert np.allclose(mm.covariance, P, rtol=1e-8, atol=1e-9 * P[0, 0])
@@ -39,8 +39,8 @@ def test_solver_matches_brute_force_lyapunov(law, mu, a):
 def test_heavy_ball_closed_form_and_workers_one():
     mu, a = 0.9, 0.01
     exact = (1 + mu) / ((1 - mu) * a * (2 * (1 + mu) - a))
-    assert da.mode_moments(mu, a, "const:0").variance == pytest.approx(exact, rel=1e-12)
-    assert da.mode_moments(mu, a, "workers:1").variance == pytest.approx(exact, rel=1e-12)
+    assert da.limits.mode_moments(mu, a, "const:0").variance == pytest.approx(exact, rel=1e-12)
+    assert da.limits.mode_moments(mu, a, "workers:1").variance == pytest.approx(exact, rel=1e-12)
 
 
 @pytest.mark.parametrize("law", LAWS)
@@ -48,11 +48,11 @@ def test_stationary_variance_against_the_twin_simulation(law):
     """Stationary E[x^2] of (L) against a simulation of (L) itself: path time-averages, k sigma/sqrt(n) band."""
     mu, a, paths, steps, burn = 0.5, 0.1, 2000, 1200, 200
     rng = np.random.default_rng([TWIN_SEED, LAWS.index(law)])
-    d = da.delay_law(law)
+    d = da.engine.delay_law(law)
     x = linear_mode_paths(mu, a, delays(d, paths, steps, rng), rng.standard_normal((paths, steps)), 0.0)
     means = (x[:, burn:] ** 2).mean(axis=1)
     se = means.std(ddof=1) / math.sqrt(paths)
-    v = da.mode_moments(mu, a, law).variance
+    v = da.limits.mode_moments(mu, a, law).variance
     assert abs(means.mean() - v) < K_SIGMA * se, (means.mean(), v, se)
 
 
@@ -63,9 +63,9 @@ def test_transient_against_the_twin_simulation(law):
     lam, alpha = PROBLEM.eigenvalues, PROBLEM.alpha
     a, s = eta * (lam[0] - lam[1]), eta * alpha[0, 1]
     x = linear_mode_paths(
-        mu, a, delays(da.delay_law(law), paths, steps, rng), s * rng.standard_normal((paths, steps)), 0.3
+        mu, a, delays(da.engine.delay_law(law), paths, steps, rng), s * rng.standard_normal((paths, steps)), 0.3
     )
-    model = da.linear_second_moment(
+    model = da.limits.linear_second_moment(
         PROBLEM, mu=mu, eta=eta, delay=law, steps=steps, h0=[1, 0.3, 0.3, 0.3], record_every=20
     )
     assert np.isnan(model[:, 0]).all() and model[0, 1] == pytest.approx(0.09 / eta)
@@ -73,7 +73,7 @@ def test_transient_against_the_twin_simulation(law):
     se = (x[:, ::20] ** 2).std(axis=0, ddof=1) / math.sqrt(paths)
     assert np.all(np.abs(sim[1:] - eta * model[1:, 1]) < K_SIGMA * se[1:])
     # and it settles on the stationary solution
-    assert eta * model[-1, 1] == pytest.approx(da.mode_moments(mu, a, law, s * s).variance, rel=1e-6)
+    assert eta * model[-1, 1] == pytest.approx(da.limits.mode_moments(mu, a, law, s * s).variance, rel=1e-6)
 
 
 @pytest.mark.parametrize("law", ["uniform:0,6", "geometric:2", "workers:4"])
@@ -83,9 +83,9 @@ def test_mean_square_stability_boundary_agrees_with_the_transient(law):
     lo, hi = 1e-3, 3.0
     for _ in range(40):
         mid = math.sqrt(lo * hi)
-        lo, hi = (mid, hi) if da.mode_moments(mu, mid, law).stable else (lo, mid)
-    prob = da.StreamingPCA(spectrum=(2, 1), data="rademacher")  # one transverse mode: a = eta
-    grow = [da.linear_second_moment(prob, mu=mu, eta=f * lo, delay=law, steps=4000, h0=[1, 1], record_every=1000)[:, 1]
+        lo, hi = (mid, hi) if da.limits.mode_moments(mu, mid, law).stable else (lo, mid)
+    prob = da.engine.StreamingPCA(spectrum=(2, 1), data="rademacher")  # one transverse mode: a = eta
+    grow = [da.limits.linear_second_moment(prob, mu=mu, eta=f * lo, delay=law, steps=4000, h0=[1, 1], record_every=1000)[:, 1]
             for f in (0.95, 1.05)]  # fmt: skip
     assert grow[0][-1] < 10 * grow[0][1]  # settles below the boundary
     assert grow[1][-1] > 1e3 * grow[1][1]  # grows above it
@@ -93,21 +93,21 @@ def test_mean_square_stability_boundary_agrees_with_the_transient(law):
 
 def test_constant_delay_stability_is_max_stable_delay():
     mu, eta = 0.9, 5e-4
-    top = da.max_stable_delay(PROBLEM, mu=mu, eta=eta).overall  # the characteristic roots' boundary
+    top = da.limits.max_stable_delay(PROBLEM, mu=mu, eta=eta).overall  # the characteristic roots' boundary
     assert top == 32  # positive definiteness of the radial mode's stationary solution agrees on both sides
-    assert np.isfinite(da.stationary_variance_linear(PROBLEM, mu, eta, f"const:{top}")[1:]).all()
-    for f in (da.linear_prediction, da.finite_step_prediction):
+    assert np.isfinite(da.limits.stationary_variance_linear(PROBLEM, mu, eta, f"const:{top}")[1:]).all()
+    for f in (da.limits.linear_prediction, da.limits.finite_step_prediction):
         p = f(PROBLEM, mu=mu, eta=eta, delay=f"const:{top + 1}")
         assert not p.stable and np.isnan(p.variance).all() and "max_stable_delay" in p.note
 
 
 def test_grid_matches_single_predictions():
     mus, taus = [0.0, 0.7, 0.9], [0, 7, 20, 40]
-    g = da.linear_variance_grid(PROBLEM, mus=mus, eta=5e-4, taus=taus)
+    g = da.limits.linear_variance_grid(PROBLEM, mus=mus, eta=5e-4, taus=taus)
     assert g.shape == (3, 4, 4)
     for i, mu in enumerate(mus):
         for j, tau in enumerate(taus):
-            v = da.stationary_variance_linear(PROBLEM, mu, 5e-4, f"const:{tau}")
+            v = da.limits.stationary_variance_linear(PROBLEM, mu, 5e-4, f"const:{tau}")
             assert np.allclose(g[i, j], v, rtol=1e-10, equal_nan=True)
     assert np.isnan(g[2, 3]).all() and np.isfinite(g[2, 2, 1:]).all()
 
@@ -116,8 +116,8 @@ def test_grid_matches_single_predictions():
 @pytest.mark.parametrize("law", ["const:0", "const:10", "uniform:0,10", "geometric:5", "workers:6"])
 def test_ratios_to_the_ou_limit_tend_to_one(data, law):
     """Both models' corrections to (3.3) vanish like eta: |ratio - 1| shrinks about tenfold per decade of eta."""
-    prob = da.StreamingPCA(spectrum=(4, 3, 2, 1), data=data)
-    for f in (da.linear_prediction, da.finite_step_prediction):
+    prob = da.engine.StreamingPCA(spectrum=(4, 3, 2, 1), data=data)
+    for f in (da.limits.linear_prediction, da.limits.finite_step_prediction):
         dev = [np.abs(f(prob, mu=0.7, eta=eta, delay=law).ratio_to_ou[1:] - 1) for eta in (1e-3, 1e-4, 1e-5)]
         assert np.all(dev[2] < 2e-3) and np.all(dev[1] < 0.2 * dev[0] + 1e-12) and np.all(dev[2] < 0.2 * dev[1] + 1e-12)
 
@@ -125,7 +125,7 @@ def test_ratios_to_the_ou_limit_tend_to_one(data, law):
 @pytest.mark.parametrize("data", ["gaussian", "rademacher", "sphere", "cube"])
 def test_closure_fourth_moment_formula_against_sampling(data):
     """(F.1)-(F.2) are exact for a fixed w: E[g_i | w] and E[g_i^2 | w] against Monte Carlo over the data law."""
-    prob = da.StreamingPCA(spectrum=(4, 3, 2, 1), data=data)
+    prob = da.engine.StreamingPCA(spectrum=(4, 3, 2, 1), data=data)
     cl = _Closure(prob)
     rng = np.random.default_rng([CLOSURE_SEED, len(data)])
     w = np.array([0.93, 0.25, -0.2, 0.15])
@@ -151,18 +151,18 @@ def test_norm_of_the_closure_is_first_order_sum():
 
 
 def test_finite_step_prediction_fields_and_bad_input():
-    p = da.finite_step_prediction(PROBLEM, mu=0.9, eta=5e-4, delay="const:10")
+    p = da.limits.finite_step_prediction(PROBLEM, mu=0.9, eta=5e-4, delay="const:10")
     assert p.model == "finite_step" and p.stable and p.iterations > 1 and p.norm2 > 1
     assert np.isnan(p.variance[0]) and np.all(p.variance[1:] > p.ou[1:])
     assert json.dumps(da._core.jsonio.jsonable(p.as_dict()))
     with pytest.raises(da.DiffapproxError, match="delay"):
-        da.linear_prediction(PROBLEM, mu=0.5, eta=1e-3, delay=da.trace_delay(np.array([1, 2])))
+        da.limits.linear_prediction(PROBLEM, mu=0.5, eta=1e-3, delay=da.engine.trace_delay(np.array([1, 2])))
     with pytest.raises(da.DiffapproxError, match="mu"):
-        da.finite_step_prediction(PROBLEM, mu=1.0, eta=1e-3)
+        da.limits.finite_step_prediction(PROBLEM, mu=1.0, eta=1e-3)
     with pytest.raises(da.DiffapproxError, match="problem"):
-        da.linear_prediction("4,3,2,1", mu=0.5, eta=1e-3)
+        da.limits.linear_prediction("4,3,2,1", mu=0.5, eta=1e-3)
     with pytest.raises(da.DiffapproxError, match="model"):
-        da.FiniteStepPrediction(**{**{f: getattr(p, f) for f in p.__slots__}, "model": "ou"})
+        da.limits.FiniteStepPrediction(**{**{f: getattr(p, f) for f in p.__slots__}, "model": "ou"})
 
 
 def test_theory_cli_delay_keys(capsys):
@@ -189,9 +189,9 @@ def test_theory_cli_delay_keys(capsys):
 def test_grid_stability_mask_is_max_stable_delay():
     """The batched grid's own stability test (the radial mode's solution positive definite) against the roots' boundary."""
     mus, taus = [0.0, 0.5, 0.8, 0.9], list(range(0, 160, 4))
-    g = da.linear_variance_grid(PROBLEM, mus=mus, eta=5e-4, taus=taus)
+    g = da.limits.linear_variance_grid(PROBLEM, mus=mus, eta=5e-4, taus=taus)
     for i, mu in enumerate(mus):
-        top = da.max_stable_delay(PROBLEM, mu=mu, eta=5e-4).overall
+        top = da.limits.max_stable_delay(PROBLEM, mu=mu, eta=5e-4).overall
         assert np.array_equal(np.isfinite(g[i, :, 1]), np.array(taus) <= top)
 
 
@@ -217,4 +217,6 @@ def test_constant_delay_against_the_generic_discrete_lyapunov(tau):
     A[np.arange(1, n), np.arange(n - 1)] = 1.0
     Q = np.zeros((n, n))
     Q[0, 0] = 1.0
-    assert da.mode_moments(mu, a, f"const:{tau}").variance == pytest.approx(discrete_lyapunov(A, Q)[0, 0], rel=1e-9)
+    assert da.limits.mode_moments(mu, a, f"const:{tau}").variance == pytest.approx(
+        discrete_lyapunov(A, Q)[0, 0], rel=1e-9
+    )

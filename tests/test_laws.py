@@ -36,14 +36,14 @@ def _moment_samples(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return yy, yy**2
 
 
-def _kernel_draws(law: dx.DataLaw, n: int, path: int) -> np.ndarray:
+def _kernel_draws(law: dx.engine.DataLaw, n: int, path: int) -> np.ndarray:
     return _kernel.sample_data(law.code, np.sqrt(LAM), np.uint64(SEED), path, n)
 
 
-@pytest.mark.parametrize("name", list(dx.DATA_LAWS))
+@pytest.mark.parametrize("name", list(dx.engine.DATA_LAWS))
 @pytest.mark.parametrize("sampler", ["numpy", "kernel"])
 def test_data_law_moments_and_alpha(name, sampler):
-    law = dx.data_law(name)
+    law = dx.engine.data_law(name)
     if sampler == "numpy":
         y = law.sample(LAM, N, np.random.default_rng([SEED, law.code]))
     else:
@@ -60,7 +60,7 @@ def test_data_law_moments_and_alpha(name, sampler):
 
 
 def test_problem_constants():
-    p = dx.StreamingPCA(spectrum=[1.0, 3.0, 2.0], data="cube")
+    p = dx.engine.StreamingPCA(spectrum=[1.0, 3.0, 2.0], data="cube")
     np.testing.assert_array_equal(p.eigenvalues, [3.0, 2.0, 1.0])
     a = p.alpha
     np.testing.assert_allclose(a[0, 1] ** 2, 3.0 * 2.0)
@@ -69,7 +69,7 @@ def test_problem_constants():
 
 
 def test_sphere_draws_lie_on_the_scaled_sphere():
-    y = _kernel_draws(dx.data_law("sphere"), 1000, 0)
+    y = _kernel_draws(dx.engine.data_law("sphere"), 1000, 0)
     np.testing.assert_allclose(np.sum(y**2 / LAM, axis=1), LAM.size, rtol=1e-12)
 
 
@@ -81,7 +81,7 @@ BURN = 2_000  # workers: early delays equal k (all workers read h_0)
 @pytest.mark.parametrize("spec", ["const:7", "uniform:2,9", "geometric:4", "workers:4", "workers:3@1,2,5"])
 @pytest.mark.parametrize("sampler", ["numpy", "kernel"])
 def test_delay_law_mean(spec, sampler):
-    law = dx.delay_law(spec)
+    law = dx.engine.delay_law(spec)
     n = 100_000
     if sampler == "numpy":
         tau = law.sample(n + BURN, np.random.default_rng([SEED, n]))
@@ -105,7 +105,7 @@ def test_delay_law_mean(spec, sampler):
 @pytest.mark.parametrize("n", [1, 2, 7, 3000])
 def test_workers_law_sample_matches_the_queue_twin(spec, n):
     """The vectorised NumPy sampler is the queue run one update at a time, draw for draw."""
-    law = dx.delay_law(spec)
+    law = dx.engine.delay_law(spec)
     got = law.sample(n, np.random.default_rng([SEED, n]))
     want = np.minimum(naive.workers_queue(law.params, n, np.random.default_rng([SEED, n])), law.cap)
     np.testing.assert_array_equal(got, want)
@@ -113,7 +113,7 @@ def test_workers_law_sample_matches_the_queue_twin(spec, n):
 
 @pytest.mark.parametrize("sampler", ["numpy", "kernel"])
 def test_geometric_law_pmf(sampler):
-    law = dx.delay_law("geometric:3")
+    law = dx.engine.delay_law("geometric:3")
     p = 1.0 / 4.0
     n = 200_000
     if sampler == "numpy":
@@ -126,7 +126,7 @@ def test_geometric_law_pmf(sampler):
 
 
 def test_uniform_law_covers_its_support():
-    law = dx.delay_law("uniform:2,5")
+    law = dx.engine.delay_law("uniform:2,5")
     tau = _kernel.sample_delays(law.code, law.params, np.zeros(1, dtype=np.int64), law.cap, np.uint64(1), 0, 40_000)
     ind = (tau[:, None] == np.arange(2, 6)[None, :]).astype(float)
     _check_mean(ind, np.full(4, 0.25), "uniform P(tau = k)")
@@ -134,13 +134,13 @@ def test_uniform_law_covers_its_support():
 
 def test_unbounded_laws_report_cap_and_mass():
     for spec in ["geometric:20", "workers:8", "workers:3@1,1,0.1"]:
-        law = dx.delay_law(spec)
-        assert law.max is None and law.mass_beyond_cap < dx.CAP_MASS
+        law = dx.engine.delay_law(spec)
+        assert law.max is None and law.mass_beyond_cap < dx.engine.CAP_MASS
         assert law.describe()["cap"] == law.cap
 
 
 def test_trace_delays_cycle():
-    law = dx.trace_delay(np.array([0, 3, 1]))
+    law = dx.engine.trace_delay(np.array([0, 3, 1]))
     tau = _kernel.sample_delays(law.code, np.zeros(1), law.trace, law.cap, np.uint64(0), 0, 7)
     np.testing.assert_array_equal(tau, [0, 3, 1, 0, 3, 1, 0])
 

@@ -4,12 +4,13 @@ Every module's AST is walked, imports inside functions included, and each import
 the module it loads (``from . import x`` is the submodule ``x`` when there is one).  The layers,
 lowest first::
 
-    _core, _version  <-  _engine  <-  _theory, limits  <-  stats  <-  _run  <-  _experiments
+    _core, _version  <-  _engine  <-  _theory, limits  <-  stats  <-  _run  <-  _experiments, engine
         <-  diffapprox_claims (the claims, folder validation/)  <-  report  <-  cli
 
 The public namespace ``diffapprox/__init__.py`` re-exports from every layer below the command
 line, so no module of the package may import it (claims may: that is what it is for), and claims
-may import only public modules (``diffapprox``, ``diffapprox.stats``, ``diffapprox.limits``).
+may import only public modules (``diffapprox``, ``diffapprox.stats``, ``diffapprox.limits``,
+``diffapprox.engine``).
 """
 
 from __future__ import annotations
@@ -34,13 +35,16 @@ LAYERS = {
     "diffapprox.stats": 3,
     "diffapprox._run": 4,
     "diffapprox._experiments": 5,
+    "diffapprox.engine": 5,
     CLAIMS: 6,
     "diffapprox.report": 7,
+    "diffapprox.testing": 7,
     "diffapprox.cli": 8,
+    "diffapprox_pytest": 9,
 }
 FACADE = "diffapprox"
 #: What a claim module may import from the package.
-PUBLIC = {"diffapprox", "diffapprox.stats", "diffapprox.limits"}
+PUBLIC = {"diffapprox", "diffapprox.stats", "diffapprox.limits", "diffapprox.engine"}
 
 
 def _module_name(path: Path) -> str:
@@ -54,6 +58,7 @@ def _module_name(path: Path) -> str:
 
 def _modules() -> dict[str, Path]:
     files = [*(ROOT / "diffapprox").rglob("*.py"), *(ROOT / "validation").rglob("*.py")]
+    files += [*(ROOT / "diffapprox_pytest").rglob("*.py")]
     return {_module_name(f): f for f in files}
 
 

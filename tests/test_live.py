@@ -17,7 +17,8 @@ require_module(
     "distributed", "the live parameter server needs the `distributed` extra (in dev): pip install -e '.[dev]'"
 )
 
-from diffapprox import DiffapproxError, StreamingPCA, delay_law
+from diffapprox import DiffapproxError
+from diffapprox.engine import StreamingPCA, delay_law
 from diffapprox._experiments import live as _live
 from diffapprox._experiments.live import live, staleness_pmf, worker_gradient
 

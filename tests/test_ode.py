@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from diffapprox import DiffapproxError, StreamingPCA
+from diffapprox import DiffapproxError
+from diffapprox.engine import StreamingPCA
 from diffapprox.limits import ODELimit, ode_closed_form, ode_drift, ode_solve_ivp
 
 ATOL = 1e-8  # closed form vs solve_ivp, max abs difference

@@ -23,7 +23,7 @@ from diffapprox import Cell, Claim, ClaimOutput, register
 from diffapprox import stats as S
 from diffapprox._run import runner
 from diffapprox._run.claims import CELL_USES, all_claims
-from diffapprox._run.costs import ClaimCost, CostModel, build_costs, load_costs
+from diffapprox._run.costs import PROBE_KIND, ClaimCost, CostModel, build_costs, load_costs, speed_probe
 from diffapprox._run.execute import (
     CellStore,
     LocalExecutor,
@@ -66,7 +66,7 @@ class PackCores(Claim):
         return [self.make_cell(f"i={i}", {"paths": 24}, seed, cost=24.0) for i in range(3)]
 
     def run_cell(self, cell):
-        prob = da.StreamingPCA(spectrum=[4, 3, 2, 1], data="gaussian")
+        prob = da.engine.StreamingPCA(spectrum=[4, 3, 2, 1], data="gaussian")
         t = da.simulate(
             prob,
             mu=0.5,
@@ -400,14 +400,28 @@ def test_shipped_cost_model_loads_and_builds_from_a_run(tmp_path):
 
 
 def test_first_eta_scales_by_the_speed_probe():
-    model = CostModel(claims=MODEL.claims, report_s=40.0, reference={"probe_s": 0.05})
+    """The first ETA scales the model by the probe's wall seconds now over its reference CPU seconds."""
+    ref = {"probe": {"kind": PROBE_KIND, "cpu_s": 0.05, "wall_s": 0.05}}
+    model = CostModel(claims=MODEL.claims, report_s=40.0, reference=ref)
     cells = _eta_cells()
     plain = Progress(cells, enabled=False, model=model, executor=_OneByOne(), clock=_Clock(), probe=None)
     plain.start()
-    probed = Progress(cells, enabled=False, model=model, executor=_OneByOne(), clock=_Clock(), probe=lambda: 0.1)
+    probe = lambda: (0.1, 0.05)  # noqa: E731 - twice the wall time: a machine under load
+    probed = Progress(cells, enabled=False, model=model, executor=_OneByOne(), clock=_Clock(), probe=probe)
     probed.start()
     assert plain.first_eta_s >= Progress.PROBE_MIN_S
     assert probed.g0 == pytest.approx(2.0) and probed.first_eta_s == pytest.approx(2.0 * plain.first_eta_s)
+    # a reference taken by another probe (or the old one) is not compared with this one
+    old = CostModel(claims=MODEL.claims, report_s=40.0, reference={"probe_s": 0.05})
+    unprobed = Progress(cells, enabled=False, model=old, executor=_OneByOne(), clock=_Clock(), probe=probe)
+    unprobed.start()
+    assert unprobed.g0 == 1.0 and unprobed.first_eta_s == pytest.approx(plain.first_eta_s)
+
+
+def test_speed_probe_reads_wall_and_cpu():
+    """The probe and its reference are the same function: wall and CPU seconds of a numba kernel, after a warm-up."""
+    wall, cpu = speed_probe(window_s=0.0)
+    assert cpu > 0 and wall > 0
 
 
 # ----------------------------------------------------------------------------- what cells declare

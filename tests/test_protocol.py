@@ -21,7 +21,7 @@ X0 = np.array([1.5, -0.7])
 
 
 def _linear(law="gaussian"):
-    return da.linear_problem(H2, [0.2, -0.1], S2, law)
+    return da.engine.linear_problem(H2, [0.2, -0.1], S2, law)
 
 
 def _np_linear(x, xi):
@@ -55,17 +55,17 @@ def test_generic_kernel_equals_naive_twin(name, law):
     n = steps * alg.ell
     c1, c2 = alg.coefficients
     for p in range(P):
-        xi = da.sample_noise(pr, seed=SEED, path=p, n=n)
-        xi2 = da.sample_noise(pr, seed=SEED, path=p, n=n, stream="svag")
+        xi = da.engine.sample_noise(pr, seed=SEED, path=p, n=n)
+        xi2 = da.engine.sample_noise(pr, seed=SEED, path=p, n=n, stream="svag")
         ref = generic_algorithm(_np_linear, xi, xi2, _taus(alg, p, n), X0, alg.step, alg.mu, c1, c2)
         np.testing.assert_allclose(r.x[p], ref, rtol=0, atol=TOL * max(1.0, np.abs(ref).max()))
 
 
 def test_double_well_equals_naive_twin_and_passage():
-    pr = da.double_well(1.5)
+    pr = da.engine.double_well(1.5)
     r = da.simulate_algorithm(pr, da.sgd(0.05), steps=400, paths=4, x0=[-1.0], seed=SEED, passage=(0, 0.0, 1))
     for p in range(4):
-        xi = da.sample_noise(pr, seed=SEED, path=p, n=400)
+        xi = da.engine.sample_noise(pr, seed=SEED, path=p, n=400)
         ref = generic_algorithm(lambda x, z: x**3 - x + 1.5 * z, xi, xi, np.zeros(400), [-1.0], 0.05, 0.0, 1.0, 0.0)
         np.testing.assert_allclose(r.x[p, :, 0], ref[:, 0], rtol=0, atol=TOL)
         hit = np.flatnonzero(ref[:, 0] >= 0.0)
@@ -104,14 +104,14 @@ def test_threads_and_chunks_do_not_change_results():
 
 
 def test_stream_normal_is_the_path_stream():
-    pr = da.li_tai_e_quadratic(3, "gaussian")
-    xi = da.sample_noise(pr, seed=SEED, path=7, n=50)
+    pr = da.engine.li_tai_e_quadratic(3, "gaussian")
+    xi = da.engine.sample_noise(pr, seed=SEED, path=7, n=50)
     np.testing.assert_array_equal(xi.ravel(), _rng.normals(SEED, 7, 150))
 
 
 def test_streaming_pca_dispatches_to_its_kernel():
-    pca = da.StreamingPCA(spectrum=[4, 3, 2, 1], data="gaussian")
-    pr = da.pca_problem(pca)
+    pca = da.engine.StreamingPCA(spectrum=[4, 3, 2, 1], data="gaussian")
+    pr = da.engine.pca_problem(pca)
     alg = da.async_msgd(1e-3, 0.5, "uniform:0,3")
     h0 = [0.5, 0.5, 0.5, 0.5]
     a = da.simulate_algorithm(pr, alg, steps=400, paths=6, x0=h0, seed=SEED, record_every=50)
@@ -161,7 +161,7 @@ def test_a_user_problem_in_a_few_lines():
 
     pr = da.Problem(name="scalar", dim=1, noise_dim=1, grad=grad, noise=noise, par=[2.0, 0.5])
     r = da.simulate_algorithm(pr, da.sgd(0.1), steps=30, paths=2, x0=[1.0], seed=SEED)
-    xi = da.sample_noise(pr, seed=SEED, path=1, n=30)
+    xi = da.engine.sample_noise(pr, seed=SEED, path=1, n=30)
     assert set(np.unique(xi)) <= {-0.5, 0.5}
     ref = generic_algorithm(lambda x, z: 2.0 * x + z, xi, xi, np.zeros(30), [1.0], 0.1, 0.0, 1.0, 0.0)
     np.testing.assert_allclose(r.x[1, :, 0], ref[:, 0], rtol=0, atol=TOL)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from diffapprox import DiffapproxError
+from diffapprox import DiffapproxError, Measurement
 from diffapprox._run.regression import ABS_FLOOR, MOVE_K, compare_to_baseline, estimate_tolerance
 
 SAMPLE = Path(__file__).parent / "fixtures" / "results_sample" / "results.json"
@@ -44,7 +44,9 @@ def test_estimate_moved_far_fails_with_message(results):
 def test_estimate_moved_within_ci_tolerance_passes(results):
     base = copy.deepcopy(results)
     m = _claim(base, "ode_limit")["measurements"][1]
-    allowed, _ = estimate_tolerance(_claim(results, "ode_limit")["measurements"][1], m)
+    allowed, _ = estimate_tolerance(
+        Measurement.from_json(_claim(results, "ode_limit")["measurements"][1]), Measurement.from_json(m)
+    )
     m["estimate"] += 0.9 * allowed
     assert compare_to_baseline(results, base) == []
     m["estimate"] += 0.2 * allowed
@@ -56,7 +58,7 @@ def test_zero_width_ci_uses_floor(results):
     m = _claim(run, "delay_threshold")["measurements"][0]
     m["ci"] = [m["estimate"], m["estimate"]]
     base = copy.deepcopy(run)
-    allowed, combined = estimate_tolerance(m, m)
+    allowed, combined = estimate_tolerance(Measurement.from_json(m), Measurement.from_json(m))
     assert combined == 0 and allowed >= ABS_FLOOR
     _claim(base, "delay_threshold")["measurements"][0]["estimate"] += allowed / 2
     assert compare_to_baseline(run, base) == []
@@ -90,7 +92,7 @@ def test_estimate_becoming_undefined_and_profile_change(results):
 
 
 def test_bad_input_is_refused(results):
-    with pytest.raises(DiffapproxError, match="baseline: expected a results object"):
+    with pytest.raises(DiffapproxError, match="baseline: expected a valid results.json"):
         compare_to_baseline(results, {"claims": "nope"})
 
 

@@ -77,9 +77,9 @@ def test_number_formatting():
 
 def test_load_results_normalises(out_dir):
     res = load_results(out_dir)
-    assert [c["id"] for c in res["claims"]] == IDS
-    m = res["claims"][1]["measurements"][-1]
-    assert m["estimate"] is None and m["ci"] is None and m["judged"] is False
+    assert [c.id for c in res.claims] == IDS
+    m = res.claims[1].measurements[-1]
+    assert m.estimate is None and m.ci is None and m.judged is False
 
 
 @pytest.mark.parametrize(
@@ -143,8 +143,8 @@ def test_html_content(rendered):
     # measurements: CI-aware digits, None as an em dash, one-sided tolerance
     assert "0.0123" in html and "[0.0101, 0.0146]" in html and "\u2264 0.05" in html and DASH in html
     # the long table is collapsed, its failing rows shown first
-    assert "31 measurements: 25 PASS, 5 FAIL, 1 INCONCLUSIVE" in html
-    assert "Not passing (5 of 31)" in html  # the judged ones; the context-only INCONCLUSIVE is in the full table
+    assert "31 measurements: judged: 30 (25 PASS, 5 FAIL); context: 1" in html  # a context row's verdict: not counted
+    assert "Not passing (5 of 30 judged)" in html  # the context-only INCONCLUSIVE is in the full table
     # findings, inconsistencies, error, missing figure
     assert "Assumption 2 fails" in html
     assert "drops a factor 1/(1-mu)" in html

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from diffapprox import DiffapproxError, StreamingPCA
+from diffapprox import DiffapproxError
+from diffapprox.engine import StreamingPCA
 from diffapprox.limits import escape_time, ou_optimum, ou_saddle, stationary_variance
 
 SEED = 20240603

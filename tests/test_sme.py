@@ -21,7 +21,7 @@ SDEINT_SEED = 77
 
 
 def test_linear_recursion_moments_and_cos_against_explicit_sums():
-    pr = da.li_tai_e_quadratic(3, "rademacher")
+    pr = da.engine.li_tai_e_quadratic(3, "rademacher")
     eta, K = 2**-4, 32
     lr = limits.linear_recursion(pr, da.sgd(eta), [5.0, 5.0, 5.0])
     j = np.arange(K)
@@ -33,7 +33,7 @@ def test_linear_recursion_moments_and_cos_against_explicit_sums():
 
 
 def test_svag_recursion_has_the_base_noise_per_unit_time():
-    pr = da.li_tai_e_quadratic(1, "gaussian")
+    pr = da.engine.li_tai_e_quadratic(1, "gaussian")
     for ell in (1, 4, 16):
         lr = limits.linear_recursion(pr, da.svag(da.sgd(0.1), ell), [0.0])
         # stationary variance h l/(2 - h), h = eta/l: -> eta/2 as l grows
@@ -43,16 +43,16 @@ def test_svag_recursion_has_the_base_noise_per_unit_time():
 
 def test_discrete_lyapunov_of_heavy_ball_is_the_ar2_variance():
     mu, eta, h, s = 0.9, 0.05, 2.0, 0.7
-    lr = limits.linear_recursion(da.linear_problem([[h]], [0.0], [[s]]), da.heavy_ball(eta, mu), [0.0])
+    lr = limits.linear_recursion(da.engine.linear_problem([[h]], [0.0], [[s]]), da.heavy_ball(eta, mu), [0.0])
     a1, a2, v = 1 + mu - eta * h, -mu, (eta * s) ** 2
     ar2 = v * (1 - a2) / ((1 + a2) * ((1 - a2) ** 2 - a1 * a1))
     assert lr.stationary_cov()[0, 0] == pytest.approx(ar2, rel=1e-12)
     with pytest.raises(da.DiffapproxError, match="spectral radius"):
-        limits.linear_recursion(da.linear_problem([[h]], [0.0], [[s]]), da.sgd(1.5), [0.0]).stationary_cov()
+        limits.linear_recursion(da.engine.linear_problem([[h]], [0.0], [[s]]), da.sgd(1.5), [0.0]).stationary_cov()
 
 
 def test_constant_delay_recursion_matches_the_simulated_mean():
-    pr = da.linear_problem([[1.0, 0.2], [0.2, 0.5]], [0.0, 0.0], np.eye(2) * 0.3)
+    pr = da.engine.linear_problem([[1.0, 0.2], [0.2, 0.5]], [0.0, 0.0], np.eye(2) * 0.3)
     alg = da.async_msgd(0.1, 0.5, "const:3")
     lr = limits.linear_recursion(pr, alg, [1.0, -1.0])
     mean, cov = lr.moments(60)
@@ -62,7 +62,7 @@ def test_constant_delay_recursion_matches_the_simulated_mean():
 
 
 def test_ou_moments_match_numerical_integration():
-    pr = da.linear_problem([[2.0, 0.6], [0.6, 1.0]], [0.5, -0.2], [[1.0, 0.0], [0.3, 0.5]])
+    pr = da.engine.linear_problem([[2.0, 0.6], [0.6, 1.0]], [0.5, -0.2], [[1.0, 0.0], [0.3, 0.5]])
     model = limits.sme(pr, da.heavy_ball(0.1, 0.5), 1)
     A, c, D = model.ou()
     t = 0.7
@@ -75,13 +75,13 @@ def test_ou_moments_match_numerical_integration():
 
 def test_order_two_of_momentum_is_refused():
     with pytest.raises(da.DiffapproxError, match="order"):
-        limits.sme(da.li_tai_e_quadratic(), da.heavy_ball(0.1, 0.5), 2)
+        limits.sme(da.engine.li_tai_e_quadratic(), da.heavy_ball(0.1, 0.5), 2)
 
 
 def test_heun_kernel_equals_naive_twin():
     """The scheme's kernel against a NumPy loop fed the path's own normals."""
     D, dt, n = 0.1, 0.01, 200
-    model = limits.sme(da.double_well(math.sqrt(2 * D / 0.01)), da.sgd(0.01), 1)
+    model = limits.sme(da.engine.double_well(math.sqrt(2 * D / 0.01)), da.sgd(0.01), 1)
     r = limits.sme_paths(model, [-0.5], time=n * dt, dt=dt, paths=3, seed=SEED)
     for p in range(3):
         dW = _rng.normals(SEED, p, n)[:, None] * math.sqrt(dt)
@@ -91,7 +91,7 @@ def test_heun_kernel_equals_naive_twin():
 
 def test_heun_is_weak_order_two_on_the_ou_sme():
     """E f at T by the scheme at dt/2 agrees with the closed form within its own halving bound."""
-    pr = da.li_tai_e_quadratic(2, "gaussian")
+    pr = da.engine.li_tai_e_quadratic(2, "gaussian")
     model = limits.sme(pr, da.sgd(0.1), 2)
     phi = pr.test_function("f")
     chk = limits.sme_expectation(model, phi, [2.0, -1.0], time=1.0, dt=0.2, paths=20000, seed=SEED)
@@ -108,7 +108,7 @@ def test_sdeint_cross_check_on_the_double_well():
     import sdeint
 
     D, T, n, P = 0.1, 0.5, 200, 200
-    model = limits.sme(da.double_well(math.sqrt(2 * D / 0.01)), da.sgd(0.01), 1)
+    model = limits.sme(da.engine.double_well(math.sqrt(2 * D / 0.01)), da.sgd(0.01), 1)
     tspan = np.linspace(0.0, T, n + 1)
     sq = math.sqrt(2 * D)
     y = sdeint.itoEuler(

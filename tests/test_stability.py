@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from diffapprox import DiffapproxError, StreamingPCA
+from diffapprox import DiffapproxError
+from diffapprox.engine import StreamingPCA
 from diffapprox._theory.stability import (
     characteristic_polynomial,
     critical_gain,

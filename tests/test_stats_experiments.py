@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from scipy import stats as sst
 
-from diffapprox import delay_law, staleness_pmf, stats
+from diffapprox.engine import delay_law, staleness_pmf
+from diffapprox import stats
 
 SEED = 20240612  # master seed of this module's Monte Carlo checks
 K_SE = 4.0  # tolerance of a Monte Carlo rate, in its binomial standard errors

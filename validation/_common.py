@@ -14,8 +14,9 @@ from functools import lru_cache
 from pathlib import Path
 
 
-from diffapprox import HistoryEntry, StreamingPCA
-from diffapprox import tau_threshold_ode, tau_threshold_sde
+from diffapprox import HistoryEntry
+from diffapprox.engine import StreamingPCA
+from diffapprox.limits import tau_threshold_ode, tau_threshold_sde
 
 __all__ = [
     "SPECTRUM",

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 
 from .errors import DiffapproxError
+from .jsoncheck import _bool, _choice, _int, _num, _obj, _pair, _str
 from .jsonio import jsonable
 
 __all__ = [
@@ -73,8 +74,8 @@ class Measurement:
         Contract name, e.g. ``stationary_variance/law=gaussian/mu=0.5/tau=0/i=2``.
     estimate : float
         The measured value.
-    ci : (float, float)
-        Confidence interval of the estimate (level in ``ci_level``).
+    ci : (float, float) or None
+        Confidence interval of the estimate (level in ``ci_level``): the PASS interval.
     prediction : float or None
         What the paper (or the limit) predicts.
     tolerance : (float, float) or None
@@ -105,7 +106,7 @@ class Measurement:
 
     name: str
     estimate: float | None
-    ci: tuple[float | None, float | None]
+    ci: tuple[float | None, float | None] | None
     prediction: float | None
     tolerance: tuple[float | None, float | None] | None
     verdict: Verdict
@@ -123,23 +124,25 @@ class Measurement:
         return jsonable(d)
 
     @classmethod
-    def from_json(cls, d: dict) -> "Measurement":
-        def f(v):
-            return float("nan") if v is None else v
-
+    def from_json(cls, d: dict, where: str = "measurement") -> "Measurement":
+        """Read a measurement of ``results.json`` (any readable schema: results/1 names ``judged``
+        ``informative``), checking every field; :class:`DiffapproxError` names the field (``where``
+        prefixes it), e.g. ``claims[3].measurements[2].ci: expected a pair of numbers or nulls``."""
+        d = _obj(where, d)
+        needed = d.get("needed_paths")
         return cls(
-            name=d["name"],
-            estimate=None if d.get("estimate") is None else float(d["estimate"]),
-            ci=tuple(d.get("ci") or (None, None)),
-            prediction=d.get("prediction"),
-            tolerance=None if d.get("tolerance") is None else tuple(d["tolerance"]),
-            verdict=Verdict(d["verdict"]),
-            ci_level=d.get("ci_level", 0.95),
-            judged=d.get("judged", d.get("informative", True)),
-            note=d.get("note", ""),
-            effect=d.get("effect"),
-            ci_fail=None if d.get("ci_fail") is None else tuple(d["ci_fail"]),
-            needed_paths=d.get("needed_paths"),
+            name=_str(f"{where}.name", d.get("name")),
+            estimate=_num(f"{where}.estimate", d.get("estimate")),
+            ci=_pair(f"{where}.ci", d.get("ci")),
+            prediction=_num(f"{where}.prediction", d.get("prediction")),
+            tolerance=_pair(f"{where}.tolerance", d.get("tolerance")),
+            verdict=Verdict(_choice(f"{where}.verdict", d.get("verdict"), tuple(v.value for v in Verdict))),
+            ci_level=_num(f"{where}.ci_level", d.get("ci_level", 0.95)),
+            judged=_bool(f"{where}.judged", d.get("judged", d.get("informative", True))),
+            note=_str(f"{where}.note", d.get("note", "")),
+            effect=_num(f"{where}.effect", d.get("effect")),
+            ci_fail=_pair(f"{where}.ci_fail", d.get("ci_fail")),
+            needed_paths=None if needed is None else _int(f"{where}.needed_paths", needed),
         )
 
 
@@ -211,6 +214,8 @@ class ClaimResult:
     #: Dated rule changes, oldest first: ``{date, version, change, reason, old_verdict, old_source}``
     #: (see :class:`HistoryEntry`), with the old verdict recomputed on this run's data where it can be.
     history: list[dict] = field(default_factory=list)
+    #: What the claim is about: ``paper``, ``literature`` (other papers' approximations) or ``toolkit``.
+    about: str | None = None
     #: The claim's synthetic-control rates from a committed ``diffapprox calibrate`` file
     #: (``{profile, reps, seed, date, null_fail, alternative_fail, stale, ...}``), or ``None``
     #: when no calibration file was found.
@@ -223,6 +228,7 @@ class ClaimResult:
     def to_json(self) -> dict:
         return {
             "id": self.id,
+            "about": self.about,
             "paper_ref": self.paper_ref,
             "statement": self.statement,
             "verdict": self.verdict.value,

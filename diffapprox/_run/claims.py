@@ -366,7 +366,7 @@ class Claim:
         return ClaimOutput(
             measurements=list(ms),
             figures=list(figs),
-            findings=list(f.findings),
+            findings=[*undecided_finding(ms), *f.findings],
             inconsistencies=list(f.inconsistencies),
         )
 
@@ -428,6 +428,25 @@ class Claim:
         return Cell(claim=self.id, key=key, params=params, seed=cell_seed(seed, self.id, key), cost=cost, uses=uses)
 
 
+def undecided_finding(measurements: list[Measurement], limit: int = 6) -> list[str]:
+    """One sentence naming the judged rows that left the claim undecided and the sample size n each would need.
+
+    Empty unless the judged rows combine to INCONCLUSIVE (no FAIL, not all PASS).  The sizes are
+    :attr:`Measurement.needed_paths` (the same estimate, its intervals shrinking like ``1/sqrt(n)``).
+    """
+    judged = [m for m in measurements if m.judged]
+    verdicts = {m.verdict for m in judged}
+    if not judged or "FAIL" in verdicts or "ERROR" in verdicts or verdicts == {"PASS"}:
+        return []
+    rows = [m for m in judged if m.verdict == "INCONCLUSIVE"]
+    parts = [
+        f"{m.name} (decided at about n = {m.needed_paths:,})" if m.needed_paths else f"{m.name} (no n decides it)"
+        for m in rows[:limit]
+    ]
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    return [f"Undecided: {len(rows)} of {len(judged)} judged rows straddle a band edge: " + "; ".join(parts) + more]
+
+
 #: Entry-point group through which packages (this one included) add claims:
 #: ``[project.entry-points."diffapprox.claims"]`` maps a claim id to ``module:ClassName``.
 ENTRY_POINT_GROUP = "diffapprox.claims"
@@ -468,7 +487,8 @@ def _entry_point_claims() -> dict[str, Claim]:
     """Every claim of the ``diffapprox.claims`` entry points, in report order.
 
     This package's own claims come first, then other distributions' claims by distribution name;
-    within a distribution by the claims' ``order``, then id.  An entry point
+    within a distribution the claims about the paper first, then other papers', then the toolkit's
+    (``about``), each by the claims' ``order``, then id.  An entry point
     that does not load, or whose name is not its claim's id, is kept as a claim that reports ERROR
     with the reason, so one broken package never hides the others.
     """
@@ -488,7 +508,9 @@ def _entry_point_claims() -> dict[str, Claim]:
             claim = cls()
         except Exception as exc:  # noqa: BLE001 - any failure of third-party code becomes an ERROR claim
             claim = _UnloadableClaim(ep.name, ep.value, f"{type(exc).__name__}: {exc}")
-        loaded.append(((dist != "diffapprox", dist, int(getattr(claim, "order", 1000)), ep.name), claim))
+        about = getattr(claim, "about", "paper")
+        rank = ABOUT.index(about) if about in ABOUT else len(ABOUT)
+        loaded.append(((dist != "diffapprox", dist, rank, int(getattr(claim, "order", 1000)), ep.name), claim))
     return {claim.id: claim for _, claim in sorted(loaded, key=lambda t: t[0])}
 
 

@@ -14,8 +14,9 @@ machine.  A claim missing from the file is predicted from the median seconds per
 claims with the same ``uses`` until its own cells have finished.
 
 Machines differ, and so does the load on them: the file keeps the CPU seconds a fixed
-single-threaded workload (:func:`speed_probe`) took on the reference machine, and a run's first
-ETA scales the reference timings by the ratio of the probe's wall seconds now to that.
+single-threaded numba kernel (:func:`speed_probe`) took on the reference machine, measured the
+way a run measures it, and a run's first ETA scales the reference timings by the ratio of the
+probe's wall seconds now to that.
 """
 
 from __future__ import annotations
@@ -30,7 +31,16 @@ from statistics import median
 from .._core.errors import DiffapproxError
 from .claims import CELL_USES, Cell
 
-__all__ = ["COSTS_SCHEMA", "COSTS_PATH", "ClaimCost", "CostModel", "load_costs", "build_costs", "speed_probe"]
+__all__ = [
+    "COSTS_SCHEMA",
+    "COSTS_PATH",
+    "ClaimCost",
+    "CostModel",
+    "load_costs",
+    "build_costs",
+    "speed_probe",
+    "PROBE_KIND",
+]
 
 COSTS_SCHEMA = "diffapprox.costs/1"
 
@@ -141,28 +151,40 @@ class CostModel:
         )
 
 
-def speed_probe(repeats: int = 3, clock=time.perf_counter) -> float:
-    """Median seconds of a fixed single-threaded workload (about 0.05 s on a recent core).
+#: What :func:`speed_probe` runs; a reference taken with another probe is not compared with it.
+PROBE_KIND = "numba-xorshift-ring/1"
 
-    Sorting and cumulative sums of 10^5 normals (numpy) and a plain Python loop: roughly the mix of
-    a cell's work.  With the default wall clock it is taken under the machine's current load (a
-    busy machine measures slower); with ``clock=time.process_time``, as for the reference value,
-    it is the CPU time, which the load hardly changes.
+
+def speed_probe(*, window_s: float = 0.25, clock=time.perf_counter) -> tuple[float, float]:
+    """Seconds per call of a fixed single-threaded numba kernel: ``(wall, cpu)``, both medians.
+
+    The kernel does what a simulation step does (a random stream, a ring of past iterates,
+    multiply-adds) for 10^6 steps (about 3 ms on a recent core), after a warm-up call that
+    compiles it.  It is called over ``window_s`` seconds at least (at least 5 calls), longer than a
+    scheduler's time slice, so the wall time sees the machine's load: on a busy machine the wall
+    time grows while the CPU time (of this thread alone, ``time.thread_time``: threads spinning
+    elsewhere in the process do not count) does not.
+
+    The reference in ``costs.json`` is taken by this same function (``benchmarks/whole_run.py
+    --write-costs``, in a fresh interpreter, after the same warm-up); the cost model's seconds are
+    CPU seconds, so a run's first ETA scales them by ``wall now / reference CPU``: this machine's
+    speed relative to the reference machine's, times its load now.
     """
     import numpy as np
 
-    x = np.random.default_rng(0).standard_normal(100_000)
-    times = []
-    for _ in range(repeats):
-        t0 = clock()
-        y = x.copy()
-        for _ in range(4):
-            y = np.cumsum(np.sort(y)) / y.size
-        acc = 0.0
-        for i in range(60_000):
-            acc += i * 0.5
-        times.append(clock() - t0)
-    return float(median(times))
+    from ._probe import probe_kernel as kernel
+
+    ring = np.zeros(64)
+    n = 1_000_000
+    kernel(1000, ring)  # warm-up: compile, load the code
+    walls, cpus = [], []
+    t_end = clock() + window_s
+    while len(walls) < 5 or clock() < t_end:
+        t0, c0 = clock(), time.thread_time()
+        kernel(n, ring)
+        walls.append(clock() - t0)
+        cpus.append(time.thread_time() - c0)
+    return float(median(walls)), float(median(cpus))
 
 
 def load_costs(path: str | Path | None = None) -> CostModel:

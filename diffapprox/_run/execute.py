@@ -3,7 +3,7 @@
 Work is a list of independent :class:`~diffapprox.Cell` objects.  An *executor*
 maps a picklable module-level function over them and yields ``(cell, result)``
 pairs as they finish; :func:`execute` adds checkpointing (each finished cell is
-written atomically to ``OUT/cells/<claim>/<sha1(key)>.pkl``), resuming (finished
+written atomically as data to ``OUT/cells/<claim>/<sha1(key)>.json`` and ``.npz``), resuming (finished
 cells are loaded, not recomputed) and progress.
 
 Two local executors:
@@ -23,22 +23,25 @@ simulator's random streams depend only on (seed, path), not on thread count.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import os
 import pickle
+import signal
 import sys
-import tempfile
 import time
 import traceback
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from .._core.errors import DiffapproxError, check_int
+from .checkpoint import CheckpointFiles, OutputNotWritten, UnencodableOutcome
 from .claims import CELL_USES, Cell, get_claim
-from .costs import CostModel, load_costs, speed_probe
+from .costs import PROBE_KIND, CostModel, load_costs, speed_probe
 
 __all__ = [
     "Executor",
@@ -305,11 +308,74 @@ def _worker_context():
     return ctx
 
 
-def _worker_init(threads: int) -> None:
-    """Worker process start: Ctrl-C is the parent's to handle; ``threads`` threads per kernel."""
-    import signal
+#: Seconds to wait for a stopped worker process before killing it.
+_REAP_S = 10.0
 
+
+#: Packing executors of this process with worker processes running (they share the fork server).
+_WITH_WORKERS: "weakref.WeakSet[PackingExecutor]" = weakref.WeakSet()
+
+
+def stop_fork_server(timeout: float = _REAP_S) -> bool:
+    """Stop multiprocessing's fork server, if this process started one, and wait for it; True if stopped.
+
+    The fork server forks the workers and waits for each as it ends, so their CPU time adds up in
+    it; once this process waits for the fork server in turn, every worker's CPU is counted in this
+    process's children (``/usr/bin/time``, ``getrusage(RUSAGE_CHILDREN)``).  Left running, it
+    would end only when this process exits, unwaited.  It ends when every process holding its
+    "alive" pipe has closed it, the workers it forked included: call this once they have ended.
+    If it has not ended after ``timeout`` seconds it is killed (a worker still running is then
+    left to finish on its own).  The next worker starts a fresh fork server.
+    """
+    try:
+        from multiprocessing import forkserver, util
+    except ImportError:  # pragma: no cover - no fork server on this platform
+        return False
+    server = getattr(forkserver, "_forkserver", None)
+    if server is None or getattr(server, "_forkserver_pid", None) is None:
+        return False
+    with server._lock:
+        pid = server._forkserver_pid
+        if pid is None:
+            return False
+        try:
+            os.close(server._forkserver_alive_fd)  # end of the pipe: the server's signal to stop
+        except OSError:
+            pass
+        server._forkserver_alive_fd = None
+        deadline = time.monotonic() + timeout
+        try:
+            while os.waitpid(pid, os.WNOHANG)[0] == 0:
+                if time.monotonic() > deadline:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    break
+                time.sleep(0.01)
+        except ChildProcessError:  # already waited for
+            pass
+        server._forkserver_pid = None
+        address, server._forkserver_address = server._forkserver_address, None
+        if address is not None and not util.is_abstract_socket_namespace(address):
+            with contextlib.suppress(OSError):
+                os.unlink(address)
+    return True
+
+
+def _worker_stop(signum, frame) -> None:  # pragma: no cover - runs in a worker process being stopped
+    """SIGTERM in a worker (the run was interrupted): drop the cell, release what the process holds
+    (multiprocessing's exit steps: semaphores it registered are unlinked, not reported leaked), exit."""
+    from multiprocessing import util
+
+    try:
+        util._exit_function()
+    finally:
+        os._exit(128 + signum)
+
+
+def _worker_init(threads: int) -> None:
+    """Worker process start: Ctrl-C is the parent's to handle, SIGTERM ends it cleanly; ``threads`` threads per kernel."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _worker_stop)
     pin_blas()
     _limit_threads(threads)
 
@@ -389,6 +455,7 @@ class PackingExecutor:
                 max_workers=1, mp_context=_worker_context(), initializer=_worker_init, initargs=(1,)
             )
             self._pools[(lane, i)] = pool
+            _WITH_WORKERS.add(self)
         busy.add(i)
         return i, pool
 
@@ -481,13 +548,21 @@ class PackingExecutor:
                 fut.cancel()
 
     def _drop(self, key: tuple[str, int], kill: bool = False) -> None:
+        """Stop one worker: let it finish (``kill=False``) or end it at once; either way wait until it is gone."""
         pool = self._pools.pop(key, None)
         if pool is None:
             return
+        procs = list((getattr(pool, "_processes", None) or {}).values())
         if kill:
-            for p in list(getattr(pool, "_processes", {}).values()):
+            for p in procs:
                 p.terminate()
-        pool.shutdown(wait=not kill, cancel_futures=True)
+            for p in procs:  # reaped by the fork server, which stops only once they are gone
+                p.join(_REAP_S)
+                if p.exitcode is None:
+                    p.kill()
+                    p.join(_REAP_S)
+        # the pool's own thread then sees its workers gone and releases its queues and semaphores
+        pool.shutdown(wait=True, cancel_futures=True)
 
     def predict_wall(self, tasks: list[tuple[str, float]]) -> float:
         """Wall seconds the packing rule takes over ``tasks`` (``(uses, core_seconds)``, in start order)."""
@@ -496,12 +571,17 @@ class PackingExecutor:
         return _simulate_packing(tasks, self.slots)
 
     def close(self) -> None:
-        """Stop the worker processes (at once when cells are still running, e.g. after Ctrl-C)."""
+        """Stop the worker processes (at once when cells are still running, e.g. after Ctrl-C or SIGTERM)
+        and the fork server they were forked from, waiting for each: no process outlives the run,
+        and the CPU time of every worker reaches this process (what ``/usr/bin/time`` reports)."""
         kill = any(not f.done() for f in self._inflight)
         self._inflight.clear()
         self._busy.clear()
         for key in list(self._pools):
             self._drop(key, kill=kill)
+        _WITH_WORKERS.discard(self)
+        if not any(ex._pools for ex in list(_WITH_WORKERS)):  # no other executor here has workers left
+            stop_fork_server()
 
     def __enter__(self) -> "PackingExecutor":
         return self
@@ -532,57 +612,52 @@ def predict_wall(executor: Any, tasks: list[tuple[str, float]]) -> float:
 
 
 class CellStore:
-    """Checkpoints of finished cells under ``root/cells/<claim>/<sha1(key)>.pkl``.
+    """Checkpoints of finished cells under ``root/cells/<claim>/<sha1(key)>.json`` (and ``.npz``).
 
-    Each file stores the cell's key, seed and params beside its wrapped result; a
-    stored cell is reused only if all three match (a different master seed or
-    profile gives different cells, which are then recomputed).  Writes go to a
-    temporary file in the same directory followed by :func:`os.replace`, so a file
-    is either complete or absent.  Failed cells are not stored (resume retries them).
+    Data, never code (:mod:`diffapprox._run.checkpoint`): the outcome as JSON plus numpy arrays
+    read with ``allow_pickle=False``, beside the cell's key, seed, params, the package version and
+    a SHA-256 of the payload.  A stored cell is reused only if all of them match (a different
+    master seed or profile gives different cells, which are then recomputed); anything else in
+    the directory (old pickled checkpoints included) is never opened as code and its cell is
+    recomputed.  Writes are atomic (a temporary file and :func:`os.replace`), so a checkpoint is
+    complete or absent.  Failed cells are not stored (resume retries them), nor cells whose
+    outcome holds something that is not data (:class:`~diffapprox._run.checkpoint.UnencodableOutcome`:
+    said once per claim on ``stream``).
     """
 
-    def __init__(self, root: Path | str):
+    def __init__(self, root: Path | str, *, stream=None):
         self.root = Path(root)
+        self.stream = stream
+        self._unencodable: set[str] = set()
+
+    def files(self, cell: Cell) -> CheckpointFiles:
+        stem = self.root / "cells" / cell.claim / hashlib.sha1(cell.key.encode()).hexdigest()
+        return CheckpointFiles(stem, {"key": cell.key, "seed": cell.seed, "params": repr(cell.params)})
 
     def path(self, cell: Cell) -> Path:
-        return self.root / "cells" / cell.claim / (hashlib.sha1(cell.key.encode()).hexdigest() + ".pkl")
+        """The checkpoint's JSON file (its arrays, if any, are beside it with suffix ``.npz``)."""
+        return self.files(cell).json_path
 
     def load(self, cell: Cell) -> dict | None:
-        p = self.path(cell)
-        try:
-            with open(p, "rb") as f:
-                d = pickle.load(f)
-        except FileNotFoundError:
-            return None
-        except Exception:  # noqa: BLE001 - a corrupt checkpoint is recomputed
-            return None
-        if not isinstance(d, dict) or (d.get("key"), d.get("seed"), d.get("params")) != (
-            cell.key,
-            cell.seed,
-            repr(cell.params),
-        ):
-            return None
-        return d.get("outcome")
+        got = self.files(cell).load()
+        return got if isinstance(got, dict) else None
 
     def save(self, cell: Cell, outcome: dict) -> None:
-        p = self.path(cell)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pkl", dir=p.parent)
         try:
-            with os.fdopen(fd, "wb") as f:
-                pickle.dump(
-                    {"key": cell.key, "seed": cell.seed, "params": repr(cell.params), "outcome": outcome},
-                    f,
-                    protocol=pickle.HIGHEST_PROTOCOL,
+            self.files(cell).save(outcome)
+        except UnencodableOutcome as exc:
+            if cell.claim not in self._unencodable:
+                self._unencodable.add(cell.claim)
+                (self.stream or sys.stderr).write(
+                    f"diffapprox: {cell.claim}: cells not checkpointed (--resume recomputes them): {exc}\n"
                 )
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
     def count(self) -> int:
+        d = self.root / "cells"
+        return sum(1 for _ in d.glob("*/*.json")) if d.exists() else 0
+
+    def legacy_count(self) -> int:
+        """Pickled checkpoints of older versions under ``root/cells`` (ignored, never loaded)."""
         d = self.root / "cells"
         return sum(1 for _ in d.glob("*/*.pkl")) if d.exists() else 0
 
@@ -615,8 +690,8 @@ class Progress:
         speed  = (measured + S0 g0) / (predicted + S0)              over finished cells, S0 = PRIOR_SECONDS
         rate_c = (measured_c + K speed prior_c) / (cost_c + K mean_cost_c)    K = PRIOR_CELLS
 
-    (``g0``: the speed before any cell finished, the ratio of :func:`~diffapprox._run.costs.speed_probe`
-    now to its value on the reference machine, or 1; ``measured_c``, ``cost_c``: core-seconds and
+    (``g0``: the speed before any cell finished, the wall seconds of :func:`~diffapprox._run.costs.speed_probe`
+    now over its CPU seconds on the reference machine (the clock of the model's seconds), or 1; ``measured_c``, ``cost_c``: core-seconds and
     cost of claim c's finished cells; ``prior_c``: the model's core-seconds of a cell of mean cost,
     times the reference's ``packing_cpu_factor`` under the packing executor, where cells run side
     by side and each takes more CPU.)
@@ -636,15 +711,16 @@ class Progress:
     clock : callable
         Seconds (monotonic); tests pass a fake one.
     probe : callable or None
-        Seconds of the speed probe now (default :func:`~diffapprox._run.costs.speed_probe`), run by
-        :meth:`start` when the model states the reference probe and the run is predicted to take
-        at least ``PROBE_MIN_S``; ``None``: no probe (``g0 = 1``).
+        ``(wall, cpu)`` seconds of the speed probe now (default :func:`~diffapprox._run.costs.speed_probe`),
+        run by :meth:`start` when the model holds a reference taken by the same probe
+        (``reference["probe"]["kind"] == PROBE_KIND``) and the run is predicted to take at least
+        ``PROBE_MIN_S``; ``None``: no probe (``g0 = 1``).
     """
 
     PRIOR_CELLS = 2.0
     PRIOR_SECONDS = 5.0
     REFRESH_S = 1.0
-    PROBE_MIN_S = 30.0
+    PROBE_MIN_S = 10.0
 
     def __init__(
         self,
@@ -685,6 +761,7 @@ class Progress:
         self._speed = [0.0, 0.0]  # measured, predicted core-seconds of finished non-waiting cells
         self.g0 = 1.0
         self._probe = probe
+        self.probe_reading: dict | None = None
         self._eta: tuple[float, float] | None = None  # (clock, seconds left) at the last refresh
         self.first_eta_s: float | None = None
         self.t0 = clock()
@@ -741,9 +818,12 @@ class Progress:
     # ------------------------------------------------------------------ events
     def start(self) -> None:
         """Say what is planned and the first ETA (before any cell runs)."""
-        ref = self.model.reference.get("probe_s")
-        if self._probe is not None and ref and self.eta_s() >= self.PROBE_MIN_S:
-            self.g0 = float(self._probe()) / float(ref)
+        ref = self.model.reference.get("probe")
+        usable = isinstance(ref, dict) and ref.get("kind") == PROBE_KIND and float(ref.get("cpu_s") or 0) > 0
+        if self._probe is not None and usable and self.eta_s() >= self.PROBE_MIN_S:
+            wall, cpu = self._probe()
+            self.probe_reading = {"wall_s": float(wall), "cpu_s": float(cpu), "reference_cpu_s": float(ref["cpu_s"])}
+            self.g0 = float(wall) / float(ref["cpu_s"])
             self._eta = None
         eta = self.eta_s()
         self.first_eta_s = eta
@@ -836,6 +916,12 @@ def execute(
         raise ValueError(f"duplicate cell key {dup}")
     out: dict[tuple[str, str], dict] = {}
     todo = []
+    if store is not None and resume and store.legacy_count():
+        n = store.legacy_count()
+        (progress.stream if progress is not None else sys.stderr).write(
+            f"diffapprox: {n} pickled checkpoint{'' if n == 1 else 's'} of an older version under "
+            f"{store.root / 'cells'} ignored (never loaded): their cells are recomputed\n"
+        )
     for c in cells:
         got = store.load(c) if (store is not None and resume) else None
         if got is not None:
@@ -850,7 +936,10 @@ def execute(
         for c, outcome in executor.map(fn, todo):
             out[(c.claim, c.key)] = outcome
             if store is not None and outcome.get("error") is None:
-                store.save(c, outcome)
+                try:
+                    store.save(c, outcome)
+                except OSError as exc:  # e.g. a full disk: said with the path, checkpoints so far intact
+                    raise OutputNotWritten(store.path(c), exc) from exc
             if progress is not None:
                 progress.finished(
                     c, float(outcome.get("elapsed_s", 0.0)), outcome.get("error"), threads=outcome.get("threads")

@@ -33,6 +33,8 @@ import math
 from typing import Any
 
 from .._core.errors import DiffapproxError
+from .._core.results import Measurement
+from .._core.results_file import ClaimRecord, Results
 
 __all__ = ["MOVE_K", "ABS_FLOOR", "REL_FLOOR", "compare_to_baseline", "estimate_tolerance"]
 
@@ -54,12 +56,12 @@ def _finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def estimate_tolerance(run: dict, base: dict) -> tuple[float, float]:
+def estimate_tolerance(run: Measurement, base: Measurement) -> tuple[float, float]:
     """Allowed move of an estimate and the combined CI half-width it came from.
 
     Parameters
     ----------
-    run, base : dict
+    run, base : Measurement
         The measurement in the run and in the baseline (``estimate``, ``ci``).
 
     Returns
@@ -69,28 +71,31 @@ def estimate_tolerance(run: dict, base: dict) -> tuple[float, float]:
     combined : float
         ``sqrt(h_run**2 + h_base**2)``.
     """
-    combined = math.hypot(_half_width(run.get("ci")), _half_width(base.get("ci")))
-    b = base.get("estimate")
+    combined = math.hypot(_half_width(run.ci), _half_width(base.ci))
+    b = base.estimate
     scale = abs(b) if _finite(b) else 0.0
     return MOVE_K * combined + ABS_FLOOR + REL_FLOOR * scale, combined
 
 
-def _claims_by_id(results: Any, what: str) -> dict[str, dict]:
-    if not isinstance(results, dict) or not isinstance(results.get("claims"), list):
-        raise DiffapproxError(what, "a results object with a 'claims' list", type(results).__name__)
-    out = {}
-    for c in results["claims"]:
-        if not isinstance(c, dict) or not isinstance(c.get("id"), str):
-            raise DiffapproxError(f"{what} claims", "objects with a string 'id'", c)
-        out[c["id"]] = c
-    return out
+def _typed(results: Results | dict, what: str) -> Results:
+    """``results`` as :class:`Results` (a parsed ``results.json`` is checked, errors naming ``what``)."""
+    if isinstance(results, Results):
+        return results
+    try:
+        return Results.from_json(results)
+    except DiffapproxError as exc:
+        raise DiffapproxError(what, "a valid results.json", str(exc)) from None
+
+
+def _claims_by_id(results: Results) -> dict[str, ClaimRecord]:
+    return {c.id: c for c in results.claims}
 
 
 def _g(x: Any) -> str:
     return "null" if x is None else f"{x:.6g}" if isinstance(x, float) else str(x)
 
 
-def _why_not_compared(run_claim: dict, base_claim: dict) -> str | None:
+def _why_not_compared(run_claim: ClaimRecord, base_claim: ClaimRecord) -> str | None:
     """Why a claim present on both sides is not compared (None when it is).
 
     A claim that is not bit-reproducible (``reproducible: false``, e.g. a live
@@ -99,17 +104,17 @@ def _why_not_compared(run_claim: dict, base_claim: dict) -> str | None:
     only its presence is checked.
     """
     for side, c in (("this run", run_claim), ("the baseline", base_claim)):
-        if c.get("reproducible") is False:
+        if c.reproducible is False:
             return f"not bit-reproducible (reproducible=false in {side})"
-        if c.get("missing_extra"):
-            return f"did not run in {side}: needs the `{c['missing_extra']}` extra"
+        if c.missing_extra:
+            return f"did not run in {side}: needs the `{c.missing_extra}` extra"
     return None
 
 
-def not_compared(results: dict, baseline: dict) -> list[str]:
+def not_compared(results: Results, baseline: Results) -> list[str]:
     """One line per claim present on both sides whose verdict and numbers were not compared, and why."""
-    run = _claims_by_id(results, "results")
-    base = _claims_by_id(baseline, "baseline")
+    run = _claims_by_id(_typed(results, "results"))
+    base = _claims_by_id(_typed(baseline, "baseline"))
     out = []
     for cid, b in base.items():
         r = run.get(cid)
@@ -120,15 +125,40 @@ def not_compared(results: dict, baseline: dict) -> list[str]:
     return out
 
 
-def compare_to_baseline(results: dict, baseline: dict) -> list[str]:
+def _moved_measurements(cid: str, r: ClaimRecord, b: ClaimRecord) -> list[str]:
+    """The baseline measurements of claim ``cid`` missing from the run or moved beyond their tolerance."""
+    msgs: list[str] = []
+    rm = {m.name: m for m in r.measurements}
+    for bm in b.measurements:
+        m = rm.get(bm.name)
+        where = f"claim {cid}: measurement {bm.name!r}"
+        if m is None:
+            msgs.append(f"{where}: missing from this run")
+            continue
+        be, re_ = bm.estimate, m.estimate
+        if not _finite(be) or not _finite(re_):
+            if _finite(be) != _finite(re_):
+                msgs.append(f"{where}: estimate {_g(be)} -> {_g(re_)}")
+            continue
+        allowed, combined = estimate_tolerance(m, bm)
+        moved = abs(float(re_) - float(be))
+        if moved > allowed:
+            msgs.append(
+                f"{where}: estimate {_g(be)} -> {_g(re_)} (moved {moved:.3g} > allowed {allowed:.3g} = "
+                f"{MOVE_K:g} x combined CI half-width {combined:.3g} + floor)"
+            )
+    return msgs
+
+
+def compare_to_baseline(results: Results, baseline: Results) -> list[str]:
     """Everything that moved between a run and its baseline, one line per change.
 
     Parameters
     ----------
-    results : dict
-        The run's ``results.json`` (parsed).
-    baseline : dict
-        The baseline ``results.json`` (parsed), e.g. ``reports/baseline-quick.json``.
+    results : Results
+        The run's ``results.json`` (:func:`diffapprox.load_results`; a parsed dict is checked first).
+    baseline : Results
+        The baseline ``results.json``, e.g. ``reports/baseline-quick.json``.
 
     Returns
     -------
@@ -142,46 +172,26 @@ def compare_to_baseline(results: dict, baseline: dict) -> list[str]:
     Raises
     ------
     DiffapproxError
-        When either argument has no ``claims`` list of objects with ids.
+        When a parsed dict given instead of :class:`Results` is not a valid ``results.json``.
     """
-    run = _claims_by_id(results, "results")
-    base = _claims_by_id(baseline, "baseline")
+    results, baseline = _typed(results, "results"), _typed(baseline, "baseline")
+    run = _claims_by_id(results)
+    base = _claims_by_id(baseline)
     msgs: list[str] = []
     for key in ("profile", "seed"):
-        if results.get(key) != baseline.get(key):
-            msgs.append(f"{key}: baseline {baseline.get(key)!r}, this run {results.get(key)!r}")
+        if getattr(results, key) != getattr(baseline, key):
+            msgs.append(f"{key}: baseline {getattr(baseline, key)!r}, this run {getattr(results, key)!r}")
     for cid, b in base.items():
         r = run.get(cid)
         if r is None:
-            msgs.append(f"claim {cid}: missing from this run (present in the baseline, verdict {b.get('verdict')})")
+            msgs.append(f"claim {cid}: missing from this run (present in the baseline, verdict {b.verdict})")
             continue
         if _why_not_compared(r, b) is not None:
             continue
-        if r.get("verdict") != b.get("verdict"):
-            msgs.append(f"claim {cid}: verdict {b.get('verdict')} -> {r.get('verdict')}")
-        rm = {m.get("name"): m for m in r.get("measurements") or [] if isinstance(m, dict)}
-        for bm in b.get("measurements") or []:
-            if not isinstance(bm, dict):
-                continue
-            name = bm.get("name")
-            m = rm.get(name)
-            where = f"claim {cid}: measurement {name!r}"
-            if m is None:
-                msgs.append(f"{where}: missing from this run")
-                continue
-            be, re_ = bm.get("estimate"), m.get("estimate")
-            if not _finite(be) or not _finite(re_):
-                if _finite(be) != _finite(re_):
-                    msgs.append(f"{where}: estimate {_g(be)} -> {_g(re_)}")
-                continue
-            allowed, combined = estimate_tolerance(m, bm)
-            moved = abs(float(re_) - float(be))
-            if moved > allowed:
-                msgs.append(
-                    f"{where}: estimate {_g(be)} -> {_g(re_)} (moved {moved:.3g} > allowed {allowed:.3g} = "
-                    f"{MOVE_K:g} x combined CI half-width {combined:.3g} + floor)"
-                )
+        if r.verdict != b.verdict:
+            msgs.append(f"claim {cid}: verdict {b.verdict} -> {r.verdict}")
+        msgs += _moved_measurements(cid, r, b)
     for cid, r in run.items():
         if cid not in base:
-            msgs.append(f"claim {cid}: new in this run (not in the baseline), verdict {r.get('verdict')}")
+            msgs.append(f"claim {cid}: new in this run (not in the baseline), verdict {r.verdict}")
     return msgs

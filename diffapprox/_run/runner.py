@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .calibrate import claim_calibration
+from .checkpoint import OutputNotWritten
 from .claims import PROFILES, Claim, ClaimOutput, all_claims, get_claim
 from .._core.errors import DiffapproxError
 from .costs import CostModel, load_costs
@@ -179,6 +180,7 @@ def _claim_facts(claim: Claim, measurements: list[Measurement] | None, calibrati
     """Rule version, history and calibration of a claim's result."""
     history = history_json(claim, measurements)
     return {
+        "about": getattr(claim, "about", None),
         "version": len(history) + 1,
         "history": history,
         "calibration": claim_calibration(claim, calibration, profile),
@@ -269,6 +271,7 @@ def _timings(plan: dict, outcomes: dict, finished: dict, prog: Progress, doc: di
         "executor": doc["executor"],
         "elapsed_s": doc["elapsed_s"],
         "first_eta_s": prog.first_eta_s,
+        "speed_probe": prog.probe_reading,
         "claims": claims,
     }
 
@@ -372,7 +375,7 @@ def run_claims(
     started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     own_executor = executor is None
     executor = PackingExecutor() if own_executor else executor
-    store = CellStore(out)
+    store = CellStore(out, stream=stream)
 
     # 1. cells of every runnable claim
     results: dict[str, ClaimResult] = {}
@@ -474,6 +477,12 @@ def run_claims(
         else {"path": None, "note": "no calibration file given: per-claim calibration is null"},
         "claims": [results[c.id].to_json() for c in claims],
     }
-    write_json_atomic(out / "results.json", doc)
-    write_json_atomic(out / TIMINGS_NAME, _timings(plan, outcomes, finished, prog, doc))
+    for path, content in (
+        (out / "results.json", doc),
+        (out / TIMINGS_NAME, _timings(plan, outcomes, finished, prog, doc)),
+    ):
+        try:
+            write_json_atomic(path, content)
+        except OSError as exc:  # e.g. a full disk: the previous file, if any, is intact
+            raise OutputNotWritten(path, exc) from exc
     return doc

@@ -8,14 +8,19 @@ an unwritable or already used ``--out``, an unreadable ``--baseline`` all give o
 line on stderr and exit code 2, and leave existing files untouched.
 
 Exit codes: 0 ran (whatever the verdicts), 1 a ``--baseline`` regression,
-2 bad input, 130 interrupted (the directory is resumable with ``--resume``).
+2 bad input, 3 an output could not be written (e.g. a full disk: one line names the file;
+everything written before is intact), 130 interrupted by SIGINT (Ctrl-C) and 143 by SIGTERM
+(finished cells kept, cells in flight dropped, no worker process left; the directory is
+resumable with ``--resume``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
+import signal
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,6 +29,36 @@ from .._core.errors import DiffapproxError, check_int
 from .._run.claims import PROFILES
 from .._run.execute import EXECUTORS
 from ._common import parse_claim_ids, text_table
+
+#: Exit code when an output (a checkpoint, results.json, a report) could not be written, e.g. a full disk.
+EXIT_NOT_WRITTEN = 3
+
+#: Exit codes of an interrupted run: 128 + the signal's number, as a shell reports it.
+EXIT_SIGINT = 128 + signal.SIGINT
+EXIT_SIGTERM = 128 + signal.SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is: the run stops cleanly (finished cells kept, workers stopped)."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """While inside, SIGTERM raises :class:`Terminated` in the main thread (as SIGINT raises KeyboardInterrupt)."""
+
+    def handler(signum, frame):
+        raise Terminated
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave SIGTERM alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
 
 #: What ``--profile`` says about each profile besides its cost.
 _PROFILE_NOTES = {
@@ -65,7 +100,9 @@ def add_parser(sub) -> None:
         help="run the claims and write results.json, figures and the report",
         description="Run the claims of a profile; write results.json, figures/, report.html and report.pdf "
         "under --out, and print a summary table. Exit 0 ran (whatever the verdicts), 1 a --baseline "
-        "regression, 2 bad input.",
+        "regression, 2 bad input, 3 an output could not be written (e.g. disk full; the file is named, "
+        "nothing written before is lost), 130 interrupted by Ctrl-C, 143 by SIGTERM (finished cells kept: "
+        "continue with --resume).",
     )
     p.add_argument("--profile", choices=PROFILES, default="standard", help=profile_help())
     p.add_argument("--claims", metavar="ID,...", default=None, help="comma-separated claim ids (default: all)")
@@ -140,16 +177,14 @@ def _check_out(out: Path, resume: bool) -> None:
 
 
 def _load_baseline(path: str):
+    from ..report import load_results
+
+    if not Path(path).is_file():
+        raise DiffapproxError("--baseline", "a readable results.json", f"{path} (no such file)")
     try:
-        with open(path, encoding="utf-8") as f:
-            base = json.load(f)
-    except OSError as exc:
-        raise DiffapproxError("--baseline", "a readable results.json", f"{path} ({exc.strerror})") from None
-    except ValueError:
-        raise DiffapproxError("--baseline", "a results.json (valid JSON)", path) from None
-    if not isinstance(base, dict) or not isinstance(base.get("claims"), list):
-        raise DiffapproxError("--baseline", "a results.json with a 'claims' list", path)
-    return base
+        return load_results(path)
+    except DiffapproxError as exc:
+        raise DiffapproxError("--baseline", "a valid results.json", f"{path}: {exc}") from None
 
 
 def _make_executor(args):
@@ -174,19 +209,57 @@ def _make_executor(args):
     return DaskExecutor(address=args.scheduler, n_workers=args.workers)
 
 
-def _key_number(claim: dict) -> str:
+def _record_process_cpu(out: Path) -> None:
+    """Add ``process_cpu_s`` to ``timings.json``: user + sys seconds of this process and every process
+    it waited for (workers and their fork server included), what ``/usr/bin/time`` reports; and
+    ``children_cpu_s``, those processes' share."""
+    import resource
+
+    from .._core.jsonio import write_json_atomic
+    from .._run.runner import TIMINGS_NAME
+
+    me, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    children = kids.ru_utime + kids.ru_stime
+    cpu = me.ru_utime + me.ru_stime + children
+    path = out / TIMINGS_NAME
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        write_json_atomic(path, {**doc, "process_cpu_s": cpu, "children_cpu_s": children})
+    except (OSError, ValueError):  # timings are a convenience: never a reason to fail a finished run
+        pass
+
+
+def _key_number(claim) -> str:
     """The measurement that decided the verdict (the worst one sharing it), as one line."""
     from ..report._format import fmt_key_number, key_measurement
 
-    if claim.get("error"):
-        return claim["error"].splitlines()[0][:60] if claim["error"].strip() else "error"
+    if claim.error:
+        return claim.error.splitlines()[0][:60] if claim.error.strip() else "error"
     m = key_measurement(claim)
     return "" if m is None else fmt_key_number(m)
 
 
-def summary_table(doc: dict) -> str:
-    rows = [(c["id"], c["verdict"], _key_number(c), f"{c['elapsed_s']:.1f}s") for c in doc["claims"]]
-    return "\n".join(text_table(("claim", "verdict", "key number", "time"), rows, right=(3,)))
+def summary_table(results) -> str:
+    """The verdict counts of the paper's claims on their own, then of the other scopes; one line per claim.
+
+    The claims are grouped under what they are about (the paper, other papers' approximations, the
+    toolkit's own checks), each row: id, verdict, judged rows (context rows apart), key number, run time.
+    """
+    from ..report._format import SCOPE_TITLES, fmt_judged_context, group_claims, scope_count_lines
+
+    groups = group_claims(results.claims)
+    rows = [
+        (c.id, c.verdict.value, fmt_judged_context(c.measurements), _key_number(c), f"{c.elapsed_s or 0.0:.1f}s")
+        for _, cs in groups
+        for c in cs
+    ]
+    head, rule, *lines = text_table(("claim", "verdict", "measurements", "key number", "time"), rows, right=(4,))
+    out = [*scope_count_lines(results.claims), "", "  " + head, "  " + rule]
+    for scope, cs in groups:
+        out.append(f"{SCOPE_TITLES[scope]}:")
+        out += ["  " + line for line in lines[: len(cs)]]
+        lines = lines[len(cs) :]
+    return "\n".join(out)
 
 
 def run_validate(args) -> int:
@@ -210,7 +283,7 @@ def run_validate(args) -> int:
     _check_out(out, args.resume)
 
     from .._core.jsonio import write_json_atomic
-    from .._run.runner import resolve_claims, run_claims
+    from .._run.runner import resolve_claims
 
     claims = resolve_claims(ids)
     run_info = {"profile": args.profile, "seed": args.seed, "claims": [c.id for c in claims]}
@@ -224,6 +297,39 @@ def run_validate(args) -> int:
                 raise DiffapproxError(f"--{k}", f"{prev.get(k)!r} (as in the run being resumed)", run_info[k])
     else:
         write_json_atomic(out / "run.json", run_info)
+
+    stage = {"results": False}
+    with _sigterm_as_interrupt():
+        try:
+            return _run(args, claims, out, ids, baseline, calibration, calibration_file, stage)
+        except KeyboardInterrupt as exc:  # outside the cells: before them, or after results.json
+            how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+            if stage["results"]:
+                tail = f"{out / 'results.json'} is complete; render the report with: diffapprox report {shlex.quote(str(out))}"
+            else:
+                tail = f"continue with --resume --out {shlex.quote(str(out))}"
+            sys.stderr.write(f"diffapprox validate: interrupted ({how}); {tail}\n")
+            return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """While inside, SIGINT and SIGTERM are ignored (stopping the workers must not be cut short by a second one)."""
+    try:
+        old = [(s, signal.signal(s, signal.SIG_IGN)) for s in (signal.SIGINT, signal.SIGTERM)]
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        for s, h in old:
+            signal.signal(s, h)
+
+
+def _run(args, claims, out: Path, ids, baseline, calibration, calibration_file, stage: dict) -> int:
+    from .._run.checkpoint import OutputNotWritten
+    from .._run.runner import run_claims
 
     executor = _make_executor(args)
     command = (
@@ -245,14 +351,26 @@ def run_validate(args) -> int:
             calibration=calibration,
             calibration_file=calibration_file,
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        with _signals_held():
+            executor.close()  # before saying so: no worker process is left once the line is printed
+        how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
         sys.stderr.write(
-            f"diffapprox validate: interrupted; finished cells are saved under {out / 'cells'}.\n"
-            f"Resume with: {resume_cmd}\n"
+            f"diffapprox validate: interrupted ({how}); finished cells are kept under {out / 'cells'}; "
+            f"resume with: {resume_cmd}\n"
         )
-        return 130
+        return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
+    except OutputNotWritten as exc:
+        with _signals_held():
+            executor.close()
+        sys.stderr.write(
+            f"diffapprox validate: {exc}; nothing written before is lost; free space and resume with: {resume_cmd}\n"
+        )
+        return EXIT_NOT_WRITTEN
     finally:
-        executor.close()
+        with _signals_held():
+            executor.close()
+    stage["results"] = True
 
     # --- report ---------------------------------------------------------------
     from ..report import render_report
@@ -260,17 +378,27 @@ def run_validate(args) -> int:
     try:
         render_report(out, pdf_appendix=args.pdf_appendix)
     except Exception as exc:  # noqa: BLE001 - results.json is safe; say why the report is missing
+        # the renderer reports a failed write as a DiffapproxError raised from the OSError
+        oserr = exc if isinstance(exc, OSError) else exc.__context__
+        if isinstance(oserr, OSError):  # e.g. a full disk: the previous report (if any) is intact
+            where = oserr.filename or f"{out / 'report.html'} or {out / 'report.pdf'}"
+            sys.stderr.write(f"diffapprox validate: could not write {where}: {oserr.strerror or oserr}\n")
+            return EXIT_NOT_WRITTEN
         sys.stderr.write(f"diffapprox validate: report not rendered: {type(exc).__name__}: {exc}\n")
+    _record_process_cpu(out)
 
-    print(summary_table(doc))
+    from .._core.results_file import Results
+
+    typed = Results.from_json(doc)
+    print(summary_table(typed))
     print(f"\nresults: {out / 'results.json'}  ({doc['elapsed_s']:.1f}s)")
 
     if baseline is not None:
         from .._run.regression import compare_to_baseline, not_compared
 
-        for line in not_compared(doc, baseline):
+        for line in not_compared(typed, baseline):
             print(f"  {line}")
-        moved = compare_to_baseline(doc, baseline)
+        moved = compare_to_baseline(typed, baseline)
         if moved:
             print(f"\nregression against {args.baseline}:")
             for line in moved:

@@ -10,7 +10,12 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .._core.results import HistoryEntry, Measurement
+    from .._core.results_file import Calibration, ClaimRecord
 
 __all__ = [
     "DASH",
@@ -25,9 +30,11 @@ __all__ = [
     "verdict_counts",
     "fmt_verdict_counts",
     "common_ci_level",
+    "any_ci_fail",
     "deciding_measurements",
     "key_measurement",
     "fmt_key_number",
+    "fmt_needed_paths",
     "fmt_rate",
     "fmt_rate_ci",
     "calibration_cell",
@@ -36,6 +43,19 @@ __all__ = [
     "history_rows",
     "fmt_effect",
     "calibration_file_text",
+    "SCOPES",
+    "SCOPE_TITLES",
+    "KNOWN_ABOUT",
+    "claim_about",
+    "group_claims",
+    "fmt_scope_counts",
+    "scope_count_lines",
+    "judged_context",
+    "fmt_judged_context",
+    "undecided_text",
+    "is_old_block",
+    "OC_ABBREVIATIONS",
+    "fmt_rate_short",
 ]
 
 #: What an undefined number reads as.
@@ -157,9 +177,9 @@ def fmt_value(x: Any) -> str:
     return fmt_num(x)
 
 
-def verdict_counts(items: list[dict]) -> dict[str, int]:
+def verdict_counts(items) -> dict[str, int]:
     """Count verdicts of claims or measurements, every verdict present (zero if absent)."""
-    c = Counter(str(it.get("verdict")) for it in items)
+    c = Counter(str(it.verdict) for it in items)
     return {v: c.get(v, 0) for v in VERDICTS}
 
 
@@ -168,27 +188,32 @@ def fmt_verdict_counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{n} {v}" for v, n in counts.items() if n)
 
 
-def common_ci_level(measurements: list[dict]) -> float | None:
+def common_ci_level(measurements) -> float | None:
     """The CI level shared by every measurement with a CI, or None when levels differ (or no CI)."""
-    levels = {m.get("ci_level") for m in measurements if m.get("ci")}
+    levels = {m.ci_level for m in measurements if m.ci}
     return levels.pop() if len(levels) == 1 else None
 
 
-def _interval(m: dict) -> tuple[Any, Any]:
+def any_ci_fail(measurements) -> bool:
+    """Whether some measurement states a FAIL interval (the tables then show a "FAIL CI" column)."""
+    return any(m.ci_fail is not None for m in measurements)
+
+
+def _interval(m: Measurement) -> tuple[Any, Any]:
     """The measurement's CI, or the point estimate at a missing end (p-values, statistics)."""
-    est = m.get("estimate")
-    ci = m.get("ci") or (None, None)
+    est = m.estimate
+    ci = m.ci or (None, None)
     lo = ci[0] if _is_num(ci[0]) else est
     hi = ci[1] if _is_num(ci[1]) else est
     return (lo if _is_num(lo) else None), (hi if _is_num(hi) else None)
 
 
-def _band_scale(m: dict) -> float:
+def _band_scale(m: Measurement) -> float:
     """The unit in which distances to the band are compared across measurements."""
-    tol = m.get("tolerance") or (None, None)
+    tol = m.tolerance or (None, None)
     if _is_num(tol[0]) and _is_num(tol[1]) and tol[1] > tol[0]:
         return float(tol[1] - tol[0])
-    pred = m.get("prediction")
+    pred = m.prediction
     if _is_num(pred) and pred != 0:
         return abs(float(pred))
     lo, hi = _interval(m)
@@ -197,11 +222,11 @@ def _band_scale(m: dict) -> float:
     return 1.0
 
 
-def _margin(m: dict) -> float | None:
+def _margin(m: Measurement) -> float | None:
     """Signed distance of the whole CI inside the band (negative: some of it is outside), in band units."""
-    tol = list(m.get("tolerance") or (None, None))
+    tol = list(m.tolerance or (None, None))
     lo, hi = _interval(m)
-    est, pred = m.get("estimate"), m.get("prediction")
+    est, pred = m.estimate, m.prediction
     if _is_num(tol[0]) and _is_num(tol[1]) and _is_num(est) and _is_num(pred) and tol[0] <= pred <= tol[1]:
         # the edge on the side the estimate moved to from the prediction (a band [0, e] around a
         # prediction 0 of a non-negative error is one-sided in effect)
@@ -214,9 +239,9 @@ def _margin(m: dict) -> float | None:
     return min(parts) / _band_scale(m) if parts else None
 
 
-def _gap(m: dict) -> float | None:
+def _gap(m: Measurement) -> float | None:
     """Distance of the nearest CI end outside the band (positive: the whole CI is outside), in band units."""
-    tol = m.get("tolerance") or (None, None)
+    tol = m.tolerance or (None, None)
     lo, hi = _interval(m)
     parts = []
     if _is_num(tol[0]) and hi is not None:
@@ -226,13 +251,13 @@ def _gap(m: dict) -> float | None:
     return max(parts) / _band_scale(m) if parts else None
 
 
-def deciding_measurements(claim: dict) -> list[dict]:
+def deciding_measurements(claim: ClaimRecord) -> list[Measurement]:
     """The judged measurements sharing the claim's verdict, in the claim's order (every judged one when none does)."""
-    judged = [m for m in claim.get("measurements") or [] if m.get("judged", m.get("informative", True))]
-    return [m for m in judged if m.get("verdict") == claim.get("verdict")] or judged
+    judged = [m for m in claim.measurements if m.judged]
+    return [m for m in judged if m.verdict == claim.verdict] or judged
 
 
-def key_measurement(claim: dict) -> dict | None:
+def key_measurement(claim: ClaimRecord) -> Measurement | None:
     """The measurement that decided the claim's verdict: the worst of those that share it.
 
     Among the judged measurements with the claim's verdict: for FAIL the one
@@ -241,34 +266,41 @@ def key_measurement(claim: dict) -> dict | None:
     (distances in units of the band width, else of the prediction, else of the CI).
     Ties keep the first in the claim's order. ``None`` when there are no measurements.
     """
-    pool = deciding_measurements(claim) or list(claim.get("measurements") or [])
+    pool = deciding_measurements(claim) or list(claim.measurements)
     if not pool:
         return None
-    if claim.get("verdict") == "FAIL":
+    if claim.verdict == "FAIL":
         scored = [(g, -i) for i, m in enumerate(pool) if (g := _gap(m)) is not None]
         if scored:
             return pool[-max(scored)[1]]
         return pool[0]
-    if claim.get("verdict") in ("PASS", "INCONCLUSIVE"):
+    if claim.verdict in ("PASS", "INCONCLUSIVE"):
         scored = [(s, i) for i, m in enumerate(pool) if (s := _margin(m)) is not None]
         if scored:
             return pool[min(scored)[1]]
     return pool[0]
 
 
-def fmt_key_number(m: dict | None, *, with_name: bool = True) -> str:
+def fmt_key_number(m: Measurement | None, *, with_name: bool = True) -> str:
     """``name: estimate [CI] vs prediction, band [lo, hi]`` of a key measurement (em dash when None)."""
     if m is None:
         return DASH
-    s = f"{m['name']}: " if with_name else ""
-    s += fmt_estimate(m.get("estimate"), m.get("ci"))
-    if m.get("ci") and not all(v is None for v in m["ci"]):
-        s += f" {fmt_ci(m['ci'])}"
-    if m.get("prediction") is not None:
-        s += f" vs {fmt_num(m['prediction'])}"
-    if m.get("tolerance") and not all(v is None for v in m["tolerance"]):
-        s += f", band {fmt_tolerance(m['tolerance'])}"
+    s = f"{m.name}: " if with_name else ""
+    s += fmt_estimate(m.estimate, m.ci)
+    if m.ci and not all(v is None for v in m.ci):
+        s += f" {fmt_ci(m.ci)}"
+    if m.prediction is not None:
+        s += f" vs {fmt_num(m.prediction)}"
+    if m.tolerance and not all(v is None for v in m.tolerance):
+        s += f", band {fmt_tolerance(m.tolerance)}"
     return s
+
+
+def fmt_needed_paths(m: Measurement) -> str:
+    """For an INCONCLUSIVE row that states it, the sample size that would decide it (else empty)."""
+    if m.verdict != "INCONCLUSIVE" or m.needed_paths is None:
+        return ""
+    return f"about {m.needed_paths:,} paths would decide it"
 
 
 # ---------------------------------------------------------------------------
@@ -287,22 +319,31 @@ def fmt_rate_ci(r: dict | None) -> str:
     return f"{fmt_rate(r.get('rate'))} [{fmt_rate(ci[0])}, {fmt_rate(ci[1])}]"
 
 
-def calibration_cell(cal: dict | None, *, compact: bool = False) -> str:
-    """One line for a summary table: null FAIL rate and power, flagged when stale or a smoke run.
+def calibration_cell(cal: Calibration | None, *, compact: bool = False) -> str:
+    """One line for a summary table, flagged when stale or a smoke run.
 
-    ``compact`` leaves out the labels (``0.0% · 100.0%``: the table's header names them)."""
+    A calibrate/2 block reads ``FF 0.5% · conf 92% · pow 85% · FP 0%`` (:data:`OC_ABBREVIATIONS`); an
+    older block (null FAIL rate and power only) reads ``null FAIL 0.0% · power 100.0%``, and ``compact``
+    leaves out its labels (``0.0% · 100.0%``: the table's header names them)."""
     if cal is None:
         return DASH
-    if not cal.get("calibrated"):
+    if not cal.calibrated:
         return "not calibrated"
+    if not is_old_block(cal):
+        s = _oc_cell(cal)
+        if cal.stale:
+            s += " \u00b7 stale"
+        if cal.smoke_run:
+            s += " \u00b7 smoke"
+        return s
     null, power = (
-        fmt_rate((cal.get("null_fail") or {}).get("rate")),
-        fmt_rate((cal.get("alternative_fail") or {}).get("rate")),
+        fmt_rate((cal.null_fail or {}).get("rate")),
+        fmt_rate((cal.alternative_fail or {}).get("rate")),
     )
     s = f"{null} \u00b7 {power}" if compact else f"null FAIL {null} \u00b7 power {power}"
-    if cal.get("stale"):
+    if cal.stale:
         s += " \u00b7 stale"
-    if cal.get("smoke_run"):
+    if cal.smoke_run:
         s += " \u00b7 smoke run"
     return s
 
@@ -314,26 +355,25 @@ def _target(r: dict | None, what: str) -> str:
     return fmt_rate_ci(r) + (f" (target {what}: {t})" if t else "")
 
 
-def calibration_rows(cal: dict | None) -> list[tuple[str, str]]:
-    """``(label, text)`` rows describing a claim's calibration, or one row saying why there is none."""
+def calibration_rows(cal: Calibration | None, *, brief: bool = False) -> list[tuple[str, str]]:
+    """``(label, text)`` rows describing a claim's calibration, or one row saying why there is none.
+
+    A calibrate/2 block gives false FAIL (edge), confirm (exact, or why the claim sets no target),
+    the worst family's power and its family, false PASS (outside), each mutant with the verdict it
+    must give, and where each control's data come from (``legacy summaries`` flagged), every rate with
+    its Wilson CI and target state; an older block its null FAIL rate and power.  ``brief`` leaves out
+    the models behind the sources and the mutants' notes (a claim's PDF page).
+    """
     if cal is None:
         return [("calibration", "none: no calibration file was read for this run")]
-    where = f"{cal.get('reps')} replicates per control, profile {cal.get('profile')}, seed {cal.get('seed')}, {cal.get('date')}"
-    if cal.get("smoke_run"):
+    where = f"{cal.reps} replicates per control, profile {cal.profile}, seed {cal.seed}, {cal.date}"
+    if cal.smoke_run:
         where += " (smoke run: too few replicates to state the targets)"
-    if not cal.get("calibrated"):
-        return [("not calibrated", str(cal.get("reason") or DASH)), ("calibration file", where)]
-    stale = cal.get("stale")
-    t = cal.get("targets") or {}
-    rows = [
-        ("null FAIL rate", _target(cal.get("null_fail"), f"\u2264 {fmt_rate(t.get('null_fail_max'))}")),
-        (
-            "power (FAIL rate under the alternative)",
-            _target(cal.get("alternative_fail"), f"\u2265 {fmt_rate(t.get('power_min'))}"),
-        ),
-    ]
-    if cal.get("limit_fail"):
-        rows.append(("FAIL rate on samples of the limit (a finding, no target)", fmt_rate_ci(cal["limit_fail"])))
+    if not cal.calibrated:
+        return [("not calibrated", str(cal.reason or DASH)), ("calibration file", where)]
+    stale = cal.stale
+    t = cal.targets or {}
+    rows = _oc_rows(cal, brief=brief) if not is_old_block(cal) else _old_rows(cal, t)
     rows.append(("replicates", where))
     rows.append(
         (
@@ -345,8 +385,22 @@ def calibration_rows(cal: dict | None) -> list[tuple[str, str]]:
             else "no: the code calibrated is the code that ran",
         )
     )
-    if cal.get("note"):
-        rows.append(("note", str(cal["note"])))
+    if cal.note:
+        rows.append(("note", str(cal.note)))
+    return rows
+
+
+def _old_rows(cal: Calibration, t: Mapping) -> list[tuple[str, str]]:
+    """The null FAIL rate and power of a calibrate/1-era block (and its limit FAIL rate, a finding)."""
+    rows = [
+        ("null FAIL rate", _target(cal.null_fail, f"\u2264 {fmt_rate(t.get('null_fail_max'))}")),
+        (
+            "power (FAIL rate under the alternative)",
+            _target(cal.alternative_fail, f"\u2265 {fmt_rate(t.get('power_min'))}"),
+        ),
+    ]
+    if cal.limit_fail:
+        rows.append(("FAIL rate on samples of the limit (a finding, no target)", fmt_rate_ci(cal.limit_fail)))
     return rows
 
 
@@ -354,24 +408,24 @@ def calibration_rows(cal: dict | None) -> list[tuple[str, str]]:
 HISTORY_HEAD = ("version", "date", "change", "reason", "old verdict", "source of the old verdict")
 
 
-def history_rows(history: list[dict]) -> list[tuple[str, str, str, str, str | None, str]]:
+def history_rows(history: Sequence[HistoryEntry]) -> list[tuple[str, str, str, str, str | None, str]]:
     """One row per dated rule change: version, date, change, reason, old verdict (or None), its source."""
     return [
         (
-            str(h.get("version", DASH)),
-            str(h.get("date", DASH)),
-            str(h.get("change", "")),
-            str(h.get("reason", "")),
-            h.get("old_verdict"),
-            str(h.get("old_source") or DASH),
+            str(h.version),
+            str(h.date),
+            str(h.change),
+            str(h.reason),
+            h.old_verdict,
+            str(h.old_source or DASH),
         )
         for h in history
     ]
 
 
-def fmt_effect(m: dict) -> str:
+def fmt_effect(m: Measurement) -> str:
     """A judged row's stated detectable effect beyond its band's edge (em dash when none is stated)."""
-    return fmt_num(m.get("effect"))
+    return fmt_num(m.effect)
 
 
 def calibration_file_text(info: dict | None) -> str:
@@ -385,3 +439,231 @@ def calibration_file_text(info: dict | None) -> str:
         f"seed {info.get('seed')}, {info.get('date')})"
     )
     return s + (": a smoke run, too few replicates to state the targets." if info.get("smoke_run") else ".")
+
+
+# ---------------------------------------------------------------------------
+# What a claim is about: the paper's claims first, counted on their own
+# ---------------------------------------------------------------------------
+#: What a claim is about, in the order the reports count and list the claims.
+SCOPES = ("paper", "literature", "toolkit")
+
+#: The heading of each scope in the summaries.
+SCOPE_TITLES = {
+    "paper": "The paper",
+    "literature": "Other papers' approximations",
+    "toolkit": "The toolkit's own checks",
+}
+
+#: What the claims not about the paper are about, for files written before claims said so (``about``
+#: absent or null): every other id of such a file is about the paper.  The one place this is decided.
+KNOWN_ABOUT = {
+    "verdict-calibration": "toolkit",
+    "finite-step-variance": "toolkit",
+    "live-staleness": "toolkit",
+    "sme-weak-order": "literature",
+    "svag-sweep": "literature",
+    "exit-time": "literature",
+    "stationary-covariance": "literature",
+}
+
+
+def claim_about(claim: ClaimRecord) -> str:
+    """``"paper"``, ``"literature"`` or ``"toolkit"``: the claim's ``about``, else :data:`KNOWN_ABOUT`, else paper."""
+    about = getattr(claim, "about", None)
+    return about if about in SCOPES else KNOWN_ABOUT.get(claim.id, "paper")
+
+
+def group_claims(claims: Sequence[ClaimRecord]) -> list[tuple[str, list[ClaimRecord]]]:
+    """``[(scope, claims), ...]`` in :data:`SCOPES` order, the run's order within a scope; empty scopes left out."""
+    groups: dict[str, list] = {s: [] for s in SCOPES}
+    for c in claims:
+        groups[claim_about(c)].append(c)
+    return [(s, cs) for s, cs in groups.items() if cs]
+
+
+def fmt_scope_counts(scope: str, claims: Sequence[ClaimRecord]) -> str:
+    """``The paper: 15 claims: 4 PASS, 2 FAIL, 9 INCONCLUSIVE, 0 ERROR`` (every verdict, zeros too)."""
+    counts = verdict_counts(claims)
+    n = len(claims)
+    return f"{SCOPE_TITLES[scope]}: {n} claim{'' if n == 1 else 's'}: " + ", ".join(
+        f"{counts[v]} {v}" for v in VERDICTS
+    )
+
+
+def scope_count_lines(claims: Sequence[ClaimRecord]) -> list[str]:
+    """One :func:`fmt_scope_counts` line per scope present, the paper first."""
+    return [fmt_scope_counts(s, cs) for s, cs in group_claims(claims)]
+
+
+# ---------------------------------------------------------------------------
+# Judged rows apart from context rows
+# ---------------------------------------------------------------------------
+def judged_context(measurements: Sequence[Measurement]) -> tuple[list[Measurement], int]:
+    """The judged measurements (those the claim's verdict combines) and the number of context rows."""
+    judged = [m for m in measurements if m.judged]
+    return judged, len(measurements) - len(judged)
+
+
+def fmt_judged_context(measurements: Sequence[Measurement]) -> str:
+    """``judged: 9 (9 PASS); context: 5``: context rows are counted, their verdicts never (they decide nothing)."""
+    if not measurements:
+        return "no measurements"
+    judged, n_ctx = judged_context(measurements)
+    s = f"judged: {len(judged)}"
+    if judged:
+        s += f" ({fmt_verdict_counts(verdict_counts(judged))})"
+    return s + (f"; context: {n_ctx}" if n_ctx else "")
+
+
+def undecided_text(claim: ClaimRecord) -> str | None:
+    """For an INCONCLUSIVE claim, the sentence naming its undecided judged rows and the sample size each needs.
+
+    The runner's ``Undecided:`` finding when the claim has one, else the same sentence built from the
+    rows' ``needed_paths``; ``None`` for other verdicts or when no judged row is undecided.
+    """
+    if claim.verdict != "INCONCLUSIVE":
+        return None
+    found = next((s for s in claim.findings if s.startswith("Undecided:")), None)
+    if found is not None:
+        return found
+    from .._run.claims import undecided_finding
+
+    lines = undecided_finding(list(claim.measurements))
+    return lines[0] if lines else None
+
+
+# ---------------------------------------------------------------------------
+# Operating characteristics of a calibrate/2 block
+# ---------------------------------------------------------------------------
+#: The rates of a calibrate/2 block (a block with none of them comes from a calibrate/1 file).
+OC_KEYS = ("false_fail", "confirm", "worst_family_power", "false_pass")
+
+#: How a target state reads in the compact summary cell (met reads as nothing).
+STATE_MARKS = {"missed": "\u00a0\u2717", "undecided": "\u00a0?"}
+
+#: The compact cell's abbreviations, explained under the summary tables.
+OC_ABBREVIATIONS = (
+    "FF false FAIL rate, every truth on its band's edge (target \u2264 5%); conf PASS rate, truth = prediction "
+    "(\u2265 80%; in parentheses: no target); pow FAIL rate of the weakest row family beyond its band by its effect "
+    "(\u2265 80%); FP false PASS rate just beyond the edge (\u2264 5%); mut mutants giving their stated verdict; "
+    "\u2717 missed, ? undecided; legacy: controls from the deprecated synthetic() summaries"
+)
+
+
+def is_old_block(cal: Calibration) -> bool:
+    """Whether a calibration block carries only the calibrate/1 rates (``null_fail`` / ``alternative_fail``)."""
+    return all(getattr(cal, k) is None for k in OC_KEYS) and not cal.get("mutants")
+
+
+def fmt_rate_short(x: Any) -> str:
+    """A rate as a short percentage: ``0%``, ``0.5%``, ``92%`` (one decimal below 10% only)."""
+    if not _is_num(x):
+        return DASH
+    p = 100 * x
+    if p == round(p):
+        return f"{p:.0f}%"
+    return f"{p:.1f}%" if p < 10 else f"{p:.0f}%"
+
+
+def _short_oc(label: str, r: Mapping | None, *, bracket: bool = False) -> str:
+    if not r:
+        return f"{label} {DASH}"
+    rate = fmt_rate_short(r.get("rate"))
+    return f"{label} {f'({rate})' if bracket else rate}{STATE_MARKS.get(str(r.get('state')), '')}"
+
+
+def _oc_cell(cal: Calibration) -> str:
+    """``FF 0.5% · conf 92% · pow 85% · FP 0% · mut 2/2``, then the flags."""
+    no_target = cal.get("confirm_target") is None and cal.get("confirm_note") is not None
+    parts = [
+        _short_oc("FF", cal.false_fail),
+        _short_oc("conf", cal.confirm, bracket=no_target or (cal.confirm or {}).get("state") == "no target"),
+        _short_oc("pow", cal.worst_family_power),
+        _short_oc("FP", cal.false_pass),
+    ]
+    mutants = cal.get("mutants") or {}
+    if mutants:
+        met = sum(1 for m in mutants.values() if (m or {}).get("state") == "met")
+        parts.append(f"mut {met}/{len(mutants)}" + ("" if met == len(mutants) else STATE_MARKS["missed"]))
+    if cal.get("legacy"):
+        parts.append("legacy")
+    return " \u00b7 ".join(parts)
+
+
+def _oc_text(r: Mapping | None, target: str) -> str:
+    """``0.5% [0.1%, 2.8%] over 200 replicates; target <= 5%: met``."""
+    if not r:
+        return f"{DASH} (not run)"
+    s = fmt_rate_ci(r)
+    if r.get("reps") is not None:
+        s += f" over {r['reps']} replicates"
+    state = r.get("state")
+    if target:
+        s += f"; target {target}: {state or DASH}"
+    elif state and state != "no target":
+        s += f" ({state})"
+    return s
+
+
+def _target_text(t: Mapping, key: str, sign: str, suffix: str = "") -> str:
+    v = t.get(key)
+    return f"{sign} {fmt_rate_short(v)}{suffix}" if _is_num(v) else ""
+
+
+def _source_text(sources: Mapping, *, brief: bool) -> str:
+    """``edge: limit; family: model (...)``: where each control's data come from."""
+    parts = []
+    for kind, s in sources.items():
+        s = s if isinstance(s, Mapping) else {"source": s}
+        text = f"{kind}: {s.get('source') or DASH}"
+        if not brief and s.get("model"):
+            text += f" ({s['model']})"
+        parts.append(text)
+    return "; ".join(parts) or DASH
+
+
+def _oc_rows(cal: Calibration, *, brief: bool) -> list[tuple[str, str]]:
+    """The calibrate/2 operating characteristics of :func:`calibration_rows`."""
+    t = cal.targets or {}
+    conf = cal.confirm
+    note = cal.get("confirm_note")
+    if cal.get("confirm_target") is None and note is not None:
+        conf_text = _oc_text(conf, "") + f"; no target: {note}"
+    else:
+        ct = cal.get("confirm_target", t.get("confirm_min"))
+        conf_text = _oc_text(conf, f"\u2265 {fmt_rate_short(ct)}" if _is_num(ct) else "")
+    wp = cal.worst_family_power
+    fam = (wp or {}).get("family")
+    fp = cal.false_pass
+    fp_text = _oc_text(fp, _target_text(t, "false_pass_max", "\u2264"))
+    if fp and fp.get("worst_row") is not None:
+        fp_text += f" (worst row {fp['worst_row']}: {fmt_rate_short(fp.get('worst_row_rate'))})"
+    rows = [
+        (
+            "false FAIL (edge: every judged truth on its band's edge; the null FAIL rate)",
+            _oc_text(cal.false_fail, _target_text(t, "false_fail_max", "\u2264")),
+        ),
+        ("confirm (exact: the truth equal to the prediction; PASS rate)", conf_text),
+        (
+            f"worst family power (family {fam if fam is not None else DASH}: FAIL rate with one row family "
+            "beyond its band by its effect)",
+            _oc_text(wp, _target_text(t, "power_min", "\u2265", " for every family")),
+        ),
+        ("false PASS (outside: every judged truth beyond its band's edge; PASS rate)", fp_text),
+    ]
+    for name, m in (cal.get("mutants") or {}).items():
+        m = m or {}
+        text = _oc_text(m, "")
+        if not brief and m.get("note"):
+            text += f"; {m['note']}"
+        rows.append((f"mutant {name} (must give {m.get('expect', DASH)}; rate of that verdict)", text))
+    rows.append(("control sources", _source_text(cal.get("sources") or {}, brief=brief)))
+    if cal.get("legacy"):
+        rows.append(
+            (
+                "legacy summaries",
+                "yes: the controls are cell summaries written by the deprecated synthetic(); "
+                "the claim's own cell code did not run on them",
+            )
+        )
+    return rows

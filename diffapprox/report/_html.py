@@ -9,11 +9,16 @@ file opens from disk, offline, and can be mailed as it is.
 from __future__ import annotations
 
 import base64
+from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 
 from . import _format as F
+
+if TYPE_CHECKING:
+    from .._core.results_file import ClaimRecord, Results
 
 #: Claims with more measurements than this get a collapsed ``<details>`` table.
 MANY_MEASUREMENTS = 20
@@ -43,9 +48,10 @@ def _environment() -> jinja2.Environment:
         value=F.fmt_value,
         keynum=lambda m: F.fmt_key_number(m, with_name=False),
         effect=F.fmt_effect,
+        needed=F.fmt_needed_paths,
         verdict_counts=F.fmt_verdict_counts,
     )
-    env.globals.update(common_ci_level=F.common_ci_level)
+    env.globals.update(common_ci_level=F.common_ci_level, any_ci_fail=F.any_ci_fail)
     env.globals.update(VERDICTS=F.VERDICTS, COLOURS=F.VERDICT_COLOURS, DASH=F.DASH)
     return env
 
@@ -94,38 +100,65 @@ def _leaves(d) -> int:
     return sum(_leaves(v) if isinstance(v, dict) and v else 1 for v in d.values()) if isinstance(d, dict) else 1
 
 
-def _claim_view(claim: dict, out_dir: Path) -> dict:
-    ms = claim["measurements"]
+def _claim_view(claim: ClaimRecord, out_dir: Path) -> dict:
+    """The claim's fields and what the template shows of them."""
+    ms = claim.measurements
+    undecided = F.undecided_text(claim)
     return dict(
-        claim,
-        anchor="claim-" + "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in claim["id"]),
+        {f.name: getattr(claim, f.name) for f in fields(claim) if not f.name.startswith("_")},
+        verdict=claim.verdict.value,
+        anchor="claim-" + "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in claim.id),
         counts=F.verdict_counts(ms),
         key=F.key_measurement(claim),
         n_measurements=len(ms),
         collapse=len(ms) > MANY_MEASUREMENTS,
-        not_passing=[m for m in ms if m["verdict"] != "PASS" and m["judged"]],
-        n_context=sum(1 for m in ms if not m["judged"]),
-        n_params=_leaves(claim["parameters"]),
-        embedded=[_embed(out_dir, stem, files) for stem, files in figure_groups(claim["figures"])],
-        calibration_cell=F.calibration_cell(claim["calibration"]),
-        calibration_rows=F.calibration_rows(claim["calibration"]),
-        history_rows=F.history_rows(claim["history"]),
+        not_passing=[m for m in ms if m.verdict != "PASS" and m.judged],
+        n_context=sum(1 for m in ms if not m.judged),
+        n_judged=sum(1 for m in ms if m.judged),
+        judged_context=F.fmt_judged_context(ms),
+        about=F.claim_about(claim),
+        undecided=undecided,
+        other_findings=[s for s in claim.findings if s != undecided],
+        n_params=_leaves(claim.parameters),
+        embedded=[_embed(out_dir, stem, files) for stem, files in figure_groups(list(claim.figures))],
+        calibration_cell=F.calibration_cell(claim.calibration),
+        calibration_rows=F.calibration_rows(claim.calibration),
+        history_rows=F.history_rows(claim.history),
     )
 
 
-def render_html(results: dict, out_dir: Path) -> str:
-    """Render validated ``results`` (see :func:`diffapprox.report.load_results`) to an HTML string."""
+def render_html(results: Results, out_dir: Path) -> str:
+    """Render :class:`~diffapprox.Results` (see :func:`diffapprox.load_results`) to an HTML string."""
     from .._version import __version__
 
-    claims = [_claim_view(c, out_dir) for c in results["claims"]]
+    groups = [
+        dict(
+            scope=scope,
+            title=F.SCOPE_TITLES[scope],
+            counts=F.verdict_counts(cs),
+            claims=[_claim_view(c, out_dir) for c in cs],
+        )
+        for scope, cs in F.group_claims(results.claims)
+    ]
+    claims = [c for g in groups for c in g["claims"]]  # the paper's claims first
     template = _environment().get_template("report.html.j2")
     return template.render(
-        results=results,
+        results=dict(
+            profile=results.profile,
+            seed=results.seed,
+            schema=results.schema,
+            elapsed_s=results.elapsed_s,
+            command=results.command_line,
+            extra=results.run_facts(),
+            environment=results.environment.to_json(),
+        ),
         claims=claims,
-        counts=F.verdict_counts(results["claims"]),
+        groups=groups,
+        counts=F.verdict_counts(results.claims),
+        oc_abbreviations=F.OC_ABBREVIATIONS,
         version=__version__,
         many=MANY_MEASUREMENTS,
         many_params=MANY_PARAMETERS,
-        calibration_file=F.calibration_file_text(results.get("calibration_file")),
+        calibration_file=F.calibration_file_text(results.calibration_file),
         history_head=F.HISTORY_HEAD,
     )

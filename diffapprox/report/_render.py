@@ -1,7 +1,7 @@
 """Reports rendered from ``results.json`` alone: one self-contained HTML file and a PDF.
 
-``render_report(out_dir)`` reads ``out_dir/results.json`` (validated by
-:func:`load_results`), renders ``report.html`` (jinja2, figures embedded as data
+``render_report(out_dir)`` reads ``out_dir/results.json`` (checked once, by
+:meth:`~diffapprox.Results.from_json`, through :func:`load_results`), renders ``report.html`` (jinja2, figures embedded as data
 URIs, no external request of any kind) and ``report.pdf`` (reportlab platypus,
 byte-identical for identical results), and replaces both atomically: a bad
 ``results.json`` raises :class:`~diffapprox.DiffapproxError` before anything is
@@ -11,208 +11,39 @@ written, so an existing report is never half-overwritten.
 from __future__ import annotations
 
 import json
-import math
 import os
-import shlex
 import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from .._core.errors import DiffapproxError
-from .._core.results import READABLE_SCHEMAS, RESULTS_SCHEMA
+from .._core.results import RESULTS_SCHEMA
+from .._core.results_file import Results
 from . import _html, _pdf
-from ._format import VERDICTS
 
 __all__ = ["SCHEMA", "load_results", "validate_results", "render_report", "render_html", "render_pdf"]
 
 #: The ``schema`` value this renderer reads.
 SCHEMA = RESULTS_SCHEMA
 
-#: Top-level keys rendered in their own place; any other key is listed as it is.
-_KNOWN_KEYS = frozenset(
-    {"schema", "profile", "seed", "command", "environment", "elapsed_s", "claims", "extra", "calibration_file"}
-)
-
 #: File names written next to ``results.json``.
 HTML_NAME = "report.html"
 PDF_NAME = "report.pdf"
 
 
-def _num_or_none(x: Any) -> bool:
-    return x is None or (isinstance(x, (int, float)) and not isinstance(x, bool))
-
-
-def _pair_or_none(x: Any) -> bool:
-    return x is None or (isinstance(x, (list, tuple)) and len(x) == 2 and all(_num_or_none(v) for v in x))
-
-
-def _clean(x: Any) -> Any:
-    """Non-finite floats -> None (JSON written by others may carry NaN/Infinity)."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_clean(v) for v in x]
-    return x
-
-
-def _check_figure(where: str, p: Any) -> str:
-    if not isinstance(p, str) or not p:
-        raise DiffapproxError(f"{where}.figures", "relative paths (strings)", p)
-    pp = PurePosixPath(p.replace("\\", "/"))
-    if pp.is_absolute() or ".." in pp.parts:
-        raise DiffapproxError(f"{where}.figures", "paths inside the output directory", p)
-    return pp.as_posix()
-
-
-def _validate_measurement(where: str, m: Any) -> dict:
-    if not isinstance(m, dict):
-        raise DiffapproxError(where, "an object", type(m).__name__)
-    if not isinstance(m.get("name"), str):
-        raise DiffapproxError(f"{where}.name", "a string", m.get("name"))
-    where = f"{where} ({m['name']})"
-    if m.get("verdict") not in VERDICTS:
-        raise DiffapproxError(f"{where}.verdict", f"one of {', '.join(VERDICTS)}", m.get("verdict"))
-    for key in ("estimate", "prediction"):
-        if not _num_or_none(m.get(key)):
-            raise DiffapproxError(f"{where}.{key}", "a number or null", m.get(key))
-    for key in ("ci", "tolerance"):
-        if not _pair_or_none(m.get(key)):
-            raise DiffapproxError(f"{where}.{key}", "[number|null, number|null] or null", m.get(key))
-    if not _num_or_none(m.get("effect")):
-        raise DiffapproxError(f"{where}.effect", "a number or null", m.get("effect"))
-    out = dict(m)
-    out.setdefault("effect", None)
-    out["ci"] = list(m["ci"]) if m.get("ci") is not None else None
-    out["tolerance"] = list(m["tolerance"]) if m.get("tolerance") is not None else None
-    out.setdefault("estimate", None)
-    out.setdefault("prediction", None)
-    out.setdefault("ci_level", 0.95)
-    # results/1 files name the judged flag "informative"; results/2 writes both keys
-    out.setdefault("judged", m.get("informative", True))
-    out.setdefault("note", "")
-    return out
-
-
-def _validate_rule_facts(where: str, c: dict) -> dict:
-    """A claim's rule ``version``, ``history`` and ``calibration`` (absent in files written before they existed)."""
-    history = c.get("history", [])
-    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
-        raise DiffapproxError(f"{where}: history", "a list of objects", history)
-    for h in history:
-        if h.get("old_verdict") is not None and h["old_verdict"] not in VERDICTS:
-            raise DiffapproxError(
-                f"{where}: history.old_verdict", f"one of {', '.join(VERDICTS)} or null", h["old_verdict"]
-            )
-    version = c.get("version", len(history) + 1)
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise DiffapproxError(f"{where}: version", "an integer", version)
-    cal = c.get("calibration")
-    if cal is not None and not isinstance(cal, dict):
-        raise DiffapproxError(f"{where}: calibration", "an object or null", type(cal).__name__)
-    return {"history": history, "version": version, "calibration": cal}
-
-
-def _validate_claim(i: int, c: Any) -> dict:
-    where = f"claims[{i}]"
-    if not isinstance(c, dict):
-        raise DiffapproxError(where, "an object", type(c).__name__)
-    if not isinstance(c.get("id"), str) or not c["id"]:
-        raise DiffapproxError(f"{where}.id", "a non-empty string", c.get("id"))
-    where = f"claim {c['id']}"
-    if c.get("verdict") not in VERDICTS:
-        raise DiffapproxError(f"{where}: verdict", f"one of {', '.join(VERDICTS)}", c.get("verdict"))
-    for key in ("paper_ref", "statement"):
-        if not isinstance(c.get(key), str):
-            raise DiffapproxError(f"{where}: {key}", "a string", c.get(key))
-    ms = c.get("measurements")
-    if not isinstance(ms, list):
-        raise DiffapproxError(f"{where}: measurements", "a list", type(ms).__name__)
-    params = c.get("parameters", {})
-    if not isinstance(params, dict):
-        raise DiffapproxError(f"{where}: parameters", "an object", type(params).__name__)
-    figs = c.get("figures", [])
-    if not isinstance(figs, list):
-        raise DiffapproxError(f"{where}: figures", "a list", type(figs).__name__)
-    for key in ("findings", "inconsistencies"):
-        v = c.get(key, [])
-        if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
-            raise DiffapproxError(f"{where}: {key}", "a list of strings", v)
-    if c.get("error") is not None and not isinstance(c["error"], str):
-        raise DiffapproxError(f"{where}: error", "a string or null", c["error"])
-    if not _num_or_none(c.get("elapsed_s")):
-        raise DiffapproxError(f"{where}: elapsed_s", "a number", c.get("elapsed_s"))
-    out = dict(c)
-    out.update(_validate_rule_facts(where, c))
-    out["measurements"] = [_validate_measurement(f"{where}: measurements[{j}]", m) for j, m in enumerate(ms)]
-    out["parameters"] = params
-    out["figures"] = [_check_figure(where, p) for p in figs]
-    out.setdefault("findings", [])
-    out.setdefault("inconsistencies", [])
-    out.setdefault("error", None)
-    out.setdefault("elapsed_s", None)
-    out.setdefault("combination_rule", "")
-    return out
-
-
-def validate_results(results: Any) -> dict:
-    """Check a parsed ``results.json`` against the contract and fill optional keys.
-
-    Parameters
-    ----------
-    results : dict
-        The parsed JSON.
-
-    Returns
-    -------
-    dict
-        A normalised copy: non-finite numbers become ``None``; optional keys
-        (``profile``, ``seed``, ``command``, ``environment``, ``elapsed_s`` and the
-        per-claim ``findings``, ``inconsistencies``, ``error``, ``figures``, ...)
-        are present.
+def validate_results(results: Any) -> Results:
+    """Check a parsed ``results.json`` against the contract: :meth:`Results.from_json`.
 
     Raises
     ------
     DiffapproxError
-        Naming the first key that breaks the contract.
+        Naming the first field that breaks the contract.
     """
-    if not isinstance(results, dict):
-        raise DiffapproxError("results.json", "a JSON object", type(results).__name__)
-    results = _clean(results)
-    if results.get("schema") not in READABLE_SCHEMAS:
-        raise DiffapproxError("results.json: schema", " or ".join(map(repr, READABLE_SCHEMAS)), results.get("schema"))
-    claims = results.get("claims")
-    if not isinstance(claims, list):
-        raise DiffapproxError("results.json: claims", "a list", type(claims).__name__)
-    out = dict(results)
-    out["claims"] = [_validate_claim(i, c) for i, c in enumerate(claims)]
-    ids = [c["id"] for c in out["claims"]]
-    dup = sorted({i for i in ids if ids.count(i) > 1})
-    if dup:
-        raise DiffapproxError("results.json: claims", "unique ids", dup)
-    env = out.get("environment")
-    if env is None:
-        out["environment"] = {}
-    elif not isinstance(env, dict):
-        raise DiffapproxError("results.json: environment", "an object", type(env).__name__)
-    for key in ("profile", "seed", "command", "elapsed_s"):
-        out.setdefault(key, None)
-    if isinstance(out["command"], list):
-        out["command"] = shlex.join(str(a) for a in out["command"])
-    elif out["command"] is not None and not isinstance(out["command"], str):
-        raise DiffapproxError("results.json: command", "a string or a list of strings", out["command"])
-    cal = out.get("calibration_file")
-    if cal is not None and not isinstance(cal, dict):
-        raise DiffapproxError("results.json: calibration_file", "an object or null", type(cal).__name__)
-    out["calibration_file"] = cal
-    # other top-level facts (start time, executor, ...) are shown as they are in the reproducibility block
-    out["extra"] = {k: v for k, v in results.items() if k not in _KNOWN_KEYS}
-    return out
+    return Results.from_json(results)
 
 
-def load_results(path: str | os.PathLike) -> dict:
-    """Read and validate ``results.json``.
+def load_results(path: str | os.PathLike) -> Results:
+    """Read and check ``results.json``.
 
     Parameters
     ----------
@@ -221,13 +52,16 @@ def load_results(path: str | os.PathLike) -> dict:
 
     Returns
     -------
-    dict
-        See :func:`validate_results`.
+    Results
+        Typed and frozen: ``results.claims[0].measurements[0].estimate``; ``results.to_frame()``
+        gives the measurements as a pandas table.  Dict access (``results["claims"]``) still works
+        for one version, with a :class:`DeprecationWarning`.
 
     Raises
     ------
     DiffapproxError
-        When the file is missing, unreadable, not JSON, or breaks the contract.
+        When the file is missing, unreadable, not JSON, or breaks the contract (the message names
+        the field, e.g. ``claims[3].measurements[2].ci``).
     """
     p = Path(path)
     if p.is_dir():
@@ -244,7 +78,12 @@ def load_results(path: str | os.PathLike) -> dict:
         raise DiffapproxError(
             "results.json", "valid JSON", f"{p}: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
-    return validate_results(data)
+    try:
+        return Results.from_json(data)
+    except DiffapproxError as exc:  # say which file
+        if exc.param.startswith("results.json"):
+            raise
+        raise DiffapproxError(f"results.json: {exc.param}", exc.expected, exc.found) from None
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -262,13 +101,13 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def render_html(results: dict, out_dir: str | os.PathLike) -> str:
-    """The self-contained HTML report of validated ``results`` (figures read from ``out_dir``)."""
+def render_html(results: Results, out_dir: str | os.PathLike) -> str:
+    """The self-contained HTML report of ``results`` (figures read from ``out_dir``)."""
     return _html.render_html(results, Path(out_dir))
 
 
-def render_pdf(results: dict, out_dir: str | os.PathLike, *, appendix: bool = False) -> bytes:
-    """The PDF report of validated ``results``; identical results give identical bytes.
+def render_pdf(results: Results, out_dir: str | os.PathLike, *, appendix: bool = False) -> bytes:
+    """The PDF report of ``results``; identical results give identical bytes.
 
     ``appendix`` adds every claim's parameters and full measurement table after the claim pages.
     """

@@ -24,7 +24,8 @@ import math
 import numpy as np
 from scipy import stats as _st
 
-from diffapprox import Claim, Findings, double_well, sgd, simulate_algorithm
+from diffapprox import Claim, Findings, sgd, simulate_algorithm
+from diffapprox.engine import double_well
 from diffapprox.limits import kramers_time, mfpt_quadrature, sme, sme_paths
 from diffapprox.stats import detectable_effect, measurement, row_level
 

@@ -24,7 +24,8 @@ import math
 
 import numpy as np
 
-from diffapprox import Claim, Findings, HistoryEntry, li_tai_e_quadratic, sgd
+from diffapprox import Claim, Findings, HistoryEntry, sgd
+from diffapprox.engine import li_tai_e_quadratic
 from diffapprox.limits import linear_recursion, sme
 from diffapprox.stats import box_slope, measurement, row_level
 

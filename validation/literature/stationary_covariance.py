@@ -23,7 +23,8 @@ import math
 import numpy as np
 from scipy import stats as _st
 
-from diffapprox import Claim, Findings, heavy_ball, linear_problem, sgd, simulate_algorithm
+from diffapprox import Claim, Findings, heavy_ball, sgd, simulate_algorithm
+from diffapprox.engine import linear_problem
 from diffapprox.limits import discrete_lyapunov, linear_recursion, sme
 from diffapprox.stats import detectable_effect, measurement, row_level
 

@@ -24,7 +24,8 @@ import math
 
 import numpy as np
 
-from diffapprox import Claim, Findings, StreamingPCA, async_msgd, li_tai_e_quadratic, pca_problem, sgd, svag
+from diffapprox import Claim, Findings, async_msgd, sgd, svag
+from diffapprox.engine import StreamingPCA, li_tai_e_quadratic, pca_problem
 from diffapprox import simulate_algorithm
 from diffapprox.limits import linear_recursion, sme
 from diffapprox.stats import box_slope, max_abs_ci, measurement

@@ -24,7 +24,8 @@ import math
 import numpy as np
 from scipy.special import ndtri
 
-from diffapprox import Claim, StreamingPCA, derive_seed, path_diagnostics
+from diffapprox import Claim, derive_seed
+from diffapprox.engine import StreamingPCA, path_diagnostics
 from diffapprox import stats
 
 from . import _tradeoff as tradeoff

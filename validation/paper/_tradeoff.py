@@ -23,7 +23,9 @@ import functools
 import math
 
 import numpy as np
-from diffapprox import HistoryEntry, StreamingPCA, max_stable_delay, stats
+from diffapprox import HistoryEntry, stats
+from diffapprox.engine import StreamingPCA
+from diffapprox.limits import max_stable_delay
 
 from .. import _common
 from .._common import save_figure  # noqa: F401 - re-exported: the trade-off claims call tradeoff.save_figure

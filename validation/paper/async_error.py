@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, Findings, HistoryEntry, StreamingPCA, derive_seed, path_diagnostics
+from diffapprox import Claim, Findings, HistoryEntry, derive_seed
+from diffapprox.engine import StreamingPCA, path_diagnostics
 from diffapprox import stats
 
 from . import _tradeoff as tradeoff

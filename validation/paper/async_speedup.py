@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, Findings, HistoryEntry, StreamingPCA, simulate
+from diffapprox import Claim, Findings, HistoryEntry, simulate
+from diffapprox.engine import StreamingPCA
 from diffapprox import stats
 
 from . import _tradeoff as tradeoff

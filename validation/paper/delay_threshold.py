@@ -35,7 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, Findings, HistoryEntry, StreamingPCA, derive_seed, simulate, tau_threshold_ode
+from diffapprox import Claim, Findings, HistoryEntry, derive_seed, simulate
+from diffapprox.engine import StreamingPCA
+from diffapprox.limits import tau_threshold_ode
 from diffapprox import stats
 
 from . import _tradeoff as tradeoff

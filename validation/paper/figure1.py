@@ -29,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from diffapprox import Claim, Findings, HistoryEntry, StreamingPCA, derive_seed, simulate
+from diffapprox import Claim, Findings, HistoryEntry, derive_seed, simulate
+from diffapprox.engine import StreamingPCA
 from diffapprox import stats
 from diffapprox.stats import mean_ci
 

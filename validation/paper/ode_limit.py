@@ -35,7 +35,8 @@ from functools import cache
 
 import numpy as np
 
-from diffapprox import Claim, Findings, HistoryEntry, derive_seed, lemma31_norm_bound, simulate, stats
+from diffapprox import Claim, Findings, HistoryEntry, derive_seed, simulate, stats
+from diffapprox.limits import lemma31_norm_bound
 from diffapprox.limits import ode_closed_form
 
 from .._common import (

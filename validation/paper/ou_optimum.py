@@ -39,7 +39,8 @@ from functools import cache
 import numpy as np
 from scipy import stats as sst
 
-from diffapprox import Claim, Findings, HistoryEntry, combine_verdicts, finite_step_prediction, simulate, stats
+from diffapprox import Claim, Findings, HistoryEntry, combine_verdicts, simulate, stats
+from diffapprox.limits import finite_step_prediction
 from diffapprox.limits import ou_optimum
 
 from . import _controls as ctl

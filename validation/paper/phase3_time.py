@@ -37,7 +37,8 @@ from functools import cache
 import numpy as np
 from scipy.stats import norm
 
-from diffapprox import T3, Claim, ControlSource, Findings, HistoryEntry, Mutant, simulate, stats
+from diffapprox.limits import T3
+from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, simulate, stats
 from diffapprox.limits import ou_optimum
 
 from .._common import (

@@ -35,7 +35,8 @@ from itertools import product
 import numpy as np
 from scipy.optimize import brentq
 
-from diffapprox import T2, Claim, ControlSource, Findings, HistoryEntry, Mutant, simulate, stats
+from diffapprox.limits import T2
+from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, simulate, stats
 from diffapprox.limits import ode_closed_form
 
 from . import _phase2 as lna

@@ -202,6 +202,7 @@ def _add(a, b):
 
 class VerdictCalibration(Claim):
     id = "verdict-calibration"
+    about = "toolkit"
     order = 10
     paper_ref = "method (equivalence and distance rules); Theorem 3.5 / eq. (3.3) setting"
     statement = (
