@@ -290,9 +290,12 @@ class Phase3Time(Claim):
 
     # -- controls -------------------------------------------------------------------------------
     def families(self, profile: str) -> dict[str, tuple[str, ...]]:
-        """One family per (law, mu): its delay lines move together when that law and mu's time scale moves."""
-        keys = dict.fromkeys((law, mu) for law, mu, _ in _grid(ETA[profile]))
-        return {f"law={a}/mu={num(b)}": (f"phase3_probability/T3=appendix/law={a}/mu={num(b)}/",) for a, b in keys}
+        """One family per mu: T3 scales with (1-mu), so a wrong time scale of the momentum moves every row of
+        that mu (both laws, every delay) together."""
+        return {
+            f"mu={num(mu)}": tuple(f"phase3_probability/T3=appendix/law={law}/mu={num(mu)}/" for law in LAWS)
+            for mu in MUS
+        }
 
     def control_sources(self, profile: str) -> dict[str, ControlSource]:
         limit = ControlSource(
@@ -313,7 +316,7 @@ class Phase3Time(Claim):
         steps, r = _records(law, mu, eta)
         times = np.arange(steps // r + 1) * r * eta
         t_j = float(times[_at(times, _t3(law, mu, eta, "appendix"))])
-        fam = f"law={law}/mu={num(mu)}"
+        fam = f"mu={num(mu)}"
         truth = control.truth(
             exact=math.nan, band=(PROB, 1.0), effect=_effect(p["profile"]), direction=DIRECTION, family=fam
         )
