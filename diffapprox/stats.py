@@ -122,11 +122,13 @@ __all__ = [
     "threshold_replicates_all",
     "THRESHOLD_RESAMPLING",
     "threshold_cis",
+    "threshold_cis_levels",
     "Threshold",
     "threshold_ci",
     "ratio_ci",
     "loglog_slope_boot",
     "power_law_boot",
+    "power_law_boot_levels",
     "interval_censored",
 ]
 
@@ -174,13 +176,16 @@ def _finite_1d(name: str, x) -> np.ndarray:
 _NAN2 = (math.nan, math.nan)
 
 
+@functools.lru_cache(maxsize=4096)
 def _z(level: float) -> float:
     """The normal quantile ``z_{(1+level)/2}`` of a two-sided ``level`` interval."""
     return _st.norm.ppf(0.5 + level / 2)
 
 
+@functools.lru_cache(maxsize=4096)
 def _t(level: float, dof: int) -> float:
-    """The Student-t quantile ``t_{(1+level)/2, dof}`` of a two-sided ``level`` interval."""
+    """The Student-t quantile ``t_{(1+level)/2, dof}`` of a two-sided ``level`` interval (cached: claims ask for
+    the same few levels and sizes thousands of times in a calibration)."""
     return _st.t.ppf(0.5 + level / 2, dof)
 
 
@@ -1524,6 +1529,13 @@ def contrast_ci(values, ses, coef, level: float = 0.95) -> Estimate:
 # ---------------------------------------------------------------------------
 # Weak errors: a maximum over times, and a slope over step sizes
 # ---------------------------------------------------------------------------
+@functools.lru_cache(maxsize=256)
+def _bonferroni_z(level: float, k: int) -> float:
+    """``z_{1 - (1-level)/(2k)}``: the two-sided normal quantile of ``level`` Bonferroni over ``k`` intervals (cached:
+    :func:`max_abs_ci` runs for every row of every control replicate)."""
+    return float(_st.norm.ppf(1.0 - (1.0 - level) / (2 * k)))
+
+
 def max_abs_ci(diff, se, level: float = 0.95) -> Estimate:
     """``max_k |Delta_k|`` from per-time estimates ``diff_k`` with standard errors ``se_k``, simultaneous CI.
 
@@ -1537,7 +1549,7 @@ def max_abs_ci(diff, se, level: float = 0.95) -> Estimate:
     e = np.asarray(se, dtype=float).ravel()
     if d.size == 0 or d.shape != e.shape:
         raise DiffapproxError("se", f"{d.size} standard errors (one per time, at least one)", e.size)
-    z = float(_st.norm.ppf(1.0 - (1.0 - level) / (2 * d.size)))
+    z = _bonferroni_z(level, int(d.size))
     lo = float(max(0.0, np.max(d - z * e)))
     hi = float(np.max(d + z * e))
     return Estimate(
@@ -1588,6 +1600,10 @@ def box_slope(x, y, lo, hi, level: float) -> SlopeFit:
 #: value whose mean is <= c x the mean at the grid's first value; ``band``: the largest grid value
 #: whose ``level`` t-interval of the mean overlaps the first value's interval.
 THRESHOLD_CRITERIA = {"ratio-1.1": ("ratio", 1.1), "ratio-1.5": ("ratio", 1.5), "band": ("band", 0.95)}
+#: ``ratio-2``: a second relative margin (mean <= 2 x the first value's).  The ratio criteria are consistent:
+#: their target is a property of the mean curve and does not move with the number of paths; ``band`` is a
+#: significance test whose target grows with the noise (fewer paths, wider intervals, larger threshold).
+THRESHOLD_CRITERIA["ratio-2"] = ("ratio", 2.0)
 
 
 def _criterion_ok(mean: np.ndarray, sd: np.ndarray, n: int, criterion: str) -> np.ndarray:
@@ -1907,3 +1923,76 @@ def power_law_boot(
         method=f"OLS in logs; percentile CI over {int(good.sum())}/{R.shape[0]} usable bootstrap replicates"
         + (f"; {int((~keep).sum())} point(s) with a zero estimate left out" if (~keep).any() else ""),
     )
+
+
+def threshold_cis_levels(
+    grid, samples, criteria: Sequence[str], *, n_boot: int, seed: int, levels: Sequence[float], method: str = "paths"
+) -> list[dict[str, Threshold]]:
+    """:func:`threshold_cis` at each of ``levels`` from one set of redraws of the curve.
+
+    Equal to calling :func:`threshold_cis` once per level with the same ``seed`` (the replicates are the
+    same), at the cost of one bootstrap: a row's PASS interval (95%) and its FAIL interval
+    (:func:`fail_level`) come from the same replicates.
+    """
+    lv = [_level(x) for x in levels]
+    g, e = _threshold_args(grid, samples, criteria[0])
+    reps = threshold_replicates_all(g, e, criteria, n_boot=n_boot, seed=seed, method=method)
+    est = {c: threshold_point(g, e, c) for c in criteria}
+    how = "over paths" if method == "paths" else "of the means (normal)"
+    out = []
+    for level in lv:
+        d = {}
+        for c in criteria:
+            lo, hi = _tails(reps[c], level)
+            i_hi = int(np.searchsorted(g, hi))
+            censored = bool(est[c] >= g[-1])
+            hi_w = math.inf if (censored or i_hi >= g.size - 1) else float(g[i_hi + 1])
+            d[c] = Threshold(
+                estimate=est[c],
+                ci=(float(lo), hi_w),
+                level=level,
+                n=e.shape[1],
+                method=f"{c}; percentile bootstrap {how} ({n_boot} redraws), upper end + one grid step",
+                replicates=reps[c],
+                censored=censored,
+            )
+        out.append(d)
+    return out
+
+
+def power_law_boot_levels(
+    one_minus_mu, eta, tau_point, tau_reps, *, levels: Sequence[float], drop_zero: bool = False
+) -> list[PowerLawFit]:
+    """:func:`power_law_boot` at each of ``levels`` from one fit of the replicates (same numbers, one fit)."""
+    lv = [_level(x) for x in levels]
+    a = np.asarray(one_minus_mu, float)
+    e = np.asarray(eta, float)
+    t = np.asarray(tau_point, float)
+    keep = t > 0 if drop_zero else np.ones(t.size, dtype=bool)
+    a, e, t = a[keep], e[keep], t[keep]
+    X = np.column_stack([np.ones(a.size), np.log(a), -np.log(e)])
+    ok = not (np.any(~(t > 0)) or t.size < 3)
+    beta, se, dof = _ols(X, np.log(t)) if ok else (np.full(3, math.nan), None, 0)
+    R = np.asarray(tau_reps, float)[:, keep]
+    good = np.all(R > 0, axis=1)
+    B = np.linalg.lstsq(X, np.log(R[good]).T, rcond=None)[0].T if good.any() else None
+    out = []
+    for level in lv:
+        _, p_ols, q_ols = _t_cis(beta, se, dof, level) if ok else (None, _NAN2, _NAN2)
+        p_ci, q_ci = (_tails(B[:, 1], level), _tails(B[:, 2], level)) if B is not None else (_NAN2, _NAN2)
+        out.append(
+            PowerLawFit(
+                C=float(math.exp(beta[0])) if np.isfinite(beta[0]) else math.nan,
+                p=float(beta[1]),
+                q=float(beta[2]),
+                p_ci=p_ci,
+                q_ci=q_ci,
+                p_ci_ols=p_ols,
+                q_ci_ols=q_ols,
+                level=level,
+                n=int(a.size),
+                method=f"OLS in logs; percentile CI over {int(good.sum())}/{R.shape[0]} usable bootstrap replicates"
+                + (f"; {int((~keep).sum())} point(s) with a zero estimate left out" if (~keep).any() else ""),
+            )
+        )
+    return out

@@ -79,3 +79,27 @@ def test_control_truths_set_the_ratio_slope():
     ratio = np.array(means) / [lm.bound(0.5, x.params["eta"], 0) for x in cells]
     slope = np.polyfit(np.log([x.params["eta"] for x in cells]), np.log(ratio), 1)[0]
     assert abs(slope + lm.DELTA) < 4 * 0.35 / math.sqrt(64) / math.sqrt(5 * math.log(2) ** 2)
+
+
+#: Rows each claim's quick run must produce (judged rows and the old rule's context rows).
+CONTRACT = {
+    "norm-bound": ["eta_order/law=cube/tau=0/mu=0.7", "ratio_slope/law=cube/mu=0.9/tau=0.5S", "slope/bound"],
+    "momentum-bias": ["eta_term/law=cube/tau=0/mu=0.7", "delay_term/law=cube/mu=0.5/tau=0.25S", "slope/delay_term"],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("claim_id", CLAIMS)
+def test_quick_profile(claim_id, tmp_path):
+    c = get_claim(claim_id)
+    cells = c.cells("quick", SEED)
+    assert len({x.key for x in cells}) == len(cells)
+    results = {x.key: c.run_cell(x) for x in cells}
+    out = c.finish("quick", SEED, results, tmp_path)
+    names = {m.name for m in out.measurements}
+    assert set(CONTRACT[claim_id]) <= names
+    assert all(m.verdict is not Verdict.ERROR for m in out.measurements)
+    assert out.figures and {f.rsplit(".", 1)[1] for f in out.figures} == {"png", "svg"}
+    assert out.findings
+    old = [m for m in out.measurements if m.name.startswith(c.history[-2].old_rows)]
+    assert old and not any(m.judged for m in old) and all("Gaussian" in m.note for m in old)

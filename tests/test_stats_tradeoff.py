@@ -49,7 +49,7 @@ def test_threshold_censored_at_the_grid_end_and_zero_when_nothing_is_similar():
 
 def test_threshold_rejects_bad_input():
     with pytest.raises(DiffapproxError, match="criterion"):
-        S.threshold_point([0, 1], np.ones((2, 5)), "ratio-2")
+        S.threshold_point([0, 1], np.ones((2, 5)), "ratio-3")
     with pytest.raises(DiffapproxError, match="samples"):
         S.threshold_point([0, 1, 2], np.ones((2, 5)), "band")
     with pytest.raises(DiffapproxError, match="grid"):
@@ -151,3 +151,20 @@ def test_interval_censored_midpoints_and_draws_stay_inside_their_grid_step():
     assert np.all((r[1::3, 0] >= 20) & (r[1::3, 0] < 20 * 20 / 17)) and np.all(r[1::3, 1] == 0)
     # log-uniform within [12, 14): the mean log sits at the log-midpoint
     assert np.log(r[0::3, 0]).mean() == pytest.approx(np.log(mid[0]), abs=0.01)
+
+
+def test_threshold_and_power_law_levels_equal_one_call_per_level():
+    taus = np.arange(0, 201, 10)
+    e = _curves(120, taus, n=60)
+    both = S.threshold_cis_levels(taus, e, ("ratio-1.5", "ratio-2"), n_boot=300, seed=5, levels=(0.95, 0.999))
+    for d, lv in zip(both, (0.95, 0.999)):
+        one = S.threshold_cis(taus, e, ("ratio-1.5", "ratio-2"), n_boot=300, seed=5, level=lv)
+        assert all(d[c].ci == one[c].ci and d[c].estimate == one[c].estimate for c in one)
+    rng = np.random.default_rng(7)
+    a, eta = np.tile([0.5, 0.3, 0.1], 2), np.repeat([1e-3, 2e-3], 3)
+    t = 3.0 * a**2 * eta**-0.5
+    reps = t * np.exp(0.05 * rng.standard_normal((200, t.size)))
+    fits = S.power_law_boot_levels(a, eta, t, reps, levels=(0.95, 0.99))
+    for f, lv in zip(fits, (0.95, 0.99)):
+        g = S.power_law_boot(a, eta, t, reps, level=lv)
+        assert (f.p, f.q, f.p_ci, f.q_ci, f.p_ci_ols) == (g.p, g.q, g.p_ci, g.q_ci, g.p_ci_ols)

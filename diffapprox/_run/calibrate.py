@@ -569,6 +569,7 @@ def _claim_entry(claim: Claim, profile: str, runs: dict[str, ControlRun | None],
             "rows": {n: Rates.of(v).to_json() for n, v in run.rows.items()},
         }
     return entry | {
+        "library_hash": library_hash(),
         "legacy": _is_legacy(claim),
         "families": families,
         "controls": controls,
@@ -1022,8 +1023,9 @@ def claim_calibration(claim: Claim, doc: dict | None, profile: str | None = None
     summary = (_v1_summary(entry) if v1 else entry.get("summary")) or dict.fromkeys(keys[:5])
     now, then = claim_source_hash(claim), entry.get("source_hash")
     stale = None if now is None or then is None else now != then
-    if not v1 and stale is False and doc.get("library_hash") is not None:
-        stale = library_hash() != doc["library_hash"]
+    lib = entry.get("library_hash", doc.get("library_hash"))  # per claim: files may be assembled from runs
+    if not v1 and stale is False and lib is not None:
+        stale = library_hash() != lib
     ff, wp = summary.get("false_fail"), summary.get("worst_family_power")
     return block | {
         "calibrated": bool(entry.get("calibrated")),

@@ -13,7 +13,7 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
-__all__ = ["counts", "normal_shift_for_distance", "normal_sample"]
+__all__ = ["counts", "normal_shift_for_distance", "normal_sample", "distance_effect", "dkw_interval_at"]
 
 #: The grid on which the sup-distance between two normal laws is evaluated (standard units).
 _GRID = np.linspace(-12.0, 12.0, 24001)
@@ -53,3 +53,29 @@ def normal_sample(rng: np.random.Generator, n: int, sd: float, *, ratio: float =
     scale = math.sqrt(ratio)
     shift = normal_shift_for_distance(distance, scale) if distance > 0 else 0.0
     return sd * (shift + scale * rng.standard_normal(int(n)))
+
+
+def distance_effect(n: int, level: float, power: float = 0.8) -> float:
+    """The departure beyond the edge of a sup-distance band that a DKW interval at ``level`` detects with ``power``.
+
+    With the truth at distance ``D`` from the predicted law, ``D_n >= D - sup|F_n - F|`` and the DKW
+    inequality bounds ``P(sup|F_n - F| > eps(n, power)) <= 1 - power``; the FAIL interval's lower end
+    ``D_n - eps(n, level)`` then clears the edge when ``D - edge >= eps(n, level) + eps(n, power)``
+    (``eps`` the DKW half-width, :func:`diffapprox.stats.dkw_halfwidth`).  Conservative: the DKW bound
+    holds for every continuous law.
+    """
+    from diffapprox.stats import dkw_halfwidth
+
+    return float(dkw_halfwidth(int(n), level) + dkw_halfwidth(int(n), power))
+
+
+def dkw_interval_at(estimate, level: float) -> tuple[float, float]:
+    """The DKW interval of a sup-distance :class:`~diffapprox.stats.Estimate` (from :func:`diffapprox.stats.ks_distance`)
+    at another ``level``: ``[max(0, D_n - eps), min(1, D_n + eps)]`` with ``eps`` the DKW half-width at ``level``.
+
+    The same interval :func:`~diffapprox.stats.ks_distance` would give at ``level``, without sorting the sample again.
+    """
+    from diffapprox.stats import dkw_halfwidth
+
+    d, eps = float(estimate.estimate), dkw_halfwidth(int(estimate.n), level)
+    return (max(0.0, d - eps), min(1.0, d + eps))
