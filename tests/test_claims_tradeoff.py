@@ -1,106 +1,21 @@
-"""The momentum-asynchrony claims norm-bound and momentum-bias: quick profile end to end, their controls, the
-history entries' old rules, and the exact linear-stability limit.  figure1, delay-sufficiency, delay-scaling and
-random-delay: test_claims_thresholds.py; async-speedup and async-error: their own files."""
+"""The shared helpers of the momentum-asynchrony claims (validation/paper/_tradeoff.py): the exact
+linear-stability limit and the threshold curve.  The claims have their own files (norm-bound and
+momentum-bias: test_claim_lemmas.py; figure1, delay-sufficiency, delay-scaling and random-delay:
+test_claims_thresholds.py; async-speedup and async-error: their own files)."""
 
 from __future__ import annotations
 
 import math
-import sys
 
 import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from diffapprox import Verdict, get_claim, stats
-from diffapprox._run.calibrate import run_controls
+from diffapprox import stats
 
 from diffapprox_claims.paper import _tradeoff as tradeoff
 
 SEED = 20240605
-CONTROL_SEED = 20261129
-CLAIMS = ("norm-bound", "momentum-bias")
-
-CONTRACT = {
-    "norm-bound": ["eta_order/law=cube/tau=0/mu=0.7", "ratio_slope/law=cube/mu=0.9/tau=0.5S", "slope/bound"],
-    "momentum-bias": ["eta_term/law=cube/tau=0/mu=0.7", "delay_term/law=cube/mu=0.5/tau=0.25S", "slope/delay_term"],
-}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("claim_id", CLAIMS)
-def test_quick_profile(claim_id, tmp_path):
-    c = get_claim(claim_id)
-    cells = c.cells("quick", SEED)
-    assert len({x.key for x in cells}) == len(cells)
-    results = {x.key: c.run_cell(x) for x in cells}
-    out = c.finish("quick", SEED, results, tmp_path)
-    names = {m.name for m in out.measurements}
-    assert set(CONTRACT[claim_id]) <= names
-    assert all(m.verdict is not Verdict.ERROR for m in out.measurements)
-    assert out.figures and {f.rsplit(".", 1)[1] for f in out.figures} == {"png", "svg"}
-    assert out.findings
-    # the synthetic controls draw exactly the cells the claim runs
-    assert set(c.synthetic("quick", "null", np.random.default_rng(1))) == set(results)
-
-
-@pytest.mark.parametrize("claim_id", CLAIMS)
-def test_null_control_does_not_fail_and_the_alternative_does(claim_id):
-    """A few fixed-seed replicates of each control (the calibration itself runs 200 on the standard profile)."""
-    c = get_claim(claim_id)
-    null = run_controls(c, "quick", "null", 3, CONTROL_SEED)
-    alt = run_controls(c, "quick", "alternative", 3, CONTROL_SEED)
-    assert not null.errors and not alt.errors
-    assert Verdict.FAIL not in null.claim, null.rows
-    assert all(v is Verdict.FAIL for v in alt.claim), alt.rows
-
-
-@pytest.mark.parametrize("claim_id", CLAIMS)
-def test_judged_rows_state_effect_and_bonferroni_level(claim_id):
-    c = get_claim(claim_id)
-    ms = c.measure("quick", 1, c.synthetic("quick", "null", np.random.default_rng(2)), c.predict("quick"))
-    judged = [m for m in ms if m.judged]
-    # a claim may set its rows for a smaller claim-level false-FAIL rate than the default (FALSE_FAIL)
-    alpha = getattr(sys.modules[type(c).__module__], "FALSE_FAIL", stats.NULL_FAIL_TARGET)
-    level = stats.row_level(len(judged), alpha)
-    for m in judged:
-        assert m.effect is not None and m.effect > 0, m.name
-        assert m.ci_level == pytest.approx(level), m.name
-        assert m.tolerance is not None, m.name
-    assert all(m.effect is None for m in ms if not m.judged)
-
-
-@pytest.mark.parametrize("claim_id", CLAIMS)
-def test_measure_is_a_pure_function_of_its_inputs(claim_id):
-    c = get_claim(claim_id)
-    res = c.synthetic("quick", "null", np.random.default_rng(3))
-    a = c.measure("quick", 7, res, c.predict("quick"))
-    b = c.measure("quick", 7, res, c.predict("quick"))
-    assert [m.to_json() for m in a] == [m.to_json() for m in b]
-
-
-@pytest.mark.parametrize("claim_id", CLAIMS)
-def test_history_is_dated_and_every_old_rule_has_its_rows(claim_id):
-    c = get_claim(claim_id)
-    assert [h.version for h in c.history] == list(range(2, len(c.history) + 2))
-    names = [
-        m.name
-        for m in c.measure("quick", 1, c.synthetic("quick", "null", np.random.default_rng(4)), c.predict("quick"))
-    ]
-    for h in c.history:
-        for prefix in h.old_rows:
-            assert any(n.startswith(prefix) for n in names), (h.version, prefix)
-
-
-def test_norm_bound_old_rules_are_its_gaussian_context_rows():
-    c = get_claim("norm-bound")
-    ms = c.measure("quick", 1, c.synthetic("quick", "null", np.random.default_rng(5)), c.predict("quick"))
-    old = [m for m in ms if m.name.startswith(c.history[-1].old_rows)]
-    assert len(old) == 3 and not any(m.judged for m in old)
-    assert all("Gaussian" in m.note for m in old)
-
-
-def test_norm_bound_has_no_limit_control():
-    assert run_controls(get_claim("norm-bound"), "quick", "limit", 1, CONTROL_SEED) is None
 
 
 def _roots_stable(mu: float, a: float, tau: int) -> bool:

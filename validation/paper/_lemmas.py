@@ -22,6 +22,7 @@ import itertools
 import math
 
 import numpy as np
+from scipy.special import ndtri
 
 from diffapprox import Claim, derive_seed
 from diffapprox.engine import StreamingPCA, path_diagnostics
@@ -57,6 +58,11 @@ def grid() -> tuple[tuple[float, float, float, int], ...]:
     return tuple(out)
 
 
+def frac_of(mu: float, eta: float, tau: int) -> float:
+    """The tau rule f of the grid point (mu, eta, tau)."""
+    return next(g[2] for g in grid() if (g[0], g[1], g[3]) == (mu, eta, tau))
+
+
 def key(law: str, mu: float, eta: float, tau: int) -> str:
     base = f"mu={mu:g}/eta={eta:g}/tau={tau}"
     return base if law == "gaussian" else f"law={law}/{base}"
@@ -77,9 +83,10 @@ def cell_means(results: dict, law: str, pts, field: str) -> np.ndarray:
     return np.array([np.nanmean(results[key(law, mu, eta, tau)][field]) for mu, eta, _, tau in pts])
 
 
-def bound(mu: float, eta: float, tau: int) -> float:
-    """Lemma 3.1's B = tau eta/(1-mu)^2 + eta/(1-mu)^3 (constants 1)."""
-    return tau * eta / (1 - mu) ** 2 + eta / (1 - mu) ** 3
+def bound(mu: float, eta: float, tau: int, eta_power: float = 1.0) -> float:
+    """Lemma 3.1's B = tau eta/(1-mu)^2 + eta/(1-mu)^3 (constants 1); ``eta_power`` replaces eta by eta^p (mutants)."""
+    e = eta**eta_power
+    return tau * e / (1 - mu) ** 2 + e / (1 - mu) ** 3
 
 
 def cells(claim, profile, seed):
@@ -87,7 +94,15 @@ def cells(claim, profile, seed):
     return [
         claim.make_cell(
             key(law, mu, eta, tau),
-            {"law": law, "mu": mu, "eta": eta, "tau": tau, "paths": n, "steps": int(round(T / eta))},
+            {
+                "law": law,
+                "mu": mu,
+                "eta": eta,
+                "tau": tau,
+                "paths": n,
+                "steps": int(round(T / eta)),
+                "profile": profile,
+            },
             seed,
             cost=n * T / eta,
         )
@@ -96,7 +111,8 @@ def cells(claim, profile, seed):
     ]
 
 
-def run(cell) -> dict:
+def simulate(cell, fields: tuple[str, ...]) -> dict:
+    """Per path: ``fields`` of the diagnostics kernel (shape (paths,) each) and whether the path diverged."""
     p = cell.params
     r = path_diagnostics(
         StreamingPCA(spectrum=SPECTRUM, data=p.get("law", "gaussian")),
@@ -109,12 +125,13 @@ def run(cell) -> dict:
         seed=cell.seed,
         n_out=1,
     )
-    bad = r["diverged"]
-    return {
-        "max_norm_excess": np.where(bad, np.nan, r["max_norm_excess"]),
-        "bias_sup": np.where(bad, np.nan, r["bias_sup"]),
-        "diverged": int(bad.sum()),
-    }
+    return {f: np.asarray(r[f], dtype=float) for f in fields} | {"diverged": np.asarray(r["diverged"], dtype=bool)}
+
+
+def summarize(data: dict, fields: tuple[str, ...]) -> dict:
+    """The cell code: diverged paths become NaN in every field, and are counted."""
+    bad = np.asarray(data["diverged"], dtype=bool)
+    return {f: np.where(bad, np.nan, data[f]) for f in fields} | {"diverged": int(bad.sum())}
 
 
 def parameters(profile) -> dict:
@@ -159,31 +176,74 @@ def mean_se(cv: float, n: int) -> float:
     return cv / math.sqrt(n)
 
 
-def draw(profile: str, rng: np.random.Generator, means) -> dict[str, dict]:
-    """Synthetic cell summaries: per cell, gamma per-path values with the means ``means(law, mu, eta, f, tau)``.
+def effect(se: float) -> float:
+    """The stated effect of a judged slope whose planned standard error is ``se``, at the FAIL level of N_JUDGED rows."""
+    return stats.detectable_effect(se, level=stats.fail_level(N_JUDGED))
 
-    ``means`` returns ``{field: (mean, cv)}``; every cell of both laws is drawn.
+
+def slope_row(name, fit: tuple, *, prediction, band, effect, diverged, note) -> stats.Measurement:
+    """A judged slope row from :func:`slope_fit`'s ``(estimate, ci95, ci_fail, n)``."""
+    est, ci, ci_fail, n = fit
+    return stats.measurement(
+        name, est, ci, prediction, band, ci_fail=ci_fail, effect=effect, diverged=diverged, note=note, n=n
+    )
+
+
+def slope_fit(x, samples, stat, *, n_boot: int, seed: int) -> tuple[float, tuple, tuple, int]:
+    """Log-log OLS slope of ``stat(samples)`` on ``x`` with the intervals of the one decision rule.
+
+    The path bootstrap of :func:`diffapprox.stats.loglog_slope_boot` (the same replicates for the same
+    seed): the PASS interval is its 95% percentile interval; the FAIL interval, at
+    ``fail_level(N_JUDGED)``, is normal with the bootstrap standard deviation (its tails lie beyond the
+    last bootstrap replicates).  Returns ``(slope, ci95, ci_fail, n_paths)``.
     """
-    n = PROFILES[profile]["paths"]
-    out = {}
-    for law, (mu, eta, f, tau) in itertools.product(LAWS, grid()):
-        m = means(law, mu, eta, f, tau)
-        out[key(law, mu, eta, tau)] = {f: tradeoff.gamma_paths(rng, v, cv, n) for f, (v, cv) in m.items()}
-        out[key(law, mu, eta, tau)]["diverged"] = 0
-    return out
+    lx = np.log(np.asarray(x, float))
+    X = np.column_stack([np.ones(lx.size), lx])
+    arrs = [np.asarray(a, float).ravel() for a in samples]
+    y = np.asarray(stat(arrs), float)
+    est = float(np.linalg.lstsq(X, np.log(y), rcond=None)[0][1]) if np.all(y > 0) else math.nan
+    rng = np.random.default_rng(seed)
+    reps = np.asarray(stat([a[rng.integers(0, a.size, (n_boot, a.size))] for a in arrs]), float)
+    good = np.all(reps > 0, axis=0)
+    slopes = np.linalg.lstsq(X, np.log(reps[:, good]), rcond=None)[0][1] if good.sum() >= 10 else np.empty(0)
+    if slopes.size < 10:
+        return est, (math.nan, math.nan), (math.nan, math.nan), int(sum(a.size for a in arrs))
+    ci = tuple(float(v) for v in np.quantile(slopes, [(1 - stats.PASS_LEVEL) / 2, (1 + stats.PASS_LEVEL) / 2]))
+    half = float(ndtri(0.5 + stats.fail_level(N_JUDGED) / 2)) * float(slopes.std(ddof=1))
+    return est, ci, (est - half, est + half), int(sum(a.size for a in arrs))
+
+
+def draw_cell(rng: np.random.Generator, n: int, field: str, mean: float, cv: float) -> dict:
+    """Control data of one cell: ``n`` gamma per-path values of ``field`` with ``mean`` and coefficient of
+    variation ``cv`` (right-skewed and positive like the kernel's), none diverged."""
+    return {field: tradeoff.gamma_paths(rng, mean, cv, n), "diverged": np.zeros(n, dtype=bool)}
+
+
+def truth_slope(control, *, exact: float, family: str, eff: float) -> float:
+    """A judged slope's truth under ``control``: band ``[exact - DELTA, inf)``, moved downwards."""
+    return control.truth(exact=exact, band=(exact - DELTA, math.inf), effect=eff, direction=-1, family=family)
 
 
 class LemmaGridClaim(Claim):
     """Shared cells of the Lemma 3.1 and 3.2 claims: one diagnostics run per (law, mu, eta, tau) grid point.
 
-    Subclasses set ``id``, ``paper_ref``, ``statement`` and the four steps.
+    Subclasses set ``id``, ``paper_ref``, ``statement``, ``FIELDS`` (the per-path fields their cell code
+    reads) and the four steps.  Mutants simulate the judged (cube) cells only.
     """
 
+    FIELDS: tuple[str, ...] = ()
+
     def parameters(self, profile):
-        return parameters(profile)
+        return parameters(profile) | {"decision": stats.DECISION_RULE, "fail_level": stats.fail_level(N_JUDGED)}
 
     def cells(self, profile, seed):
         return cells(self, profile, seed)
 
-    def run_cell(self, cell):
-        return run(cell)
+    def simulate_cell(self, cell):
+        return simulate(cell, self.FIELDS)
+
+    def summarize(self, cell, data):
+        return summarize(data, self.FIELDS)
+
+    def mutant_cells(self, profile, seed):
+        return [c for c in self.cells(profile, seed) if c.params["law"] == JUDGED_LAW]

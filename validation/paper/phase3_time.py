@@ -19,6 +19,13 @@ outside (kept in the denominator).
 
 Rows under ``v2/`` recompute the version-2 rule (both printed T3 judged, 95% CIs, finite paths
 in the denominator) on the same data.
+
+Decision (version 5): the one rule of :data:`diffapprox.stats.DECISION_RULE` (95% Wilson interval
+decides PASS, the Wilson interval at ``fail_level(6)`` decides FAIL).  Controls run this claim's own
+cell code on per-path ``sum_{i>=2} h_i^2`` series drawn from the OU limit (3.3) (exact samples; for
+a set truth, the series of every path multiplied by one factor per cell so that the fraction within
+epsilon at A.6's T3 is the truth).  The mutant ``T3x<f>`` plants a shortened T3 at which the limit's
+probability lies below 3/4 by more than the effect.
 """
 
 from __future__ import annotations
@@ -28,14 +35,13 @@ from itertools import product
 from functools import cache
 
 import numpy as np
+from scipy.stats import norm
 
 from diffapprox.limits import T3
-from diffapprox import Claim, Findings, HistoryEntry, simulate, stats
+from diffapprox import Claim, ControlSource, Findings, HistoryEntry, Mutant, simulate, stats
 from diffapprox.limits import ou_optimum
 
-from . import _controls as ctl
 from .._common import (
-    FAMILY_ALPHA,
     BOUNDED_LAW,
     LAWS,
     SPECTRUM_SOURCE,
@@ -97,9 +103,24 @@ def _judged_rows(profile) -> int:
     return len(list(_grid(ETA[profile])))
 
 
+def _fail_level(profile) -> float:
+    return stats.fail_level(_judged_rows(profile))
+
+
 @cache
-def _level(profile) -> float:
-    return stats.row_level(_judged_rows(profile), FAMILY_ALPHA)
+def _effect(profile) -> float:
+    return stats.proportion_effect(PROB, PATHS[profile], level=_fail_level(profile), direction=DIRECTION)
+
+
+#: Fixed-seed draws of the OU limit (3.3) behind the limit's quantiles and probabilities at one time.
+N_QUAD = 400_000
+QUAD_SEED = 20180330
+#: Shortened T3 of the mutant, as a factor of A.6's T3 per profile, computed from the limit before running
+#: (:func:`limit_shortened_factor`; a test recomputes it).
+MUTANT_FACTOR = {"quick": 0.28, "standard": 0.74, "paper": 0.85}
+#: The mutant's cell (the cheapest of the grid): the planted time is judged there.
+MUTANT_CELL = ("gaussian", 0.5, 0)
+OLD_SOURCE = "earlier run: commit 86a7d2f, profile standard, seed 20180330"
 
 
 def _at(times: np.ndarray, t3: float) -> int:
@@ -131,7 +152,20 @@ class Phase3Time(Claim):
             old_rows=("v2/",),
         ),
         family_level_history(4, "PASS", "6 PASS"),
+        HistoryEntry(
+            date="2026-12-06",
+            version=5,
+            change=(
+                "one decision rule: 95% PASS interval, Bonferroni FAIL interval at family level 0.01 "
+                "(Wilson intervals; the FAIL level 1 - 0.01/6 equals the former single interval's level); "
+                "controls through the claim's own cell code; bands, effects, paths and grid unchanged"
+            ),
+            reason="one rule for every claim: PASS needs the 95% interval inside the band, FAIL the wider one outside",
+            old_verdict="PASS",
+            old_source=OLD_SOURCE,
+        ),
     )
+    about = "paper"
 
     def parameters(self, profile: str) -> dict:
         eta = ETA[profile]
@@ -153,7 +187,8 @@ class Phase3Time(Claim):
             "horizon": f"{HORIZON_FACTOR} x max_V T3_V",
             "records": N_REC,
             "judged_rows": _judged_rows(profile),
-            "ci_level": _level(profile),
+            "decision": stats.DECISION_RULE,
+            "fail_level": _fail_level(profile),
         }
 
     def cells(self, profile: str, seed: int):
@@ -162,11 +197,12 @@ class Phase3Time(Claim):
         for law, mu, tau in _grid(eta):
             steps, r = _records(law, mu, eta)
             params = {"law": law, "mu": mu, "tau": tau, "eta": eta, "steps": steps, "record_every": r}
-            params |= {"paths": PATHS[profile], "eps": _eps(law, mu, eta)}
+            params |= {"paths": PATHS[profile], "eps": _eps(law, mu, eta), "profile": profile}
             out.append(self.make_cell(tag(law=law, mu=mu, tau=tau), params, seed, cost=steps * PATHS[profile]))
         return out
 
-    def run_cell(self, cell) -> dict:
+    def simulate_cell(self, cell) -> dict:
+        """Per path: ``sum_{i>=2} h_i^2`` of the raw iterate at every record (shape (paths, records)), finiteness."""
         p = cell.params
         traj = simulate(
             problem(p["law"]),
@@ -180,13 +216,16 @@ class Phase3Time(Claim):
             seed=cell.seed,
             record_h=False,
         )
-        ok = traj.finite
-        s = traj.norm2[ok] * traj.error[ok]  # sum_{i>=2} h_i^2
+        return {"s": traj.norm2 * traj.error, "finite": traj.finite, "times": traj.times}
+
+    def summarize(self, cell, data) -> dict:
+        ok = np.asarray(data["finite"], dtype=bool)
+        s = np.asarray(data["s"], dtype=float)[ok]  # sum_{i>=2} h_i^2 of the finite paths
         return {
-            "n_paths": p["paths"],
+            "n_paths": cell.params["paths"],
             "n_finite": int(ok.sum()),
-            "times": traj.times,
-            "k_below": (s <= p["eps"]).sum(axis=0),
+            "times": np.asarray(data["times"], dtype=float),
+            "k_below": (s <= cell.params["eps"]).sum(axis=0),
             "mean_s": s.mean(axis=0),
         }
 
@@ -198,9 +237,12 @@ class Phase3Time(Claim):
         }
 
     def measure(self, profile, seed, results, prediction):
+        """Rows of every cell in ``results`` (a mutant replicate holds only the cells it simulated)."""
         ms, eta = [], ETA[profile]
         for law, mu, tau in _grid(eta):
             suf = tag(law=law, mu=mu, tau=tau)
+            if suf not in results:
+                continue
             r, t3 = results[suf], prediction[suf]
             ms += [_probability_row(profile, r, t3, v, suf, _eps(law, mu, eta)) for v in VERSIONS]
             ms.append(_time_row(r, t3, suf))
@@ -247,13 +289,95 @@ class Phase3Time(Claim):
         return Findings(findings=out, inconsistencies=list(INCONSISTENCIES))
 
     # -- controls -------------------------------------------------------------------------------
-    def synthetic(self, profile, kind, rng):
-        eta, n, lv = ETA[profile], PATHS[profile], _level(profile)
-        if kind == "limit":
-            return {tag(law=a, mu=b, tau=c): _limit_cell(a, b, eta, n, rng) for a, b, c in _grid(eta)}
-        p = PROB + DIRECTION * stats.proportion_effect(PROB, n, level=lv, direction=DIRECTION)
-        truth = p if kind == "alternative" else PROB
-        return {tag(law=a, mu=b, tau=c): _control_cell(a, b, eta, n, truth, rng) for a, b, c in _grid(eta)}
+    def families(self, profile: str) -> dict[str, tuple[str, ...]]:
+        """One family per mu: T3 scales with (1-mu), so a wrong time scale of the momentum moves every row of
+        that mu (both laws, every delay) together."""
+        return {
+            f"mu={num(mu)}": tuple(f"phase3_probability/T3=appendix/law={law}/mu={num(mu)}/" for law in LAWS)
+            for mu in MUS
+        }
+
+    def control_sources(self, profile: str) -> dict[str, ControlSource]:
+        limit = ControlSource(
+            source="limit",
+            model="exact paths of the OU limit (3.3) from U(0) = (delta/sqrt(eta), 0, 0) at the cell's record times; "
+            "per path sum_{i>=2} h_i^2 = eta sum_i U_i^2",
+        )
+        scaled = ControlSource(
+            source="model",
+            model="the same OU (3.3) paths with every path's sum_{i>=2} h_i^2 multiplied by one factor per cell, so "
+            "that the fraction within epsilon at A.6's T3 record is the control's truth",
+        )
+        return {"edge": scaled, "exact": limit, "family": scaled, "outside": scaled}
+
+    def control_data(self, cell, control, rng):
+        p = cell.params
+        law, mu, eta = p["law"], p["mu"], p["eta"]
+        steps, r = _records(law, mu, eta)
+        times = np.arange(steps // r + 1) * r * eta
+        t_j = float(times[_at(times, _t3(law, mu, eta, "appendix"))])
+        fam = f"mu={num(mu)}"
+        truth = control.truth(
+            exact=math.nan, band=(PROB, 1.0), effect=_effect(p["profile"]), direction=DIRECTION, family=fam
+        )
+        scale = 1.0 if math.isnan(truth) else p["eps"] / _limit_quantile(law, mu, eta, t_j, truth)
+        u = ou_optimum(problem(law), mu).sample(times, p["paths"], rng, u0=_u0(eta))
+        return {"s": scale * eta * np.sum(u * u, axis=2), "finite": np.ones(p["paths"], dtype=bool), "times": times}
+
+    def mutants(self, profile: str) -> dict[str, Mutant]:
+        law, mu, tau = MUTANT_CELL
+        note = (
+            f"T3 of A.6 shortened to {MUTANT_FACTOR[profile]:g} T3: computed before running from the OU limit (3.3) as the "
+            f"largest factor (rounded down to 0.01) at which the limit's probability P(sum_(i>=2) h_i^2 <= eps) "
+            f"lies below 3/4 by twice the profile's effect ({_effect(profile):.3f}; the limit's probability at A.6's T3 is "
+            f"0.92-0.99); judged on the cell "
+            f"law={law}, mu={num(mu)}, tau={tau} (the cheapest of the grid)"
+        )
+        return {f"T3x{MUTANT_FACTOR[profile]:g}": Mutant(expect="FAIL", note=note)}
+
+    def mutate(self, profile: str, name: str, prediction: dict) -> dict:
+        return {k: {**v, "appendix": MUTANT_FACTOR[profile] * v["appendix"]} for k, v in prediction.items()}
+
+    def mutant_cells(self, profile: str, seed: int):
+        return [
+            c for c in self.cells(profile, seed) if (c.params["law"], c.params["mu"], c.params["tau"]) == MUTANT_CELL
+        ]
+
+
+def _u0(eta: float) -> np.ndarray:
+    """The start of (3.3) for h0 = (sqrt(1 - delta^2), delta, 0, 0): U(0) = (delta/sqrt(eta), 0, 0)."""
+    return np.array([math.sqrt(DELTA2 / eta), 0.0, 0.0])
+
+
+@cache
+def _limit_draws(law: str, mu: float, eta: float, t: float) -> np.ndarray:
+    """``N_QUAD`` fixed-seed draws of the limit's sum_{i>=2} h_i^2 at time ``t``, sorted."""
+    u = ou_optimum(problem(law), mu).sample([t], N_QUAD, np.random.default_rng(QUAD_SEED), u0=_u0(eta))[:, 0]
+    return np.sort(eta * np.sum(u * u, axis=1))
+
+
+@cache
+def _limit_quantile(law: str, mu: float, eta: float, t: float, q: float) -> float:
+    """The ``q``-quantile of the limit's sum_{i>=2} h_i^2 at time ``t``."""
+    return float(np.quantile(_limit_draws(law, mu, eta, t), q))
+
+
+def limit_probability(law: str, mu: float, eta: float, t: float) -> float:
+    """The limit's P(sum_{i>=2} h_i^2 <= eps) at time ``t``."""
+    x = _limit_draws(law, mu, eta, t)
+    return float(np.searchsorted(x, _eps(law, mu, eta), side="right") / x.size)
+
+
+def limit_shortened_factor(profile: str = "standard") -> float:
+    """The largest factor f (to 0.01, rounded down) with the limit's probability at f x T3 (A.6) below 3/4 by
+    twice the profile's effect, at the mutant's cell."""
+    law, mu, _ = MUTANT_CELL
+    eta = ETA[profile]
+    t3, target = _t3(law, mu, eta, "appendix"), PROB - 2 * _effect(profile)
+    f = 1.0
+    while f > 0.01 and limit_probability(law, mu, eta, f * t3) > target:
+        f = round(f - 0.01, 2)
+    return f
 
 
 INCONSISTENCIES = (
@@ -277,7 +401,6 @@ _NOTES = {
 def _probability_row(profile, r, t3: dict, v: str, suf: str, eps: float):
     """Fraction of all paths within epsilon at the first record at or after T3_v (diverged: outside)."""
     name, judged = f"phase3_probability/T3={v}/{suf}", v == "appendix"
-    lv = _level(profile) if judged else 0.95
     if not math.isfinite(t3[v]):
         return stats.measurement(
             name,
@@ -286,30 +409,41 @@ def _probability_row(profile, r, t3: dict, v: str, suf: str, eps: float):
             PROB,
             (PROB, 1.0),
             judged=judged,
-            level=lv,
             note="T3 undefined (log argument <= 0) at these parameters",
         )
     times = np.asarray(r["times"], dtype=float)
     j = _at(times, t3[v])
-    effect = stats.proportion_effect(PROB, PATHS[profile], level=lv, direction=DIRECTION) if judged else None
+    k, n = int(np.asarray(r["k_below"])[j]), int(r["n_paths"])
     return stats.measurement(
         name,
-        stats.proportion_ci(int(np.asarray(r["k_below"])[j]), int(r["n_paths"]), lv),
+        stats.proportion_ci(k, n, stats.PASS_LEVEL),
         prediction=PROB,
         band=(PROB, 1.0),
         judged=judged,
-        effect=effect,
+        ci_fail=stats.proportion_ci(k, n, _fail_level(profile)) if judged else None,
+        effect=_effect(profile) if judged else None,
         note=f"fraction with sum_(i>=2) h_i^2 <= eps={eps:.4g} at t={times[j]:.4g} (first record >= T3_{v}="
-        f"{t3[v]:.4g}); {_NOTES[v]}; {int(r['n_paths']) - int(r['n_finite'])} diverged path(s) counted outside",
+        f"{t3[v]:.4g}); {_NOTES[v]}; {n - int(r['n_finite'])} diverged path(s) counted outside",
     )
+
+
+def _wilson(k: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``k/n`` and the 95% Wilson interval of every count in ``k`` at once (the formula of stats.proportion_ci)."""
+    z = float(norm.ppf(0.5 + stats.PASS_LEVEL / 2))
+    p = k / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    lo = np.maximum(0.0, np.where(k == 0, 0.0, centre - half))
+    return p, lo, np.minimum(1.0, np.where(k == n, 1.0, centre + half))
 
 
 def _time_row(r, t3: dict, suf: str):
     """First record time at which the fraction reaches 3/4; CI from the pointwise Wilson limits (context)."""
     t = np.asarray(r["times"], dtype=float)
-    cis = [stats.proportion_ci(int(k), int(r["n_paths"])) for k in np.asarray(r["k_below"])]
-    first = [np.nonzero(np.array(v) >= PROB)[0] for v in ([c.estimate for c in cis], [c.ci[1] for c in cis])]
-    lo_hit = np.nonzero(np.array([c.ci[0] for c in cis]) >= PROB)[0]
+    est, lo, hi = _wilson(np.asarray(r["k_below"]), int(r["n_paths"]))
+    first = [np.nonzero(v >= PROB)[0] for v in (est, hi)]
+    lo_hit = np.nonzero(lo >= PROB)[0]
     te = float(t[first[0][0]]) if first[0].size else math.nan
     ci = (float(t[first[1][0]]) if first[1].size else math.nan, float(t[lo_hit[0]]) if lo_hit.size else math.inf)
     ratios = ", ".join(f"{v} {te / t3[v]:.3f}" if math.isfinite(t3[v]) and t3[v] > 0 else f"{v} n/a" for v in VERSIONS)
@@ -333,27 +467,3 @@ def _v2_row(r, t3: dict, v: str, suf: str):
     j = _at(np.asarray(r["times"], dtype=float), t3[v])
     pe = stats.proportion_ci(int(np.asarray(r["k_below"])[j]), int(r["n_finite"]))
     return stats.measurement(name, pe, None, PROB, (PROB, 1.0), judged=False, note="version-2 rule")
-
-
-def _check_times(law, mu, eta) -> np.ndarray:
-    """The record times a cell judges at (first record at or after each finite T3), sorted, with t = 0."""
-    steps, r = _records(law, mu, eta)
-    grid = np.arange(steps // r + 1) * r * eta
-    ts = [grid[_at(grid, t)] for t in (_t3(law, mu, eta, v) for v in VERSIONS) if math.isfinite(t)]
-    return np.array(sorted({0.0, *ts}))
-
-
-def _control_cell(law, mu, eta, n: int, truth: float, rng) -> dict:
-    """Null (truth 3/4, the band's edge) or alternative summary: binomial counts at the T3 record times."""
-    t = _check_times(law, mu, eta)
-    k = np.array([ctl.counts(rng, n, truth) for _ in t])
-    return {"n_paths": n, "n_finite": n, "times": t, "k_below": k, "mean_s": np.full(t.size, math.nan)}
-
-
-def _limit_cell(law, mu, eta, n: int, rng) -> dict:
-    """Exact samples of the OU limit (3.3) from U(0) = (delta/sqrt(eta), 0, 0) at the T3 record times."""
-    t = _check_times(law, mu, eta)
-    u0 = np.array([math.sqrt(DELTA2 / eta), 0.0, 0.0])
-    s = eta * np.sum(ou_optimum(problem(law), mu).sample(t, n, rng, u0=u0) ** 2, axis=2)  # sum_{i>=2} h_i^2
-    k = (s <= _eps(law, mu, eta)).sum(axis=0)
-    return {"n_paths": n, "n_finite": n, "times": t, "k_below": k, "mean_s": s.mean(axis=0)}
