@@ -13,7 +13,8 @@ its claim:
 ``--diffapprox-expect FILE`` (TOML or JSON: claim id -> expected verdict) turns each listed claim's
 item into "the verdict is the expected one": a known finding about a paper (a claim that FAILs) keeps a
 CI green until it moves, and fails it when it does.  ``--diffapprox-claims ID,...`` selects claims; the
-usual ``-k`` works on the claim ids too.
+usual ``-k`` works on the claim ids too.  The fixture ``diffapprox_run`` runs one claim at a
+profile from a test of your own.
 """
 
 from __future__ import annotations
@@ -195,3 +196,27 @@ class ClaimItem(pytest.Item):
 
     def reportinfo(self):
         return self.path, None, f"diffapprox claim {self.name} ({self.run.profile})"
+
+
+@pytest.fixture
+def diffapprox_run(tmp_path_factory):
+    """Run one claim at a profile from a test: ``diffapprox_run("my-claim", profile="quick", seed=1)``.
+
+    Returns the claim's entry of ``results.json`` (a dict: verdict, measurements, ...), ready for
+    :func:`diffapprox.testing.assert_verdict`.  The run (results, reports) is kept in a temporary
+    directory of the test session.
+    """
+
+    def run(claim_id: str, profile: str = "quick", seed: int = 20180330) -> dict:
+        from diffapprox.cli import main
+
+        out = tmp_path_factory.mktemp("diffapprox-run")
+        args = ["validate", "--profile", profile, "--claims", claim_id, "--seed", str(seed)]
+        code = main([*args, "--out", str(out), "--no-progress"])
+        path = out / "results.json"
+        if code != 0 or not path.is_file():
+            raise RuntimeError(f"diffapprox validate exited {code} for claim {claim_id!r} ({profile}, seed {seed})")
+        (claim,) = json.loads(path.read_text(encoding="utf-8"))["claims"]
+        return claim
+
+    return run

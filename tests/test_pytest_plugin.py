@@ -138,3 +138,17 @@ def test_real_claims_junit_xml_and_expect_file(pytester):
     pytester.makefile(".toml", expect='[expect]\n"traverse-time" = "FAIL"\n')
     r = pytester.runpytest_subprocess(*args, "--diffapprox-expect", "expect.toml", "-p", "no:cacheprovider")
     r.assert_outcomes(passed=2)
+
+
+def test_the_fixture_runs_one_claim(pytester):
+    pytester.makeconftest(TOYS)
+    pytester.makepyfile(
+        test_mine="""
+        from diffapprox.testing import assert_verdict
+
+        def test_toy_pass(diffapprox_run):
+            assert_verdict(diffapprox_run("toy-pass", profile="quick", seed=3), "PASS")
+        """
+    )
+    r = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    r.assert_outcomes(passed=1)
