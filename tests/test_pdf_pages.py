@@ -19,7 +19,9 @@ pypdf = require_module("pypdf", "pypdf comes with the dev extra: pip install -e 
 BASELINE = Path(__file__).resolve().parents[1] / "reports" / "baseline-quick.json"
 
 #: Pages a claim may take on average without the appendix (the summary and reproducibility pages aside).
-PAGES_PER_CLAIM = 1.5
+#: Claim pages per claim (both intervals, the calibrate/2 block and the undecided rows made pages longer; the
+#: summary of 22 claims now takes two pages, and its note its own lines).
+PAGES_PER_CLAIM = 2.0
 
 
 def _run_dir(tmp_path: Path, claims: list[str] | None = None) -> Path:
@@ -61,7 +63,7 @@ def test_quick_pdf_keeps_to_about_a_page_per_claim(tmp_path):
     pages = _claim_pages(reader)
     claim_pages = sum(v for k, v in pages.items() if k != "Reproducibility")
     assert claim_pages <= PAGES_PER_CLAIM * n, pages
-    assert reader.get_destination_page_number(reader.outline[0]) == 1  # the summary table fits page 1
+    assert reader.get_destination_page_number(reader.outline[0]) <= 2  # the summary table fits pages 1-2
     assert pages["Reproducibility"] <= 2
     first = reader.pages[reader.get_destination_page_number(reader.outline[0])].extract_text()
     assert "What decided it" in first and "Findings" in first

