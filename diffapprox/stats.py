@@ -1741,27 +1741,7 @@ def threshold_cis(
     grid, samples, criteria: Sequence[str], *, n_boot: int, seed: int, level: float = 0.95, method: str = "paths"
 ) -> dict[str, Threshold]:
     """:func:`threshold_ci` of several criteria from the same redraws of the curve."""
-    level = _level(level)
-    g, e = _threshold_args(grid, samples, criteria[0])
-    reps = threshold_replicates_all(g, e, criteria, n_boot=n_boot, seed=seed, method=method)
-    out = {}
-    for c in criteria:
-        est = threshold_point(g, e, c)
-        lo, hi = _tails(reps[c], level)
-        i_hi = int(np.searchsorted(g, hi))
-        censored = bool(est >= g[-1])
-        hi_w = math.inf if (censored or i_hi >= g.size - 1) else float(g[i_hi + 1])
-        how = "over paths" if method == "paths" else "of the means (normal)"
-        out[c] = Threshold(
-            estimate=est,
-            ci=(float(lo), hi_w),
-            level=level,
-            n=e.shape[1],
-            method=f"{c}; percentile bootstrap {how} ({n_boot} redraws), upper end + one grid step",
-            replicates=reps[c],
-            censored=censored,
-        )
-    return out
+    return threshold_cis_levels(grid, samples, criteria, n_boot=n_boot, seed=seed, levels=(level,), method=method)[0]
 
 
 def ratio_ci(num, den, *, level: float = 0.95, n_boot: int | None = None, seed: int | None = None) -> Estimate:
@@ -1891,38 +1871,7 @@ def power_law_boot(
         Point fit (NaN when a point is <= 0), percentile CIs of p and q over the replicates, and the
         OLS t CIs of the point fit beside them.
     """
-    level = _level(level)
-    a = np.asarray(one_minus_mu, float)
-    e = np.asarray(eta, float)
-    t = np.asarray(tau_point, float)
-    keep = t > 0 if drop_zero else np.ones(t.size, dtype=bool)
-    a, e, t = a[keep], e[keep], t[keep]
-    X = np.column_stack([np.ones(a.size), np.log(a), -np.log(e)])
-    p_ols = q_ols = _NAN2
-    if np.any(~(t > 0)) or t.size < 3:
-        beta = np.full(3, math.nan)
-    else:
-        beta, se, dof = _ols(X, np.log(t))
-        _, p_ols, q_ols = _t_cis(beta, se, dof, level)
-    R = np.asarray(tau_reps, float)[:, keep]
-    good = np.all(R > 0, axis=1)
-    p_ci = q_ci = _NAN2
-    if good.any():
-        B = np.linalg.lstsq(X, np.log(R[good]).T, rcond=None)[0].T
-        p_ci, q_ci = _tails(B[:, 1], level), _tails(B[:, 2], level)
-    return PowerLawFit(
-        C=float(math.exp(beta[0])) if np.isfinite(beta[0]) else math.nan,
-        p=float(beta[1]),
-        q=float(beta[2]),
-        p_ci=p_ci,
-        q_ci=q_ci,
-        p_ci_ols=p_ols,
-        q_ci_ols=q_ols,
-        level=level,
-        n=int(a.size),
-        method=f"OLS in logs; percentile CI over {int(good.sum())}/{R.shape[0]} usable bootstrap replicates"
-        + (f"; {int((~keep).sum())} point(s) with a zero estimate left out" if (~keep).any() else ""),
-    )
+    return power_law_boot_levels(one_minus_mu, eta, tau_point, tau_reps, levels=(level,), drop_zero=drop_zero)[0]
 
 
 def threshold_cis_levels(
