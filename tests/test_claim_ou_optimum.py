@@ -18,18 +18,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.stats import binom
 
 from diffapprox import Control, Verdict, get_claim, stats
 from diffapprox._run.calibrate import run_controls
+
+from _control_counts import assert_exact_control_rarely_fails
 
 CLAIM_ID = "ou-optimum"
 #: Master seed of the control replicates.
 CONTROL_SEED = 20261206
 #: Replicates per control (a quick replicate takes about 0.2 s).
 REPS = 4
-#: Probability that a correct claim fails one of the count checks below.
-TEST_ALPHA = 0.001
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +37,7 @@ def claim():
 
 
 def test_exact_control_rarely_fails(claim):
-    run = run_controls(claim, "quick", "exact", REPS, CONTROL_SEED)
-    assert not run.errors, run.errors
-    most = int(binom.isf(TEST_ALPHA, REPS, stats.FAIL_FAMILY_ALPHA))  # P(count > most) < TEST_ALPHA
-    assert run.claim.count(Verdict.FAIL) <= most, {k: v for k, v in run.rows.items() if Verdict.FAIL in v}
+    assert_exact_control_rarely_fails(claim, "quick", REPS, CONTROL_SEED)
 
 
 @pytest.mark.parametrize("family", ["stationary-variance", "second-moment"])

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.stats import binom
 
 from diffapprox import Control, Verdict, get_claim, stats
 from diffapprox._run.calibrate import run_controls
+
+from _control_counts import assert_exact_control_rarely_fails, least_fails
 from diffapprox.limits import ou_saddle
 from diffapprox_claims._common import problem
 from diffapprox_claims.paper import saddle_escape as se
@@ -31,8 +32,6 @@ CLAIM_ID = "saddle-escape"
 CONTROL_SEED = 20261206
 #: Replicates per control (a quick replicate takes about 0.1 s).
 REPS = 6
-#: Probability that a correct claim fails one of the count checks below.
-TEST_ALPHA = 0.001
 
 
 @pytest.fixture(scope="module")
@@ -41,17 +40,14 @@ def claim():
 
 
 def test_exact_control_rarely_fails(claim):
-    run = run_controls(claim, "quick", "exact", REPS, CONTROL_SEED)
-    assert not run.errors, run.errors
-    most = int(binom.isf(TEST_ALPHA, REPS, stats.FAIL_FAMILY_ALPHA))
-    assert run.claim.count(Verdict.FAIL) <= most, {k: v for k, v in run.rows.items() if Verdict.FAIL in v}
+    assert_exact_control_rarely_fails(claim, "quick", REPS, CONTROL_SEED)
 
 
 @pytest.mark.parametrize("family", ["escape-fraction", "u1-variance"])
 def test_family_control_fails(claim, family):
     run = run_controls(claim, "quick", f"family:{family}", REPS, CONTROL_SEED)
     assert not run.errors, run.errors
-    least = int(binom.ppf(TEST_ALPHA, REPS, 1 - 0.2**3))  # at least three independent rows, each at power 0.8
+    least = least_fails(REPS, power=1 - 0.2**3)  # at least three independent rows, each at power 0.8
     assert run.claim.count(Verdict.FAIL) >= max(least, 1), run.claim
     assert Verdict.PASS not in run.claim
 
