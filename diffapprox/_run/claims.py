@@ -230,6 +230,10 @@ class ControlSource:
         if self.source not in CONTROL_SOURCES:
             raise DiffapproxError("control source", f"one of {', '.join(CONTROL_SOURCES)}", self.source)
 
+    def for_every_kind(self) -> dict[str, ControlSource]:
+        """This source for every kind of control but mutants (which always run the simulator)."""
+        return dict.fromkeys(CONTROL_KINDS[:-1], self)
+
 
 #: What a mutant's verdict must be: FAIL, or any verdict but FAIL (a corrected prediction), or PASS.
 MUTANT_EXPECT = ("FAIL", "not FAIL", "PASS", "not PASS")

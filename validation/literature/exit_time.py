@@ -206,7 +206,7 @@ class ExitTime(Claim):
             "r set by the control (the escape over the barrier is close to a Poisson event, Kramers 1940); the "
             "halving cell's coarse times are the fine ones plus N(0, (0.01 T)^2)",
         )
-        return dict.fromkeys(("edge", "exact", "family", "outside"), model)
+        return model.for_every_kind()
 
     def control_data(self, cell, control, rng):
         D, n = cell.params["D"], cell.params["paths"]

@@ -285,7 +285,7 @@ class SmeWeakOrder(Claim):
             "except under family:<case>/order=1, which realizes the order-1 row's and drags the order-2 row "
             "beyond its band (the SMEs differ at O(eta))",
         )
-        return dict.fromkeys(("edge", "exact", "family", "outside"), model)
+        return model.for_every_kind()
 
     def control_data(self, cell, control, rng):
         q = cell.params

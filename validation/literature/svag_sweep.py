@@ -258,7 +258,7 @@ class SvagSweep(Claim):
             "weak error with its slope on l moved to the control's truth; context cells: per-path streaming-PCA "
             "errors N(0.5, 0.2^2) at every record",
         )
-        return dict.fromkeys(("edge", "exact", "family", "outside"), model)
+        return model.for_every_kind()
 
     def control_data(self, cell, control, rng):
         q = cell.params

@@ -232,6 +232,14 @@ class LemmaGridClaim(Claim):
     """
 
     FIELDS: tuple[str, ...] = ()
+    #: Row-name prefixes of the bound's eta term (the tau = 0 rows) and of its delay term (the rows
+    #: along the tau rules): the two families, each moved by one change of the truth.
+    ETA_TERM_ROWS: str = ""
+    DELAY_TERM_ROWS: str = ""
+
+    def families(self, profile):
+        """The bound's eta term (the tau = 0 rows) and its delay term (the rows along the tau rules)."""
+        return {"eta_term": (self.ETA_TERM_ROWS,), "delay_term": (self.DELAY_TERM_ROWS,)}
 
     def parameters(self, profile):
         return parameters(profile) | {"decision": stats.DECISION_RULE, "fail_level": stats.fail_level(N_JUDGED)}

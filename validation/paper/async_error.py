@@ -261,7 +261,7 @@ class AsyncError(Claim):
             f"most 0.3 measured) and mean {D_MAX:g} (eta/eta_max)^rate, the rate set by the control (no exact law of "
             "D(t), the accumulated asynchronous error of Lemma 3.4 / A.4, exists); no path diverges",
         )
-        return dict.fromkeys(("edge", "exact", "family", "outside"), model)
+        return model.for_every_kind()
 
     def control_data(self, cell, control, rng):
         rule, n = cell.key.split("/")[0], cell.params["paths"]

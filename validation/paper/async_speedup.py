@@ -264,7 +264,7 @@ class AsyncSpeedup(Claim):
             f"value, 0.30-0.35 measured) and mean {N_MEAN:g} steps for one worker, N(M) = the control's ratio x that "
             "mean (no exact law of the first passage of (3.3) with delays exists); every path reaches eps",
         )
-        return dict.fromkeys(("edge", "exact", "family", "outside"), model)
+        return model.for_every_kind()
 
     def control_data(self, cell, control, rng):
         n = cell.params["paths"]

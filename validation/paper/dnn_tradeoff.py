@@ -603,7 +603,7 @@ class DnnTradeoff(Claim):
             "(control_means), one seed-shared normal draw per cell (sd PLAN_SEED_SD) and one per run (sd "
             "PLAN_WITHIN_SD), planned from the standard run of rule version 1; no network is trained",
         )
-        return dict.fromkeys(("edge", "exact", "family", "outside"), model)
+        return model.for_every_kind()
 
     def control_data(self, cell: Cell, control, rng: np.random.Generator) -> dict:
         p = cell.params

@@ -93,6 +93,7 @@ class MomentumBias(lm.LemmaGridClaim):
     id = "momentum-bias"
     about = "paper"
     FIELDS = ("bias_sup",)
+    ETA_TERM_ROWS, DELAY_TERM_ROWS = "eta_term/", "delay_term/"
     order = 70
     paper_ref = "Lemma 3.2"
     statement = "||m_{k+1} - M~(v_k)|| <= O(eta log(1/eta)) + O(tau lambda1 eta/(1-mu)^2) w.p. 1."
@@ -262,10 +263,6 @@ class MomentumBias(lm.LemmaGridClaim):
         )
 
     # -- controls -------------------------------------------------------------------------------
-    def families(self, profile: str) -> dict[str, tuple[str, ...]]:
-        """The bound's eta term (the tau = 0 rows) and its delay term (the rows along the tau rules)."""
-        return {"eta_term": ("eta_term/",), "delay_term": ("delay_term/",)}
-
     def control_sources(self, profile: str) -> dict[str, ControlSource]:
         model = ControlSource(
             source="model",
@@ -277,7 +274,7 @@ class MomentumBias(lm.LemmaGridClaim):
                 "-g; no diverged paths"
             ),
         )
-        return dict.fromkeys(("edge", "exact", "family", "outside"), model)
+        return model.for_every_kind()
 
     def control_data(self, cell, control, rng):
         p = cell.params

@@ -69,6 +69,7 @@ class NormBound(lm.LemmaGridClaim):
     id = "norm-bound"
     about = "paper"
     FIELDS = ("max_norm_excess",)
+    ETA_TERM_ROWS, DELAY_TERM_ROWS = "eta_order/", "ratio_slope/"
     order = 60
     paper_ref = "Lemma 3.1"
     statement = "max_{k <= O(1/eta)} ||v_k||^2 <= 1 + O(tau eta/(1-mu)^2) + O(eta/(1-mu)^3)."
@@ -256,10 +257,6 @@ class NormBound(lm.LemmaGridClaim):
         )
 
     # -- controls -------------------------------------------------------------------------------
-    def families(self, profile: str) -> dict[str, tuple[str, ...]]:
-        """The bound's eta term (the tau = 0 rows) and its delay term (the rows along the tau rules)."""
-        return {"eta_term": ("eta_order/",), "delay_term": ("ratio_slope/",)}
-
     def control_sources(self, profile: str) -> dict[str, ControlSource]:
         model = ControlSource(
             source="model",
@@ -270,7 +267,7 @@ class NormBound(lm.LemmaGridClaim):
                 "to 1 - g); no diverged paths"
             ),
         )
-        return dict.fromkeys(("edge", "exact", "family", "outside"), model)
+        return model.for_every_kind()
 
     def control_data(self, cell, control, rng):
         p = cell.params

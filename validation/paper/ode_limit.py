@@ -407,7 +407,7 @@ class OdeLimit(Claim):
             "limit's truth to the smallest-eta error's truth for tau = 0, the smallest-eta truth at every eta for "
             "Theorem 3.3's delay, 0 beyond it); every path finite, the sup-distance computed by the claim's cell code",
         )
-        return dict.fromkeys(("edge", "exact", "family", "outside"), model)
+        return model.for_every_kind()
 
     def control_data(self, cell, control, rng):
         p = cell.params

@@ -453,7 +453,7 @@ class OuOptimum(Claim):
             "window means of U_i^2 and the checkpoint values U_i(t)^2 by its ratio to the limit's own value, and "
             "by shifting the final values U_i(T) to its sup-distance from N(0, S_i)",
         )
-        return dict.fromkeys(("edge", "exact", "family", "outside"), src)
+        return src.for_every_kind()
 
     def control_data(self, cell, control, rng):
         p = cell.params

@@ -399,7 +399,7 @@ class SaddleEscape(Claim):
             "U_1; Gauss-Hermite over U_3, U_4 for the event); first-passage steps (context rows only) drawn "
             "from A.9's law",
         )
-        return dict.fromkeys(("edge", "exact", "family", "outside"), src)
+        return src.for_every_kind()
 
     def control_data(self, cell, control, rng):
         p = cell.params

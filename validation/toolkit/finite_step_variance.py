@@ -274,7 +274,7 @@ class FiniteStepVariance(Claim):
             "sqrt(2/(r_i W)) of the OU time average and the control's truth as mean (finite-step value at exact); "
             "no exact sampler of eq. (2.1)'s stationary law exists",
         )
-        return dict.fromkeys(("edge", "exact", "family", "outside"), model)
+        return model.for_every_kind()
 
     def control_data(self, cell, control, rng) -> dict:
         p, fs = cell.params, _predictions()[cell.key]["finite_step"]

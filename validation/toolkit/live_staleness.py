@@ -728,7 +728,7 @@ class LiveStaleness(Claim):
             "live and replay error series flat at normal draws around the planned window means, the (0.9, 8) "
             "centre moved to set the tradeoff contrast (0 in the model's exact world, the edge of [0, inf))",
         )
-        return dict.fromkeys(("edge", "exact", "family", "outside"), model)
+        return model.for_every_kind()
 
     def control_data(self, cell, control, rng: np.random.Generator) -> dict:
         profile = next(k for k, v in _PROFILES.items() if v["paths"] == cell.params["paths"] and _matches(k, cell))
