@@ -122,3 +122,70 @@ def test_signal_stops_cleanly_and_resume_finishes(tmp_path, uninterrupted, sig, 
     r = subprocess.run(_cmd(out, "--resume"), env=_env(), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert _comparable(out) == uninterrupted
+
+
+# -- diffapprox calibrate ---------------------------------------------------------------------------
+CAL_CLAIMS = "saddle-escape,ou-optimum"
+#: Replicates per control: 2 x 2 x 8 = 32 blocks of a fraction of a second each.
+CAL_REPS = 40
+#: Blocks finished before the signal is sent.
+CAL_SIGNAL_AFTER = 3
+
+
+def _cal_cmd(out: Path, json_out: Path) -> list[str]:
+    return (
+        [sys.executable, "-m", "diffapprox", "calibrate", "--profile", "quick", "--claims", CAL_CLAIMS]
+        + ["--reps", str(CAL_REPS), "--kinds", "exact,edge", "--jobs", "2", "--seed", str(SEED)]
+        + ["--out", str(out), "--json", str(json_out)]
+    )
+
+
+def _rates(path: Path) -> dict:
+    """Each claim's controls and summary (its rates), without the times."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    return {c["id"]: (c["controls"], c["summary"]) for c in doc["claims"]}
+
+
+@pytest.mark.slow  # three calibrate runs in fresh interpreters (about 30 s on an idle 2-core machine)
+def test_sigterm_stops_calibrate_cleanly_and_a_rerun_resumes(tmp_path):
+    full = tmp_path / "full.json"
+    r = subprocess.run(_cal_cmd(tmp_path / "full", full), env=_env(), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    out, cut = tmp_path / "cut", tmp_path / "cut.json"
+    proc = subprocess.Popen(
+        _cal_cmd(out, cut), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    me = psutil.Process(proc.pid)
+    seen: set[int] = set()
+    lines: list[str] = []
+    started = threading.Event()
+
+    def read():  # in a thread: a surviving worker would hold the pipe open, and the test must not hang on it
+        for line in proc.stderr:
+            lines.append(line)
+            if line.startswith(f"calibrate: {CAL_SIGNAL_AFTER}/"):
+                started.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert started.wait(120), "".join(lines)
+    seen.update(p.pid for p in me.children(recursive=True))
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=120)
+    reader.join(GONE_S)
+    if not reader.is_alive():
+        proc.stderr.close()
+    err = "".join(lines)
+    assert proc.returncode == 143, err
+    assert "SIGTERM" in lines[-1] and str(out) in lines[-1] and "resume" in lines[-1], err
+    assert seen, "calibrate started no worker process: nothing was tested"
+    deadline = time.monotonic() + GONE_S
+    while _alive(seen) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    survivors = _alive(seen)
+    assert not survivors, [psutil.Process(p).cmdline() for p in survivors]
+    assert not cut.exists()
+    assert len(list(out.rglob("*.json"))) >= CAL_SIGNAL_AFTER  # finished blocks are kept
+    r = subprocess.run(_cal_cmd(out, cut), env=_env(), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert _rates(cut) == _rates(full)

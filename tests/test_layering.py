@@ -40,6 +40,7 @@ LAYERS = {
     "diffapprox.report": 7,
     "diffapprox.testing": 7,
     "diffapprox.cli": 8,
+    "diffapprox.__main__": 8,  # python -m diffapprox: the command line
     "diffapprox_pytest": 9,
 }
 FACADE = "diffapprox"

@@ -37,12 +37,12 @@ import json
 import math
 import os
 import pickle
+import signal
 import sys
 import time
 import warnings
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from multiprocessing import get_context
@@ -56,6 +56,7 @@ from .._core.results import Verdict, combine_verdicts
 from .._core.seeds import derive_seed
 from .. import stats
 from .claims import PROFILES, Claim, Control
+from .execute import _worker_stop
 
 __all__ = [
     "CALIBRATE_SCHEMA",
@@ -891,17 +892,58 @@ def _run_tasks(tasks: list[_Block], profile: str, seed: int, jobs: int, executor
     sendable = {b.claim.id: jobs > 1 and _picklable(b.claim) for b in todo}
     remote = [b for b in todo if sendable[b.claim.id]]
     local = [b for b in todo if not sendable[b.claim.id]]
-    with ExitStack() as stack:
+    pool = None
+    try:
         futs = {}
         if remote:
             # spawn, not fork: a forked numba or BLAS thread pool can deadlock the child
-            pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")))
+            pool = ProcessPoolExecutor(
+                max_workers=jobs, mp_context=get_context("spawn"), initializer=_worker_init, initargs=(os.getpid(),)
+            )
             futs = {pool.submit(_block_task, (b, profile, seed)): b for b in remote}
         for b in local:  # while the workers run the others
             done(b, *_run_block(b.claim, profile, b.name, seed, b.r0, b.r1))
         for f in as_completed(futs):
             done(futs[f], *f.result())
+    except BaseException:  # Ctrl-C, SIGTERM (raised by the command line) or an error: no worker outlives the run
+        if pool is not None:
+            _stop_pool(pool)
+            pool = None
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
     return {k: _ordered(v) for k, v in parts.items()}, seconds
+
+
+def _worker_init(parent: int) -> None:  # pragma: no cover - runs in a worker process
+    """Worker start: Ctrl-C is the parent's to handle, SIGTERM ends the worker at once, and on Linux the
+    worker is sent SIGTERM when its parent dies (so a killed ``calibrate`` leaves no process behind)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _worker_stop)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(128 + signal.SIGTERM)
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop a process pool at once: pending blocks cancelled, running ones dropped, every worker reaped."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(10)
+        if p.is_alive():
+            p.kill()
+            p.join(5)
 
 
 def _match(todo: list[_Block], t: _DaskTask) -> _Block:

@@ -174,19 +174,46 @@ def run_calibrate(args) -> int:
     kinds = _kinds(args.kinds)
     ids = parse_claim_ids(args.claims)  # unknown id: one-line error, exit 2, before anything runs
 
-    from .._run.calibrate import calibrate
     from .._run.runner import environment, resolve_claims
+    from .validate import EXIT_SIGINT, EXIT_SIGTERM, Terminated, _sigterm_as_interrupt
 
     claims = resolve_claims(ids)
     executor = _executor(args)
     jobs = args.jobs or (os.cpu_count() or 1)
+    try:
+        with _sigterm_as_interrupt():
+            doc = _calibrate(args, claims, kinds, executor, jobs)
+    except KeyboardInterrupt as exc:  # the workers are stopped by now (no process outlives the run)
+        how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+        tail = (
+            f"finished replicate blocks are kept under {args.out}; rerun the same command to resume"
+            if args.out is not None
+            else "nothing was kept (rerun with --out DIR to keep finished replicate blocks)"
+        )
+        sys.stderr.write(f"diffapprox calibrate: interrupted ({how}); {tail}\n")
+        return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
+    env = environment()
+    doc["environment"] = {k: env[k] for k in ("diffapprox", "python", "numpy", "scipy", "git_commit", "git_dirty")}
+    if args.json is not None:
+        emit_json(doc, args.json)
+    if args.json != "-":
+        print(table(doc))
+        if args.json is not None:
+            print(f"written: {args.json}")
+    return 0
+
+
+def _calibrate(args, claims, kinds, executor, jobs) -> dict:
+    """Run the controls (the Dask executor, if any, is closed however this ends)."""
+    from .._run.calibrate import calibrate
+
     try:
         if not args.no_progress:
             where = f"{executor!r}" if executor is not None else f"{jobs} process(es)"
             sys.stderr.write(
                 f"calibrate: {len(claims)} claim(s), profile {args.profile}, {args.reps} replicates, {where}\n"
             )
-        doc = calibrate(
+        return calibrate(
             claims,
             profile=args.profile,
             reps=args.reps,
@@ -201,12 +228,3 @@ def run_calibrate(args) -> int:
     finally:
         if executor is not None:
             executor.close()
-    env = environment()
-    doc["environment"] = {k: env[k] for k in ("diffapprox", "python", "numpy", "scipy", "git_commit", "git_dirty")}
-    if args.json is not None:
-        emit_json(doc, args.json)
-    if args.json != "-":
-        print(table(doc))
-        if args.json is not None:
-            print(f"written: {args.json}")
-    return 0
