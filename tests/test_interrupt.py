@@ -82,6 +82,15 @@ def _alive(pids: set[int]) -> list[int]:
     return out
 
 
+def _assert_all_ended(pids: set[int]) -> None:
+    """Every process in ``pids`` has ended within GONE_S seconds."""
+    deadline = time.monotonic() + GONE_S
+    while _alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    survivors = _alive(pids)
+    assert not survivors, [psutil.Process(p).cmdline() for p in survivors]
+
+
 def _comparable(out: Path) -> dict:
     doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
     doc = {k: v for k, v in doc.items() if k not in ("elapsed_s", "started_utc", "command")}
@@ -111,11 +120,7 @@ def test_signal_stops_cleanly_and_resume_finishes(tmp_path, uninterrupted, sig, 
     last = [ln for ln in err.splitlines() if ln.strip()][-1]
     assert name in last and "--resume" in last and str(out) in last, err
     assert seen, "the run started no worker process: nothing was tested"
-    deadline = time.monotonic() + GONE_S
-    while _alive(seen) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    survivors = _alive(seen)
-    assert not survivors, [psutil.Process(p).cmdline() for p in survivors]
+    _assert_all_ended(seen)
     assert not (out / "results.json").exists()
     kept = list((out / "cells").rglob("*.json"))
     assert len(kept) >= SIGNAL_AFTER  # finished cells are kept
@@ -179,11 +184,7 @@ def test_sigterm_stops_calibrate_cleanly_and_a_rerun_resumes(tmp_path):
     assert proc.returncode == 143, err
     assert "SIGTERM" in lines[-1] and str(out) in lines[-1] and "resume" in lines[-1], err
     assert seen, "calibrate started no worker process: nothing was tested"
-    deadline = time.monotonic() + GONE_S
-    while _alive(seen) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    survivors = _alive(seen)
-    assert not survivors, [psutil.Process(p).cmdline() for p in survivors]
+    _assert_all_ended(seen)
     assert not cut.exists()
     assert len(list(out.rglob("*.json"))) >= CAL_SIGNAL_AFTER  # finished blocks are kept
     r = subprocess.run(_cal_cmd(out, cut), env=_env(), capture_output=True, text=True, timeout=300)
