@@ -204,7 +204,7 @@ def test_pdf_claim_pages(rendered):
     assert "no target: row tau_star/mu=0.9 lies on its band's edge under the limit" in ode
     assert "control sources: edge: limit; family: model; exact: limit; outside: model;" in ode
     norm = page["norm-bound"]
-    assert "mutant corrected (must give not FAIL; rate of that verdict): 70.0% [56.2%, 80.9%]" in norm
+    assert "mutant corrected (must give not FAIL): 70.0% [56.2%, 80.9%]" in norm
     assert "legacy summaries: yes" in page["verdict-calibration"]
     assert "null FAIL rate: 0.0% [0.0%, 1.9%]" in page["delay-threshold"]
 

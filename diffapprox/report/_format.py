@@ -590,12 +590,12 @@ def _oc_cell(cal: Calibration) -> str:
     return " \u00b7 ".join(parts)
 
 
-def _oc_text(r: Mapping | None, target: str) -> str:
-    """``0.5% [0.1%, 2.8%] over 200 replicates; target <= 5%: met``."""
+def _oc_text(r: Mapping | None, target: str, brief: bool = False) -> str:
+    """``0.5% [0.1%, 2.8%] over 200 replicates; target <= 5%: met`` (``brief``: without the replicates)."""
     if not r:
         return f"{DASH} (not run)"
     s = fmt_rate_ci(r)
-    if r.get("reps") is not None:
+    if r.get("reps") is not None and not brief:
         s += f" over {r['reps']} replicates"
     state = r.get("state")
     if target:
@@ -628,35 +628,41 @@ def _oc_rows(cal: Calibration, *, brief: bool) -> list[tuple[str, str]]:
     conf = cal.confirm
     note = cal.get("confirm_note")
     if cal.get("confirm_target") is None and note is not None:
-        conf_text = _oc_text(conf, "") + f"; no target: {note}"
+        conf_text = _oc_text(conf, "", brief=brief) + f"; no target: {note}"
     else:
         ct = cal.get("confirm_target", t.get("confirm_min"))
-        conf_text = _oc_text(conf, f"\u2265 {fmt_rate_short(ct)}" if _is_num(ct) else "")
+        conf_text = _oc_text(conf, f"\u2265 {fmt_rate_short(ct)}" if _is_num(ct) else "", brief=brief)
     wp = cal.worst_family_power
     fam = (wp or {}).get("family")
     fp = cal.false_pass
-    fp_text = _oc_text(fp, _target_text(t, "false_pass_max", "\u2264"))
+    fp_text = _oc_text(fp, _target_text(t, "false_pass_max", "\u2264"), brief=brief)
     if fp and fp.get("worst_row") is not None:
         fp_text += f" (worst row {fp['worst_row']}: {fmt_rate_short(fp.get('worst_row_rate'))})"
-    rows = [
-        (
+    fam_text = fam if fam is not None else DASH
+    labels = (
+        ("false FAIL (edge)", "confirm (exact)", f"worst family power ({fam_text})", "false PASS (outside)")
+        if brief
+        else (
             "false FAIL (edge: every judged truth on its band's edge; the null FAIL rate)",
-            _oc_text(cal.false_fail, _target_text(t, "false_fail_max", "\u2264")),
-        ),
-        ("confirm (exact: the truth equal to the prediction; PASS rate)", conf_text),
-        (
-            f"worst family power (family {fam if fam is not None else DASH}: FAIL rate with one row family "
-            "beyond its band by its effect)",
-            _oc_text(wp, _target_text(t, "power_min", "\u2265", " for every family")),
-        ),
-        ("false PASS (outside: every judged truth beyond its band's edge; PASS rate)", fp_text),
-    ]
+            "confirm (exact: the truth equal to the prediction; PASS rate)",
+            f"worst family power (family {fam_text}: FAIL rate with one row family beyond its band by its effect)",
+            "false PASS (outside: every judged truth beyond its band's edge; PASS rate)",
+        )
+    )
+    rows = list(
+        zip(
+            labels,
+            (_oc_text(cal.false_fail, _target_text(t, "false_fail_max", "\u2264"), brief=brief), conf_text)
+            + (_oc_text(wp, _target_text(t, "power_min", "\u2265", " for every family"), brief=brief), fp_text),
+        )
+    )
     for name, m in (cal.get("mutants") or {}).items():
         m = m or {}
-        text = _oc_text(m, "")
+        text = _oc_text(m, "", brief=brief)
         if not brief and m.get("note"):
             text += f"; {m['note']}"
-        rows.append((f"mutant {name} (must give {m.get('expect', DASH)}; rate of that verdict)", text))
+        label = f"mutant {name} (must give {m.get('expect', DASH)}" + (")" if brief else "; rate of that verdict)")
+        rows.append((label, text))
     rows.append(("control sources", _source_text(cal.get("sources") or {}, brief=brief)))
     if cal.get("legacy"):
         rows.append(

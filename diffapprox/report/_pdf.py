@@ -37,9 +37,11 @@ _HEADING_ROOM = 72
 #: measurements and the findings, a claim keeps to about one page.
 _FIG_PAGE_H = 260
 _FIG_PAGE_MIN_H = 90
+#: Characters of a rule change shown on a claim's page (the whole text in report.html and the appendix).
+_HISTORY_CHANGE_CHARS = 90
 
 #: Judged measurements shown on a claim's page (the key one first); the rest are in the appendix.
-_DECIDING_ROWS = 4
+_DECIDING_ROWS = 3
 
 #: Characters of the key measurement's note shown on a claim's page (how it was measured).
 _KEY_NOTE_CHARS = 320
@@ -310,21 +312,22 @@ def _calibration_history_brief(c: ClaimRecord, st) -> list:
     out = [Paragraph(f"<b>Calibration.</b> {cal}.", st["small"])]
     hist = F.history_rows(c.history)
     if hist:
-        out.append(
-            Paragraph(
-                f"<b>History</b> (rule changes made after seeing results; the current rule is version {c.version}):",
-                st["small"],
+        items = []
+        for v, date, change, _reason, old, _source in hist:
+            colour = F.VERDICT_COLOURS[old][0] if old in F.VERDICT_COLOURS else "#59636e"
+            if len(change) > _HISTORY_CHANGE_CHARS:
+                change = change[: change.rfind(" ", 0, _HISTORY_CHANGE_CHARS)] + " \u2026"
+            items.append(
+                f"<b>v{escape(v)}</b> {escape(date)}: {escape(change)} (old rule: "
+                f'<font color="{colour}"><b>{escape(old or F.DASH)}</b></font>)'
             )
-        )
-    for v, date, change, reason, old, source in hist:
-        colour = F.VERDICT_COLOURS[old][0] if old in F.VERDICT_COLOURS else "#59636e"
         out.append(
             Paragraph(
-                f"version {escape(v)}, {escape(date)}: {escape(change)} <i>Why:</i> {escape(reason)} "
-                f'<i>The old rule\'s verdict:</i> <font color="{colour}"><b>{escape(old or F.DASH)}</b></font> '
-                f"({escape(source)}).",
-                st["sbullet"],
-                bulletText="•",
+                f"<b>History</b> (rule changes made after seeing results; the current rule is version {c.version}; "
+                "each change in full, why it was made and where the old verdict comes from: report.html, or --pdf-appendix): "
+                + "; ".join(items)
+                + ".",
+                st["small"],
             )
         )
     return _section("Calibration and history", out, st)
