@@ -10,7 +10,7 @@ the first ETA the run printed, when it printed it, and the ratio of (that time +
 time.  Then: packing wall / sequential wall, whether results.json is identical (timings excepted;
 claims declared not reproducible left out), and each claim's time under both.
 
-The figures the issue sets (on 2 cores, standard profile): packing <= 0.6 x sequential's wall
+The targets (on 2 cores, standard profile): packing <= 0.6 x sequential's wall
 time, >= 1.6 cores busy, first ETA within x1.5 of the wall time, results identical.  They are
 printed beside the measured numbers; nothing is asserted (the numbers depend on the machine and
 its load, printed too).
@@ -50,7 +50,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-#: What the issue asks of the standard profile on 2 cores.
+#: The targets of the standard profile on 2 cores.
 TARGET_WALL_RATIO = 0.6
 TARGET_CORES_BUSY = 1.6
 TARGET_ETA_FACTOR = 1.5
