@@ -180,6 +180,7 @@ def run_calibrate(args) -> int:
     claims = resolve_claims(ids)
     executor = _executor(args)
     jobs = args.jobs or (os.cpu_count() or 1)
+    env = environment()  # the commit the controls ran on (taken before they run: the tree may change meanwhile)
     try:
         with _sigterm_as_interrupt():
             doc = _calibrate(args, claims, kinds, executor, jobs)
@@ -192,7 +193,6 @@ def run_calibrate(args) -> int:
         )
         sys.stderr.write(f"diffapprox calibrate: interrupted ({how}); {tail}\n")
         return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
-    env = environment()
     doc["environment"] = {k: env[k] for k in ("diffapprox", "python", "numpy", "scipy", "git_commit", "git_dirty")}
     if args.json is not None:
         emit_json(doc, args.json)
