@@ -547,9 +547,10 @@ def test_validate_writes_calibration_and_history(tmp_path, calibration_file, cap
     pdf = " ".join(p.extract_text() for p in pypdf.PdfReader(out / "report.pdf").pages)
     pdf = " ".join(pdf.split())
     # the claim's page: calibration and history in brief (their tables are in the --pdf-appendix)
-    for text in ("Calibration and history", "null FAIL rate", "History", "band widened from", "effect"):
+    for text in ("Calibration and history", "false FAIL (edge)", "History", "band widened from", "effect"):
         assert text in pdf, text
-    assert "earlier run: commit 0000000" in pdf and "toy: no sampler of its statistic" in pdf
+    assert "(old rule: " in pdf and "toy: no sampler of its statistic" in pdf
+    assert "earlier run: commit 0000000" in html  # where an old verdict comes from: report.html and the appendix
 
 
 def test_validate_without_a_calibration_file_says_so(tmp_path):
