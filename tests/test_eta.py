@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from diffapprox import Cell
 from diffapprox._run.claims import _entry_point_claims
-from diffapprox._run.costs import ClaimCost, CostModel, load_costs
+from diffapprox._run.costs import ClaimCost, CostModel, cost_units, load_costs
 from diffapprox._run.execute import LocalExecutor, PackingExecutor, Progress
 
 #: Seed of the random task lists (one generator for the whole test: the lists are fixed).
@@ -87,11 +89,33 @@ def test_every_claim_has_a_cost_entry():
 
     A claim without an entry is predicted from other claims' median cell until its own cells
     finish, so the first ETA of a run with it is a guess: rebuild the model with
-    ``python benchmarks/whole_run.py --write-costs --claims NEW_ID,...``.  (Whether an entry's unit
-    still matches the claim's cell cost is not checked here.)
+    ``python benchmarks/whole_run.py --write-costs --claims NEW_ID,...``.  Whether an entry's unit
+    still matches the claim's cell cost: the test below.
     """
     model = load_costs()
     ours = [cid for cid, c in _entry_point_claims().items() if type(c).__module__.startswith("diffapprox_claims")]
     assert ours, "no claim of this package registered"
     missing = [cid for cid in ours if cid not in model.claims]
     assert not missing, f"claims without an entry in costs.json: {', '.join(missing)}"
+
+
+def test_cost_entries_price_the_cells_as_the_claims_do_today():
+    """An entry's seconds per cost unit hold only while the claim prices its cells as it did in the
+    reference run: the cost summed over its cells at the reference profile and seed is recorded
+    (``units``) and must still be what the claim gives, else its predictions are off by the ratio."""
+    model = load_costs()
+    profile, seed = model.reference["profile"], model.reference["seed"]
+    moved, unrecorded = {}, []
+    for cid, claim in _entry_point_claims().items():
+        entry = model.claims.get(cid)
+        if entry is None or not type(claim).__module__.startswith("diffapprox_claims"):
+            continue  # a missing entry is the test above's
+        if entry.units is None:
+            unrecorded.append(cid)
+            continue
+        now = cost_units(claim, profile, seed)
+        if not math.isclose(now, entry.units, rel_tol=1e-9):
+            moved[cid] = (entry.units, now)
+    how = "rebuild with python benchmarks/whole_run.py --write-costs [--claims ID,...]"
+    assert not unrecorded, f"costs.json records no cost units for {', '.join(unrecorded)}: {how}"
+    assert not moved, f"cell cost units moved since costs.json was written (recorded, now): {moved}; {how}"

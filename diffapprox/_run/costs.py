@@ -65,12 +65,17 @@ class ClaimCost:
         Mean core-seconds per cell (the fallback for claims of the same ``uses``).
     finish_s : float
         Wall seconds of the claim's ``finish`` step (one core).
+    units : float or None
+        The claim's cell cost summed over its cells at the reference profile and seed, as its code
+        priced them then: ``s_per_cost`` holds only while the claim still prices its cells the same way
+        (``None`` in a model written before this was recorded).
     """
 
     uses: str
     s_per_cost: float
     cell_s: float
     finish_s: float
+    units: float | None = None
 
     def __post_init__(self):
         if self.uses not in CELL_USES:
@@ -79,6 +84,8 @@ class ClaimCost:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 raise DiffapproxError(name, "a finite number >= 0", v)
+        if self.units is not None and not (isinstance(self.units, (int, float)) and math.isfinite(self.units)):
+            raise DiffapproxError("units", "a finite number or null", self.units)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,6 +139,7 @@ class CostModel:
             "profiles": self.profiles,
             "claims": {
                 k: {"uses": c.uses, "s_per_cost": c.s_per_cost, "cell_s": c.cell_s, "finish_s": c.finish_s}
+                | ({} if c.units is None else {"units": c.units})
                 for k, c in self.claims.items()
             },
         }
@@ -257,5 +265,11 @@ def build_costs(run_dir: str | Path, claims: list, *, outcome, report_s: float, 
             s_per_cost=total / cost if cost > 0 else 0.0,
             cell_s=total / len(cells),
             finish_s=float(t.get("finish_cpu_s") or 0.0),
+            units=cost_units(claim, doc["profile"], doc["seed"], cells),
         )
     return CostModel(claims=out, report_s=float(report_s), reference=dict(reference))
+
+
+def cost_units(claim, profile: str, seed: int, cells: list | None = None) -> float:
+    """``claim``'s cell cost summed over its cells at ``profile`` and ``seed`` (:attr:`ClaimCost.units`)."""
+    return float(sum(float(c.cost) for c in (claim.cells(profile, seed) if cells is None else cells)))

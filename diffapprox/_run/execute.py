@@ -721,6 +721,8 @@ class Progress:
     PRIOR_SECONDS = 5.0
     REFRESH_S = 1.0
     PROBE_MIN_S = 10.0
+    #: Speed-probe readings a first ETA takes the least of (as many as the reference's in costs.json).
+    PROBE_READINGS = 3
 
     def __init__(
         self,
@@ -821,7 +823,9 @@ class Progress:
         ref = self.model.reference.get("probe")
         usable = isinstance(ref, dict) and ref.get("kind") == PROBE_KIND and float(ref.get("cpu_s") or 0) > 0
         if self._probe is not None and usable and self.eta_s() >= self.PROBE_MIN_S:
-            wall, cpu = self._probe()
+            # the least of PROBE_READINGS readings, as the reference in costs.json is taken: a reading
+            # is a fraction of a second, so a burst on the other cores (a process starting) can double one
+            wall, cpu = min((self._probe() for _ in range(self.PROBE_READINGS)), key=lambda r: r[0])
             self.probe_reading = {"wall_s": float(wall), "cpu_s": float(cpu), "reference_cpu_s": float(ref["cpu_s"])}
             self.g0 = float(wall) / float(ref["cpu_s"])
             self._eta = None
