@@ -26,10 +26,8 @@ def least_fails(reps: int, power: float = 0.8, alpha: float = TEST_ALPHA) -> int
     return max(int(binom.ppf(alpha, reps, power)), 1)
 
 
-def assert_exact_control_rarely_fails(claim, profile: str, reps: int, seed: int):
-    """Run the ``exact`` control ``reps`` times through the claim's own code; bound its FAIL count."""
-    run = run_controls(claim, profile, "exact", reps, seed)
+def control_fails(claim, profile: str, kind: str, reps: int, seed: int) -> tuple[int, dict]:
+    """Run control ``kind`` ``reps`` times through the claim's own code: (claim FAIL count, rows that FAILed)."""
+    run = run_controls(claim, profile, kind, reps, seed)
     assert not run.errors, run.errors
-    fails = {k: v for k, v in run.rows.items() if Verdict.FAIL in v}
-    assert run.claim.count(Verdict.FAIL) <= most_false_fails(reps), fails
-    return run
+    return run.claim.count(Verdict.FAIL), {k: v for k, v in run.rows.items() if Verdict.FAIL in v}

@@ -18,6 +18,8 @@ from diffapprox import Verdict, get_claim, stats
 from diffapprox._run.calibrate import run_controls
 from diffapprox._run.claims import Control
 
+from _claim_runs import run_profile
+
 CLAIM = "async-error"
 SEED = 20261206
 REPS = 20
@@ -79,9 +81,5 @@ def test_history_is_dated_and_every_old_rule_has_its_rows():
 
 @pytest.mark.slow
 def test_quick_profile(tmp_path: Path):
-    c = get_claim(CLAIM)
-    results = {x.key: c.run_cell(x) for x in c.cells("quick", SEED)}
-    out = c.finish("quick", SEED, results, tmp_path)
-    assert {"rate/gamma=0.1", "rate/gamma=0.4", "v4/rate/gamma=0.1"} <= {m.name for m in out.measurements}
-    assert all(m.verdict is not Verdict.ERROR for m in out.measurements)
+    c, out = run_profile(CLAIM, "quick", SEED, tmp_path, ("rate/gamma=0.1", "rate/gamma=0.4", "v4/rate/gamma=0.1"))
     assert out.figures and out.findings

@@ -15,6 +15,8 @@ from diffapprox import Verdict, get_claim, stats
 from diffapprox._run.calibrate import run_controls
 from diffapprox._run.claims import Control
 
+from _claim_runs import run_profile
+
 CLAIM = "async-speedup"
 SEED = 20261206
 REPS = 20
@@ -61,9 +63,5 @@ def test_rows_families_and_scope():
 
 @pytest.mark.slow
 def test_quick_profile(tmp_path: Path):
-    c = get_claim(CLAIM)
-    results = {x.key: c.run_cell(x) for x in c.cells("quick", SEED)}
-    out = c.finish("quick", SEED, results, tmp_path)
-    assert {"iteration_ratio/workers=8", "momentum_ratio/mu=0.9"} <= {m.name for m in out.measurements}
-    assert all(m.verdict is not Verdict.ERROR for m in out.measurements)
+    c, out = run_profile(CLAIM, "quick", SEED, tmp_path, ("iteration_ratio/workers=8", "momentum_ratio/mu=0.9"))
     assert any("extrapolation" in f for f in out.findings)

@@ -19,6 +19,8 @@ from diffapprox._run.calibrate import run_controls
 
 from diffapprox_claims.paper import _lemmas as lm
 
+from _claim_runs import run_profile
+
 SEED = 20261206
 TEST_ALPHA = 0.001
 CLAIMS = ("norm-bound", "momentum-bias")
@@ -91,14 +93,7 @@ CONTRACT = {
 @pytest.mark.slow
 @pytest.mark.parametrize("claim_id", CLAIMS)
 def test_quick_profile(claim_id, tmp_path):
-    c = get_claim(claim_id)
-    cells = c.cells("quick", SEED)
-    assert len({x.key for x in cells}) == len(cells)
-    results = {x.key: c.run_cell(x) for x in cells}
-    out = c.finish("quick", SEED, results, tmp_path)
-    names = {m.name for m in out.measurements}
-    assert set(CONTRACT[claim_id]) <= names
-    assert all(m.verdict is not Verdict.ERROR for m in out.measurements)
+    c, out = run_profile(claim_id, "quick", SEED, tmp_path, CONTRACT[claim_id])
     assert out.figures and {f.rsplit(".", 1)[1] for f in out.figures} == {"png", "svg"}
     assert out.findings
     old = [m for m in out.measurements if m.name.startswith(c.history[-2].old_rows)]

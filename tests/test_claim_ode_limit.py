@@ -22,6 +22,8 @@ from diffapprox.limits import ode_closed_form
 from diffapprox_claims._common import problem
 from diffapprox_claims.paper.ode_limit import H0, LAW, _times
 
+from _claim_runs import run_profile
+
 CLAIM = "ode-limit"
 SEED = 20261206
 REPS = 5
@@ -91,10 +93,6 @@ def _control_results(c, kind):
 
 @pytest.mark.slow
 def test_quick_profile(tmp_path: Path):
-    c = get_claim(CLAIM)
-    results = {x.key: c.run_cell(x) for x in c.cells("quick", SEED)}
-    out = c.finish("quick", SEED, results, tmp_path)
-    names = {m.name for m in out.measurements}
-    assert {"ode_limit/mu=0/delay=0/i=1", "ode_error/mu=0.5/delay=thm/i=4/eta=0.00025"} <= names
-    assert all(m.verdict is not Verdict.ERROR for m in out.measurements)
+    rows = ("ode_limit/mu=0/delay=0/i=1", "ode_error/mu=0.5/delay=thm/i=4/eta=0.00025")
+    c, out = run_profile(CLAIM, "quick", SEED, tmp_path, rows)
     assert out.figures and out.findings

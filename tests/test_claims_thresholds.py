@@ -14,6 +14,8 @@ from diffapprox._run.calibrate import run_controls
 
 from diffapprox_claims.paper import _delay, figure1
 
+from _claim_runs import run_profile
+
 SEED = 20240605
 CONTROL_SEED = 20261206
 CLAIMS = ("figure1", "delay-sufficiency", "delay-scaling", "random-delay")
@@ -42,14 +44,7 @@ CONTRACT = {
 @pytest.mark.slow
 @pytest.mark.parametrize("claim_id", CLAIMS)
 def test_quick_profile(claim_id, tmp_path):
-    c = get_claim(claim_id)
-    cells = c.cells("quick", SEED)
-    assert len({x.key for x in cells}) == len(cells)
-    results = {x.key: c.run_cell(x) for x in cells}
-    out = c.finish("quick", SEED, results, tmp_path)
-    names = {m.name for m in out.measurements}
-    assert set(CONTRACT[claim_id]) <= names
-    assert all(m.verdict is not Verdict.ERROR for m in out.measurements)
+    _, out = run_profile(claim_id, "quick", SEED, tmp_path, CONTRACT[claim_id])
     assert out.figures and out.findings
 
 
