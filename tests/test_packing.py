@@ -27,6 +27,7 @@ from diffapprox._run.costs import PROBE_KIND, ClaimCost, CostModel, build_costs,
 from diffapprox._run.execute import (
     CellStore,
     LocalExecutor,
+    YIELD_NICE,
     PackingExecutor,
     Progress,
     _Packer,
@@ -126,6 +127,28 @@ class PackWait(Claim):
     def run_cell(self, cell):
         time.sleep(cell.params["sleep"])
         return _summary(cell)
+
+    def finish(self, profile, seed, results, figdir):
+        return _finish_mean(results)
+
+
+@register
+class PackNice(Claim):
+    """Single-threaded cells that report the niceness they ran at (after ``params['sleep']`` seconds)."""
+
+    id = "test-pack-nice"
+    paper_ref = "test"
+    statement = "a claim that reports its workers' niceness"
+
+    def parameters(self, profile):
+        return {"cells": 3}
+
+    def cells(self, profile, seed):
+        return [self.make_cell(f"i={i}", {"n": 10, "sleep": 0.3}, seed, uses="core") for i in range(3)]
+
+    def run_cell(self, cell):
+        time.sleep(cell.params["sleep"])
+        return _summary(cell) | {"nice": os.getpriority(os.PRIO_PROCESS, 0)}
 
     def finish(self, profile, seed, results, figdir):
         return _finish_mean(results)
@@ -264,6 +287,20 @@ def test_packing_runs_single_threaded_and_waiting_cells_in_worker_processes(pack
     with PackingExecutor(threads=2) as ex:
         here = execute(PackCores().cells("quick", 1), ex)
     assert {o["result"]["pid"] for o in here.values()} == {os.getpid()}
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="the platform has no process niceness")
+def test_simulation_workers_yield_the_cores_once_a_waiting_cell_runs():
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    sims = PackNice().cells("quick", 1)
+    with PackingExecutor(threads=2) as ex:
+        alone = execute(sims, ex)
+    assert {o["result"]["nice"] for o in alone.values()} == {base}
+    live = Cell(claim=PackWait.id, key="live", params={"n": 5, "sleep": 2.0}, seed=1, uses="waiting")
+    with PackingExecutor(threads=2) as ex:
+        beside = execute([live] + sims, ex)
+    assert beside[(PackWait.id, "live")]["error"] is None
+    assert {o["result"]["nice"] for (claim, _), o in beside.items() if claim == PackNice.id} == {max(base, YIELD_NICE)}
 
 
 def test_a_dying_worker_fails_only_its_own_cell(packing2):

@@ -311,6 +311,14 @@ def _worker_context():
 #: Seconds to wait for a stopped worker process before killing it.
 _REAP_S = 10.0
 
+#: Niceness the packing executor gives its simulation workers (``cores`` and ``core`` lanes) from the
+#: moment a ``waiting`` cell starts: a live server measures its own latency (the time its threads
+#: wait for a core), and simulations at the same priority double it on a busy machine (measured on
+#: 2 cores: a live server's compute/latency ratio 7.5-8.0 beside two busy processes at nice 0,
+#: 14-17 at nice 10 or 19, 17-23 alone).  Unprivileged processes cannot lower a niceness again,
+#: so the workers keep it for the rest of the run.
+YIELD_NICE = 10
+
 
 #: Packing executors of this process with worker processes running (they share the fork server).
 _WITH_WORKERS: "weakref.WeakSet[PackingExecutor]" = weakref.WeakSet()
@@ -402,7 +410,9 @@ class PackingExecutor:
     ``core`` cells in a pool of one-thread worker processes, ``waiting`` cells in a worker of
     their own; the rule (:class:`_Packer`) never runs more threads than ``threads`` cores, a
     waiting cell counting for none.  Worker processes are started (:func:`_worker_context`) the first
-    time a lane has work and reused until :meth:`close`.  When every cell is ``cores`` there is nothing
+    time a lane has work and reused until :meth:`close`.  Once a waiting cell has started, the other
+    workers run at niceness :data:`YIELD_NICE`, so that the waiting cell's threads get a core as soon
+    as they wake (the numbers are the same; only who waits for a core changes).  When every cell is ``cores`` there is nothing
     to pack and they run in this process, as with :class:`LocalExecutor`.  A cell whose claim
     cannot be sent to another process (a class defined inside a function) runs in this process.
 
@@ -429,6 +439,7 @@ class PackingExecutor:
         self._busy: dict[str, set[int]] = {}
         self._inflight: set = set()
         self._ship: dict[str, tuple[bool, Any]] = {}
+        self._yielding = False
 
     # ---------------------------------------------------------------- workers
     def _here_threads(self) -> int:
@@ -522,6 +533,9 @@ class PackingExecutor:
                 fut = pool.submit(_worker_call, fn, c, self._shipping(c.claim)[1], k)
                 running[fut] = (c, lane, k, i)
                 self._inflight.add(fut)
+                self._yielding = self._yielding or lane == "waiting"
+            if self._yielding:
+                self._yield_to_waiting()
 
         try:
             while True:
@@ -546,6 +560,18 @@ class PackingExecutor:
         finally:
             for fut in running:
                 fut.cancel()
+
+    def _yield_to_waiting(self) -> None:
+        """Raise every simulation worker's niceness to :data:`YIELD_NICE` (never lower it)."""
+        if not hasattr(os, "setpriority"):
+            return
+        for (lane, _), pool in list(self._pools.items()):
+            if lane == "waiting":
+                continue
+            for pid in list((getattr(pool, "_processes", None) or {}).keys()):
+                with contextlib.suppress(OSError):  # a worker that has just ended, or no permission
+                    if os.getpriority(os.PRIO_PROCESS, pid) < YIELD_NICE:
+                        os.setpriority(os.PRIO_PROCESS, pid, YIELD_NICE)
 
     def _drop(self, key: tuple[str, int], kill: bool = False) -> None:
         """Stop one worker: let it finish (``kill=False``) or end it at once; either way wait until it is gone."""
