@@ -115,12 +115,13 @@ def test_quick_profile_recomputes_version_one(tmp_path):
     claim = get_claim("verdict-calibration")
     doc = run_claims([claim], profile="quick", seed=RUN_SEED, out=tmp_path, progress=False)
     c = doc["claims"][0]
-    assert c["error"] is None and c["version"] == 2
+    assert c["error"] is None and c["version"] == 3
     v1 = [m for m in c["measurements"] if m["name"].startswith("v1/")]
     assert len(v1) == 6 and not any(m["judged"] for m in v1)
-    (h,) = c["history"]
+    h, paper = c["history"]
     assert h["old_verdict"] == combine_verdicts([m["verdict"] for m in v1]).value
     assert h["old_source"].startswith("recomputed on the same data (rows v1/")
+    assert paper["old_verdict"] == "PASS" and "profile paper" in paper["old_source"]
     assert sum(m["judged"] for m in c["measurements"]) == VC.N_JUDGED
     assert all((tmp_path / f).is_file() for f in c["figures"])
     assert c["parameters"]["replications"] == VC._PROFILES["quick"]["reps"]
