@@ -167,16 +167,19 @@ def test_packer_never_oversubscribes_and_leaves_no_usable_core_idle(slots):
     for step in range(400):
         if rng.random() < 0.5:
             pk.add(step, CELL_USES[rng.integers(3)])
-        for _, u, k in pk.next():
-            running.append((u, k))
+        started = pk.next()
+        running += [(u, k) for _, u, k in started]
         assert _busy(pk, running) <= slots
-        assert sum(u == "cores" for u, _ in running) <= 1
         assert sum(u == "waiting" for u, _ in running) <= pk.waiting_workers
         assert pk.free == slots - _busy(pk, running)
+        # a cores item gets more than one thread only when no other queued item could use them
+        if any(u == "cores" and k > 1 for _, u, k in started):
+            assert not pk.queues["cores"]
+            assert not pk.queues["core"] or pk.running["core"] >= pk.core_workers
         # work-conserving: a free core means nothing queued could start
         if pk.free > 0:
             assert not pk.queues["core"] or pk.running["core"] >= pk.core_workers
-            assert not pk.queues["cores"] or pk.running["cores"] == 1
+            assert not pk.queues["cores"]
         if running and rng.random() < 0.6:
             u, k = running.pop(int(rng.integers(len(running))))
             pk.done(u, k)
@@ -199,6 +202,18 @@ def test_packer_shares_two_cores_between_a_simulation_and_single_threaded_cells(
     only = _Packer(2)
     only.add("sim", "cores")
     assert only.next() == [("sim", "cores", 2)]  # nothing to share with: every core
+    sims = _Packer(2)
+    for i in range(3):
+        sims.add(f"sim{i}", "cores")
+    # side by side on one thread each (less CPU than one after another on both threads)
+    assert sims.next() == [("sim0", "cores", 1), ("sim1", "cores", 1)]
+    sims.done("cores", 1)
+    assert sims.next() == [("sim2", "cores", 1)]  # the other core is busy
+    sims.done("cores", 1)
+    assert sims.next() == []
+    sims.add("sim3", "cores")
+    sims.done("cores", 1)
+    assert sims.next() == [("sim3", "cores", 2)]  # the last one: every core
 
 
 def test_simulated_wall_time_of_the_packing_rule():
