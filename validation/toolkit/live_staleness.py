@@ -134,7 +134,7 @@ _PROFILES = {
         "n_boot": 2000,
         "n_null": 400,
         "runs": [(mu, 1, 1.0, _L) for mu in (MU_LO, MU_HI)]
-        + [(MU_LO, m, 1.0, _L) for m in (2, 4, 8)]
+        + [(MU_LO, m, 1.0, _L, 3000) for m in (2, 4, 8)]
         + [(mu, m, 1.0, _C) for mu in (MU_LO, MU_HI) for m in (2, 4, 8)]
         + [(MU_LO, 4, 4.0, _C), (MU_LO, 8, 4.0, _C)],
     },
@@ -562,11 +562,14 @@ class LiveStaleness(Claim):
             date="2026-12-06",
             version=7,
             change="paper profile: 13 live runs instead of 17, the mu = 0.7 runs dropped (latency regime M = 1, "
-            "compute regime M = 2, 4, 8); standard and quick unchanged",
+            "compute regime M = 2, 4, 8), and the latency-regime runs at M = 2, 4, 8 (context) at 3,000 updates as "
+            "at standard; standard and quick unchanged",
             reason="the compute-regime runs sleep through their compute times one at a time (a second live server "
             "beside one would disturb the latency it measures): the 17 runs took 789 s, more than the 12 minutes "
             "the whole paper profile has on 2 cores; mu does not enter the workers:M law judged in (a), and (c) "
-            "uses mu = 0.5 and 0.9 only, so the mu = 0.7 runs were a third replicate of (a) at M = 2, 4, 8",
+            "uses mu = 0.5 and 0.9 only, so the mu = 0.7 runs were a third replicate of (a) at M = 2, 4, 8; the "
+            "latency-regime runs at M > 1 push flat out and keep a core busy for context rows only (the M = 1 runs "
+            "are corners of (c) and keep 10,000 updates)",
             old_verdict="INCONCLUSIVE",
             old_source="earlier run: commit ff87508, profile paper, seed 20180330 (6 PASS, 0 FAIL, 5 INCONCLUSIVE "
             "judged rows: the premise ratio 7.6-9.9 beside simulations at the same priority)",
