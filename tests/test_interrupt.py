@@ -37,9 +37,25 @@ def _env() -> dict:
     return {**os.environ, "CI": "true", "OMP_WAIT_POLICY": "PASSIVE"}
 
 
+def _ctrl_c_default() -> None:
+    """In the child, before it execs: SIGINT's default action, as a command started from a terminal has.
+
+    A job started in the background inherits SIGINT ignored (and so would every test it runs);
+    Python then never turns SIGINT into KeyboardInterrupt, and the run would not see the signal.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupted_run(out: Path, sig: int) -> tuple[int, str, set[int]]:
     """Start a run, send ``sig`` once SIGNAL_AFTER cells finished; (exit code, stderr, every descendant seen)."""
-    proc = subprocess.Popen(_cmd(out), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _cmd(out),
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_ctrl_c_default,  # noqa: PLW1509 - one signal call, no threads started in between
+    )
     me = psutil.Process(proc.pid)
     seen: set[int] = set()
     lines: list[str] = []
