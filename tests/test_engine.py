@@ -303,9 +303,8 @@ def test_bad_input_raises(kw):
 
 # ----------------------------------------------------------------------------- stationary variance (eq. 3.3)
 
-STAT_BAND = (
-    0.10  # relative band around alpha_i1^2 / (2 (1 - mu)(lambda1 - lambda_i)), stated before the test was first run
-)
+#: Relative band around alpha_i1^2 / (2 (1 - mu)(lambda1 - lambda_i)), stated before the test was first run.
+STAT_BAND = 0.10
 STAT_K_SE = 5.0  # the whole +-5 SE interval of the estimate must lie inside the band
 
 

@@ -89,7 +89,8 @@ class PackCores(Claim):
 
 @register
 class PackCore(Claim):
-    """Single-threaded cells; key ``die`` ends its worker process (with ``params['die']``)."""
+    """Single-threaded cells; ``params['die']`` ends the worker process, ``params['nice']`` (after
+    ``params['sleep']`` seconds) reports the niceness the cell ran at."""
 
     id = "test-pack-core"
     paper_ref = "test"
@@ -104,6 +105,9 @@ class PackCore(Claim):
     def run_cell(self, cell):
         if cell.params.get("die"):
             os._exit(3)
+        if cell.params.get("nice"):
+            time.sleep(cell.params["sleep"])
+            return _summary(cell) | {"nice": os.getpriority(os.PRIO_PROCESS, 0)}
         return _summary(cell)
 
     def finish(self, profile, seed, results, figdir):
@@ -127,28 +131,6 @@ class PackWait(Claim):
     def run_cell(self, cell):
         time.sleep(cell.params["sleep"])
         return _summary(cell)
-
-    def finish(self, profile, seed, results, figdir):
-        return _finish_mean(results)
-
-
-@register
-class PackNice(Claim):
-    """Single-threaded cells that report the niceness they ran at (after ``params['sleep']`` seconds)."""
-
-    id = "test-pack-nice"
-    paper_ref = "test"
-    statement = "a claim that reports its workers' niceness"
-
-    def parameters(self, profile):
-        return {"cells": 3}
-
-    def cells(self, profile, seed):
-        return [self.make_cell(f"i={i}", {"n": 10, "sleep": 0.3}, seed, uses="core") for i in range(3)]
-
-    def run_cell(self, cell):
-        time.sleep(cell.params["sleep"])
-        return _summary(cell) | {"nice": os.getpriority(os.PRIO_PROCESS, 0)}
 
     def finish(self, profile, seed, results, figdir):
         return _finish_mean(results)
@@ -307,7 +289,10 @@ def test_packing_runs_single_threaded_and_waiting_cells_in_worker_processes(pack
 @pytest.mark.skipif(not hasattr(os, "setpriority"), reason="the platform has no process niceness")
 def test_simulation_workers_yield_the_cores_once_a_waiting_cell_runs():
     base = os.getpriority(os.PRIO_PROCESS, 0)
-    sims = PackNice().cells("quick", 1)
+    sims = [
+        Cell(claim=PackCore.id, key=f"nice{i}", params={"n": 10, "sleep": 0.3, "nice": True}, seed=1, uses="core")
+        for i in range(3)
+    ]
     with PackingExecutor(threads=2) as ex:
         alone = execute(sims, ex)
     assert {o["result"]["nice"] for o in alone.values()} == {base}
@@ -315,7 +300,7 @@ def test_simulation_workers_yield_the_cores_once_a_waiting_cell_runs():
     with PackingExecutor(threads=2) as ex:
         beside = execute([live] + sims, ex)
     assert beside[(PackWait.id, "live")]["error"] is None
-    assert {o["result"]["nice"] for (claim, _), o in beside.items() if claim == PackNice.id} == {max(base, YIELD_NICE)}
+    assert {o["result"]["nice"] for (claim, _), o in beside.items() if claim == PackCore.id} == {max(base, YIELD_NICE)}
 
 
 def test_a_dying_worker_fails_only_its_own_cell(packing2):

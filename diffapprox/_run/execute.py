@@ -11,9 +11,9 @@ Two local executors:
 * :class:`PackingExecutor` (the default of ``diffapprox validate``) packs cells onto the
   machine by what they declare in :attr:`Cell.uses`: ``cores`` cells (numba kernels spreading
   paths over the cores with ``prange``) in worker processes whose numba thread count is set
-  per cell (one thread each while other cells wait for a core), ``core`` cells (single-threaded work) in a pool of one-thread worker
-  processes beside them, ``waiting`` cells (mostly sleeping) in a worker of their own; the
-  threads in use never exceed the cores given.
+  per cell (one thread each while other cells wait for a core), ``core`` cells (single-threaded
+  work) in a pool of one-thread worker processes beside them, ``waiting`` cells (mostly
+  sleeping) in a worker of their own; the threads in use never exceed the cores given.
 * :class:`LocalExecutor` (``--executor sequential``) runs every cell in this process, one
   after another.
 
@@ -443,7 +443,6 @@ class PackingExecutor:
         self._busy: dict[str, set[int]] = {}
         self._inflight: set = set()
         self._ship: dict[str, tuple[bool, Any]] = {}
-        self._yielding = False
 
     # ---------------------------------------------------------------- workers
     def _here_threads(self) -> int:
@@ -537,8 +536,7 @@ class PackingExecutor:
                 fut = pool.submit(_worker_call, fn, c, self._shipping(c.claim)[1], k)
                 running[fut] = (c, lane, k, i)
                 self._inflight.add(fut)
-                self._yielding = self._yielding or lane == "waiting"
-            if self._yielding:
+            if any(key[0] == "waiting" for key in self._pools):  # a waiting cell has started
                 self._yield_to_waiting()
 
         try:
